@@ -1,0 +1,3 @@
+from redge_solve.cli import main
+
+main()

@@ -1,0 +1,27 @@
+"""The Typer application that every command module registers on."""
+
+import typer
+
+app = typer.Typer(
+    name="redge-solve",
+    help="Solve Sudoku and constraint problems by gradient descent over mean-field categorical models, "
+    "and compare gradient estimators (ReDGE, ST, Gumbel-Softmax, ReinMax, REINFORCE).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"redge-solve {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Show the version."),
+) -> None:
+    """Solve puzzles by gradient descent over mean-field categorical models; compare gradient estimators."""

@@ -1,0 +1,30 @@
+"""Shared pieces of the command line: consoles, the one-line error with exit code 2, ``key=value`` parsing."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage)."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, str]:
+    """``["n_steps=5", "t_1=0.3"]`` -> ``{"n_steps": "5", "t_1": "0.3"}``; a malformed item is a usage error."""
+    parsed: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            fail(f"{what} must look like name=value, got {item!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed

@@ -1,0 +1,24 @@
+"""``redge-solve estimators``: the registry as a table."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from ..estimators import ESTIMATORS, parameter_defaults
+from .app import app
+from .common import console
+
+
+@app.command("estimators")
+def list_estimators() -> None:
+    """List the gradient estimators with their parameters and defaults."""
+    table = Table(title="gradient estimators", title_justify="left")
+    table.add_column("name", style="bold cyan")
+    table.add_column("parameters (defaults)")
+    table.add_column("what it does")
+    for name, cls in ESTIMATORS.items():
+        params = ", ".join(f"{k}={v}" for k, v in parameter_defaults(name).items()) or "—"
+        if name == "reinforce":
+            params += " (num_samples ≥ 2)"
+        table.add_row(name, params, cls.summary)
+    console.print(table)

@@ -1,0 +1,70 @@
+"""Sampling one-hot vectors from row-wise categorical laws, and the ReinMax backward shared by two estimators."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._noise import Generator, uniform
+
+
+def sample_index(probs: Tensor, generator: Generator = None) -> Tensor:
+    """Indices ``(...)`` drawn from ``Cat(probs)`` along the last axis, by inverting the CDF of one uniform.
+
+    One uniform per row instead of K Gumbel draws; rows need not be normalised exactly (the CDF is rescaled).
+    """
+    probs = probs.detach()
+    cdf = probs.cumsum(-1)
+    u = uniform(probs.shape[:-1] + (1,), probs, generator)
+    index = (cdf < u * cdf[..., -1:]).sum(-1)
+    return index.clamp_(max=probs.shape[-1] - 1)
+
+
+def one_hot_like(index: Tensor, like: Tensor) -> Tensor:
+    """One-hot of ``index`` with the shape, dtype and device of ``like``."""
+    return torch.zeros_like(like).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+
+def sample_one_hot(probs: Tensor, generator: Generator = None) -> Tensor:
+    """A detached one-hot sample from ``Cat(probs)`` row-wise, shaped like ``probs``."""
+    return one_hot_like(sample_index(probs, generator), probs.detach())
+
+
+def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
+    """Forward value ``sample``, backward the identity into ``soft``: ``sample + soft - soft.detach()``."""
+    return sample + (soft - soft.detach())
+
+
+def covariance_product(probs: Tensor, g: Tensor) -> Tensor:
+    """``Σ_p g = p ⊙ g − p (p·g)`` row-wise, i.e. ``(diag p − p pᵀ) g`` without forming the matrix."""
+    pg = probs * g
+    return pg - probs * pg.sum(-1, keepdim=True)
+
+
+class _ReinMaxBackward(torch.autograd.Function):
+    """Forward: the given one-hot sample X ~ Cat(softmax(logits)). Backward (ReinMax, Liu et al. 2023):
+
+        ∇_θ ≈ 2 Σ_{π'} g − ½ Σ_p g,   p = softmax(θ),  π' = ½ (softmax(θ/τ) + X),
+
+    which for τ = 1 equals ½ [Σ_p g + ((X − p)·g)(X − p)] (exact in expectation for quadratic f).
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, sample: Tensor, tau: float) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(logits, sample)
+        ctx.tau = tau
+        return sample.clone()
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        logits, sample = ctx.saved_tensors
+        probs = logits.softmax(-1)
+        tempered = probs if ctx.tau == 1.0 else (logits / ctx.tau).softmax(-1)
+        shifted = 0.5 * (tempered + sample)
+        grad = 2.0 * covariance_product(shifted, g) - 0.5 * covariance_product(probs, g)
+        return grad, None, None
+
+
+def reinmax_one_hot(logits: Tensor, sample: Tensor, tau: float = 1.0) -> Tensor:
+    """``sample`` in the forward pass; the ReinMax gradient with respect to ``logits`` in the backward pass."""
+    return _ReinMaxBackward.apply(logits, sample.detach(), float(tau))

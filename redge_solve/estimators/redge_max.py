@@ -1,0 +1,42 @@
+"""ReDGE-Max: ReDGE whose last, categorical step uses ReinMax instead of straight-through.
+
+With x = x_{t_1} from the DDIM chain (as in ReDGE) and D = softmax(θ + α x / σ²), X ~ Cat(D):
+
+    ∂/∂θ ≈ ½ [Σ_D g + ((X − D)·g)(X − D)]        (ReinMax through θ, x held fixed)
+         + (∂x/∂θ)ᵀ J_x D(x)ᵀ g                  (straight-through through x, θ held fixed in the last call)
+
+Built from a custom ``torch.autograd.Function`` (no hooks on the logits), so it is safe under repeated calls.
+With one step from t = 1 (``n_steps=1``) x carries no θ and this is exactly ReinMax (τ = 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor
+
+from ._categorical import reinmax_one_hot, sample_one_hot
+from ._diffusion import ddim_to_last, denoiser_logits, standard_denoiser
+from ._noise import Generator, normal
+from .base import Estimator, check_diffusion
+
+
+@dataclass(frozen=True)
+class ReDGEMax(Estimator):
+    n_steps: int = 5
+    t_1: float = 0.5
+
+    name: ClassVar[str] = "redge-max"
+    summary: ClassVar[str] = "ReDGE-Max: ReinMax at the end of the ReDGE chain"
+
+    def __post_init__(self) -> None:
+        check_diffusion(self.n_steps, self.t_1)
+
+    def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
+        noise = normal(logits, generator)
+        x, alpha, sigma = ddim_to_last(noise, standard_denoiser(logits), self.n_steps, self.t_1)
+        through_theta = denoiser_logits(logits, x.detach(), alpha, sigma)
+        through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)
+        sample = reinmax_one_hot(through_theta, sample_one_hot(through_x, generator))
+        return sample + (through_x - through_x.detach())

@@ -1,0 +1,155 @@
+"""Sudoku of any size n²×n² as a penalty over the free cells of a batch of puzzles.
+
+A grid has ``N = n²`` rows, columns and blocks (``3N`` units), ``N²`` cells and digits ``1..N`` (``0`` = blank).
+Only the blank cells are variables; all blank cells of all puzzles in a batch form one flat ``(F, K=N)`` tensor,
+so a batch of puzzles with different numbers of clues is still a single tensor. For a one-hot assignment X,
+
+    c_u = Σ_{i ∈ u} X_i  (+ the clue digits of u, constants),    f(X) = Σ_u ||c_u − 1||²
+
+per puzzle, and a grid is solved when ``Σ_u Σ_k max(c_{u,k} − 1, 0) = 0`` (for one-hot X: exactly when f = 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+SIZES = {4: 2, 9: 3, 16: 4, 25: 5}
+"""side N -> block size n."""
+
+
+@lru_cache(maxsize=None)
+def units_of_cells(side: int) -> Tensor:
+    """``(N², 3)`` long: for each cell (row-major) its row unit, column unit (N + c) and block unit (2N + b)."""
+    box = math.isqrt(side)
+    if box * box != side:
+        raise ValueError(f"a Sudoku side must be a square number (4, 9, 16, 25, ...), got {side}")
+    cells = torch.arange(side * side)
+    row, col = cells // side, cells % side
+    block = (row // box) * box + col // box
+    return torch.stack([row, side + col, 2 * side + block], dim=1)
+
+
+def unit_name(side: int, unit: int) -> str:
+    """Human name of a unit index: 'row 3', 'column 7', 'block 5' (1-based)."""
+    kind, index = divmod(unit, side)
+    return f"{('row', 'column', 'block')[kind]} {index + 1}"
+
+
+def clue_conflicts(grid: Tensor) -> list[tuple[str, int]]:
+    """Units in which a clue digit appears twice, as ``[(unit name, digit), ...]`` for one grid ``(N²,)``."""
+    side = math.isqrt(grid.numel())
+    units = units_of_cells(side)
+    counts = torch.zeros(3 * side, side + 1, dtype=torch.long)
+    for j in range(3):
+        counts.index_put_((units[:, j], grid.long()), torch.ones_like(grid, dtype=torch.long), accumulate=True)
+    bad = (counts[:, 1:] > 1).nonzero().tolist()
+    return [(unit_name(side, u), d + 1) for u, d in bad]
+
+
+def verify_grid(grid: Tensor, clues: Tensor, solution: Tensor | None = None) -> bool:
+    """A complete grid obeys the rules (every unit a permutation of 1..N), keeps the clues and, if given,
+    equals the known solution. Checked directly on the digits, not through the penalty."""
+    side = math.isqrt(grid.numel())
+    digits = grid.long().view(side, side)
+    if digits.min() < 1 or digits.max() > side:
+        return False
+    box = math.isqrt(side)
+    blocks = digits.view(box, box, box, box).permute(0, 2, 1, 3).reshape(side, side)
+    full = torch.arange(1, side + 1)
+    for units in (digits, digits.T, blocks):
+        if not torch.equal(units.sort(dim=1).values, full.expand(side, side)):
+            return False
+    given = clues.long() != 0
+    if not torch.equal(grid.long()[given], clues.long()[given]):
+        return False
+    return solution is None or torch.equal(grid.long(), solution.long())
+
+
+@dataclass(frozen=True)
+class SudokuBatch:
+    """A batch of ``I`` puzzles of one size as a penalty over their free cells.
+
+    grids: ``(I, N²)`` long, 0 for blanks. The remaining fields are derived by ``from_grids``.
+    """
+
+    grids: Tensor
+    side: int
+    var_instance: Tensor  # (F,) which puzzle each free cell belongs to
+    var_cell: Tensor  # (F,) its cell index in the grid
+    var_units: Tensor  # (3, F) global unit indices (instance * 3N + unit) of its row, column and block
+    clue_counts: Tensor  # (I * 3N, N) digit counts of the clues in every unit
+
+    @classmethod
+    def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32) -> "SudokuBatch":
+        grids = grids.long()
+        side = math.isqrt(grids.shape[-1])
+        units = units_of_cells(side).to(grids.device)
+        num_units = 3 * side
+        instance, cell = (grids == 0).nonzero(as_tuple=True)
+        var_units = (instance * num_units).unsqueeze(0) + units[cell].T
+        clue_instance, clue_cell = (grids != 0).nonzero(as_tuple=True)
+        clue_digit = grids[clue_instance, clue_cell] - 1
+        counts = torch.zeros(grids.shape[0] * num_units, side, dtype=dtype, device=grids.device)
+        for j in range(3):
+            counts.index_put_(
+                (clue_instance * num_units + units[clue_cell, j], clue_digit),
+                torch.ones_like(clue_digit, dtype=dtype),
+                accumulate=True,
+            )
+        return cls(grids, side, instance, cell, var_units, counts)
+
+    @property
+    def num_instances(self) -> int:
+        return self.grids.shape[0]
+
+    @property
+    def num_variables(self) -> int:
+        return self.var_cell.shape[0]
+
+    @property
+    def num_categories(self) -> int:
+        return self.side
+
+    def unit_counts(self, x: Tensor) -> Tensor:
+        """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed)."""
+        counts = self.clue_counts.expand(x.shape[0], -1, -1)
+        for j in range(3):
+            counts = counts.index_add(1, self.var_units[j], x)
+        return counts
+
+    def penalty(self, x: Tensor) -> Tensor:
+        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``."""
+        per_unit = (self.unit_counts(x) - 1).square().sum(-1)
+        return per_unit.view(x.shape[0], self.num_instances, 3 * self.side).sum(-1)
+
+    def violations(self, x: Tensor) -> Tensor:
+        """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
+        excess = (self.unit_counts(x) - 1).clamp(min=0).sum(-1)
+        return excess.view(x.shape[0], self.num_instances, 3 * self.side).sum(-1)
+
+    def fill(self, x: Tensor) -> Tensor:
+        """Complete grids ``(S, I, N²)``: the clues with the free cells set to ``argmax x + 1``."""
+        grids = self.grids.expand(x.shape[0], -1, -1).clone()
+        grids[:, self.var_instance, self.var_cell] = x.argmax(-1) + 1
+        return grids
+
+    def repeat(self, times: int) -> "SudokuBatch":
+        """Each puzzle ``times`` times in a row (instance ``i * times + r``), e.g. for independent restarts."""
+        return self if times == 1 else SudokuBatch.from_grids(self.grids.repeat_interleave(times, 0), self.dtype)
+
+    def select(self, keep: Tensor) -> "SudokuBatch":
+        """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
+        return SudokuBatch.from_grids(self.grids[keep], self.dtype)
+
+    def variable_mask(self, keep: Tensor) -> Tensor:
+        """Bool ``(F,)``: which free cells belong to kept instances (to slice per-variable state)."""
+        return keep[self.var_instance]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.clue_counts.dtype

@@ -1,0 +1,274 @@
+"""The solving loop: Adam on mean-field logits, any estimator, a whole batch of puzzles as one tensor.
+
+For a problem with I instances over F variables (all instances' variables concatenated) and K categories:
+
+    θ ∈ R^{F×K} (zero: uniform);  each step:  X_1..X_S ~ π_θ  →  loss = Σ_instances mean_s f(X_s)  →  Adam on θ
+
+with R independent restarts per puzzle in the same batch (instance ``p * R + r``). A puzzle is solved as soon as
+any sample of any of its restarts, or the mode (argmax of its logits), is a valid solution; with early stopping
+its rows then leave the batch, so the remaining steps cost only what the unsolved puzzles need. Randomness is
+keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not depend on the rest of its batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Protocol
+
+import torch
+from torch import Tensor
+
+from .estimators import Estimator, make_estimator
+from .estimators._noise import KeyedNoise, key_tensor
+
+
+class Problem(Protocol):
+    """What the loop needs from a problem (``SudokuBatch`` is one)."""
+
+    var_instance: Tensor  # (F,) instance of each variable
+
+    @property
+    def num_instances(self) -> int: ...
+    @property
+    def num_variables(self) -> int: ...
+    @property
+    def num_categories(self) -> int: ...
+    def penalty(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I), zero exactly on valid one-hot solutions
+    def fill(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I, *solution shape)
+    def repeat(self, times: int) -> "Problem": ...
+    def select(self, keep: Tensor) -> "Problem": ...
+    def variable_mask(self, keep: Tensor) -> Tensor: ...
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
+
+    estimator: str = "st"
+    params: Mapping[str, float | int] = field(default_factory=dict)
+    steps: int = 1000
+    samples: int = 4
+    restarts: int = 4
+    lr: float = 0.05
+    early_stop: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "samples", "restarts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.lr > 0 or self.lr == float("inf"):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        self.make_estimator()  # validate the estimator name and parameters before any work
+
+    def make_estimator(self) -> Estimator:
+        return make_estimator(self.estimator, **dict(self.params))
+
+
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False)
+"""The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop."""
+
+
+def paper_protocol(config: SolverConfig) -> SolverConfig:
+    return replace(config, **PAPER_PROTOCOL)
+
+
+@dataclass
+class PuzzleResults:
+    """Per-puzzle outcomes of a run, as tensors over the B puzzles of the batch.
+
+    solved_any: some sample seen during optimisation was a valid solution.
+    solved_mode: the argmax of the final logits (at the step the puzzle stopped) is a valid solution.
+    solved_last: some sample of the last step the puzzle ran is valid (the paper's criterion with S = R = 1).
+    solution: the first valid solution found (by a sample, else the mode), else the final mode of the restart
+        with the lowest final-mode penalty. found: whether ``solution`` is valid.
+    first_solved_step: the step a valid sample or mode first appeared, -1 if never.
+    penalty: f of the last hard samples, averaged over samples and restarts (an estimate of E[f] at the end).
+    steps_run, seconds: steps this puzzle ran for, and wall-clock seconds from the start until it stopped.
+    """
+
+    solved_any: Tensor
+    solved_mode: Tensor
+    solved_last: Tensor
+    found: Tensor
+    solution: Tensor
+    first_solved_step: Tensor
+    penalty: Tensor
+    steps_run: Tensor
+    seconds: Tensor
+    curve: list[tuple[int, int]] = field(default_factory=list)  # (step, puzzles solved so far)
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    steps: int
+    solved: int
+    total: int
+    active: int
+    best_penalty: float
+    elapsed: float
+
+
+class NumericalError(RuntimeError):
+    """The logits became NaN or infinite (e.g. an enormous learning rate)."""
+
+
+def instance_keys(puzzle_ids: Tensor, restarts: int, problem: Problem, seed: int) -> Tensor:
+    """Per-variable noise keys from (seed, puzzle id, restart, index of the variable within its instance)."""
+    instance = problem.var_instance
+    first = torch.zeros(problem.num_instances + 1, dtype=torch.long)
+    first[1:] = torch.bincount(instance, minlength=problem.num_instances).cumsum(0)
+    position = torch.arange(problem.num_variables) - first[instance]
+    puzzle = puzzle_ids.repeat_interleave(restarts)[instance]
+    restart = (instance % restarts) if restarts > 1 else torch.zeros_like(instance)
+    return key_tensor(seed, puzzle, restart, position)
+
+
+def solve(
+    problem: Problem,
+    config: SolverConfig,
+    puzzle_ids: Tensor | None = None,
+    on_step: Callable[[Progress], None] | None = None,
+) -> PuzzleResults:
+    """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
+
+    puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
+    """
+    start = time.perf_counter()
+    estimator = config.make_estimator()
+    count, restarts, samples = problem.num_instances, config.restarts, config.samples
+    ids = torch.arange(count) if puzzle_ids is None else puzzle_ids.long()
+    active = torch.arange(count)  # puzzles still in the batch
+    current = problem.repeat(restarts)
+    noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
+    logits = torch.zeros(current.num_variables, current.num_categories, dtype=torch.float32, requires_grad=True)
+    moment1 = torch.zeros_like(logits)
+    moment2 = torch.zeros_like(logits)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+
+    example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories))[0]
+    results = PuzzleResults(
+        solved_any=torch.zeros(count, dtype=torch.bool),
+        solved_mode=torch.zeros(count, dtype=torch.bool),
+        solved_last=torch.zeros(count, dtype=torch.bool),
+        found=torch.zeros(count, dtype=torch.bool),
+        solution=example.clone(),
+        first_solved_step=torch.full((count,), -1, dtype=torch.long),
+        penalty=torch.zeros(count),
+        steps_run=torch.zeros(count, dtype=torch.long),
+        seconds=torch.zeros(count),
+    )
+    finished_modes = torch.zeros(count, dtype=torch.bool)
+
+    for step in range(1, config.steps + 1):
+        noise.next_step()
+        out = estimator.surrogate(current.penalty, logits, samples, noise)
+        (grad,) = torch.autograd.grad(out.loss, logits)
+        with torch.no_grad():
+            moment1.lerp_(grad, 1 - beta1)
+            moment2.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step_size = config.lr / (1 - beta1**step)
+            denom = (moment2 / (1 - beta2**step)).sqrt_().add_(eps)
+            logits.addcdiv_(moment1, denom, value=-step_size)
+            if not torch.isfinite(logits).all():
+                raise NumericalError(f"logits became NaN/inf at step {step} (lr {config.lr}): lower the step size")
+
+            mode = torch.zeros_like(logits).scatter_(-1, logits.argmax(-1, keepdim=True), 1.0).unsqueeze(0)
+            mode_penalty = current.penalty(mode)[0]
+            sample_ok = out.values < 0.5  # (S, I): penalties of hard samples are integers
+            mode_ok = mode_penalty < 0.5
+            num_active = active.shape[0]
+            by_puzzle = lambda t: t.view(num_active, restarts)  # noqa: E731
+            puzzle_sample_ok = by_puzzle(sample_ok.any(0)).any(1)
+            puzzle_mode_ok = by_puzzle(mode_ok).any(1)
+            newly = (puzzle_sample_ok | puzzle_mode_ok) & ~results.found[active]
+            last_step = step == config.steps
+
+            if newly.any():
+                _record_solutions(results, current, out.samples, mode, sample_ok, mode_ok, active, newly, restarts)
+                results.first_solved_step[active[newly]] = step
+            results.solved_any[active] |= puzzle_sample_ok
+            results.curve.append((step, int(results.found.sum())))
+
+            stopping = (results.found[active] & config.early_stop) | last_step
+            if stopping.any():
+                done = active[stopping]
+                results.solved_last[done] = puzzle_sample_ok[stopping]
+                results.solved_mode[done] = puzzle_mode_ok[stopping]
+                results.penalty[done] = by_puzzle(out.values.mean(0)).mean(1)[stopping]
+                results.steps_run[done] = step
+                results.seconds[done] = time.perf_counter() - start
+                unsolved = stopping & ~results.found[active]
+                if unsolved.any():
+                    _record_best_modes(results, current, mode, mode_penalty, active, unsolved, restarts)
+                finished_modes[done] = True
+            if on_step is not None:
+                on_step(
+                    Progress(
+                        step=step,
+                        steps=config.steps,
+                        solved=int(results.found.sum()),
+                        total=count,
+                        active=int((~stopping).sum()),
+                        best_penalty=float(out.values.min()) if out.values.numel() else 0.0,
+                        elapsed=time.perf_counter() - start,
+                    )
+                )
+            if last_step or bool(stopping.all()):
+                break
+            if stopping.any():
+                keep = ~stopping
+                keep_instances = keep.repeat_interleave(restarts)
+                keep_vars = current.variable_mask(keep_instances)
+                logits = logits[keep_vars].detach().requires_grad_(True)
+                moment1, moment2 = moment1[keep_vars], moment2[keep_vars]
+                noise = noise.select(keep_vars)
+                current = current.select(keep_instances)
+                active = active[keep]
+    return results
+
+
+def _record_solutions(
+    results: PuzzleResults,
+    problem: Problem,
+    samples: Tensor,
+    mode: Tensor,
+    sample_ok: Tensor,
+    mode_ok: Tensor,
+    active: Tensor,
+    newly: Tensor,
+    restarts: int,
+) -> None:
+    """Store, for each newly solved puzzle, its first valid candidate (samples first, then the mode)."""
+    candidates = problem.fill(torch.cat([samples, mode]))  # (S+1, I, *shape)
+    ok = torch.cat([sample_ok, mode_ok.unsqueeze(0)])  # (S+1, I)
+    num_active, shape = active.shape[0], candidates.shape[2:]
+    candidates = candidates.view(candidates.shape[0], num_active, restarts, *shape)
+    ok = ok.view(ok.shape[0], num_active, restarts)
+    # order candidates per puzzle restart-major, samples before the mode
+    candidates = candidates.transpose(0, 1).transpose(1, 2).reshape(num_active, -1, *shape)
+    ok = ok.permute(1, 2, 0).reshape(num_active, -1)
+    first = ok.int().argmax(1)
+    chosen = candidates[torch.arange(num_active), first]
+    results.solution[active[newly]] = chosen[newly]
+    results.found[active[newly]] = True
+
+
+def _record_best_modes(
+    results: PuzzleResults,
+    problem: Problem,
+    mode: Tensor,
+    mode_penalty: Tensor,
+    active: Tensor,
+    which: Tensor,
+    restarts: int,
+) -> None:
+    """For puzzles stopping unsolved: the final mode of the restart with the lowest mode penalty."""
+    num_active = active.shape[0]
+    grids = problem.fill(mode)[0]
+    grids = grids.view(num_active, restarts, *grids.shape[1:])
+    best = mode_penalty.view(num_active, restarts).argmin(1)
+    results.solution[active[which]] = grids[torch.arange(num_active), best][which]
