@@ -181,9 +181,8 @@ def solve(
             sample_ok = out.values < 0.5  # (S, I): penalties of hard samples are integers
             mode_ok = mode_penalty < 0.5
             num_active = active.shape[0]
-            by_puzzle = lambda t: t.view(num_active, restarts)  # noqa: E731
-            puzzle_sample_ok = by_puzzle(sample_ok.any(0)).any(1)
-            puzzle_mode_ok = by_puzzle(mode_ok).any(1)
+            puzzle_sample_ok = sample_ok.any(0).view(num_active, restarts).any(1)
+            puzzle_mode_ok = mode_ok.view(num_active, restarts).any(1)
             newly = (puzzle_sample_ok | puzzle_mode_ok) & ~results.found[active]
             last_step = step == config.steps
 
@@ -198,7 +197,7 @@ def solve(
                 done = active[stopping]
                 results.solved_last[done] = puzzle_sample_ok[stopping]
                 results.solved_mode[done] = puzzle_mode_ok[stopping]
-                results.penalty[done] = by_puzzle(out.values.mean(0)).mean(1)[stopping]
+                results.penalty[done] = out.values.mean(0).view(num_active, restarts).mean(1)[stopping]
                 results.steps_run[done] = step
                 results.seconds[done] = time.perf_counter() - start
                 unsolved = stopping & ~results.found[active]

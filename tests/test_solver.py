@@ -20,7 +20,8 @@ def grids(rows: list[str]) -> torch.Tensor:
 
 def test_solves_4x4_and_every_reported_solution_verifies():
     puzzles = grids([p for p, _ in PUZZLES_4])
-    result = solve(SudokuBatch.from_grids(puzzles), SolverConfig(estimator="st", steps=400, samples=2, restarts=2, lr=0.2))
+    config = SolverConfig(estimator="st", steps=400, samples=2, restarts=2, lr=0.2)
+    result = solve(SudokuBatch.from_grids(puzzles), config)
     assert bool(result.found.all())
     for i in range(len(PUZZLES_4)):
         assert verify_grid(result.solution[i], puzzles[i])

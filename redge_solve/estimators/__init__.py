@@ -46,7 +46,8 @@ def _coerce(name: str, param: str, value: Any, default: Any) -> Any:
         try:
             value = float(text) if kind is float else int(text)
         except ValueError:
-            raise ValueError(f"{name}.{param} must be a{'n integer' if kind is int else ' number'}, got {text!r}")
+            kind_name = "an integer" if kind is int else "a number"
+            raise ValueError(f"{name}.{param} must be {kind_name}, got {text!r}") from None
     if kind is int and isinstance(value, float) and value.is_integer():
         value = int(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -153,3 +153,39 @@ class SudokuBatch:
     @property
     def dtype(self) -> torch.dtype:
         return self.clue_counts.dtype
+
+
+SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
+BLANKS = "0."
+
+
+def grid_from_string(text: str, side: int | None = None) -> Tensor:
+    """Parse one puzzle written as N² symbols (``'0'`` or ``'.'`` blank; digits, then letters A–P above 9,
+    case-insensitive) into an ``(N²,)`` long tensor. The side N is inferred from the length unless given.
+    Raises ``ValueError`` with the reason (wrong length, bad character)."""
+    text = text.strip()
+    if side is None:
+        side = math.isqrt(len(text))
+        if side * side != len(text) or side not in SIZES:
+            sizes = ", ".join(f"{n * n} ({n}×{n})" for n in SIZES)
+            raise ValueError(f"a puzzle has {sizes} cells, got {len(text)} characters")
+    elif len(text) != side * side:
+        raise ValueError(f"a {side}×{side} puzzle has {side * side} cells, got {len(text)} characters")
+    if side not in SIZES:
+        raise ValueError(f"unsupported size {side}×{side}; sizes: {', '.join(f'{n}×{n}' for n in SIZES)}")
+    symbols = SYMBOLS[:side]
+    values = []
+    for position, char in enumerate(text.upper()):
+        if char in BLANKS:
+            values.append(0)
+        elif char in symbols:
+            values.append(symbols.index(char) + 1)
+        else:
+            raise ValueError(f"bad character {char!r} at position {position + 1} (a {side}×{side} grid uses "
+                             f"{symbols[0]}–{symbols[-1]} and 0 or . for blanks)")
+    return torch.tensor(values, dtype=torch.long)
+
+
+def grid_to_string(grid: Tensor, blank: str = "0") -> str:
+    """The inverse of ``grid_from_string``: N² symbols, ``blank`` for empty cells."""
+    return "".join(blank if v == 0 else SYMBOLS[v - 1] for v in grid.tolist())
