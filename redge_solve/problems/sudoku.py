@@ -189,3 +189,16 @@ def grid_from_string(text: str, side: int | None = None) -> Tensor:
 def grid_to_string(grid: Tensor, blank: str = "0") -> str:
     """The inverse of ``grid_from_string``: N² symbols, ``blank`` for empty cells."""
     return "".join(blank if v == 0 else SYMBOLS[v - 1] for v in grid.tolist())
+
+
+def grid_violations(grids: Tensor) -> Tensor:
+    """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` of complete grids ``(B, N²)`` (digits 1..N; 0 counts as no digit)."""
+    grids = grids.long()
+    count, cells = grids.shape
+    side = math.isqrt(cells)
+    units = units_of_cells(side).to(grids.device)
+    counts = torch.zeros(count, 3 * side, side + 1, dtype=torch.long, device=grids.device)
+    batch = torch.arange(count, device=grids.device).unsqueeze(1).expand(count, cells)
+    for j in range(3):
+        counts.index_put_((batch, units[:, j].expand(count, cells), grids), torch.ones_like(grids), accumulate=True)
+    return (counts[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
