@@ -1,0 +1,154 @@
+"""KeyedNoise: the counter-based generator behind batch-invariant solving.
+
+Checks its marginals (uniform range/moments, normal and Gumbel moments), independence across rows, steps, draws
+and samples (correlations within a few 1/sqrt(n)), reproducibility, and that a row's stream depends on its key
+alone: not on the other rows, their order, or the number of samples drawn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from redge_solve.estimators._noise import KeyedNoise, gumbel, key_tensor, mix, mix_tensor, normal, uniform
+
+DT = torch.float64
+
+
+def keyed(rows: int = 64, seed: int = 0) -> KeyedNoise:
+    return KeyedNoise(key_tensor(seed, torch.arange(rows)))
+
+
+def corr(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()))
+
+
+def test_mix_tensor_matches_scalar_mix():
+    values = [0, 1, 2, 12345, 2**31 - 1, 2**31, 2**32 - 1, 0x9E3779B1]
+    as_int32 = torch.tensor([v - 2**32 if v >= 2**31 else v for v in values], dtype=torch.int64).to(torch.int32)
+    got = mix_tensor(as_int32).to(torch.int64) & 0xFFFFFFFF
+    assert got.tolist() == [mix(v) for v in values]
+
+
+def test_uniform_range_and_moments():
+    u = keyed(256).uniform((64, 256, 8), DT)
+    n = u.numel()
+    assert u.shape == (64, 256, 8) and u.dtype == DT
+    assert float(u.min()) > 0 and float(u.max()) < 1
+    assert abs(float(u.mean()) - 0.5) < 5 * math.sqrt(1 / 12 / n)
+    assert abs(float(u.var()) - 1 / 12) < 5 * math.sqrt(1 / 180 / n)  # Var of (U−½)² is 1/180
+    hist = torch.histc(u.float(), bins=10, min=0, max=1) / n
+    assert (hist - 0.1).abs().max() < 5 * math.sqrt(0.09 / n)
+
+
+@pytest.mark.parametrize("width", [1, 3, 9])
+def test_normal_moments(width):
+    noise = keyed(512)
+    like = torch.empty(128, 512, width, dtype=DT)
+    z = normal(like, noise)
+    n = z.numel()
+    assert z.shape == like.shape and z.dtype == DT
+    assert abs(float(z.mean())) < 5 / math.sqrt(n)
+    assert abs(float(z.var()) - 1) < 5 * math.sqrt(2 / n)
+    assert abs(float((z**4).mean()) - 3) < 5 * math.sqrt(96 / n)  # kurtosis of N(0, 1); Var(Z⁴) = 96
+    # the two Box-Muller halves are uncorrelated with each other
+    if width > 1:
+        assert abs(corr(z[..., 0], z[..., 1])) < 5 / math.sqrt(z[..., 0].numel())
+
+
+def test_gumbel_moments():
+    g = gumbel(torch.empty(64, 512, 4, dtype=DT), keyed(512))
+    n = g.numel()
+    assert abs(float(g.mean()) - 0.5772156649) < 5 * math.sqrt(math.pi**2 / 6 / n)
+    assert abs(float(g.var()) - math.pi**2 / 6) < 0.05
+
+
+def test_independence_across_rows_steps_draws_samples_and_columns():
+    noise = keyed(4096)
+    a = noise.uniform((4, 4096, 2), DT)
+    b = noise.uniform((4, 4096, 2), DT)  # the next draw in the same step
+    noise.next_step()
+    c = noise.uniform((4, 4096, 2), DT)  # first draw of the next step
+    tol = 5 / math.sqrt(4096 * 2)
+    assert abs(corr(a[0], b[0])) < tol  # draws
+    assert abs(corr(a[0], c[0])) < tol  # steps
+    assert abs(corr(a[0], a[1])) < tol  # samples
+    assert abs(corr(a[0, :-1], a[0, 1:])) < tol  # neighbouring rows (consecutive keys)
+    assert abs(corr(a[..., 0], a[..., 1])) < 5 / math.sqrt(4 * 4096)  # columns
+    assert not torch.equal(a, b) and not torch.equal(a, c)
+    # different seeds in the key give different, uncorrelated streams
+    d = keyed(4096, seed=1).uniform((4, 4096, 2), DT)
+    assert abs(corr(a, d)) < 5 / math.sqrt(a.numel())
+
+
+def test_reproducible_for_same_keys_and_step():
+    def draws(noise: KeyedNoise) -> list[torch.Tensor]:
+        out = [noise.uniform((3, 10, 5), DT), normal(torch.empty(3, 10, 5, dtype=DT), noise)]
+        noise.next_step()
+        return out + [noise.uniform((10, 4), DT)]
+
+    for x, y in zip(draws(keyed(10)), draws(keyed(10)), strict=True):
+        assert torch.equal(x, y)
+    # constructing at a given step resumes that step's streams
+    later = keyed(10)
+    later.next_step()
+    resumed = KeyedNoise(key_tensor(0, torch.arange(10)), step=1)
+    assert torch.equal(later.uniform((10, 4), DT), resumed.uniform((10, 4), DT))
+
+
+def test_rows_invariant_to_batch_composition_order_and_sample_count():
+    keys = key_tensor(7, torch.arange(20), 3)
+    full = KeyedNoise(keys)
+    u_full = full.uniform((6, 20, 9), DT)
+    z_full = normal(torch.empty(6, 20, 9, dtype=DT), full)
+
+    keep = torch.zeros(20, dtype=torch.bool)
+    keep[[0, 4, 5, 17]] = True
+    sub = KeyedNoise(keys).select(keep)
+    assert torch.equal(sub.uniform((6, 4, 9), DT), u_full[:, keep])
+    assert torch.equal(normal(torch.empty(6, 4, 9, dtype=DT), sub), z_full[:, keep])
+
+    perm = torch.randperm(20, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(KeyedNoise(keys[perm]).uniform((6, 20, 9), DT), u_full[:, perm])
+
+    # fewer samples: the first ones are unchanged; (R, K') is sample 0
+    assert torch.equal(KeyedNoise(keys).uniform((2, 20, 9), DT), u_full[:2])
+    assert torch.equal(KeyedNoise(keys).uniform((20, 9), DT), u_full[0])
+
+
+def test_select_keeps_the_step():
+    keys = key_tensor(1, torch.arange(8))
+    noise = KeyedNoise(keys)
+    noise.next_step()
+    noise.next_step()
+    keep = torch.tensor([True, False] * 4)
+    ref = KeyedNoise(keys, step=2).uniform((3, 8, 2), DT)
+    assert torch.equal(noise.select(keep).uniform((3, 4, 2), DT), ref[:, keep])
+
+
+def test_key_tensor_broadcasts_and_distinguishes_parts():
+    k = key_tensor(0, torch.arange(5)[:, None], torch.arange(3)[None, :])
+    assert k.shape == (5, 3) and k.dtype == torch.int32
+    assert k.unique().numel() == 15
+    assert not torch.equal(key_tensor(0, torch.arange(5)), key_tensor(1, torch.arange(5)))
+    assert not torch.equal(key_tensor(0, 1, torch.arange(5)), key_tensor(1, 0, torch.arange(5)))  # order matters
+
+
+def test_shape_errors():
+    noise = keyed(4)
+    with pytest.raises(ValueError, match="row keys"):
+        noise.uniform((2, 5, 3), DT)
+    with pytest.raises(ValueError, match="KeyedNoise fills"):
+        noise.uniform((2, 2, 4, 3), DT)
+
+
+def test_dispatch_to_torch_generator_is_seeded():
+    like = torch.empty(3, 4, dtype=torch.float32)
+    a = uniform((3, 4), like, torch.Generator().manual_seed(5))
+    b = uniform((3, 4), like, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b) and a.dtype == torch.float32
+    assert torch.equal(normal(like, torch.Generator().manual_seed(5)), normal(like, torch.Generator().manual_seed(5)))
+    assert torch.equal(gumbel(like, torch.Generator().manual_seed(5)), gumbel(like, torch.Generator().manual_seed(5)))
