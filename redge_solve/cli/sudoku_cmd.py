@@ -228,5 +228,5 @@ def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], sho
     bad_text = f", {bad} bad input skipped" if bad else ""
     colour = "green" if found == count else "red"
     out.print(f"[{colour}]solved {found}/{count}[/] (by a sample {any_}, mode {mode}, last step {last}){bad_text} "
-              f"in {elapsed:.2f} s, {count / elapsed if elapsed > 0 else 0:.1f} puzzles/s", highlight=False)
+              f"in {elapsed:.2f} s, {count / elapsed if elapsed > 0 else 0:.3g} puzzles/s", highlight=False)
 
