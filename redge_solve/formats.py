@@ -69,7 +69,8 @@ Entry = Union[Puzzle, BadPuzzle]
 
 
 def read_puzzles(path: str, size: int | None = None) -> list[Entry]:
-    """Read and parse a file (``-`` = standard input). Raises ``FormatError`` for file-level problems."""
+    """Read and parse a file (``-`` = standard input). Raises ``FormatError`` for file-level problems (the
+    message does not repeat the path)."""
     try:
         if path == "-":
             data = sys.stdin.buffer.read()
@@ -77,13 +78,13 @@ def read_puzzles(path: str, size: int | None = None) -> list[Entry]:
             with open(path, "rb") as handle:
                 data = handle.read()
     except FileNotFoundError:
-        raise FormatError(f"no such file: {path}") from None
+        raise FormatError("no such file") from None
     except IsADirectoryError:
-        raise FormatError(f"{path} is a directory, not a puzzle file") from None
+        raise FormatError("is a directory, not a puzzle file") from None
     except PermissionError:
-        raise FormatError(f"permission denied: {path}") from None
+        raise FormatError("permission denied") from None
     except OSError as error:
-        raise FormatError(f"cannot read {path}: {error.strerror or error}") from None
+        raise FormatError(f"cannot read: {error.strerror or error}") from None
     return parse_bytes(data, size=size)
 
 
