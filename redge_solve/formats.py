@@ -133,7 +133,7 @@ def _check(index: int, line: int, puzzle: str, solution: str | None, size: int |
     try:
         clues = grid_from_string(_compact(raw), size)
     except ValueError as error:
-        return BadPuzzle(index, line, str(error), raw)
+        return BadPuzzle(index, line, _with_row_column(str(error), raw, size), raw)
     side = math.isqrt(clues.numel())
     conflicts = clue_conflicts(clues)
     if conflicts:
@@ -151,6 +151,16 @@ def _check(index: int, line: int, puzzle: str, solution: str | None, size: int |
         if reason:
             return BadPuzzle(index, line, reason, raw)
     return Puzzle(index, line, clues, parsed_solution, meta)
+
+
+def _with_row_column(reason: str, raw: str, size: int | None) -> str:
+    """Add the row and column to a 'bad character ... at position p' reason when the grid size is known."""
+    match = re.search(r"at position (\d+)", reason)
+    side = size or _LINE_LENGTHS.get(len(_compact(raw)))
+    if match is None or side is None:
+        return reason
+    row, col = divmod(int(match.group(1)) - 1, side)
+    return reason.replace(match.group(0), f"{match.group(0)} (row {row + 1}, column {col + 1})", 1)
 
 
 def _solution_problem(clues: Tensor, solution: Tensor) -> str | None:

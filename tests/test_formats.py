@@ -151,7 +151,8 @@ SOLVED_4 = "1234341221434321"
     ("text", "line", "needle"),
     [
         ("# header\n" + "0" * 80, 2, "81 (9×9)"),
-        ("1234x41221434321", 1, "bad character 'X' at position 5"),
+        ("1234x41221434321", 1, "bad character 'X' at position 5 (row 2, column 1)"),
+        ("1 2 | 3 4\n3 4 | 1 2\n2 1 | 4 z\n4 3 | 2 1\n", 1, "position 12 (row 3, column 4)"),
         ("1134341221434321", 1, "1 appears twice in row 1"),
         ("1200100000000000", 1, "1 appears twice in column 1"),
         ("1200210000000000", 1, "in block 1"),
