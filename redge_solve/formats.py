@@ -331,6 +331,9 @@ def _grids_of_block(block: list[tuple[int, str]], size: int | None):
         bad = next(((n, c) for n, c in rows if len(c) != side), None)
         if bad is not None:
             error = f"grid row at line {bad[0]} has {len(bad[1])} cells, a {side}×{side} grid needs {side}"
+        elif len(rows) == 1:
+            error = (f"wrong length: {side} cells; a one-line puzzle has 16, 81, 256 or 625 "
+                     f"(or a {side}×{side} grid written over {side} lines)")
         elif len(rows) < side:
             error = f"grid has {len(rows)} rows, a {side}×{side} grid needs {side}"
         else:
