@@ -88,6 +88,8 @@ def sudoku(
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
     if show is not None and show < 0:
         fail(f"--show must be >= 0, got {show}")
+    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
+        fail(f"--json: no such directory for {json_path}")  # before spending time on the solve
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)
