@@ -26,13 +26,13 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     return result
 
 
-def invoke(*args: str):
+def invoke(*args: str, stdin: str | None = None):
     """In-process run (one torch import for all the quick error cases)."""
     from typer.testing import CliRunner
 
     from redge_solve.cli import app
 
-    result = CliRunner().invoke(app, ["sudoku", *args])
+    result = CliRunner().invoke(app, ["sudoku", *args], input=stdin)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     return result
@@ -58,10 +58,10 @@ def test_solves_a_file_writes_verified_json(tmp_path):
 
 
 def test_stdin_paper_protocol_and_json_on_stdout():
-    result = run("-", "--protocol", "paper", "--steps", "60", "--lr", "0.2", "--json", "-", "--quiet",
-                 stdin=f"{PUZZLE_A}\n".encode())
-    assert result.returncode in (0, 1)
-    (record,) = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    result = invoke("-", "--protocol", "paper", "--steps", "60", "--lr", "0.2", "--json", "-", "--quiet",
+                    stdin=f"{PUZZLE_A}\n")
+    assert result.exit_code in (0, 1)
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["steps_run"] == 60  # paper protocol: no early stop
     if record["found"]:
         assert torch.equal(grid_from_string(record["grid"]), grid_from_string(SOLUTION_A))
