@@ -1,0 +1,73 @@
+"""Rendering Sudoku results for the terminal (CLI side; the library never prints)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from rich.table import Table
+from rich.text import Text
+
+from ..problems.sudoku import SYMBOLS, units_of_cells
+
+
+def conflicting_cells(grid: torch.Tensor) -> torch.Tensor:
+    """Bool ``(N²,)``: cells whose digit appears more than once in one of their units (blanks never conflict)."""
+    grid = grid.long()
+    side = math.isqrt(grid.numel())
+    units = units_of_cells(side)
+    bad = torch.zeros(grid.numel(), dtype=torch.bool)
+    for j in range(3):
+        counts = torch.zeros(3 * side, side + 1, dtype=torch.long)
+        counts.index_put_((units[:, j], grid), torch.ones_like(grid), accumulate=True)
+        bad |= counts[units[:, j], grid] > 1
+    return bad & (grid != 0)
+
+
+def render_grid(clues: torch.Tensor, grid: torch.Tensor, solved: bool) -> Text:
+    """The grid with box separators: clues dim, filled digits bold (green when solved), conflicts red."""
+    side = math.isqrt(grid.numel())
+    box = math.isqrt(side)
+    clues, grid = clues.long().tolist(), grid.long()
+    bad = conflicting_cells(grid).tolist() if not solved else [False] * grid.numel()
+    digits = grid.tolist()
+    width = 2 if side <= 9 else 2  # one symbol per cell (letters above 9)
+    rule = "+".join("-" * (width * box + 1) for _ in range(box))
+    text = Text()
+    for r in range(side):
+        if r and r % box == 0:
+            text.append(rule + "\n", style="dim")
+        for c in range(side):
+            if c and c % box == 0:
+                text.append(" |", style="dim")
+            cell = r * side + c
+            value = digits[cell]
+            symbol = "." if value == 0 else SYMBOLS[value - 1]
+            if bad[cell]:
+                style = "bold red" if clues[cell] == 0 else "red"
+            elif clues[cell] != 0:
+                style = "dim"
+            else:
+                style = "bold green" if solved else "bold"
+            text.append(" ")
+            text.append(symbol, style=style)
+        text.append("\n")
+    return text
+
+
+def summary_table(rows: list[dict], title: str) -> Table:
+    """A per-puzzle table: line, size, solved, step, penalty, seconds (or the error)."""
+    table = Table(title=title, title_justify="left")
+    for name, justify in (("#", "right"), ("line", "right"), ("size", "left"), ("result", "left"),
+                          ("step", "right"), ("penalty", "right"), ("seconds", "right")):
+        table.add_column(name, justify=justify)
+    for row in rows:
+        if "error" in row:
+            table.add_row(str(row["index"] + 1), str(row["line"]), "", "[red]bad input[/]", "", "", "",
+                          end_section=False)
+            continue
+        result = "[green]solved[/]" if row["found"] else "[red]unsolved[/]"
+        step = row["first_solved_step"] if row["first_solved_step"] is not None else row["steps_run"]
+        table.add_row(str(row["index"] + 1), str(row["line"]), row["size"], result, str(step),
+                      f"{row['penalty']:.3g}", f"{row['seconds']:.2f}")
+    return table

@@ -1,0 +1,234 @@
+"""``redge-solve sudoku FILE``: solve every puzzle of a file, print the grids and a summary, optionally write JSON.
+
+Exit codes: 0 every valid puzzle solved; 1 some valid puzzle unsolved; 2 usage error, unreadable file, or no
+valid puzzle in the file (bad puzzles among good ones are reported on stderr, as error records in ``--json``, and
+skipped: the exit code then reflects the good ones); 130 interrupted. Puzzles of different sizes in one file are
+solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzle in file order (see ``records``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import tempfile
+import time
+from typing import Any, List, Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
+from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
+from ..records import error_record, sudoku_records
+from ..solver import NumericalError, SolverConfig, paper_protocol, solve
+from ..solver import Progress as SolveProgress
+from .app import app
+from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
+from .render import render_grid, summary_table
+
+DEFAULTS = {
+    f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    for f in dataclasses.fields(SolverConfig)
+}
+SHOW_ALL_UP_TO = 10
+TABLE_UP_TO = 100
+
+
+class Protocol(str, enum.Enum):
+    default = "default"
+    paper = "paper"
+
+
+_PARAM_OPTION = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
+                                              help="Estimator parameter, repeatable (e.g. -p n_steps=5).")
+_PROTOCOL_OPTION = typer.Option(Protocol.default, "--protocol", case_sensitive=False,
+                                      help="'paper': 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop "
+                                      "(explicit options still override).")
+
+
+@app.command("sudoku")
+def sudoku(
+    file: str = typer.Argument(..., metavar="FILE", show_default=False,
+                               help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
+                               "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
+                               "column."),
+    estimator: str = typer.Option(DEFAULTS["estimator"], "--estimator", "-e",
+                                  help="Gradient estimator (see `redge-solve estimators`)."),
+    param: Optional[List[str]] = _PARAM_OPTION,
+    steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
+                                        help=f"Adam steps per puzzle (default: {DEFAULTS['steps']})"),
+    samples: Optional[int] = typer.Option(None, "--samples", show_default=False,
+                                          help=f"Samples per step (default: {DEFAULTS['samples']})"),
+    restarts: Optional[int] = typer.Option(None, "--restarts", show_default=False,
+                                           help=f"Independent restarts per puzzle (default: {DEFAULTS['restarts']})"),
+    lr: Optional[float] = typer.Option(None, "--lr", show_default=False,
+                                       help=f"Adam learning rate (default: {DEFAULTS['lr']})"),
+    seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
+                                       help=f"Random seed (default: {DEFAULTS['seed']})"),
+    no_early_stop: bool = typer.Option(False, "--no-early-stop",
+                                       help="Keep optimising a puzzle after it is solved (to the last step)."),
+    protocol: Protocol = _PROTOCOL_OPTION,
+    size: Optional[int] = typer.Option(None, "--size", show_default=False,
+                                       help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
+    show: Optional[int] = typer.Option(None, "--show", show_default=False,
+                                       help=f"How many grids to print (default: all up to {SHOW_ALL_UP_TO}, "
+                                       "else none)."),
+    json_path: Optional[str] = typer.Option(None, "--json", metavar="PATH",
+                                            help="Write one JSON record per puzzle (JSON Lines, errors included); "
+                                            "'-' for stdout."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, grids or summary; errors only."),
+) -> None:
+    """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
+    config = _config(estimator, param or [], steps, samples, restarts, lr, seed, no_early_stop, protocol)
+    if size is not None and size not in SIZES:
+        fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
+    if show is not None and show < 0:
+        fail(f"--show must be >= 0, got {show}")
+    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
+        fail(f"--json: no such directory for {json_path}")  # before spending time on the solve
+    name = "<stdin>" if file == "-" else file
+    try:
+        entries = read_puzzles(file, size=size)
+    except FormatError as error:
+        fail(f"{name}: {error}")
+    good = [e for e in entries if isinstance(e, Puzzle)]
+    bad = [e for e in entries if isinstance(e, BadPuzzle)]
+    if not good:
+        if len(bad) == 1:
+            fail(f"{name} line {bad[0].line}: {bad[0].reason}")
+        for entry in bad:
+            err_console.print(f"[red]bad puzzle:[/] {name} line {entry.line}: {entry.reason}", highlight=False,
+                              soft_wrap=True)
+        fail(f"no valid puzzle in {name} ({len(bad)} bad)")
+    for entry in bad:
+        err_console.print(f"[yellow]skipped:[/] {name} line {entry.line}: {entry.reason}", highlight=False,
+                          soft_wrap=True)
+
+    out = err_console if json_path == "-" else console  # keep stdout clean for JSON
+    records: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    try:
+        for side in sorted({p.side for p in good}):
+            group = [p for p in good if p.side == side]
+            records.extend(_solve_group(group, config, quiet))
+    except KeyboardInterrupt:
+        solved = sum(r["found"] for r in records)
+        err_console.print(f"interrupted: {solved} puzzle(s) solved before the interrupt, of {len(good)}",
+                          highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except NumericalError as error:
+        fail(str(error))
+    elapsed = time.perf_counter() - start
+    for entry in bad:
+        record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
+        record["line"] = entry.line
+        records.append(record)
+    records.sort(key=lambda r: r["index"])
+
+    if json_path is not None:
+        _write_json(json_path, [_public(r) for r in records])
+    if not quiet:
+        _report(out, records, good, show, elapsed)
+    all_solved = all(r["found"] for r in records if "error" not in r)
+    raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
+
+
+def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
+            protocol: Protocol) -> SolverConfig:
+    parsed = parse_assignments(params, "--param")
+    try:
+        config = SolverConfig(estimator=estimator, params=parsed)
+        if protocol is Protocol.paper:
+            config = paper_protocol(config)
+        explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
+        overrides = {k: v for k, v in explicit.items() if v is not None}
+        if no_early_stop:
+            overrides["early_stop"] = False
+        return dataclasses.replace(config, **overrides)
+    except ValueError as error:
+        fail(str(error))
+
+
+def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
+    clues = torch.stack([p.clues for p in group])
+    ids = torch.tensor([p.index for p in group])
+    side = group[0].side
+    columns = (
+        TextColumn(f"{side}×{side}"),
+        BarColumn(),
+        TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn("solved {task.fields[solved]}/{task.fields[puzzles]}"),
+        TextColumn("best penalty {task.fields[penalty]}"),
+        TextColumn("{task.fields[rate]} steps/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
+        task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-")
+
+        def on_step(p: SolveProgress) -> None:
+            rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
+            bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}")
+
+        results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
+    records = sudoku_records(results, clues, [p.index for p in group], [p.solution for p in group],
+                             [p.meta for p in group])
+    for record, puzzle in zip(records, group, strict=True):
+        record["line"] = puzzle.line
+        record["size"] = f"{side}×{side}"
+    return records
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "size"}
+
+
+def _write_json(path: str, records: list[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if path == "-":
+        console.file.write(text)
+        console.file.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".redge-", suffix=".jsonl.tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temp, path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or error}")
+
+
+def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,
+            elapsed: float) -> None:
+    solved_records = [r for r in records if "error" not in r]
+    limit = (len(solved_records) if len(solved_records) <= SHOW_ALL_UP_TO else 0) if show is None else show
+    clues = {p.index: p.clues for p in good}
+    for record in solved_records[:limit]:
+        found = record["found"]
+        if found:
+            status = f"[green]solved[/] at step {record['first_solved_step']}"
+        else:
+            status = f"[red]unsolved[/] after {record['steps_run']} steps ({record['violations']} violations)"
+        out.print(f"[bold]puzzle {record['index'] + 1}[/] (line {record['line']}, {record['size']}): {status}, "
+                  f"{record['seconds']:.2f} s", highlight=False)
+        out.print(render_grid(clues[record["index"]], grid_from_string(record["grid"]), found))
+    if limit < len(solved_records) and len(records) <= TABLE_UP_TO:
+        out.print(summary_table(records, "puzzles"))
+    count = len(solved_records)
+    found = sum(r["found"] for r in solved_records)
+    any_, mode, last = (sum(r[k] for r in solved_records) for k in ("solved_any", "solved_mode", "solved_last"))
+    bad = len(records) - count
+    bad_text = f", {bad} bad input skipped" if bad else ""
+    colour = "green" if found == count else "red"
+    out.print(f"[{colour}]solved {found}/{count}[/] (by a sample {any_}, mode {mode}, last step {last}){bad_text} "
+              f"in {elapsed:.2f} s, {count / elapsed if elapsed > 0 else 0:.3g} puzzles/s", highlight=False)
+
