@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from . import estimators_cmd  # noqa: F401  (registers the command)
+from . import (
+    compare_cmd,  # noqa: F401  (registers the command)
+    estimators_cmd,  # noqa: F401  (registers the command)
+)
 from .app import app
 
 
