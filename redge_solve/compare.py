@@ -12,6 +12,8 @@ Definitions used in the table (all computed by ``summarise`` from the per-puzzle
 - ms/step: per run, wall-clock seconds of ``solve`` divided by the number of optimisation steps it executed
   (the largest ``steps_run`` over the puzzles), i.e. milliseconds per step of the whole batch; mean over seeds.
   With early stop the batch shrinks as puzzles are solved, so default-protocol figures are not per-puzzle costs.
+- diverged: runs whose logits became NaN/inf (``solver.NumericalError``); they are kept in the JSON with their
+  error and excluded from every other figure of the row.
 - curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
   value up to the longest run.
 """
@@ -35,7 +37,7 @@ import torch
 from .estimators import canonical_name, make_estimator, parameter_defaults
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import NumericalError, PuzzleResults, SolverConfig, paper_protocol, solve
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -173,6 +175,7 @@ class Run:
     curve: list[tuple[int, int]]
     seconds: float
     steps: int  # optimisation steps executed (max steps_run)
+    error: str | None = None  # set when the run diverged (NaN/inf logits); records and curve are then empty
 
     @property
     def ms_per_step(self) -> float:
@@ -187,7 +190,8 @@ class Run:
             "config": config_dict(self.config),
             "seconds": round(self.seconds, 4),
             "steps": self.steps,
-            "ms_per_step": round(self.ms_per_step, 3),
+            "ms_per_step": self.ms_per_step,
+            "error": self.error,
             "curve": [list(point) for point in self.curve],
             "records": self.records,
         }
@@ -234,6 +238,7 @@ class SpecSummary:
     found_std: float
     mean_step_to_solve: float | None
     ms_per_step: float
+    diverged: int = 0  # runs (seeds) that stopped with NaN/inf logits; excluded from every other figure
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -257,7 +262,8 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
     for run in runs:
         groups.setdefault(run.spec, []).append(run)
     rows = []
-    for spec, group in groups.items():
+    for spec, all_runs in groups.items():
+        group = [run for run in all_runs if run.error is None]
         losses = [r["penalty"] for run in group for r in run.records]
         loss_mean, loss_std = _mean_std(losses)
         rates = {}
@@ -265,7 +271,7 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
             per_seed = [100.0 * sum(bool(r[key]) for r in run.records) / max(len(run.records), 1) for run in group]
             rates[key] = _mean_std(per_seed)
         steps = [r["first_solved_step"] for run in group for r in run.records if r["found"]]
-        config = config_dict(group[0].config)
+        config = config_dict(all_runs[0].config)
         config.pop("seed", None)
         rows.append(
             SpecSummary(
@@ -273,7 +279,7 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
                 estimator=spec.name,
                 params=spec.param_dict,
                 seeds=[run.seed for run in group],
-                puzzles=len(group[0].records),
+                puzzles=len(group[0].records) if group else 0,
                 loss_mean=loss_mean,
                 loss_std=loss_std,
                 solved_last_mean=rates["solved_last"][0],
@@ -285,7 +291,8 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
                 found_mean=rates["found"][0],
                 found_std=rates["found"][1],
                 mean_step_to_solve=(sum(steps) / len(steps)) if steps else None,
-                ms_per_step=sum(run.ms_per_step for run in group) / len(group),
+                ms_per_step=(sum(run.ms_per_step for run in group) / len(group)) if group else math.nan,
+                diverged=len(all_runs) - len(group),
                 config=config,
             )
         )
@@ -332,6 +339,7 @@ DEFINITIONS = {
     "found": "a valid solution was found by a sample or the mode at some step",
     "mean_step_to_solve": "mean first_solved_step over found (puzzle, seed) pairs",
     "ms_per_step": "run wall seconds / optimisation steps executed (whole batch), mean over seeds",
+    "diverged": "runs stopped by NaN/inf logits; excluded from every other figure of the row",
 }
 
 
@@ -366,10 +374,14 @@ def compare(
         if on_run is not None:
             on_run(RunEvent(index, len(plan), spec, seed, config))
         start = time.perf_counter()
-        results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
-        seconds = time.perf_counter() - start
-        records = sudoku_records(results, clues, ids, solutions, metas)
-        run = Run(spec, seed, config, records, list(results.curve), seconds, int(results.steps_run.max()))
+        try:
+            results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
+        except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
+            run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=str(exc))
+        else:
+            seconds = time.perf_counter() - start
+            records = sudoku_records(results, clues, ids, solutions, metas)
+            run = Run(spec, seed, config, records, list(results.curve), seconds, int(results.steps_run.max()))
         runs.append(run)
         if on_run is not None:
             on_run(RunEvent(index, len(plan), spec, seed, config, run))
@@ -381,7 +393,7 @@ def compare(
 CSV_COLUMNS = (
     "label", "estimator", "params", "seeds", "puzzles", "loss_mean", "loss_std",
     "solved_last_mean", "solved_last_std", "solved_mode_mean", "solved_mode_std",
-    "solved_any_mean", "solved_any_std", "found_mean", "found_std", "mean_step_to_solve", "ms_per_step",
+    "solved_any_mean", "solved_any_std", "found_mean", "found_std", "mean_step_to_solve", "ms_per_step", "diverged",
     "steps", "samples", "restarts", "lr", "early_stop",
 )
 

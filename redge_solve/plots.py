@@ -23,7 +23,8 @@ def comparison_png(comparison: "Comparison", title: str | None = None) -> bytes:
     length = max((len(run.curve) for run in comparison.runs), default=0)
     steps = list(range(1, length + 1))
     for row in comparison.rows:
-        curves = [curve_percent(run, length) for run in comparison.runs if run.spec.label == row.label]
+        runs = [run for run in comparison.runs if run.spec.label == row.label and run.error is None]
+        curves = [curve_percent(run, length) for run in runs]
         if not curves or not steps:
             continue
         mean = [sum(values) / len(values) for values in zip(*curves, strict=True)]

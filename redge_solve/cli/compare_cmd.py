@@ -47,6 +47,9 @@ def render_table(rows, title: str) -> Table:
     table.add_column("found", justify="right")
     table.add_column("step to solve", justify="right")
     table.add_column("ms/step", justify="right")
+    show_diverged = any(row.diverged for row in rows)
+    if show_diverged:
+        table.add_column("diverged", justify="right")
     for row in rows:
         table.add_row(
             row.estimator,
@@ -58,6 +61,7 @@ def render_table(rows, title: str) -> Table:
             _fmt(row.found_mean, row.found_std, 1, True),
             "—" if row.mean_step_to_solve is None else f"{row.mean_step_to_solve:.0f}",
             f"{row.ms_per_step:.1f}",
+            *([f"{row.diverged}/{row.diverged + len(row.seeds)}"] if show_diverged else []),
         )
     return table
 
@@ -149,6 +153,11 @@ def compare_command(
                            total=event.config.steps)
             else:
                 bar.advance(outer)
+                if not progress or not err_console.is_terminal:
+                    run = event.run
+                    note = run.error or f"{sum(r['found'] for r in run.records)}/{len(run.records)} found"
+                    err_console.print(f"[{event.index + 1}/{event.total}] {event.spec.label} seed {event.seed}: "
+                                      f"{note}, {run.seconds:.1f} s", highlight=False, soft_wrap=True)
 
         def on_step(p) -> None:
             bar.update(inner, completed=p.step, total=p.steps)
