@@ -32,6 +32,8 @@ def _seeds(text: str) -> list[int]:
 
 
 def _fmt(mean: float, std: float, digits: int = 1, pct: bool = False) -> str:
+    if mean != mean:  # NaN: every run of the row diverged
+        return "—"
     suffix = "%" if pct else ""
     return f"{mean:.{digits}f}{suffix} ± {std:.{digits}f}"
 
@@ -60,7 +62,7 @@ def render_table(rows, title: str) -> Table:
             _fmt(row.solved_any_mean, row.solved_any_std, 1, True),
             _fmt(row.found_mean, row.found_std, 1, True),
             "—" if row.mean_step_to_solve is None else f"{row.mean_step_to_solve:.0f}",
-            f"{row.ms_per_step:.1f}",
+            "—" if row.ms_per_step != row.ms_per_step else f"{row.ms_per_step:.1f}",
             *([f"{row.diverged}/{row.diverged + len(row.seeds)}"] if show_diverged else []),
         )
     return table
