@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from . import (
-    estimators_cmd,  # noqa: F401  (registers the command)
-    sudoku_cmd,  # noqa: F401  (registers the command)
+from . import (  # noqa: F401  (each import registers its command)
+    compare_cmd,
+    estimators_cmd,
+    sudoku_cmd,
 )
 from .app import app
 

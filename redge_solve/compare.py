@@ -1,0 +1,454 @@
+"""Compare gradient estimators on the same Sudoku puzzles: every (estimator spec, seed) run, then one summary row
+per spec. Never prints; ``cli/compare_cmd.py`` wires it to the command line and ``plots.py`` draws the curves.
+
+Definitions used in the table (all computed by ``summarise`` from the per-puzzle records of the runs):
+
+- loss: ``penalty`` of the last hard sample(s) of each puzzle (the paper's "loss"), mean ± std over all
+  puzzle × seed pairs (population std, ddof 0).
+- solved % last / mode / any / found: the share of puzzles solved by the last sample, by the mode (argmax) of the
+  final logits, by any sample seen during optimisation, and found by any sample or mode (``found``). Each is
+  computed per seed, then mean ± std over seeds (population std, ddof 0; 0 with one seed).
+- mean step to solve: mean ``first_solved_step`` over the (puzzle, seed) pairs that were found; None if none.
+- ms/step: per run, wall-clock seconds of ``solve`` divided by the number of optimisation steps it executed
+  (the largest ``steps_run`` over the puzzles), i.e. milliseconds per step of the whole batch; mean over seeds.
+  With early stop the batch shrinks as puzzles are solved, so default-protocol figures are not per-puzzle costs.
+- diverged: runs whose logits became NaN/inf (``solver.NumericalError``); they are kept in the JSON with their
+  error and excluded from every other figure of the row.
+- curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
+  value up to the longest run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from .estimators import canonical_name, make_estimator, parameter_defaults
+from .problems.sudoku import SudokuBatch
+from .records import sudoku_records
+from .solver import NumericalError, PuzzleResults, SolverConfig, paper_protocol, solve
+
+PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
+"""The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
+least two samples per step, so it cannot run under the paper protocol's single sample)."""
+PROTOCOLS = ("default", "paper")
+OVERRIDABLE = ("steps", "samples", "restarts", "lr")
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    """One estimator with explicit parameter values (only those set; the rest keep their defaults)."""
+
+    name: str
+    params: tuple[tuple[str, float | int], ...] = ()
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}(" + ", ".join(f"{k}={v}" for k, v in self.params) + ")"
+
+    @property
+    def param_dict(self) -> dict[str, float | int]:
+        return dict(self.params)
+
+    def effective_params(self) -> dict[str, Any]:
+        """Every parameter with the value the run uses (defaults filled in)."""
+        est = make_estimator(self.name, **self.param_dict)
+        return {k: getattr(est, k) for k in parameter_defaults(self.name)}
+
+
+def _split_key(key: str, names: Sequence[str], what: str) -> list[tuple[str, str]]:
+    """``"redge.n_steps"`` -> [("redge", "n_steps")]; a bare ``"t_1"`` -> every selected estimator having it."""
+    est, dot, param = key.rpartition(".")
+    if dot:
+        try:
+            est = canonical_name(est)
+        except ValueError as exc:
+            raise ValueError(f"{what} {key!r}: {exc}") from None
+        if est not in names:
+            raise ValueError(f"{what} {key!r} names estimator {est!r}, which is not among --estimators "
+                             f"({', '.join(names)})")
+        if param not in parameter_defaults(est):
+            known = ", ".join(parameter_defaults(est)) or "none"
+            raise ValueError(f"{what} {key!r}: estimator {est!r} has no parameter {param!r} (its parameters: {known})")
+        return [(est, param)]
+    targets = [(n, key) for n in names if key in parameter_defaults(n)]
+    if not targets:
+        raise ValueError(f"{what} {key!r}: none of the selected estimators ({', '.join(names)}) has that parameter; "
+                         "write ESTIMATOR.PARAMETER")
+    return targets
+
+
+def _coerce(name: str, param: str, value: Any) -> float | int:
+    est = make_estimator(name, **{param: value})  # raises a one-line ValueError on a bad value
+    return getattr(est, param)
+
+
+def expand_specs(
+    estimators: Sequence[str],
+    params: Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+) -> list[EstimatorSpec]:
+    """Estimator names, fixed ``{"est.param": value}`` and grids ``{"est.param": [v1, v2]}`` -> specs.
+
+    A grid over several parameters of one estimator expands to their cartesian product; each estimator keeps its
+    own product (``redge.t_1`` does not multiply ``gumbel`` runs). Raises ``ValueError`` (one line) on an unknown
+    estimator, parameter or value, or a duplicated estimator.
+    """
+    names: list[str] = []
+    for raw in estimators:
+        name = canonical_name(raw)
+        if name in names:
+            raise ValueError(f"estimator {name!r} is listed twice")
+        names.append(name)
+    if not names:
+        raise ValueError("no estimators selected")
+    fixed: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in (params or {}).items():
+        for est, param in _split_key(key, names, "--param"):
+            fixed[est][param] = _coerce(est, param, value)
+    axes: dict[str, dict[str, list[Any]]] = {n: {} for n in names}
+    for key, values in (grid or {}).items():
+        values = list(values)
+        if not values:
+            raise ValueError(f"--grid {key!r} has no values")
+        for est, param in _split_key(key, names, "--grid"):
+            if param in fixed[est]:
+                raise ValueError(f"{est}.{param} is given both by --param and --grid")
+            coerced = [_coerce(est, param, v) for v in values]
+            if len(set(coerced)) != len(coerced):
+                raise ValueError(f"--grid {key!r} repeats a value")
+            axes[est][param] = coerced
+    specs = []
+    for name in names:
+        order = list(parameter_defaults(name))
+        keys = list(axes[name])
+        for combo in itertools.product(*(axes[name][k] for k in keys)):
+            chosen = dict(fixed[name])
+            chosen.update(zip(keys, combo, strict=True))
+            params_sorted = tuple((k, chosen[k]) for k in order if k in chosen)
+            make_estimator(name, **dict(params_sorted))  # cross-parameter validation (e.g. a range check)
+            specs.append(EstimatorSpec(name, params_sorted))
+    return specs
+
+
+def run_config(
+    spec: EstimatorSpec, seed: int, protocol: str = "default", overrides: Mapping[str, Any] | None = None
+) -> SolverConfig:
+    """The ``SolverConfig`` of one run: the product defaults or the paper protocol, then ``overrides``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    bad = [k for k in overrides if k not in OVERRIDABLE]
+    if bad:
+        raise ValueError(f"cannot override {', '.join(bad)}; only {', '.join(OVERRIDABLE)}")
+    config = SolverConfig(estimator=spec.name, params=spec.param_dict, seed=seed)
+    if protocol == "paper":
+        config = paper_protocol(config)
+    config = replace(config, **overrides)
+    if spec.name == "reinforce" and config.samples < 2:
+        raise ValueError(f"reinforce needs at least 2 samples per step, but the {protocol} protocol runs "
+                         f"{config.samples}; pass --samples 2 (or more) or leave reinforce out")
+    return config
+
+
+@dataclass
+class Run:
+    """One (spec, seed) run: its config, per-puzzle records and curve of puzzles found by step."""
+
+    spec: EstimatorSpec
+    seed: int
+    config: SolverConfig
+    records: list[dict[str, Any]]
+    curve: list[tuple[int, int]]
+    seconds: float
+    steps: int  # optimisation steps executed (max steps_run)
+    error: str | None = None  # set when the run diverged (NaN/inf logits); records and curve are then empty
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000.0 * self.seconds / max(self.steps, 1)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "estimator": self.spec.name,
+            "params": self.spec.param_dict,
+            "label": self.spec.label,
+            "seed": self.seed,
+            "config": config_dict(self.config),
+            "seconds": round(self.seconds, 4),
+            "steps": self.steps,
+            "ms_per_step": self.ms_per_step,
+            "error": self.error,
+            "curve": [list(point) for point in self.curve],
+            "records": self.records,
+        }
+
+
+@dataclass
+class RunEvent:
+    """Passed to ``on_run`` before (``run is None``) and after each run."""
+
+    index: int  # 0-based position among all runs
+    total: int
+    spec: EstimatorSpec
+    seed: int
+    config: SolverConfig
+    run: Run | None = None
+
+
+def config_dict(config: SolverConfig) -> dict[str, Any]:
+    out = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        out[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return out
+
+
+@dataclass
+class SpecSummary:
+    """One row of the comparison table (see the module docstring for the definitions)."""
+
+    label: str
+    estimator: str
+    params: dict[str, Any]
+    seeds: list[int]
+    puzzles: int
+    loss_mean: float
+    loss_std: float
+    solved_last_mean: float
+    solved_last_std: float
+    solved_mode_mean: float
+    solved_mode_std: float
+    solved_any_mean: float
+    solved_any_std: float
+    found_mean: float
+    found_std: float
+    mean_step_to_solve: float | None
+    ms_per_step: float
+    diverged: int = 0  # runs (seeds) that stopped with NaN/inf logits; excluded from every other figure
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+CRITERIA = ("solved_last", "solved_mode", "solved_any", "found")
+
+
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values) / len(values)
+    return mean, math.sqrt(var)
+
+
+def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
+    """One ``SpecSummary`` per spec, in order of first appearance, computed only from the runs' records."""
+    groups: dict[EstimatorSpec, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.spec, []).append(run)
+    rows = []
+    for spec, all_runs in groups.items():
+        group = [run for run in all_runs if run.error is None]
+        losses = [r["penalty"] for run in group for r in run.records]
+        loss_mean, loss_std = _mean_std(losses)
+        rates = {}
+        for key in CRITERIA:
+            per_seed = [100.0 * sum(bool(r[key]) for r in run.records) / max(len(run.records), 1) for run in group]
+            rates[key] = _mean_std(per_seed)
+        steps = [r["first_solved_step"] for run in group for r in run.records if r["found"]]
+        config = config_dict(all_runs[0].config)
+        config.pop("seed", None)
+        rows.append(
+            SpecSummary(
+                label=spec.label,
+                estimator=spec.name,
+                params=spec.param_dict,
+                seeds=[run.seed for run in group],
+                puzzles=len(group[0].records) if group else 0,
+                loss_mean=loss_mean,
+                loss_std=loss_std,
+                solved_last_mean=rates["solved_last"][0],
+                solved_last_std=rates["solved_last"][1],
+                solved_mode_mean=rates["solved_mode"][0],
+                solved_mode_std=rates["solved_mode"][1],
+                solved_any_mean=rates["solved_any"][0],
+                solved_any_std=rates["solved_any"][1],
+                found_mean=rates["found"][0],
+                found_std=rates["found"][1],
+                mean_step_to_solve=(sum(steps) / len(steps)) if steps else None,
+                ms_per_step=(sum(run.ms_per_step for run in group) / len(group)) if group else math.nan,
+                diverged=len(all_runs) - len(group),
+                config=config,
+            )
+        )
+    return rows
+
+
+def curve_percent(run: Run, length: int | None = None) -> list[float]:
+    """Percentage of puzzles found after each step 1..length (padded with the last value)."""
+    total = max(len(run.records), 1)
+    values = [100.0 * found / total for _, found in run.curve]
+    length = length if length is not None else len(values)
+    last = values[-1] if values else 0.0
+    return (values + [last] * max(length - len(values), 0))[:length]
+
+
+@dataclass
+class Comparison:
+    runs: list[Run]
+    rows: list[SpecSummary]
+    protocol: str
+    overrides: dict[str, Any]
+    puzzle_ids: list[int]
+    settings: dict[str, Any] = field(default_factory=dict)  # free-form (source, split, ...), for the JSON
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "overrides": self.overrides,
+            "puzzles": len(self.puzzle_ids),
+            "puzzle_ids": self.puzzle_ids,
+            "settings": self.settings,
+            "definitions": DEFINITIONS,
+            "table": [row.to_json() for row in self.rows],
+            "runs": [run.to_json() for run in self.runs],
+        }
+
+
+DEFINITIONS = {
+    "loss": "penalty of the last hard sample of each puzzle; mean and population std over all puzzle x seed pairs",
+    "solved_*_mean/std": "percent of puzzles per seed; mean and population std over seeds",
+    "solved_last": "a sample of the last step is a valid solution (the paper's criterion with 1 sample)",
+    "solved_mode": "the argmax of the final logits is a valid solution",
+    "solved_any": "some sample during optimisation was a valid solution",
+    "found": "a valid solution was found by a sample or the mode at some step",
+    "mean_step_to_solve": "mean first_solved_step over found (puzzle, seed) pairs",
+    "ms_per_step": "run wall seconds / optimisation steps executed (whole batch), mean over seeds",
+    "diverged": "runs stopped by NaN/inf logits; excluded from every other figure of the row",
+}
+
+
+def compare(
+    clues: torch.Tensor,
+    specs: Sequence[EstimatorSpec],
+    seeds: Sequence[int],
+    protocol: str = "default",
+    overrides: Mapping[str, Any] | None = None,
+    puzzle_ids: Sequence[int] | None = None,
+    solutions: Sequence[torch.Tensor | None] | None = None,
+    metas: Sequence[dict[str, Any]] | None = None,
+    on_run: Callable[[RunEvent], None] | None = None,
+    on_step: Callable[[Any], None] | None = None,
+) -> Comparison:
+    """Run every (spec, seed) on the same puzzles ``clues`` ``(B, N²)`` and summarise.
+
+    Every config is built (and validated) before the first run starts, so a bad combination fails at once.
+    ``on_run`` gets a ``RunEvent`` before and after each run; ``on_step`` the solver's ``Progress`` per step.
+    """
+    if not seeds:
+        raise ValueError("no seeds")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError("seeds repeat")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    ids = list(range(clues.shape[0])) if puzzle_ids is None else [int(i) for i in puzzle_ids]
+    plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
+    problem = SudokuBatch.from_grids(clues)
+    id_tensor = torch.tensor(ids, dtype=torch.long)
+    runs = []
+    for index, (spec, seed, config) in enumerate(plan):
+        if on_run is not None:
+            on_run(RunEvent(index, len(plan), spec, seed, config))
+        start = time.perf_counter()
+        try:
+            results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
+        except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
+            run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=str(exc))
+        else:
+            seconds = time.perf_counter() - start
+            records = sudoku_records(results, clues, ids, solutions, metas)
+            run = Run(spec, seed, config, records, list(results.curve), seconds, int(results.steps_run.max()))
+        runs.append(run)
+        if on_run is not None:
+            on_run(RunEvent(index, len(plan), spec, seed, config, run))
+    return Comparison(runs, summarise(runs), protocol, dict(overrides), ids)
+
+
+# ---- files -------------------------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "label", "estimator", "params", "seeds", "puzzles", "loss_mean", "loss_std",
+    "solved_last_mean", "solved_last_std", "solved_mode_mean", "solved_mode_std",
+    "solved_any_mean", "solved_any_std", "found_mean", "found_std", "mean_step_to_solve", "ms_per_step", "diverged",
+    "steps", "samples", "restarts", "lr", "early_stop",
+)
+
+
+def table_csv(rows: Sequence[SpecSummary]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        data = row.to_json()
+        data["params"] = json.dumps(row.params, sort_keys=False)
+        data["seeds"] = " ".join(str(s) for s in row.seeds)
+        for key in ("steps", "samples", "restarts", "lr", "early_stop"):
+            data[key] = row.config.get(key)
+        writer.writerow(["" if data[c] is None else _csv_value(data[c]) for c in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    return repr(value) if isinstance(value, float) else value
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
+    """Write ``data`` to a temporary file next to ``path``, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
+    """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves)."""
+    prefix = Path(prefix)
+    written = []
+    csv_path = prefix.with_name(prefix.name + ".csv")
+    write_atomic(csv_path, table_csv(comparison.rows))
+    written.append(csv_path)
+    json_path = prefix.with_name(prefix.name + ".json")
+    write_atomic(json_path, json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n")
+    written.append(json_path)
+    if plot:
+        from .plots import comparison_png
+
+        png_path = prefix.with_name(prefix.name + ".png")
+        write_atomic(png_path, comparison_png(comparison))
+        written.append(png_path)
+    return written

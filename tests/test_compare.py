@@ -1,0 +1,215 @@
+"""``compare``: grid expansion, summaries that agree with the per-puzzle records, determinism, files, CLI errors."""
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from redge_solve.cli import app
+from redge_solve.compare import (
+    EstimatorSpec,
+    compare,
+    expand_specs,
+    run_config,
+    summarise,
+    table_csv,
+    write_outputs,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+PUZZLES_4 = ["1000000000030000", "0200000400100003", "1234000000000000", "0000341200000000"]
+SMALL = dict(steps=30, samples=2, restarts=2, lr=0.2)
+
+
+def clues() -> torch.Tensor:
+    return torch.tensor([[int(c) for c in p] for p in PUZZLES_4])
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    specs = expand_specs(["st", "redge"], {}, {"redge.t_1": ["0.3", "0.9"]})
+    return compare(clues(), specs, seeds=[0, 1], protocol="default", overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+
+
+def test_grid_expands_to_the_cartesian_product_per_estimator():
+    specs = expand_specs(["gumbel", "redge"], {"gumbel.tau": "0.7"},
+                         {"redge.t_1": ["0.3", "0.5", "0.9"], "redge.n_steps": ["3", "5"]})
+    assert specs[0] == EstimatorSpec("gumbel", (("tau", 0.7),))
+    redge = [s.param_dict for s in specs if s.name == "redge"]
+    assert len(specs) == 1 + 6 and len(redge) == 6
+    assert {(p["n_steps"], p["t_1"]) for p in redge} == {(n, t) for n in (3, 5) for t in (0.3, 0.5, 0.9)}
+    assert all(isinstance(p["n_steps"], int) and isinstance(p["t_1"], float) for p in redge)
+    # a bare parameter applies to every selected estimator that has it; aliases resolve
+    bare = expand_specs(["redge", "redge_cov", "st"], {"t_1": "0.4"})
+    assert [s.label for s in bare] == ["redge(t_1=0.4)", "redge-cov(t_1=0.4)", "st"]
+
+
+@pytest.mark.parametrize(
+    "names, params, grid, message",
+    [
+        (["nope"], {}, {}, "unknown estimator"),
+        (["st", "st"], {}, {}, "listed twice"),
+        (["redge"], {"redge.zzz": "1"}, {}, "no parameter 'zzz'"),
+        (["redge"], {"gumbel.tau": "1"}, {}, "not among --estimators"),
+        (["redge"], {}, {"redge.n_steps": ["a"]}, "must be an integer"),
+        (["st"], {"tau": "1"}, {}, "none of the selected estimators"),
+        (["redge"], {"redge.t_1": "0.5"}, {"redge.t_1": ["0.3"]}, "both by --param and --grid"),
+    ],
+)
+def test_bad_specs_raise_one_line_value_errors(names, params, grid, message):
+    with pytest.raises(ValueError, match=message) as info:
+        expand_specs(names, params, grid)
+    assert "\n" not in str(info.value)
+
+
+def test_protocols_and_overrides():
+    spec = EstimatorSpec("redge")
+    paper = run_config(spec, 3, "paper")
+    assert (paper.steps, paper.samples, paper.restarts, paper.lr, paper.early_stop, paper.seed) == (
+        1000, 1, 1, 0.05, False, 3)
+    assert run_config(spec, 0, "paper", {"steps": 20, "lr": None}).steps == 20
+    with pytest.raises(ValueError, match="reinforce needs at least 2 samples"):
+        run_config(EstimatorSpec("reinforce"), 0, "paper")
+    assert run_config(EstimatorSpec("reinforce"), 0, "paper", {"samples": 2}).samples == 2
+
+
+def _recompute(runs_json):
+    """The table recomputed from the JSON's per-run records, independently of ``summarise``."""
+    by_label = {}
+    for run in runs_json:
+        by_label.setdefault(run["label"], []).append(run)
+    table = {}
+    for label, runs in by_label.items():
+        losses = [r["penalty"] for run in runs for r in run["records"]]
+        row = {"loss_mean": sum(losses) / len(losses),
+               "loss_std": math.sqrt(sum((v - sum(losses) / len(losses)) ** 2 for v in losses) / len(losses))}
+        for key in ("solved_last", "solved_mode", "solved_any", "found"):
+            rates = [100 * sum(r[key] for r in run["records"]) / len(run["records"]) for run in runs]
+            mean = sum(rates) / len(rates)
+            row[key + "_mean"] = mean
+            row[key + "_std"] = math.sqrt(sum((x - mean) ** 2 for x in rates) / len(rates))
+        steps = [r["first_solved_step"] for run in runs for r in run["records"] if r["found"]]
+        row["mean_step_to_solve"] = sum(steps) / len(steps) if steps else None
+        row["ms_per_step"] = sum(run["ms_per_step"] for run in runs) / len(runs)
+        table[label] = row
+    return table
+
+
+def test_table_csv_and_json_agree_with_the_records(comparison, tmp_path):
+    paths = write_outputs(comparison, tmp_path / "out" / "cmp")
+    assert [p.name for p in paths] == ["cmp.csv", "cmp.json", "cmp.png"]
+    data = json.loads((tmp_path / "out" / "cmp.json").read_text())
+    assert data["puzzles"] == 4 and data["puzzle_ids"] == [10, 11, 12, 13]
+    assert len(data["runs"]) == 3 * 2 and [r["seed"] for r in data["runs"][:2]] == [0, 1]
+    for run in data["runs"]:
+        assert [r["index"] for r in run["records"]] == [10, 11, 12, 13]
+        assert run["config"]["steps"] == 30 and run["config"]["samples"] == 2
+        assert run["curve"][-1][1] == sum(r["found"] for r in run["records"])
+        assert run["steps"] == max(r["steps_run"] for r in run["records"])
+    expected = _recompute(data["runs"])
+    rows = list(csv.DictReader(open(tmp_path / "out" / "cmp.csv")))
+    assert [row["label"] for row in data["table"]] == [row["label"] for row in rows] == list(expected)
+    for json_row, csv_row in zip(data["table"], rows, strict=True):
+        want = expected[json_row["label"]]
+        for key, value in want.items():
+            if value is None:
+                assert json_row[key] is None and csv_row[key] == ""
+            else:
+                assert json_row[key] == pytest.approx(value, abs=1e-6)
+                assert float(csv_row[key]) == pytest.approx(value, abs=1e-6)
+    # the summary object and the table built from it agree too
+    assert table_csv(summarise(comparison.runs)) == table_csv(comparison.rows)
+    png = (tmp_path / "out" / "cmp.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert not list((tmp_path / "out").glob(".*tmp"))  # no temporary files left behind
+
+
+def test_same_seed_gives_the_same_table(comparison):
+    specs = [EstimatorSpec("redge", (("t_1", 0.3),))]
+    again = compare(clues(), specs, seeds=[1], overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+    first = [r for r in comparison.runs if r.spec == specs[0] and r.seed == 1][0]
+    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+    assert strip(again.runs[0].records) == strip(first.records)
+    assert again.runs[0].curve == first.curve
+    row = {k: v for k, v in again.rows[0].to_json().items() if k != "ms_per_step"}
+    assert row["solved_last_mean"] == 100 * sum(r["solved_last"] for r in first.records) / 4
+
+
+def test_callbacks_see_every_run_and_step():
+    events, steps = [], []
+    compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], protocol="paper", overrides={"steps": 5},
+            on_run=lambda e: events.append((e.index, e.total, e.seed, e.run is None)),
+            on_step=lambda p: steps.append(p.step))
+    assert events == [(0, 2, 0, True), (0, 2, 0, False), (1, 2, 1, True), (1, 2, 1, False)]
+    assert steps == [1, 2, 3, 4, 5] * 2  # paper protocol: no early stop, every step runs
+
+
+def test_a_diverging_run_is_recorded_and_left_out_of_the_row(monkeypatch):
+    import redge_solve.compare as module
+    from redge_solve.solver import NumericalError
+
+    real = module.solve
+
+    def flaky(problem, config, **kwargs):
+        if config.seed == 1:
+            raise NumericalError("logits became NaN/inf at step 3")
+        return real(problem, config, **kwargs)
+
+    monkeypatch.setattr(module, "solve", flaky)
+    result = compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], overrides=dict(SMALL, steps=5))
+    assert [run.error for run in result.runs] == [None, "logits became NaN/inf at step 3"]
+    row = result.rows[0]
+    assert row.diverged == 1 and row.seeds == [0] and row.puzzles == 2
+    assert row.solved_last_std == 0.0  # one remaining seed
+    assert "diverged" in table_csv(result.rows).splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-e", "st,bogus"], "unknown estimator 'bogus'"),
+        (["--param", "redge.zzz=1"], "no parameter 'zzz'"),
+        (["--param", "redge.n_steps"], "must look like name=value"),
+        (["--grid", "redge.t_1=0.3,x"], "must be a number"),
+        (["-e", "reinforce", "--protocol", "paper"], "reinforce needs at least 2 samples"),
+        (["--protocol", "fast"], "--protocol must be one of"),
+        (["--seeds", "0"], "--seeds must be"),
+    ],
+)
+def test_cli_bad_input_is_one_line_exit_2_before_loading(args, message):
+    # the source does not exist: a validation error must come first, before any data is read
+    result = CliRunner().invoke(app, ["compare", "missing.csv", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_cli_end_to_end_and_error_without_traceback(tmp_path):
+    source = tmp_path / "four.csv"
+    source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
+    prefix = tmp_path / "res"
+    cmd = [sys.executable, "-m", "redge_solve", "compare", str(source), "-e", "st,gumbel", "--seeds", "2",
+           "--grid", "gumbel.tau=0.5,1.0", "--steps", "20", "--samples", "2", "--restarts", "2", "--lr", "0.2",
+           "--no-progress", "--out", str(prefix)]
+    env = {**os.environ, "COLUMNS": "200"}
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "gumbel" in done.stdout and "tau=1.0" in done.stdout
+    rows = list(csv.DictReader(open(str(prefix) + ".csv")))
+    assert [r["label"] for r in rows] == ["st", "gumbel(tau=0.5)", "gumbel(tau=1.0)"]
+    assert all(r["seeds"] == "0 1" and r["puzzles"] == "4" for r in rows)
+    assert Path(str(prefix) + ".png").read_bytes()[:4] == b"\x89PNG"
+    assert len(json.loads(Path(str(prefix) + ".json").read_text())["runs"]) == 6
+
+    bad = subprocess.run([sys.executable, "-m", "redge_solve", "compare", str(source), "--grid", "redge.t_9=1,2"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    assert "no parameter 't_9'" in bad.stderr
