@@ -152,3 +152,14 @@ def test_dispatch_to_torch_generator_is_seeded():
     assert torch.equal(a, b) and a.dtype == torch.float32
     assert torch.equal(normal(like, torch.Generator().manual_seed(5)), normal(like, torch.Generator().manual_seed(5)))
     assert torch.equal(gumbel(like, torch.Generator().manual_seed(5)), gumbel(like, torch.Generator().manual_seed(5)))
+
+
+def test_extreme_bit_patterns_stay_strictly_inside_the_unit_interval_in_float32():
+    # regression: 24-bit uniforms rounded the top pattern to exactly 1.0 in float32, so Gumbel noise became +inf
+    from redge_solve.estimators._noise import bits_to_uniform
+
+    extremes = torch.tensor([0, -1, 2**31 - 1, -(2**31)], dtype=torch.int32)
+    for dtype in (torch.float32, torch.float64):
+        u = bits_to_uniform(extremes, dtype)
+        assert bool((u > 0).all()) and bool((u < 1).all())
+        assert bool(torch.isfinite(-(-u.log()).log()).all())

@@ -83,15 +83,24 @@ class KeyedNoise:
         return mix_tensor(per_row.unsqueeze(0) ^ sample_keys.unsqueeze(1))
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        """U(0, 1) with 24 random bits (never exactly 0 or 1), shaped ``(S, R, K')`` or ``(R, K')``."""
+        """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``."""
         if len(shape) not in (2, 3):
             raise ValueError(f"KeyedNoise fills (S, R, K') or (R, K') tensors, not {tuple(shape)}")
         samples = shape[0] if len(shape) == 3 else 1
         rows = self._row_bits(samples, shape[-2])
         width = shape[-1]
         bits = rows.unsqueeze(-1) if width == 1 else mix_tensor(rows.unsqueeze(-1) ^ _column_keys(width))
-        out = ((bits >> 8) & 0xFFFFFF).to(dtype).add_(0.5).mul_(1.0 / 16777216.0)
+        out = bits_to_uniform(bits, dtype)
         return out if len(shape) == 3 else out[0]
+
+
+def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
+    """Uniforms in (0, 1) from the top 23 of 32 random bits: ``(k + ½) / 2²³``.
+
+    23 bits, not 24: ``(2²⁴ − ½) / 2²⁴`` is not a float32 and rounds to exactly 1.0, whose ``log`` is 0 and whose
+    Gumbel transform is +inf (a NaN in the logits a few steps later). The extremes here are 2⁻²⁴ and 1 − 2⁻²⁴.
+    """
+    return ((bits >> 9) & 0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
 
 
 _COLUMN_KEYS: dict[int, Tensor] = {}
