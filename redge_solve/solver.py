@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .estimators import Estimator, make_estimator
-from .estimators._noise import KeyedNoise, key_tensor
+from .estimators._noise import KeyedNoise, key_tensor, normal
 
 
 class Problem(Protocol):
@@ -53,6 +53,7 @@ class SolverConfig:
     lr: float = 0.05
     early_stop: bool = True
     seed: int = 0
+    init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -61,14 +62,17 @@ class SolverConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.lr > 0 or self.lr == float("inf"):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not 0 <= self.init_std < float("inf"):
+            raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
         self.make_estimator()  # validate the estimator name and parameters before any work
 
     def make_estimator(self) -> Estimator:
         return make_estimator(self.estimator, **dict(self.params))
 
 
-PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False)
-"""The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop."""
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0)
+"""The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
+starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 
 def paper_protocol(config: SolverConfig) -> SolverConfig:
@@ -144,7 +148,10 @@ def solve(
     active = torch.arange(count)  # puzzles still in the batch
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
-    logits = torch.zeros(current.num_variables, current.num_categories, dtype=torch.float32, requires_grad=True)
+    logits = torch.zeros(current.num_variables, current.num_categories, dtype=torch.float32)
+    if config.init_std > 0:  # step 0 of the keyed streams is never used by the estimators
+        logits = normal(logits, noise).mul_(config.init_std)
+    logits.requires_grad_(True)
     moment1 = torch.zeros_like(logits)
     moment2 = torch.zeros_like(logits)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
