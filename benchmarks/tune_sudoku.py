@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--restarts", type=int)
     parser.add_argument("--lr", type=float)
     parser.add_argument("--init-std", type=float, help="std of the keyed Gaussian initial logits")
+    parser.add_argument("--reset-every", type=int, help="reset unsolved puzzles every this many steps")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--no-early-stop", action="store_true")
     parser.add_argument("--paper", action="store_true", help="apply paper_protocol() after the other options")
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> dict:
             restarts=args.restarts,
             lr=args.lr,
             init_std=args.init_std,
+            reset_every=args.reset_every,
             seed=args.seed,
         ).items()
         if value is not None

@@ -54,6 +54,7 @@ class SolverConfig:
     early_stop: bool = True
     seed: int = 0
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
+    reset_every: int = 0  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -62,6 +63,8 @@ class SolverConfig:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not self.lr > 0 or self.lr == float("inf"):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if isinstance(self.reset_every, bool) or not isinstance(self.reset_every, int) or self.reset_every < 0:
+            raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
         if not 0 <= self.init_std < float("inf"):
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
         self.make_estimator()  # validate the estimator name and parameters before any work
@@ -70,7 +73,7 @@ class SolverConfig:
         return make_estimator(self.estimator, **dict(self.params))
 
 
-PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0)
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
@@ -148,10 +151,7 @@ def solve(
     active = torch.arange(count)  # puzzles still in the batch
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
-    logits = torch.zeros(current.num_variables, current.num_categories, dtype=torch.float32)
-    if config.init_std > 0:  # step 0 of the keyed streams is never used by the estimators
-        logits = normal(logits, noise).mul_(config.init_std)
-    logits.requires_grad_(True)
+    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
     moment1 = torch.zeros_like(logits)
     moment2 = torch.zeros_like(logits)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
@@ -172,13 +172,17 @@ def solve(
 
     for step in range(1, config.steps + 1):
         noise.next_step()
+        if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
+            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
+            moment1, moment2 = torch.zeros_like(logits), torch.zeros_like(logits)
+        local = (step - 1) % config.reset_every + 1 if config.reset_every else step  # steps since the last reset
         out = estimator.surrogate(current.penalty, logits, samples, noise)
         (grad,) = torch.autograd.grad(out.loss, logits)
         with torch.no_grad():
             moment1.lerp_(grad, 1 - beta1)
             moment2.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step_size = config.lr / (1 - beta1**step)
-            denom = (moment2 / (1 - beta2**step)).sqrt_().add_(eps)
+            step_size = config.lr / (1 - beta1**local)
+            denom = (moment2 / (1 - beta2**local)).sqrt_().add_(eps)
             logits.addcdiv_(moment1, denom, value=-step_size)
             if not torch.isfinite(logits).all():
                 raise NumericalError(f"logits became NaN/inf at step {step} (lr {config.lr}): lower the step size")
@@ -235,6 +239,15 @@ def solve(
                 current = current.select(keep_instances)
                 active = active[keep]
     return results
+
+
+def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise) -> Tensor:
+    """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
+    the start; at a reset, the estimator draws after it), so they depend only on each variable's key."""
+    logits = torch.zeros(variables, categories, dtype=torch.float32)
+    if std > 0:
+        logits = normal(logits, noise).mul_(std)
+    return logits.requires_grad_(True)
 
 
 def _record_solutions(
