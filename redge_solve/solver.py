@@ -45,7 +45,7 @@ class Problem(Protocol):
 class SolverConfig:
     """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
 
-    # Defaults measured on Sudoku-3M dev puzzles (README, "Tuning the solver"; benchmarks/tune_sudoku.py): on 50
+    # Defaults measured on Sudoku-3M dev puzzles (benchmarks/RESULTS_sudoku.md, benchmarks/tune_sudoku.py): on 50
     # hard (21-28 clue) puzzles, 3000 steps of ST with 4 samples x 4 restarts solved 31/50 at lr 0.05, 25/50 at
     # lr 0.2, 7/50 at lr 0.5, and 38/50 at lr 0.2 with a fresh start every 500 steps (35/50 every 300; 5/50 at lr
     # 0.1 every 500). Solutions come from the mode, almost never from a sample. Early stop keeps easy puzzles cheap.
