@@ -63,3 +63,42 @@ def test_paper_protocol_runs_every_step_without_early_stop():
 def test_bad_settings_are_refused_before_any_work(kwargs, word):
     with pytest.raises(ValueError, match=word):
         SolverConfig(**kwargs)
+
+
+def test_random_init_is_batch_invariant_and_reproducible():
+    puzzles = grids([p for p, _ in PUZZLES_4])
+    config = SolverConfig(estimator="st", steps=40, samples=2, restarts=2, seed=5, init_std=0.5)
+    together = solve(SudokuBatch.from_grids(puzzles), config)
+    again = solve(SudokuBatch.from_grids(puzzles), config)
+    assert torch.equal(together.penalty, again.penalty) and torch.equal(together.solution, again.solution)
+    for i in range(len(PUZZLES_4)):
+        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
+        assert torch.equal(alone.solution[0], together.solution[i])
+        assert alone.first_solved_step[0] == together.first_solved_step[i]
+        assert alone.penalty[0] == together.penalty[i]
+
+
+def test_init_std_changes_the_start_and_paper_protocol_switches_it_off():
+    puzzles = grids([PUZZLES_4[0][0]])
+    problem = SudokuBatch.from_grids(puzzles)
+    base = SolverConfig(estimator="st", steps=1, samples=1, restarts=1, early_stop=False, seed=2)
+    zero = solve(problem, base)
+    noisy = solve(problem, SolverConfig(**{**base.__dict__, "init_std": 3.0}))
+    assert not torch.equal(zero.solution, noisy.solution)
+    assert paper_protocol(SolverConfig(init_std=0.3)).init_std == 0.0
+    with pytest.raises(ValueError, match="init_std"):
+        SolverConfig(init_std=-1.0)
+
+
+def test_periodic_resets_are_batch_invariant_and_paper_protocol_switches_them_off():
+    puzzles = grids([p for p, _ in PUZZLES_4])
+    config = SolverConfig(estimator="st", steps=60, samples=2, restarts=2, seed=7, init_std=0.3, reset_every=7)
+    together = solve(SudokuBatch.from_grids(puzzles), config)
+    for i in range(len(PUZZLES_4)):
+        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
+        assert torch.equal(alone.solution[0], together.solution[i])
+        assert alone.first_solved_step[0] == together.first_solved_step[i]
+        assert alone.penalty[0] == together.penalty[i]
+    assert paper_protocol(config).reset_every == 0
+    with pytest.raises(ValueError, match="reset_every"):
+        SolverConfig(reset_every=-2)
