@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import estimators_cmd  # noqa: F401  (registers the command)
+from . import batch_cmd, estimators_cmd, report_cmd  # noqa: F401  (registers the commands)
 from .app import app
 
 
