@@ -74,50 +74,57 @@ def read_done(path: Path, repair: bool = True) -> dict[int, dict[str, Any]]:
     """The records already in ``path`` by row index. A truncated or unparseable *last* line (a write cut by a
     kill) is dropped and, with ``repair``, cut from the file so appends start on a clean line. A bad line
     elsewhere is an ``OutputError`` (that file was not written by an interrupted run)."""
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
     done: dict[int, dict[str, Any]] = {}
-    pos = good_end = 0
-    number = 0
-    while pos < len(data):
-        number += 1
-        newline = data.find(b"\n", pos)
-        nxt = len(data) if newline == -1 else newline + 1
-        raw = data[pos:nxt]
-        if raw.strip():
-            record = None
-            if newline != -1:
-                try:
-                    record = json.loads(raw)
-                except ValueError:
-                    record = None
-            if not isinstance(record, dict) or not isinstance(record.get("index"), int):
-                if data[nxt:].strip():
-                    raise OutputError(f"{path}: line {number} is not a result record; not a results file?")
-                break  # the cut last line of a killed run
-            done[record["index"]] = record
-        good_end = pos = nxt
-    if repair and good_end < len(data):
+    _scan(path, repair, lambda record: done.__setitem__(record["index"], record))
+    return done
+
+
+def done_indices(path: Path, repair: bool = True) -> set[int]:
+    """Like ``read_done`` but keeps only the indices (a results file of millions of rows stays cheap)."""
+    done: set[int] = set()
+    _scan(path, repair, lambda record: done.add(record["index"]))
+    return done
+
+
+def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> None:
+    if not path.exists():
+        return
+    good_end = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if raw.strip():
+                record = None
+                if raw.endswith(b"\n"):
+                    try:
+                        record = json.loads(raw)
+                    except ValueError:
+                        record = None
+                if not isinstance(record, dict) or not isinstance(record.get("index"), int):
+                    if any(line.strip() for line in handle):
+                        raise OutputError(f"{path}: line {number} is not a result record; not a results file?")
+                    break  # the cut last line of a killed run
+                keep(record)
+            good_end += len(raw)
+        size = handle.seek(0, os.SEEK_END)
+    if repair and good_end < size:
         with open(path, "r+b") as handle:
             handle.truncate(good_end)
             handle.flush()
             os.fsync(handle.fileno())
-    return done
 
 
-def prepare_output(path: Path, resume: bool, overwrite: bool) -> dict[int, dict[str, Any]]:
-    """Check ``path`` for a new run and return the records to keep (those already there when resuming)."""
+def prepare_output(path: Path, resume: bool, overwrite: bool) -> set[int]:
+    """Check ``path`` for a new run and return the row indices already done (when resuming)."""
     if path.is_dir():
         raise OutputError(f"{path} is a directory")
     exists = path.exists() and path.stat().st_size > 0
     if resume:
-        return read_done(path)
+        return done_indices(path)
     if exists and not overwrite:
         raise OutputError(f"{path} already has results; pass --resume to continue it or --overwrite to replace it")
     if exists:
         path.write_bytes(b"")
-    return {}
+    return set()
 
 
 @dataclass
@@ -190,18 +197,17 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path,
-              done: dict[int, dict[str, Any]] | None = None,
+              done: set[int] | None = None,
               on_step: Callable[[Progress], None] | None = None) -> Iterator[ChunkDone]:
     """Solve every row of ``chunks`` not in ``done`` and append its record to ``out``; yields after each chunk
     (a consumer that stops iterating, or an interrupt, loses only the chunk in flight)."""
-    done = {} if done is None else done
+    done = set() if done is None else done
     rows_done = solved = errors = 0
     for chunk in chunks:
         todo = [row for row in chunk if row.index not in done]
         records = solve_rows(todo, config, on_step) if todo else []
         append_records(out, records)
-        for record in records:
-            done[record["index"]] = record
+        done.update(record["index"] for record in records)
         rows_done += len(records)
         solved += sum(1 for r in records if r.get("found"))
         errors += sum(1 for r in records if "error" in r)

@@ -13,7 +13,7 @@ import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 CRITERIA = ("found", "solved_any", "solved_mode", "solved_last")
 CRITERION_LABELS = {"found": "found", "solved_any": "any", "solved_mode": "mode", "solved_last": "last"}
@@ -24,26 +24,29 @@ class ReportError(ValueError):
     """The results file cannot be read; one line for the user."""
 
 
-def load_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a results file; a cut last line (a killed run) is ignored, any other bad line is an error."""
+def iter_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a results file, streamed; a cut last line (a killed run) is skipped, any other bad line is an
+    error."""
+    path = Path(path)
     if not path.is_file():
         raise ReportError(f"no such file: {path}")
-    records = []
-    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict) or "index" not in record:
-                raise ValueError
-        except ValueError:
-            if number == last:
-                break
-            raise ReportError(f"{path}: line {number + 1} is not a result record") from None
-        records.append(record)
-    return records
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if not isinstance(record, dict) or "index" not in record:
+                    raise ValueError
+            except ValueError:
+                if any(rest.strip() for rest in handle):
+                    raise ReportError(f"{path}: line {number} is not a result record") from None
+                return
+            yield record
+
+
+def load_records(path: Path) -> list[dict[str, Any]]:
+    return list(iter_records(path))
 
 
 def clue_count(puzzle: str) -> int:

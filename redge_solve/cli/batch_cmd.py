@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..batch import OutputError, config_default, default_chunk_size, prepare_output, run_batch
 from ..data import SourceError, iter_chunks, open_source
-from ..report import summarize
+from ..report import iter_records, summarize
 from ..solver import SolverConfig, paper_protocol
 from .app import app
 from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
@@ -105,6 +105,9 @@ def batch(
         dataset = open_source(source, split, puzzle_column, solution_column or None)
     except SourceError as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/] while loading the data; nothing was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     try:
         done = prepare_output(out, resume, overwrite)
     except OutputError as exc:
@@ -143,7 +146,7 @@ def batch(
                 rate = rows_this_run / elapsed if elapsed > 0 else 0.0
                 attempted = result.rows_done - result.errors
                 solved_pct = f"{100 * result.solved / attempted:.1f} %" if attempted else "—"
-                progress.update(rows_task, advance=len(result.records) + result.skipped,
+                progress.update(rows_task, advance=len(result.records),
                                 status=f"solved {solved_pct}, {rate:.2f} rows/s, errors {result.errors}")
                 progress.update(step_task, visible=False, completed=0)
     except KeyboardInterrupt:
@@ -153,12 +156,12 @@ def batch(
     finally:
         signal.signal(signal.SIGTERM, previous)
     elapsed = time.perf_counter() - started
-    records = [r for i, r in sorted(done.items()) if offset <= i < end]
-    console.print(f"{rows_this_run} rows solved this run in {elapsed:.1f} s "
+    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
+    console.print(f"{rows_this_run} rows done this run in {elapsed:.1f} s "
                   f"({rows_this_run / elapsed if elapsed > 0 else 0:.2f} rows/s), {already} already in {out}; "
                   f"chunk size {size}, estimator {config.estimator}, steps {config.steps}, samples {config.samples}, "
                   f"restarts {config.restarts}, lr {config.lr}, seed {config.seed}", highlight=False)
-    if records:
-        print_report(summarize(records), source=str(out))
-    unsolved = any("error" in r or not r.get("found") for r in records)
+    if summary.total.rows:
+        print_report(summary, source=str(out))
+    unsolved = summary.total.solved["found"] < summary.total.rows
     raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
