@@ -10,10 +10,13 @@ out one chunk of rows at a time, so a slice of millions of rows never sits in me
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlparse
 
 HUB_PREFIX = "hf:"
 BUILDERS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
@@ -38,9 +41,15 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
 
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
+    _quiet_hub_logging()
     try:
         if source.startswith(HUB_PREFIX):
             name = source[len(HUB_PREFIX):]
+            if not name.strip("/"):
+                raise SourceError("hf: needs a dataset name, e.g. hf:Ritvik19/Sudoku-Dataset")
+            if not offline() and not hub_reachable():
+                # No network: go offline at once (a cached copy still loads) instead of ~20 s of noisy retries.
+                _force_offline(datasets)
             dataset = datasets.load_dataset(name, split=split)
         else:
             path = Path(source)
@@ -60,6 +69,10 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
         raise
     except (ConnectionError, OSError) as exc:
         if source.startswith(HUB_PREFIX):
+            if offline():
+                raise SourceError(f"cannot reach the Hugging Face Hub (offline or no network) and {source!r} is "
+                                  "not in the local cache; download it once with network, or use a local file"
+                                  ) from None
             raise SourceError(f"cannot reach the Hugging Face Hub for {source!r} (no network?): "
                               f"{_one_line(exc)}") from None
         raise SourceError(f"cannot read {source}: {_one_line(exc)}") from None
@@ -112,3 +125,41 @@ def _one_line(exc: BaseException) -> str:
 
 def offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub endpoint (``HF_ENDPOINT`` or huggingface.co) opens within ``timeout``."""
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _force_offline(datasets_module) -> None:
+    """Switch the already imported ``datasets``/``huggingface_hub`` into offline mode for this process."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    datasets_module.config.HF_HUB_OFFLINE = True
+    if hasattr(datasets_module.config, "HF_DATASETS_OFFLINE"):
+        datasets_module.config.HF_DATASETS_OFFLINE = True
+    try:
+        import huggingface_hub.constants as hub_constants
+
+        hub_constants.HF_HUB_OFFLINE = True
+    except ImportError:  # pragma: no cover - huggingface_hub ships with datasets
+        pass
+
+
+def _quiet_hub_logging() -> None:
+    """huggingface_hub logs every retry as a warning on stderr; the user gets one line from ``SourceError``."""
+    try:
+        from huggingface_hub.utils import logging as hub_logging
+
+        hub_logging.set_verbosity_error()
+    except ImportError:  # pragma: no cover
+        pass
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)

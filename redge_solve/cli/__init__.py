@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from . import (  # noqa: F401  (each import registers its command)
+    batch_cmd,
     compare_cmd,
     estimators_cmd,
+    report_cmd,
     sudoku_cmd,
 )
 from .app import app

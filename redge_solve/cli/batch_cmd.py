@@ -1,0 +1,167 @@
+"""``redge-solve batch SOURCE``: solve a dataset (hub or local file) in chunks into a resumable JSONL file."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..batch import OutputError, config_default, default_chunk_size, prepare_output, run_batch
+from ..data import SourceError, iter_chunks, open_source
+from ..report import iter_records, summarize
+from ..solver import SolverConfig, paper_protocol
+from .app import app
+from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
+from .report_cmd import print_report
+
+
+def _number(text: str) -> float | int:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def build_config(estimator: str, params: list[str], steps: int | None, samples: int | None, restarts: int | None,
+                 lr: float | None, seed: int, protocol: str) -> SolverConfig:
+    """The solver settings: dataclass defaults, then the protocol, then what was given explicitly."""
+    parsed = {}
+    for key, value in parse_assignments(params, "--param").items():
+        try:
+            parsed[key] = _number(value)
+        except ValueError:
+            fail(f"--param {key} must be a number, got {value!r}")
+    if protocol not in ("default", "paper"):
+        fail(f"--protocol must be default or paper, got {protocol!r}")
+    try:
+        config = SolverConfig(estimator=estimator, params=parsed, seed=seed)
+        if protocol == "paper":
+            config = paper_protocol(config)
+        explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr).items()
+                    if v is not None}
+        return replace(config, **explicit)
+    except (ValueError, TypeError, KeyError) as exc:
+        fail(" ".join(str(exc).split()) or type(exc).__name__)
+
+
+def _resume_command() -> str:
+    args = [a for a in sys.argv[1:] if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["redge-solve", *args])
+
+
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+@app.command("batch")
+def batch(
+    source: Annotated[str, typer.Argument(help="hf:OWNER/NAME (the Hugging Face Hub) or a local "
+                                               ".csv/.tsv/.parquet/.json/.jsonl file")],
+    split: Annotated[str, typer.Option("--split", help='Split with HF slicing, e.g. "train[:2000]".')] = "train",
+    puzzle_column: Annotated[str, typer.Option("--puzzle-column", help="Column with the puzzles.")] = "puzzle",
+    solution_column: Annotated[str, typer.Option("--solution-column",
+                                                 help="Column with known solutions ('' for none).")] = "solution",
+    offset: Annotated[int, typer.Option("--offset", min=0, help="First row (of the split) to solve.")] = 0,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Solve at most this many rows.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(
+        "--chunk-size", min=1, help="Puzzles per tensor batch [default: sized to available memory].")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Results file, one JSON line per row.")] = Path(
+        "results.jsonl"),
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing results file.")] = False,
+    estimator: Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator.")] = config_default(
+        "estimator"),
+    param: Annotated[Optional[List[str]], typer.Option(
+        "--param", "-p", help="Estimator parameter name=value (repeatable).")] = None,
+    steps: Annotated[Optional[int], typer.Option(
+        "--steps", min=1, help=f"Adam steps per puzzle [default: {config_default('steps')}].")] = None,
+    samples: Annotated[Optional[int], typer.Option(
+        "--samples", min=1, help=f"Samples per step [default: {config_default('samples')}].")] = None,
+    restarts: Annotated[Optional[int], typer.Option(
+        "--restarts", min=1, help=f"Restarts per puzzle [default: {config_default('restarts')}].")] = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", help=f"Adam learning rate [default: {config_default('lr')}].")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = config_default(
+        "seed"),
+    protocol: Annotated[str, typer.Option(
+        "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
+) -> None:
+    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
+    if resume and overwrite:
+        fail("--resume and --overwrite exclude each other")
+    config = build_config(estimator, param or [], steps, samples, restarts, lr, seed, protocol)
+    if not out.parent.exists():
+        fail(f"the directory of {out} does not exist")
+    try:
+        dataset = open_source(source, split, puzzle_column, solution_column or None)
+    except SourceError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/] while loading the data; nothing was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    try:
+        done = prepare_output(out, resume, overwrite)
+    except OutputError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot use {out}: {exc.strerror or exc}")
+    size = chunk_size or default_chunk_size(config)
+    end = len(dataset) if limit is None else min(len(dataset), offset + limit)
+    total = max(0, end - offset)
+    already = sum(1 for index in done if offset <= index < end)
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    started = time.perf_counter()
+    rows_this_run = 0
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=err_console, transient=False,
+    )
+    try:
+        with progress:
+            rows_task = progress.add_task("rows", total=total, completed=already,
+                                          status=f"resumed {already}" if already else "")
+            step_task = progress.add_task("chunk", total=config.steps, visible=False, status="")
+            chunk_number = [0]
+
+            def on_step(p) -> None:
+                progress.update(step_task, completed=p.step, visible=True,
+                                description=f"chunk {chunk_number[0]}",
+                                status=f"solved {p.solved}/{p.total}, active {p.active}")
+
+            chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
+            for chunk_number[0], result in enumerate(run_batch(chunks, config, out, done, on_step), start=1):
+                rows_this_run = result.rows_done
+                elapsed = time.perf_counter() - started
+                rate = rows_this_run / elapsed if elapsed > 0 else 0.0
+                attempted = result.rows_done - result.errors
+                solved_pct = f"{100 * result.solved / attempted:.1f} %" if attempted else "—"
+                progress.update(rows_task, advance=len(result.records),
+                                status=f"solved {solved_pct}, {rate:.2f} rows/s, errors {result.errors}")
+                progress.update(step_task, visible=False, completed=0)
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
+                          f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    elapsed = time.perf_counter() - started
+    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
+    console.print(f"{rows_this_run} rows done this run in {elapsed:.1f} s "
+                  f"({rows_this_run / elapsed if elapsed > 0 else 0:.2f} rows/s), {already} already in {out}; "
+                  f"chunk size {size}, estimator {config.estimator}, steps {config.steps}, samples {config.samples}, "
+                  f"restarts {config.restarts}, lr {config.lr}, seed {config.seed}", highlight=False)
+    if summary.total.rows:
+        print_report(summary, source=str(out))
+    unsolved = summary.total.solved["found"] < summary.total.rows
+    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
