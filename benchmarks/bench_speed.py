@@ -1,0 +1,165 @@
+"""Per-step speed of our solving loop against the authors' code (``redge==0.1.0``), side by side, one process.
+
+    python benchmarks/bench_speed.py --n 200 --steps 20 --reps 5
+
+For each estimator shared by both (st, gumbel, reinmax, redge, redge-max ↔ reindge, redge-cov), on the same batch:
+
+* ours: ``redge_solve.solver.solve`` with the paper protocol (1 sample, 1 restart, no early stop, lr 0.05),
+  ``SolverConfig(steps=K, samples=1, restarts=1, early_stop=False)``; its per-step bookkeeping (mode penalty,
+  solved checks) is included, as is its setup (noise keys, zero state), amortised over K steps.
+* reference: ``benchmarks/reference_loop.py`` (our reconstruction of the authors' demo driving code) for K steps,
+  construction included.
+
+Timing: one warm-up call of each, then ``reps`` repetitions, ours and reference interleaved (the order alternates
+every repetition) so both see the same machine contention; per-step time = wall time / K; we report the median and
+the spread (min–max) over repetitions, and ratio = median reference / median ours.
+
+Peak memory (``--memory``, default on): every (implementation, estimator) runs once more, alone, in a fresh
+subprocess; we report the ru_maxrss increase (KiB→MiB) from just before the loop (imports done, data loaded) to
+after it: the peak resident memory the loop added. ``tracemalloc`` cannot see torch's allocations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import torch  # noqa: E402
+
+from reference_loop import run as reference_run  # noqa: E402
+from redge_solve.problems.sudoku import SudokuBatch, grid_from_string  # noqa: E402
+from redge_solve.solver import SolverConfig, solve  # noqa: E402
+
+DATA = Path("/work/shared/data/sudoku3m-dev-1000.csv")
+ESTIMATORS = {  # the authors' defaults
+    "st": {},
+    "gumbel": {"tau": 0.5},
+    "reinmax": {"tau": 1.0},
+    "redge": {"n_steps": 3, "t_1": 0.5},
+    "redge-max": {"n_steps": 5, "t_1": 0.5},
+    "redge-cov": {"n_steps": 5, "t_1": 0.5},
+}
+TABLE2 = dict(puzzles=2000, steps=1000)
+
+
+def load_grids(path: Path, n: int) -> torch.Tensor:
+    with open(path, newline="") as handle:
+        rows = [row["puzzle"] for _, row in zip(range(n), csv.DictReader(handle))]
+    return torch.stack([grid_from_string(p) for p in rows])
+
+
+def run_ours(grids: torch.Tensor, name: str, steps: int) -> None:
+    config = SolverConfig(estimator=name, params=ESTIMATORS[name], steps=steps, samples=1, restarts=1,
+                          lr=0.05, early_stop=False, seed=0)
+    solve(SudokuBatch.from_grids(grids), config)
+
+
+def run_reference(grids: torch.Tensor, name: str, steps: int) -> None:
+    reference_run(grids, name, ESTIMATORS[name], steps)
+
+
+RUNNERS = {"ours": run_ours, "reference": run_reference}
+
+
+def timed(fn, *args) -> float:
+    start = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start
+
+
+def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
+    """Subprocess entry: run one loop and print the ru_maxrss increase (MiB) as JSON."""
+    grids = load_grids(Path(data), n)
+    RUNNERS[impl](grids, name, 1)  # allocator / lazy-init effects of a first call are part of the baseline
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    RUNNERS[impl](grids, name, steps)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mib": (after - before) / 1024, "maxrss_mib": after / 1024}))
+
+
+def peak_memory(impl: str, name: str, n: int, steps: int, data: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, name, "--n", str(n), "--steps",
+                          str(steps), "--data", data], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="puzzles in the batch (first n of the data)")
+    parser.add_argument("--steps", type=int, default=20, help="optimisation steps per timed call")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions per implementation")
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--estimators", default=",".join(ESTIMATORS))
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the per-config memory subprocesses")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--memory-child", nargs=2, metavar=("IMPL", "EST"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.memory_child:
+        memory_child(*args.memory_child, args.n, args.steps, args.data)
+        return
+
+    grids = load_grids(Path(args.data), args.n)
+    n = grids.shape[0]
+    names = [e.strip() for e in args.estimators.split(",") if e.strip()]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
+          f"cpus {os.cpu_count()}  n={n}  steps={args.steps}  reps={args.reps}")
+    results = {}
+    for name in names:
+        times = {"ours": [], "reference": []}
+        for impl in ("ours", "reference"):  # warm-up
+            RUNNERS[impl](grids, name, 2)
+        for rep in range(args.reps):
+            order = ("ours", "reference") if rep % 2 == 0 else ("reference", "ours")
+            for impl in order:
+                times[impl].append(timed(RUNNERS[impl], grids, name, args.steps) / args.steps)
+        row = {impl: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t)} for impl, t in times.items()}
+        row["ratio"] = row["reference"]["median_s"] / row["ours"]["median_s"]
+        if not args.no_memory:
+            for impl in ("ours", "reference"):
+                row[impl]["peak_mib"] = peak_memory(impl, name, n, args.steps, args.data)["peak_mib"]
+        results[name] = row
+        print(f"  {name}: ours {row['ours']['median_s'] * 1e3:.1f} ms  ref {row['reference']['median_s'] * 1e3:.1f} ms"
+              f"  ratio {row['ratio']:.2f}", flush=True)
+
+    print()
+    mem = "" if args.no_memory else " | ours +MiB | ref +MiB"
+    print(f"| estimator | ours ms/step (min–max) | reference ms/step (min–max) | ratio ref/ours{mem} |")
+    print("|---|---|---|---|" + ("---|---|" if mem else ""))
+    for name, row in results.items():
+        o, r = row["ours"], row["reference"]
+        line = (f"| {name} | {o['median_s'] * 1e3:.1f} ({o['min_s'] * 1e3:.1f}–{o['max_s'] * 1e3:.1f}) "
+                f"| {r['median_s'] * 1e3:.1f} ({r['min_s'] * 1e3:.1f}–{r['max_s'] * 1e3:.1f}) | {row['ratio']:.2f} |")
+        if mem:
+            line += f" {o['peak_mib']:.1f} | {r['peak_mib']:.1f} |"
+        print(line)
+
+    # Table 2 protocol, extrapolated linearly from the per-puzzle-step cost at this batch size
+    total = {impl: sum(results[e][impl]["median_s"] / n for e in results) * TABLE2["puzzles"] * TABLE2["steps"]
+             for impl in ("ours", "reference")}
+    print(f"\nEXTRAPOLATION (not measured): paper Table 2 protocol, {TABLE2['puzzles']} puzzles × {TABLE2['steps']} "
+          f"steps × {len(results)} estimators, from the per-puzzle-step medians at n={n}:")
+    for impl, seconds in total.items():
+        print(f"  {impl}: {seconds:.0f} s ({seconds / 60:.1f} min)")
+    print(f"  ratio: {total['reference'] / total['ours']:.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"n": n, "steps": args.steps, "reps": args.reps, "results": results,
+                                               "table2_extrapolated_s": total}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
