@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import torch
 from torch import Tensor
@@ -115,17 +115,38 @@ class SudokuBatch:
     def num_categories(self) -> int:
         return self.side
 
+    @cached_property
+    def _dense(self) -> tuple[Tensor, Tensor]:
+        """The clue one-hots of every cell ``(I * N², N)`` (zero rows at free cells) and each variable's row there."""
+        side = self.side
+        base = torch.zeros(self.num_instances * side * side, side, dtype=self.dtype, device=self.grids.device)
+        flat = self.grids.reshape(-1)
+        clue = (flat != 0).nonzero(as_tuple=True)[0]
+        base[clue, flat[clue] - 1] = 1.0
+        return base, self.var_instance * (side * side) + self.var_cell
+
+    def _unit_sums(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Row, column and block digit counts, each ``(S, I, N, N)``, of assignments ``x`` ``(S, F, N)``.
+
+        The free cells are written into the dense clue grid and every unit is summed along a view of it (no
+        scatter-add); the backward is a gather. The counts of one-hot (integer) inputs are exact in any order.
+        """
+        base, position = self._dense
+        side, box, count = self.side, math.isqrt(self.side), x.shape[0]
+        full = base.expand(count, -1, -1).index_copy(1, position, x)
+        grid = full.view(count, self.num_instances, side, side, side)  # (S, I, row, col, digit)
+        blocks = grid.view(count, self.num_instances, box, box, box, box, side).sum((3, 5))
+        return grid.sum(3), grid.sum(2), blocks.view(count, self.num_instances, side, side)
+
     def unit_counts(self, x: Tensor) -> Tensor:
         """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed)."""
-        counts = self.clue_counts.expand(x.shape[0], -1, -1)
-        for j in range(3):
-            counts = counts.index_add(1, self.var_units[j], x)
-        return counts
+        counts = torch.cat(self._unit_sums(x), 2)  # (S, I, 3N, N): rows, columns, blocks
+        return counts.view(x.shape[0], self.num_instances * 3 * self.side, self.side)
 
     def penalty(self, x: Tensor) -> Tensor:
         """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``."""
-        per_unit = (self.unit_counts(x) - 1).square().sum(-1)
-        return per_unit.view(x.shape[0], self.num_instances, 3 * self.side).sum(-1)
+        rows, cols, blocks = ((c - 1).square().sum((2, 3)) for c in self._unit_sums(x))
+        return rows + cols + blocks
 
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
