@@ -18,6 +18,15 @@ def grids(rows: list[str]) -> torch.Tensor:
     return torch.tensor([[int(c) for c in row] for row in rows])
 
 
+def assert_each_alone_equals_batch(puzzles: torch.Tensor, config: SolverConfig, together) -> None:
+    """Each puzzle solved alone (with its batch index as id) gives exactly its result in the whole batch."""
+    for i in range(puzzles.shape[0]):
+        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
+        assert torch.equal(alone.solution[0], together.solution[i])
+        assert alone.first_solved_step[0] == together.first_solved_step[i]
+        assert alone.penalty[0] == together.penalty[i]
+
+
 def test_solves_4x4_and_every_reported_solution_verifies():
     puzzles = grids([p for p, _ in PUZZLES_4])
     config = SolverConfig(estimator="st", steps=400, samples=2, restarts=2, lr=0.2)
@@ -33,11 +42,7 @@ def test_results_do_not_depend_on_the_rest_of_the_batch():
     puzzles = grids([p for p, _ in PUZZLES_4])
     config = SolverConfig(estimator="redge", steps=60, samples=2, restarts=2, seed=3)
     together = solve(SudokuBatch.from_grids(puzzles), config)
-    for i in range(len(PUZZLES_4)):
-        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
-        assert torch.equal(alone.solution[0], together.solution[i])
-        assert alone.first_solved_step[0] == together.first_solved_step[i]
-        assert alone.penalty[0] == together.penalty[i]
+    assert_each_alone_equals_batch(puzzles, config, together)
 
 
 def test_paper_protocol_runs_every_step_without_early_stop():
@@ -71,11 +76,7 @@ def test_random_init_is_batch_invariant_and_reproducible():
     together = solve(SudokuBatch.from_grids(puzzles), config)
     again = solve(SudokuBatch.from_grids(puzzles), config)
     assert torch.equal(together.penalty, again.penalty) and torch.equal(together.solution, again.solution)
-    for i in range(len(PUZZLES_4)):
-        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
-        assert torch.equal(alone.solution[0], together.solution[i])
-        assert alone.first_solved_step[0] == together.first_solved_step[i]
-        assert alone.penalty[0] == together.penalty[i]
+    assert_each_alone_equals_batch(puzzles, config, together)
 
 
 def test_init_std_changes_the_start_and_paper_protocol_switches_it_off():
@@ -94,11 +95,7 @@ def test_periodic_resets_are_batch_invariant_and_paper_protocol_switches_them_of
     puzzles = grids([p for p, _ in PUZZLES_4])
     config = SolverConfig(estimator="st", steps=60, samples=2, restarts=2, seed=7, init_std=0.3, reset_every=7)
     together = solve(SudokuBatch.from_grids(puzzles), config)
-    for i in range(len(PUZZLES_4)):
-        alone = solve(SudokuBatch.from_grids(puzzles[i : i + 1]), config, puzzle_ids=torch.tensor([i]))
-        assert torch.equal(alone.solution[0], together.solution[i])
-        assert alone.first_solved_step[0] == together.first_solved_step[i]
-        assert alone.penalty[0] == together.penalty[i]
+    assert_each_alone_equals_batch(puzzles, config, together)
     assert paper_protocol(config).reset_every == 0
     with pytest.raises(ValueError, match="reset_every"):
         SolverConfig(reset_every=-2)
