@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-
 from reference_loop import run as reference_run  # noqa: E402
+
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string  # noqa: E402
 from redge_solve.solver import SolverConfig, solve  # noqa: E402
 
@@ -56,7 +56,7 @@ TABLE2 = dict(puzzles=2000, steps=1000)
 
 def load_grids(path: Path, n: int) -> torch.Tensor:
     with open(path, newline="") as handle:
-        rows = [row["puzzle"] for _, row in zip(range(n), csv.DictReader(handle))]
+        rows = [row["puzzle"] for _, row in zip(range(n), csv.DictReader(handle), strict=False)]
     return torch.stack([grid_from_string(p) for p in rows])
 
 

@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-
 from bench_speed import DATA, ESTIMATORS, load_grids  # noqa: E402
+
 from redge_solve.estimators import make_estimator  # noqa: E402
 from redge_solve.estimators._noise import KeyedNoise, key_tensor  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch  # noqa: E402

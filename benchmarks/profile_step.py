@@ -16,9 +16,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from torch.profiler import ProfilerActivity, profile  # noqa: E402
-
 from bench_speed import DATA, ESTIMATORS, load_grids, run_ours, run_reference  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 
 def main() -> None:
