@@ -172,7 +172,6 @@ def solve(
         steps_run=torch.zeros(count, dtype=torch.long),
         seconds=torch.zeros(count),
     )
-    finished_modes = torch.zeros(count, dtype=torch.bool)
 
     for step in range(1, config.steps + 1):
         noise.next_step()
@@ -218,7 +217,6 @@ def solve(
                 unsolved = stopping & ~results.found[active]
                 if unsolved.any():
                     _record_best_modes(results, current, mode, mode_penalty, active, unsolved, restarts)
-                finished_modes[done] = True
             if on_step is not None:
                 on_step(
                     Progress(

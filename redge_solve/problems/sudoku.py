@@ -81,27 +81,15 @@ class SudokuBatch:
     side: int
     var_instance: Tensor  # (F,) which puzzle each free cell belongs to
     var_cell: Tensor  # (F,) its cell index in the grid
-    var_units: Tensor  # (3, F) global unit indices (instance * 3N + unit) of its row, column and block
-    clue_counts: Tensor  # (I * 3N, N) digit counts of the clues in every unit
+    dtype: torch.dtype = torch.float32  # of the penalty's counts
 
     @classmethod
     def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32) -> "SudokuBatch":
         grids = grids.long()
         side = math.isqrt(grids.shape[-1])
-        units = units_of_cells(side).to(grids.device)
-        num_units = 3 * side
+        units_of_cells(side)  # validates the size
         instance, cell = (grids == 0).nonzero(as_tuple=True)
-        var_units = (instance * num_units).unsqueeze(0) + units[cell].T
-        clue_instance, clue_cell = (grids != 0).nonzero(as_tuple=True)
-        clue_digit = grids[clue_instance, clue_cell] - 1
-        counts = torch.zeros(grids.shape[0] * num_units, side, dtype=dtype, device=grids.device)
-        for j in range(3):
-            counts.index_put_(
-                (clue_instance * num_units + units[clue_cell, j], clue_digit),
-                torch.ones_like(clue_digit, dtype=dtype),
-                accumulate=True,
-            )
-        return cls(grids, side, instance, cell, var_units, counts)
+        return cls(grids, side, instance, cell, dtype)
 
     @property
     def num_instances(self) -> int:
@@ -170,10 +158,6 @@ class SudokuBatch:
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free cells belong to kept instances (to slice per-variable state)."""
         return keep[self.var_instance]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.clue_counts.dtype
 
 
 SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
