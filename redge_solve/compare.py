@@ -26,7 +26,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
+from .atomic import write_atomic
 from .estimators import canonical_name, make_estimator, parameter_defaults
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
@@ -416,39 +416,20 @@ def _csv_value(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
 
 
-def write_atomic(path: str | os.PathLike, data: bytes | str) -> None:
-    """Write ``data`` to a temporary file next to ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves)."""
     prefix = Path(prefix)
     written = []
     csv_path = prefix.with_name(prefix.name + ".csv")
-    write_atomic(csv_path, table_csv(comparison.rows))
+    write_atomic(csv_path, table_csv(comparison.rows), make_parents=True)
     written.append(csv_path)
     json_path = prefix.with_name(prefix.name + ".json")
-    write_atomic(json_path, json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n")
+    write_atomic(json_path, json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
     written.append(json_path)
     if plot:
         from .plots import comparison_png
 
         png_path = prefix.with_name(prefix.name + ".png")
-        write_atomic(png_path, comparison_png(comparison))
+        write_atomic(png_path, comparison_png(comparison), make_parents=True)
         written.append(png_path)
     return written

@@ -7,13 +7,14 @@ are over the rows with ``found``. The clue count comes from the puzzle string; t
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import statistics
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from .atomic import write_atomic
 
 CRITERIA = ("found", "solved_any", "solved_mode", "solved_last")
 CRITERION_LABELS = {"found": "found", "solved_any": "any", "solved_mode": "mode", "solved_last": "last"}
@@ -138,15 +139,10 @@ def write_histogram(records: Iterable[dict[str, Any]], path: Path, title: str = 
     axes.set_ylabel("puzzles")
     axes.set_title(f"{title} (n = {len(steps)})")
     figure.tight_layout()
-    path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or Path("."))
-    os.close(handle)
+    buffer = io.BytesIO()
     try:
-        figure.savefig(temp, format="png", dpi=100)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        figure.savefig(buffer, format="png", dpi=100)
     finally:
         plt.close(figure)
+    write_atomic(path, buffer.getvalue())
     return len(steps)

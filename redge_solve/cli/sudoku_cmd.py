@@ -12,7 +12,6 @@ import dataclasses
 import enum
 import json
 import os
-import tempfile
 import time
 from typing import Any, List, Optional
 
@@ -21,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..atomic import write_atomic
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
@@ -192,17 +192,8 @@ def _write_json(path: str, records: list[dict[str, Any]]) -> None:
         console.file.write(text)
         console.file.flush()
         return
-    directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, temp = tempfile.mkstemp(prefix=".redge-", suffix=".jsonl.tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temp, path)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        write_atomic(path, text)
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror or error}")
 
