@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -28,14 +28,6 @@ MIN_CHUNK, MAX_CHUNK = 16, 4000
 
 class OutputError(ValueError):
     """The output file cannot be used as asked (exists without --resume/--overwrite, unreadable); one line."""
-
-
-def config_default(name: str) -> Any:
-    """The dataclass default of a ``SolverConfig`` field (so callers never hard-code the tuned numbers)."""
-    for f in fields(SolverConfig):
-        if f.name == name:
-            return f.default
-    raise KeyError(name)
 
 
 def available_memory() -> int:

@@ -77,6 +77,9 @@ class SolverConfig:
         return make_estimator(self.estimator, **dict(self.params))
 
 
+DEFAULTS = SolverConfig()
+"""The product's default settings (read these rather than repeating the tuned numbers)."""
+
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""

@@ -13,10 +13,10 @@ from typing import Annotated, List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..batch import OutputError, config_default, default_chunk_size, prepare_output, run_batch
+from ..batch import OutputError, default_chunk_size, prepare_output, run_batch
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
-from ..solver import SolverConfig, paper_protocol
+from ..solver import DEFAULTS, SolverConfig, paper_protocol
 from .app import app
 from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
 from .report_cmd import print_report
@@ -78,20 +78,18 @@ def batch(
         "results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing results file.")] = False,
-    estimator: Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator.")] = config_default(
-        "estimator"),
+    estimator: Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator.")] = DEFAULTS.estimator,
     param: Annotated[Optional[List[str]], typer.Option(
         "--param", "-p", help="Estimator parameter name=value (repeatable).")] = None,
     steps: Annotated[Optional[int], typer.Option(
-        "--steps", min=1, help=f"Adam steps per puzzle [default: {config_default('steps')}].")] = None,
+        "--steps", min=1, help=f"Adam steps per puzzle [default: {DEFAULTS.steps}].")] = None,
     samples: Annotated[Optional[int], typer.Option(
-        "--samples", min=1, help=f"Samples per step [default: {config_default('samples')}].")] = None,
+        "--samples", min=1, help=f"Samples per step [default: {DEFAULTS.samples}].")] = None,
     restarts: Annotated[Optional[int], typer.Option(
-        "--restarts", min=1, help=f"Restarts per puzzle [default: {config_default('restarts')}].")] = None,
+        "--restarts", min=1, help=f"Restarts per puzzle [default: {DEFAULTS.restarts}].")] = None,
     lr: Annotated[Optional[float], typer.Option(
-        "--lr", help=f"Adam learning rate [default: {config_default('lr')}].")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = config_default(
-        "seed"),
+        "--lr", help=f"Adam learning rate [default: {DEFAULTS.lr}].")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = DEFAULTS.seed,
     protocol: Annotated[str, typer.Option(
         "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
 ) -> None:

@@ -24,16 +24,12 @@ from ..atomic import write_atomic
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
-from ..solver import NumericalError, SolverConfig, paper_protocol, solve
+from ..solver import DEFAULTS, NumericalError, SolverConfig, paper_protocol, solve
 from ..solver import Progress as SolveProgress
 from .app import app
 from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
 from .render import render_grid, summary_table
 
-DEFAULTS = {
-    f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-    for f in dataclasses.fields(SolverConfig)
-}
 SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
 
@@ -56,19 +52,19 @@ def sudoku(
                                help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
                                "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
                                "column."),
-    estimator: str = typer.Option(DEFAULTS["estimator"], "--estimator", "-e",
+    estimator: str = typer.Option(DEFAULTS.estimator, "--estimator", "-e",
                                   help="Gradient estimator (see `redge-solve estimators`)."),
     param: Optional[List[str]] = _PARAM_OPTION,
     steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
-                                        help=f"Adam steps per puzzle (default: {DEFAULTS['steps']})"),
+                                        help=f"Adam steps per puzzle (default: {DEFAULTS.steps})"),
     samples: Optional[int] = typer.Option(None, "--samples", show_default=False,
-                                          help=f"Samples per step (default: {DEFAULTS['samples']})"),
+                                          help=f"Samples per step (default: {DEFAULTS.samples})"),
     restarts: Optional[int] = typer.Option(None, "--restarts", show_default=False,
-                                           help=f"Independent restarts per puzzle (default: {DEFAULTS['restarts']})"),
+                                           help=f"Independent restarts per puzzle (default: {DEFAULTS.restarts})"),
     lr: Optional[float] = typer.Option(None, "--lr", show_default=False,
-                                       help=f"Adam learning rate (default: {DEFAULTS['lr']})"),
+                                       help=f"Adam learning rate (default: {DEFAULTS.lr})"),
     seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
-                                       help=f"Random seed (default: {DEFAULTS['seed']})"),
+                                       help=f"Random seed (default: {DEFAULTS.seed})"),
     no_early_stop: bool = typer.Option(False, "--no-early-stop",
                                        help="Keep optimising a puzzle after it is solved (to the last step)."),
     protocol: Protocol = _PROTOCOL_OPTION,
