@@ -82,13 +82,13 @@ def batch(
     param: Annotated[Optional[List[str]], typer.Option(
         "--param", "-p", help="Estimator parameter name=value (repeatable).")] = None,
     steps: Annotated[Optional[int], typer.Option(
-        "--steps", min=1, help=f"Adam steps per puzzle [default: {DEFAULTS.steps}].")] = None,
+        "--steps", min=1, help=f"Adam steps per puzzle (default: {DEFAULTS.steps}).")] = None,
     samples: Annotated[Optional[int], typer.Option(
-        "--samples", min=1, help=f"Samples per step [default: {DEFAULTS.samples}].")] = None,
+        "--samples", min=1, help=f"Samples per step (default: {DEFAULTS.samples}).")] = None,
     restarts: Annotated[Optional[int], typer.Option(
-        "--restarts", min=1, help=f"Restarts per puzzle [default: {DEFAULTS.restarts}].")] = None,
+        "--restarts", min=1, help=f"Restarts per puzzle (default: {DEFAULTS.restarts}).")] = None,
     lr: Annotated[Optional[float], typer.Option(
-        "--lr", help=f"Adam learning rate [default: {DEFAULTS.lr}].")] = None,
+        "--lr", help=f"Adam learning rate (default: {DEFAULTS.lr}).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = DEFAULTS.seed,
     protocol: Annotated[str, typer.Option(
         "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
