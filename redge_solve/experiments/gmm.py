@@ -27,20 +27,20 @@ best one-to-one relabelling of the clusters (Hungarian algorithm).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..compare import EstimatorSpec
-from .runner import OnStep, RunResult, estimator
+from .runner import ExperimentConfig, OnStep, RunResult, estimator
 
 PAPER_PARAMS: dict[str, dict[str, float]] = {}
 """The GMM experiment uses every estimator's package defaults."""
 
 
 @dataclass(frozen=True)
-class GMMConfig:
+class GMMConfig(ExperimentConfig):
     dim: int = 2
     components: int = 20
     sigma: float = 15.0
@@ -52,16 +52,9 @@ class GMMConfig:
     data_seed: int = 0
     log_every: int = 1
 
-    def __post_init__(self) -> None:
-        for name in ("dim", "components", "observations", "samples", "steps", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("sigma", "sigma_y", "lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+    counts = ("dim", "components", "observations", "samples", "steps", "log_every")
+    positive = ("sigma", "sigma_y", "lr")
+    categorical = "components"
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ E[f] above minus its minimum). Finals: ``expected`` (E[f]) and ``gap`` (E[f] −
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from ..compare import EstimatorSpec
-from .runner import OnStep, RunResult, estimator
+from .runner import ExperimentConfig, OnStep, RunResult, estimator
 
 PAPER_PARAMS: dict[str, dict[str, float]] = {
     "redge": {"t_1": 0.1}, "redge-max": {"t_1": 0.8}, "redge-cov": {"t_1": 0.2}, "gumbel": {"tau": 0.02},
@@ -33,7 +33,7 @@ POWERS = (1.5, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
-class PolyConfig:
+class PolyConfig(ExperimentConfig):
     length: int = 128
     categories: int = 2
     target: float = 0.45
@@ -42,17 +42,8 @@ class PolyConfig:
     steps: int = 1000
     log_every: int = 1
 
-    def __post_init__(self) -> None:
-        for name in ("length", "samples", "steps", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.categories < 2:
-            raise ValueError(f"categories must be >= 2, got {self.categories}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+    counts = ("length", "samples", "steps", "log_every")
+    positive = ("lr",)
 
 
 def poly_objective(samples: Tensor, target: float, power: float) -> Tensor:

@@ -16,9 +16,9 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 import torch
 
@@ -30,6 +30,28 @@ OnStep = Callable[[int, int, float], None]
 """``on_step(step, steps, value)``: called after each optimisation step with the step's training loss."""
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
+
+
+class ExperimentConfig:
+    """Base of the experiments' frozen config dataclasses: ``counts`` must be integers >= 1, ``positive`` numbers
+    > 0, ``categorical`` (if any) at least 2; a bad value is a one-line ``ValueError``."""
+
+    counts: ClassVar[tuple[str, ...]] = ()
+    positive: ClassVar[tuple[str, ...]] = ()
+    categorical: ClassVar[str | None] = "categories"
+
+    def __post_init__(self) -> None:
+        for name in self.counts:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in self.positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.categorical and getattr(self, self.categorical) < 2:
+            raise ValueError(f"{self.categorical} must be >= 2, got {getattr(self, self.categorical)}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
 
 
 @dataclass

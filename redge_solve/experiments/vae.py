@@ -21,7 +21,7 @@ z ~ q per image drawn from a fixed generator, so every estimator is judged on th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..compare import EstimatorSpec
 from ..data import SourceError
-from .runner import OnStep, RunResult, estimator
+from .runner import ExperimentConfig, OnStep, RunResult, estimator
 
 MNIST = "hf:ylecun/mnist"
 DIGITS = Path(__file__).parent / "data" / "digits8x8"
@@ -39,7 +39,7 @@ PAPER_PARAMS: dict[str, dict[str, float]] = {}
 
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(ExperimentConfig):
     latents: int = 16
     categories: int = 12
     batch_size: int = 200
@@ -49,17 +49,8 @@ class VAEConfig:
     eval_every: int = 100
     log_every: int = 1
 
-    def __post_init__(self) -> None:
-        for name in ("latents", "batch_size", "samples", "steps", "eval_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.categories < 2:
-            raise ValueError(f"categories must be >= 2, got {self.categories}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+    counts = ("latents", "batch_size", "samples", "steps", "eval_every", "log_every")
+    positive = ("lr",)
 
 
 @dataclass(frozen=True)
