@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .app import app
+from .batch_cmd import _on_sigterm
 from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments
 from .compare_cmd import _seeds
 
@@ -75,7 +77,8 @@ def _config(factory: Callable[..., Any], **kwargs: Any) -> Any:
 def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[int], run_one: Callable,
              config: dict, primary: str, metrics: list[tuple[str, str, int]], out: str | None, progress: bool,
              ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None) -> None:
-    """Run the grid with progress bars, print the table, write the files; Ctrl-C keeps finished runs (exit 130)."""
+    """Run the grid with progress bars, print the table, write the files; Ctrl-C or SIGTERM stop the grid, keep the
+    finished runs in the table and files, and exit 130."""
     from ..experiments.runner import run_bench, write_outputs
 
     total = len(settings) * len(specs) * len(seed_list)
@@ -102,8 +105,12 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
             if step == steps or step % max(1, steps // 200) == 0:
                 bar.update(inner, completed=step, total=steps, info=f"loss {value:.4g}")
 
-        bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
-                          on_step=on_step if progress else None, notes=notes)
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        try:
+            bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
+                              on_step=on_step if progress else None, notes=notes)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
                   title_justify="left")
     table.add_column("setting")
