@@ -14,7 +14,7 @@ Ray workers must run the driver's ``redge_solve``, not whatever an installed cop
 holds: ``ray_runtime_env()`` ships the package directory this process imported as a job-level ``py_modules``
 entry (Ray zips it into the cluster's object store, about 0.15 MiB), which works for a local Ray and for a
 cluster joined with ``--address``. The workers' Python must already have torch and the other dependencies.
-Environment variables of the driver named ``REDGE_SOLVE_*`` are passed on to the tasks.
+The driver's environment variables named ``REDGE_SOLVE_*`` are set in each task's process while it runs.
 
 Test hook (documented, used by ``tests/test_ray.py``): ``REDGE_SOLVE_FAIL_ROWS=3,5`` makes every task whose rows
 include row 3 or 5 raise ``InjectedFailure`` on every attempt; with ``REDGE_SOLVE_FAIL_LOG=DIR`` each failing
@@ -135,11 +135,14 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
     return ray
 
 
-def _call(fn: Callable[[T], R], item: T, threads: int) -> R:
-    """A Ray task: ``fn(item)`` with the driver's number of torch threads (see ``RayExecutor``)."""
+def _call(fn: Callable[[T], R], item: T, threads: int, env: dict[str, str]) -> R:
+    """A Ray task: ``fn(item)`` with the driver's number of torch threads and ``REDGE_SOLVE_*`` variables."""
     import torch
 
     torch.set_num_threads(threads)
+    for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
+        del os.environ[key]  # a worker serves many tasks: drop what an earlier driver state set
+    os.environ.update(env)
     return fn(item)
 
 
@@ -165,11 +168,7 @@ class RayExecutor:
         if self._owns:
             connect_ray(address, num_workers)
         self.workers = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        options: dict[str, Any] = dict(num_cpus=1, max_retries=max_retries, retry_exceptions=True)
-        forwarded = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
-        if forwarded:
-            options["runtime_env"] = {"env_vars": forwarded}
-        self._remote = ray.remote(_call).options(**options)
+        self._remote = ray.remote(_call).options(num_cpus=1, max_retries=max_retries, retry_exceptions=True)
         import torch
 
         self.threads = torch.get_num_threads()
@@ -177,11 +176,12 @@ class RayExecutor:
     def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | TaskFailed]]:
         ray = self._ray
         fn_ref = ray.put(fn)
+        env = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
         source = iter(items)
         pending: dict[Any, int] = {}  # object ref -> position
         submitted: dict[int, T] = {}
         finished: dict[int, R | TaskFailed] = {}
-        next_position = 0
+        next_position = next_submit = 0
         exhausted = False
         try:
             while True:
@@ -190,9 +190,9 @@ class RayExecutor:
                     if item is _END:
                         exhausted = True
                         break
-                    position = len(submitted)
-                    submitted[position] = item
-                    pending[self._remote.remote(fn_ref, item, self.threads)] = position
+                    submitted[next_submit] = item
+                    pending[self._remote.remote(fn_ref, item, self.threads, env)] = next_submit
+                    next_submit += 1
                 if not pending and not finished:
                     return
                 if pending:

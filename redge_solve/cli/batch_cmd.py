@@ -116,10 +116,12 @@ def batch(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot use {out}: {exc.strerror or exc}")
-    size = chunk_size or default_chunk_size(config)
     executor = open_executor(executor_name, address, num_workers)
     end = len(dataset) if limit is None else min(len(dataset), offset + limit)
     total = max(0, end - offset)
+    size = chunk_size or default_chunk_size(config)
+    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
+        size = max(1, min(size, -(-total // (4 * executor.workers))))
     already = sum(1 for index in done if offset <= index < end)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
