@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
 from .data import PuzzleRow
+from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
 from .records import error_record, sudoku_records
 from .solver import NumericalError, Progress, SolverConfig, solve
@@ -188,19 +191,44 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
         os.fsync(handle.fileno())
 
 
+def solve_chunk(rows: Sequence[PuzzleRow], config: SolverConfig,
+                on_step: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
+    """One task of ``run_batch`` (in this process or on a Ray worker): ``solve_rows`` behind the test hook."""
+    inject_failure(row.index for row in rows)
+    return solve_rows(rows, config, on_step) if rows else []
+
+
 def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path,
               done: set[int] | None = None,
-              on_step: Callable[[Progress], None] | None = None) -> Iterator[ChunkDone]:
+              on_step: Callable[[Progress], None] | None = None,
+              executor: Executor | None = None) -> Iterator[ChunkDone]:
     """Solve every row of ``chunks`` not in ``done`` and append its record to ``out``; yields after each chunk
-    (a consumer that stops iterating, or an interrupt, loses only the chunk in flight)."""
+    (a consumer that stops iterating, or an interrupt, loses only the chunks in flight).
+
+    ``executor`` (default: this process) runs one ``solve_chunk`` task per chunk; chunks are written in their
+    order whatever order they finish in, so the file is the same as a local run's. A chunk whose task failed
+    becomes error lines with the reason. ``on_step`` only reaches tasks that run in this process.
+    """
     done = set() if done is None else done
+    executor = executor or LocalExecutor()
+    task = partial(solve_chunk, config=config, on_step=on_step if executor.in_process else None)
+    skipped: deque[int] = deque()
+
+    def todo_lists() -> Iterator[list[PuzzleRow]]:
+        for chunk in chunks:
+            todo = [row for row in chunk if row.index not in done]
+            skipped.append(len(chunk) - len(todo))
+            yield todo
+
     rows_done = solved = errors = 0
-    for chunk in chunks:
-        todo = [row for row in chunk if row.index not in done]
-        records = solve_rows(todo, config, on_step) if todo else []
+    for todo, outcome in executor.imap(task, todo_lists()):
+        if isinstance(outcome, TaskFailed):
+            records = [error_record(row.index, row.puzzle, f"task failed: {outcome.reason}") for row in todo]
+        else:
+            records = outcome
         append_records(out, records)
         done.update(record["index"] for record in records)
         rows_done += len(records)
         solved += sum(1 for r in records if r.get("found"))
         errors += sum(1 for r in records if "error" in r)
-        yield ChunkDone(records, rows_done, solved, errors, len(chunk) - len(todo))
+        yield ChunkDone(records, rows_done, solved, errors, skipped.popleft())

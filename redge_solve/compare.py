@@ -28,16 +28,18 @@ import math
 import os
 import time
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 
 from .atomic import write_atomic
 from .estimators import canonical_name, make_estimator, parameter_defaults
+from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import NumericalError, PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import NumericalError, SolverConfig, paper_protocol, solve
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -354,11 +356,16 @@ def compare(
     metas: Sequence[dict[str, Any]] | None = None,
     on_run: Callable[[RunEvent], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
+    executor: Executor | None = None,
+    chunk_size: int | None = None,
 ) -> Comparison:
     """Run every (spec, seed) on the same puzzles ``clues`` ``(B, N²)`` and summarise.
 
     Every config is built (and validated) before the first run starts, so a bad combination fails at once.
-    ``on_run`` gets a ``RunEvent`` before and after each run; ``on_step`` the solver's ``Progress`` per step.
+    ``on_run`` gets a ``RunEvent`` before and after each run; ``on_step`` the solver's ``Progress`` per step
+    (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` puzzles
+    (default: all) run by ``executor`` (default: this process); results are batch-invariant, so only the timings
+    (``seconds``, ms/step: then the sum over the run's tasks) depend on the split.
     """
     if not seeds:
         raise ValueError("no seeds")
@@ -367,25 +374,88 @@ def compare(
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     ids = list(range(clues.shape[0])) if puzzle_ids is None else [int(i) for i in puzzle_ids]
     plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
-    problem = SudokuBatch.from_grids(clues)
-    id_tensor = torch.tensor(ids, dtype=torch.long)
-    runs = []
-    for index, (spec, seed, config) in enumerate(plan):
-        if on_run is not None:
-            on_run(RunEvent(index, len(plan), spec, seed, config))
-        start = time.perf_counter()
-        try:
-            results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
-        except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
-            run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=str(exc))
-        else:
-            seconds = time.perf_counter() - start
-            records = sudoku_records(results, clues, ids, solutions, metas)
-            run = Run(spec, seed, config, records, list(results.curve), seconds, int(results.steps_run.max()))
+    executor = executor or LocalExecutor()
+    size = max(1, chunk_size or len(ids))
+    bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
+    task = partial(solve_part, clues=clues, ids=ids, solutions=solutions, metas=metas,
+                   on_step=on_step if executor.in_process else None)
+
+    def parts() -> Iterator[RunPart]:
+        for index, (spec, seed, config) in enumerate(plan):
+            if on_run is not None:
+                on_run(RunEvent(index, len(plan), spec, seed, config))
+            for start, stop in bounds:
+                yield RunPart(index, config, start, stop)
+
+    runs: list[Run] = []
+    outcomes: list[PartResult | TaskFailed] = []
+    for part, outcome in executor.imap(task, parts()):
+        outcomes.append(outcome)
+        if part.stop < len(ids):
+            continue
+        spec, seed, config = plan[part.run]
+        run = merge_parts(spec, seed, config, outcomes)
+        outcomes = []
         runs.append(run)
         if on_run is not None:
-            on_run(RunEvent(index, len(plan), spec, seed, config, run))
+            on_run(RunEvent(part.run, len(plan), spec, seed, config, run))
     return Comparison(runs, summarise(runs), protocol, dict(overrides), ids)
+
+
+@dataclass(frozen=True)
+class RunPart:
+    """One task of ``compare``: run number ``run`` (its ``config``) on the puzzles ``start:stop``."""
+
+    run: int
+    config: SolverConfig
+    start: int
+    stop: int
+
+
+@dataclass
+class PartResult:
+    records: list[dict[str, Any]]
+    curve: list[tuple[int, int]]
+    seconds: float
+    steps: int
+    error: str | None = None
+
+
+def solve_part(part: RunPart, clues: torch.Tensor, ids: Sequence[int],
+               solutions: Sequence[torch.Tensor | None] | None = None,
+               metas: Sequence[dict[str, Any]] | None = None,
+               on_step: Callable[[Any], None] | None = None) -> PartResult:
+    """One task (here or on a Ray worker): solve ``clues[start:stop]`` with the part's config."""
+    window = slice(part.start, part.stop)
+    inject_failure(ids[window])
+    start = time.perf_counter()
+    try:
+        results = solve(SudokuBatch.from_grids(clues[window]), part.config,
+                        puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
+    except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
+        return PartResult([], [], time.perf_counter() - start, 0, error=str(exc))
+    seconds = time.perf_counter() - start
+    records = sudoku_records(results, clues[window], ids[window], None if solutions is None else solutions[window],
+                             None if metas is None else metas[window])
+    return PartResult(records, list(results.curve), seconds, int(results.steps_run.max()))
+
+
+def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
+                parts: Sequence[PartResult | TaskFailed]) -> Run:
+    """The ``Run`` of a (spec, seed) from its tasks in puzzle order: records concatenated, curves summed (a part
+    that stopped early keeps its last count), seconds summed, steps the largest; an error in any part (a
+    divergence, or a task that kept failing) makes the whole run an error."""
+    seconds = sum(p.seconds for p in parts if isinstance(p, PartResult))
+    for p in parts:
+        if isinstance(p, TaskFailed) or p.error is not None:
+            error = f"task failed: {p.reason}" if isinstance(p, TaskFailed) else p.error
+            return Run(spec, seed, config, [], [], seconds, 0, error=error)
+    done = [p for p in parts if isinstance(p, PartResult)]
+    length = max(len(p.curve) for p in done)
+    curve = [(step, sum(p.curve[min(step, len(p.curve)) - 1][1] for p in done if p.curve))
+             for step in range(1, length + 1)]
+    records = [r for p in done for r in p.records]
+    return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done))
 
 
 # ---- files -------------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from ..report import iter_records, summarize
 from ..solver import DEFAULTS, SolverConfig, paper_protocol
 from .app import app
 from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
+from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
 from .report_cmd import print_report
 
 
@@ -92,6 +93,9 @@ def batch(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = DEFAULTS.seed,
     protocol: Annotated[str, typer.Option(
         "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
+    executor_name: Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)] = "local",
+    address: Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)] = None,
+    num_workers: Annotated[Optional[int], typer.Option("--num-workers", help=WORKERS_HELP)] = None,
 ) -> None:
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
     if resume and overwrite:
@@ -112,9 +116,12 @@ def batch(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot use {out}: {exc.strerror or exc}")
-    size = chunk_size or default_chunk_size(config)
+    executor = open_executor(executor_name, address, num_workers)
     end = len(dataset) if limit is None else min(len(dataset), offset + limit)
     total = max(0, end - offset)
+    size = chunk_size or default_chunk_size(config)
+    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
+        size = max(1, min(size, -(-total // (4 * executor.workers))))
     already = sum(1 for index in done if offset <= index < end)
 
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
@@ -138,7 +145,8 @@ def batch(
                                 status=f"solved {p.solved}/{p.total}, active {p.active}")
 
             chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
-            for chunk_number[0], result in enumerate(run_batch(chunks, config, out, done, on_step), start=1):
+            results = run_batch(chunks, config, out, done, on_step, executor)
+            for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
                 elapsed = time.perf_counter() - started
                 rate = rows_this_run / elapsed if elapsed > 0 else 0.0
@@ -153,11 +161,13 @@ def batch(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        executor.close()
     elapsed = time.perf_counter() - started
     summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
     console.print(f"{rows_this_run} rows done this run in {elapsed:.1f} s "
                   f"({rows_this_run / elapsed if elapsed > 0 else 0:.2f} rows/s), {already} already in {out}; "
-                  f"chunk size {size}, estimator {config.estimator}, steps {config.steps}, samples {config.samples}, "
+                  f"chunk size {size}, executor {executor.name}, estimator {config.estimator}, steps {config.steps}, "
+                  f"samples {config.samples}, "
                   f"restarts {config.restarts}, lr {config.lr}, seed {config.seed}", highlight=False)
     if summary.total.rows:
         print_report(summary, source=str(out))

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from .app import app
 from .common import console, err_console, fail, parse_assignments
+from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
 
@@ -92,6 +93,11 @@ def compare_command(
     lr: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
     out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
+    executor_name: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
+    address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
+    num_workers: Optional[int] = typer.Option(None, "--num-workers", help=WORKERS_HELP),
+    chunk_size: Optional[int] = typer.Option(
+        None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
 ) -> None:
     """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed."""
     from ..compare import PROTOCOLS, compare, expand_specs, run_config, write_outputs
@@ -138,6 +144,9 @@ def compare_command(
     if len({c.numel() for c in clues}) != 1:
         fail("compare needs puzzles of one size; select rows with --offset/--limit")
     clue_tensor = torch.stack(clues)
+    executor = open_executor(executor_name, address, num_workers)
+    if chunk_size is None and executor.name == "ray":
+        chunk_size = -(-len(rows) // executor.workers)
 
     plan_runs = len(specs) * len(seed_list)
     err_console.print(
@@ -147,7 +156,7 @@ def compare_command(
                    console=err_console, transient=True, disable=not progress)
     with bar:
         outer = bar.add_task("runs", total=plan_runs)
-        inner = bar.add_task("steps", total=1)
+        inner = bar.add_task("steps", total=1, visible=executor.in_process)  # steps are seen only in-process
 
         def on_run(event) -> None:
             if event.run is None:
@@ -167,10 +176,13 @@ def compare_command(
         try:
             result = compare(clue_tensor, specs, seed_list, protocol, overrides,
                              puzzle_ids=[r.index for r in rows], solutions=solutions,
-                             metas=[r.meta for r in rows], on_run=on_run, on_step=on_step)
+                             metas=[r.meta for r in rows], on_run=on_run, on_step=on_step,
+                             executor=executor, chunk_size=chunk_size)
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
+        finally:
+            executor.close()
     result.settings = dict(source=source, split=split, offset=offset, limit=limit, seeds=seed_list)
     config = result.rows[0].config
     title = (f"{protocol} protocol · {len(rows)} puzzles · seeds {','.join(map(str, seed_list))} · "
