@@ -12,8 +12,8 @@ Definitions used in the table (all computed by ``summarise`` from the per-puzzle
 - ms/step: per run, wall-clock seconds of ``solve`` divided by the number of optimisation steps it executed
   (the largest ``steps_run`` over the puzzles), i.e. milliseconds per step of the whole batch; mean over seeds.
   With early stop the batch shrinks as puzzles are solved, so default-protocol figures are not per-puzzle costs.
-- diverged: runs whose logits became NaN/inf (``solver.NumericalError``); they are kept in the JSON with their
-  error and excluded from every other figure of the row.
+- diverged: runs where some puzzle's logits became NaN/inf (``PuzzleResults.diverged_step``); they are kept in
+  the JSON with their error and excluded from every other figure of the row.
 - curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
   value up to the longest run.
 """
@@ -37,7 +37,7 @@ from .atomic import write_atomic
 from .estimators import canonical_name, make_estimator, parameter_defaults
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import NumericalError, PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import PuzzleResults, SolverConfig, paper_protocol, solve
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -374,10 +374,11 @@ def compare(
         if on_run is not None:
             on_run(RunEvent(index, len(plan), spec, seed, config))
         start = time.perf_counter()
-        try:
-            results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
-        except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
-            run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=str(exc))
+        results: PuzzleResults = solve(problem, config, puzzle_ids=id_tensor, on_step=on_step)
+        diverged = results.diverged_step[results.diverged_step >= 0]
+        if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
+            error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
+            run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=error)
         else:
             seconds = time.perf_counter() - start
             records = sudoku_records(results, clues, ids, solutions, metas)
