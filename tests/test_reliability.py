@@ -21,7 +21,7 @@ from typing import Callable
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -220,10 +220,11 @@ def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
         if with_nul and nul_at == 0:  # sometimes a NUL byte: a binary file, refused as a whole
             data = data[:len(data) // 2] + b"\x00" + data[len(data) // 2:]
         n = next(counter)
-        source, out = workdir / f"in{n}{command.suffix}", workdir / f"out{n}.jsonl"
+        source, out = workdir / f"{command.name}{n}{command.suffix}", workdir / f"{command.name}{n}.jsonl"
         source.write_bytes(data)
         result = CliRunner().invoke(app, [str(a) for a in command.argv(source, out)])
         output = result.output
+        event(f"exit code {result.exit_code}")
         assert result.exit_code in (0, 1, 2), output
         assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
         assert "Traceback" not in output
@@ -236,7 +237,9 @@ def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
                 if named:  # each bad puzzle was named exactly once
                     assert sorted(named) == sorted(item.line for item in items), output
             return
-        assert b"\x00" not in data
+        if b"\x00" in data:  # read by pandas as a character: no file-level refusal, the puzzle it falls in is bad
+            assert not command.per_puzzle, output
+            return
         records = command.records(out)
         if command.per_puzzle or records:
             by_line = {}
