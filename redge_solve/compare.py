@@ -155,13 +155,7 @@ def run_config(
     if bad:
         raise ValueError(f"cannot override {', '.join(bad)}; only {', '.join(OVERRIDABLE)}")
     config = SolverConfig(estimator=spec.name, params=spec.param_dict, seed=seed)
-    if protocol == "paper":
-        config = paper_protocol(config)
-    config = replace(config, **overrides)
-    if spec.name == "reinforce" and config.samples < 2:
-        raise ValueError(f"reinforce needs at least 2 samples per step, but the {protocol} protocol runs "
-                         f"{config.samples}; pass --samples 2 (or more) or leave reinforce out")
-    return config
+    return paper_protocol(config, **overrides) if protocol == "paper" else replace(config, **overrides)
 
 
 @dataclass

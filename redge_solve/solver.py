@@ -78,7 +78,8 @@ class SolverConfig:
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         if self.samples < estimator.min_samples:
-            raise ValueError(f"{estimator.name} needs samples >= {estimator.min_samples}, got {self.samples}")
+            raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
+                             f"{self.samples}; pass --samples {estimator.min_samples} (or more)")
 
     def make_estimator(self) -> Estimator:
         return make_estimator(self.estimator, **dict(self.params))
@@ -92,8 +93,9 @@ PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=Fal
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 
-def paper_protocol(config: SolverConfig) -> SolverConfig:
-    return replace(config, **PAPER_PROTOCOL)
+def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
+    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole)."""
+    return replace(config, **{**PAPER_PROTOCOL, **overrides})
 
 
 @dataclass

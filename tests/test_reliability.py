@@ -342,7 +342,7 @@ def test_sudoku_and_batch_report_a_diverged_puzzle_with_its_step_and_solve_the_r
     (["-e", "reinmax", "-p", "tau=0"], "tau must be a finite number > 0"),
     (["-e", "redge", "-p", "t_1=1.5"], "t_1 must lie in (0, 1]"),
     (["-e", "redge", "-p", "n_steps=0"], "n_steps must be an integer >= 1"),
-    (["-e", "reinforce", "--samples", "1"], "reinforce needs samples >= 2"),
+    (["-e", "reinforce", "--samples", "1"], "reinforce needs at least 2 samples per step"),
     (["--lr", "1e38"], "lr must be a number > 0 and <= 1e+37"),
     (["--lr", "nan"], "lr must be a number > 0"),
 ])
@@ -357,7 +357,7 @@ def test_parameters_outside_their_domain_are_refused_before_any_work(tmp_path, c
         extra = ["--param", f"{options[1]}.{extra[1]}"]
     result = CliRunner().invoke(app, [*args[command], *extra])
     assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and needle.split(" must")[-1].split(" needs")[-1] in result.output
+    assert "Traceback" not in result.output and needle in result.output
     assert not (tmp_path / "r.jsonl").exists() and not settings_path(tmp_path / "r.jsonl").exists()
 
 

@@ -42,11 +42,9 @@ def build_config(estimator: str, params: list[str], steps: int | None, samples: 
         fail(f"--protocol must be default or paper, got {protocol!r}")
     try:
         config = SolverConfig(estimator=estimator, params=parsed, seed=seed)
-        if protocol == "paper":
-            config = paper_protocol(config)
         explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr).items()
                     if v is not None}
-        return replace(config, **explicit)
+        return paper_protocol(config, **explicit) if protocol == "paper" else replace(config, **explicit)
     except (ValueError, TypeError, KeyError) as exc:
         fail(" ".join(str(exc).split()) or type(exc).__name__)
 

@@ -156,12 +156,12 @@ def _config(estimator: str, params: list[str], steps, samples, restarts, lr, see
     parsed = parse_assignments(params, "--param")
     try:
         config = SolverConfig(estimator=estimator, params=parsed)
-        if protocol is Protocol.paper:
-            config = paper_protocol(config)
         explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
         overrides = {k: v for k, v in explicit.items() if v is not None}
         if no_early_stop:
             overrides["early_stop"] = False
+        if protocol is Protocol.paper:
+            return paper_protocol(config, **overrides)
         return dataclasses.replace(config, **overrides)
     except ValueError as error:
         fail(str(error))
