@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .app import app
-from .common import console, err_console, fail, parse_assignments
+from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
 
@@ -145,7 +145,7 @@ def compare_command(
         f"{len(rows)} puzzles ({protocol} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
-    with bar:
+    with bar, sigterm_as_interrupt():
         outer = bar.add_task("runs", total=plan_runs)
         inner = bar.add_task("steps", total=1)
 
