@@ -26,6 +26,8 @@ def sudoku_records(
     metas: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Records for the B puzzles of one solved batch (``clues`` ``(B, N²)``, same order as ``results``)."""
+    if not len(indices):  # e.g. interrupted before the first step
+        return []
     violations = grid_violations(results.solution).tolist()
     records = []
     for i, index in enumerate(indices):

@@ -29,7 +29,8 @@ from redge_solve.batch import settings_path
 from redge_solve.cli import app
 from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
 from redge_solve.problems.sudoku import SudokuBatch
-from redge_solve.solver import Interrupted, SolverConfig, solve
+from redge_solve.records import sudoku_records
+from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
@@ -543,6 +544,17 @@ def test_interrupted_split_solve_carries_the_finished_puzzles():
     whole = solve(SudokuBatch.from_grids(grids), config)
     assert len(partial.found) == 5  # the first sub-batch (3 puzzles) and the one in flight (2)
     assert torch.equal(partial.solution[:3], whole.solution[:3]) and (partial.steps_run[:3] > 0).all()
+
+
+def test_interrupted_before_the_first_step_carries_no_puzzle():
+    def stop(progress):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as caught:
+        solve(SudokuBatch.from_grids(puzzles_4(2, blanks=9)), SolverConfig(steps=5), memory_budget=1,
+              on_step=stop)
+    assert len(caught.value.results.found) == 1  # the first sub-batch had reached its first step
+    assert sudoku_records(_concat([]), torch.zeros(0, 16, dtype=torch.long), []) == []
 
 
 def test_cli_splits_under_a_small_budget_with_identical_results(tmp_path, monkeypatch):
