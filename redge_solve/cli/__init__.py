@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401  (each import registers its command)
     batch_cmd,
+    bench_cmd,
     compare_cmd,
     estimators_cmd,
     report_cmd,
