@@ -13,48 +13,35 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
+from .atomic import write_atomic
 from .data import PuzzleRow
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .memory import available_memory, bytes_per_puzzle
 from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
 from .records import error_record, sudoku_records
-from .solver import NumericalError, Progress, SolverConfig, solve
+from .solver import Interrupted, Progress, SolverConfig, solve
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
 
 
+class RowsInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside ``solve_rows``/``run_batch``: ``records`` are the rows that had finished (final results,
+    already appended by ``run_batch``); ``rows_done`` counts this run's rows in the file."""
+
+    def __init__(self, records: list[dict[str, Any]], rows_done: int = 0) -> None:
+        super().__init__()
+        self.records, self.rows_done = records, rows_done
+
+
 class OutputError(ValueError):
     """The output file cannot be used as asked (exists without --resume/--overwrite, unreadable); one line."""
-
-
-def available_memory() -> int:
-    """Bytes of memory available to this process (``MemAvailable``), with a conservative fallback."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2 * 1024**3
-
-
-def bytes_per_puzzle(config: SolverConfig, free_cells: int = 64, digits: int = 9) -> int:
-    """A rough peak of the solving loop per puzzle: float32 tensors of restarts × samples × free cells × digits
-    (samples, relaxed values, gradients, unit counts, estimator intermediates: ~24 such tensors) plus the
-    per-restart logits and Adam moments."""
-    per_sample = config.restarts * config.samples * free_cells * digits * 4
-    per_restart = config.restarts * free_cells * digits * 4
-    return 24 * per_sample + 8 * per_restart
 
 
 def default_chunk_size(config: SolverConfig, free_cells: int = 64, digits: int = 9,
@@ -122,6 +109,43 @@ def prepare_output(path: Path, resume: bool, overwrite: bool) -> set[int]:
     return set()
 
 
+def settings_path(out: Path) -> Path:
+    """The sidecar that records the solver settings of ``out``: ``OUT.meta.json``."""
+    return out.with_name(out.name + ".meta.json")
+
+
+def solver_settings(config: SolverConfig) -> dict[str, Any]:
+    """The settings that change results, normalised (``tau=1`` and ``tau=1.0`` are the same; the executor and
+    the chunk size are not settings: results do not depend on them)."""
+    estimator = config.make_estimator()
+    settings = {f.name: getattr(config, f.name) for f in fields(config)}
+    settings.update(estimator=estimator.name, params=estimator.params())
+    return json.loads(json.dumps(settings))
+
+
+def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None:
+    """Write ``config``'s settings beside ``out`` (atomically); when resuming, first refuse settings that differ
+    from the recorded ones (``OutputError`` naming each difference). Returns a warning when resuming results that
+    have no record (written before records existed): they are then assumed to match."""
+    path, settings = settings_path(out), solver_settings(config)
+    warning = None
+    if resume and path.exists():
+        try:
+            recorded = json.loads(path.read_text(encoding="utf-8"))["settings"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise OutputError(f"{path} is not a settings record; remove it to resume without the check") from None
+        changed = [f"{key} {settings.get(key)!r} (was {recorded.get(key)!r})" for key in sorted(settings | recorded)
+                   if settings.get(key) != recorded.get(key)]
+        if changed:
+            raise OutputError(f"{out} was written with other solver settings; --resume needs the same ones: "
+                              f"{', '.join(changed)}")
+        return None
+    if resume and out.exists() and out.stat().st_size > 0:
+        warning = f"{out} has no record of its solver settings; assuming they are the ones given now"
+    write_atomic(path, json.dumps({"settings": settings}, indent=1) + "\n")
+    return warning
+
+
 @dataclass
 class ChunkDone:
     """What one chunk added: its records (row order), and the running totals of this run."""
@@ -169,13 +193,15 @@ def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
     for group in by_side.values():
         grids = torch.stack([g for _, g, _ in group])
         ids = torch.tensor([r.index for r, _, _ in group], dtype=torch.long)
+        solutions, metas = [s for _, _, s in group], [r.meta for r, _, _ in group]
         try:
             results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=ids, on_step=on_step)
-        except NumericalError as exc:
-            records.extend(error_record(r.index, r.puzzle, f"solver failed: {exc}") for r, _, _ in group)
-            continue
-        records.extend(sudoku_records(results, grids, ids.tolist(), [s for _, _, s in group],
-                                      [r.meta for r, _, _ in group]))
+        except Interrupted as exc:  # keep the rows that had finished: they are final
+            n = len(exc.results.found)  # the puzzles the solver had reached
+            partial = sudoku_records(exc.results, grids[:n], ids[:n].tolist(), solutions[:n], metas[:n])
+            records.extend(r for r, ran in zip(partial, exc.results.steps_run.tolist(), strict=True) if ran > 0)
+            raise RowsInterrupted(sorted(records, key=lambda record: record["index"])) from None
+        records.extend(sudoku_records(results, grids, ids.tolist(), solutions, metas))
     records.sort(key=lambda record: record["index"])
     return records
 
@@ -221,7 +247,17 @@ def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path
             yield todo
 
     rows_done = solved = errors = 0
-    for todo, outcome in executor.imap(task, todo_lists()):
+    outcomes = executor.imap(task, todo_lists())
+    while True:
+        try:
+            item = next(outcomes, None)
+        except RowsInterrupted as exc:  # keep the rows of the chunk in flight that had finished
+            append_records(out, exc.records)
+            exc.rows_done = rows_done + len(exc.records)
+            raise
+        if item is None:
+            return
+        todo, outcome = item
         if isinstance(outcome, TaskFailed):
             records = [error_record(row.index, row.puzzle, f"task failed: {outcome.reason}") for row in todo]
         else:

@@ -12,8 +12,8 @@ Definitions used in the table (all computed by ``summarise`` from the per-puzzle
 - ms/step: per run, wall-clock seconds of ``solve`` divided by the number of optimisation steps it executed
   (the largest ``steps_run`` over the puzzles), i.e. milliseconds per step of the whole batch; mean over seeds.
   With early stop the batch shrinks as puzzles are solved, so default-protocol figures are not per-puzzle costs.
-- diverged: runs whose logits became NaN/inf (``solver.NumericalError``); they are kept in the JSON with their
-  error and excluded from every other figure of the row.
+- diverged: runs where some puzzle's logits became NaN/inf (``PuzzleResults.diverged_step``); they are kept in
+  the JSON with their error and excluded from every other figure of the row.
 - curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
   value up to the longest run.
 """
@@ -39,7 +39,7 @@ from .estimators import canonical_name, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import NumericalError, SolverConfig, paper_protocol, solve
+from .solver import SolverConfig, paper_protocol, solve
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -157,13 +157,7 @@ def run_config(
     if bad:
         raise ValueError(f"cannot override {', '.join(bad)}; only {', '.join(OVERRIDABLE)}")
     config = SolverConfig(estimator=spec.name, params=spec.param_dict, seed=seed)
-    if protocol == "paper":
-        config = paper_protocol(config)
-    config = replace(config, **overrides)
-    if spec.name == "reinforce" and config.samples < 2:
-        raise ValueError(f"reinforce needs at least 2 samples per step, but the {protocol} protocol runs "
-                         f"{config.samples}; pass --samples 2 (or more) or leave reinforce out")
-    return config
+    return paper_protocol(config, **overrides) if protocol == "paper" else replace(config, **overrides)
 
 
 @dataclass
@@ -429,12 +423,13 @@ def solve_part(part: RunPart, clues: torch.Tensor, ids: Sequence[int],
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
     start = time.perf_counter()
-    try:
-        results = solve(SudokuBatch.from_grids(clues[window]), part.config,
-                        puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
-    except NumericalError as exc:  # one diverging (spec, seed) must not lose the rest of the comparison
-        return PartResult([], [], time.perf_counter() - start, 0, error=str(exc))
+    results = solve(SudokuBatch.from_grids(clues[window]), part.config,
+                    puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
     seconds = time.perf_counter() - start
+    diverged = results.diverged_step[results.diverged_step >= 0]
+    if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
+        error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
+        return PartResult([], [], seconds, 0, error=error)
     records = sudoku_records(results, clues[window], ids[window], None if solutions is None else solutions[window],
                              None if metas is None else metas[window])
     return PartResult(records, list(results.curve), seconds, int(results.steps_run.max()))

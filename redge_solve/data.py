@@ -13,6 +13,7 @@ import csv
 import logging
 import os
 import socket
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -63,8 +64,20 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
             if builder == "csv":
                 delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
                 columns = _csv_header(path, delimiter)
-                kwargs = dict(sep=delimiter, features=datasets.Features({c: datasets.Value("string") for c in columns}))
-            dataset = datasets.load_dataset(builder, data_files=str(path), split=split, **kwargs)
+                kwargs = dict(sep=delimiter, features=datasets.Features({c: datasets.Value("string") for c in columns}),
+                              index_col=False,  # a row with an extra field must not shift the columns (pandas)
+                              encoding_errors="replace")  # a stray bad byte makes its row bad, not the file
+            try:
+                dataset = _load_local(datasets, builder, path, split, kwargs)
+            except Exception as exc:
+                if builder != "csv" or "Expected" not in str(exc.__cause__ or exc):
+                    raise
+                # a row with more fields than the header: pandas' Python parser keeps it, cut to the header's width
+                # (its converters keep the puzzles as strings: leading zeros)
+                width = len(columns)
+                dataset = _load_local(datasets, builder, path, split,
+                                      dict(kwargs, engine="python", on_bad_lines=lambda fields: fields[:width],
+                                           converters={c: str for c in columns}))
     except SourceError:
         raise
     except (ConnectionError, OSError) as exc:
@@ -83,6 +96,20 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
         raise SourceError(f"{source} has no column {puzzle_column!r} (columns: {', '.join(dataset.column_names)}); "
                           "map yours with --puzzle-column")
     return dataset
+
+
+def _load_local(datasets, builder: str, path: Path, split: str, kwargs: dict[str, Any]):
+    """``load_dataset`` on a local file, without the warnings and error logs that the caller turns into one line."""
+    library_logger = logging.getLogger("datasets")
+    level = library_logger.level
+    library_logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():  # pandas warns on stderr for each row with extra fields (dropped)
+            warnings.filterwarnings("ignore", message="Length of header or names does not match")
+            warnings.filterwarnings("ignore", message="Both a converter and dtype were specified")
+            return datasets.load_dataset(builder, data_files=str(path), split=split, **kwargs)
+    finally:
+        library_logger.setLevel(level)
 
 
 def iter_chunks(dataset, chunk_size: int, offset: int = 0, limit: int | None = None,
@@ -106,11 +133,12 @@ def iter_chunks(dataset, chunk_size: int, offset: int = 0, limit: int | None = N
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str]:
+    with open(path, "rb") as handle:
+        first = handle.readline()
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            header = next(csv.reader(handle, delimiter=delimiter), None)
+        header = next(csv.reader([first.decode("utf-8")], delimiter=delimiter), None)
     except UnicodeDecodeError:
-        raise SourceError(f"{path} is not a UTF-8 text file") from None
+        raise SourceError(f"{path} is not a UTF-8 text file (its header line is not)") from None
     if not header:
         raise SourceError(f"{path} is empty")
     if len(set(header)) != len(header):

@@ -2,7 +2,8 @@
 
 ``parse_text(text)`` turns a file's text into a list of entries, each a ``Puzzle`` (clues, optional solution,
 metadata, the line it starts on) or a ``BadPuzzle`` (line and reason); a problem with the file as a whole
-(empty, binary, not UTF-8, missing, a CSV without a puzzle column) raises ``FormatError``. Layouts:
+(empty, binary, not UTF-8 at all, missing, a CSV without a puzzle column) raises ``FormatError``; a
+few bad bytes in a text file make only the puzzles they fall in bad. Layouts:
 
 * one puzzle per line: N² symbols (16, 81, 256 or 625), ``0`` or ``.`` for blanks, digits then letters A–P above 9;
   spaces, ``|`` and ``+`` inside the line are ignored;
@@ -38,6 +39,7 @@ SOLUTION_COLUMNS = ("solution", "solutions")
 _LINE_LENGTHS = {n * n: n for n in SIZES}  # 16 -> 4, 81 -> 9, 256 -> 16, 625 -> 25
 _SEPARATOR_LINE = re.compile(r"^[-+=|\s]+$")
 _INNER_SEPARATORS = re.compile(r"[\s|+]")
+BAD_BYTE = "\ufffd"  # what a byte that is not UTF-8 decodes to
 
 
 class FormatError(ValueError):
@@ -96,7 +98,12 @@ def parse_bytes(data: bytes, size: int | None = None) -> list[Entry]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise FormatError(f"not UTF-8 text (bad byte at offset {error.start}), expected puzzle text") from None
+        text = data.decode("utf-8-sig", errors="replace")  # bad bytes become U+FFFD
+        if all(BAD_BYTE in line for line in text.splitlines() if _strip_comment(line).strip()):
+            raise FormatError(f"not UTF-8 text (bad byte at offset {error.start}), expected puzzle text") from None
+        # a text file with a few bad bytes: only the puzzles they fall in are bad
+        return [BadPuzzle(e.index, e.line, "not UTF-8: a bad byte in this puzzle", e.text)
+                if isinstance(e, BadPuzzle) and BAD_BYTE in e.text else e for e in parse_text(text, size=size)]
     return parse_text(text, size=size)
 
 

@@ -4,7 +4,8 @@ Fields: index, puzzle, grid (the reported grid: a valid solution when found, els
 solved_last / solved_mode / solved_any (the three criteria, see ``solver.PuzzleResults``), first_solved_step (None
 if never), penalty, violations (of ``grid``, counted directly on its digits), matches_solution (None when the
 source gives no solution), verified (rules + clues + given solution, checked directly), steps_run, seconds, meta.
-A row that could not be solved at all is ``{"index", "puzzle", "error"}``.
+A row that could not be solved at all is ``{"index", "puzzle", "error"}``; so is a puzzle whose logits became
+NaN/inf (``PuzzleResults.diverged_step``): it has no result.
 """
 
 from __future__ import annotations
@@ -25,12 +26,19 @@ def sudoku_records(
     metas: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Records for the B puzzles of one solved batch (``clues`` ``(B, N²)``, same order as ``results``)."""
+    if not len(indices):  # e.g. interrupted before the first step
+        return []
     violations = grid_violations(results.solution).tolist()
     records = []
     for i, index in enumerate(indices):
         solution = solutions[i] if solutions is not None else None
         grid = results.solution[i]
         first = int(results.first_solved_step[i])
+        diverged = int(results.diverged_step[i])
+        if diverged >= 0:
+            records.append(error_record(index, grid_to_string(clues[i]), f"solver diverged: logits became NaN/inf "
+                                        f"at step {diverged} (try a smaller --lr)"))
+            continue
         records.append(
             {
                 "index": int(index),

@@ -21,6 +21,13 @@ CRITERION_LABELS = {"found": "found", "solved_any": "any", "solved_mode": "mode"
 BLANK_SYMBOLS = "0."
 
 
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "index": (int,), "puzzle": (str,), "error": (str,), "found": (bool,), "solved_any": (bool,),
+    "solved_mode": (bool,), "solved_last": (bool,), "first_solved_step": (int, type(None)),
+    "seconds": (int, float), "meta": (dict,),
+}
+
+
 class ReportError(ValueError):
     """The results file cannot be read; one line for the user."""
 
@@ -43,6 +50,11 @@ def iter_records(path: Path) -> Iterator[dict[str, Any]]:
                 if any(rest.strip() for rest in handle):
                     raise ReportError(f"{path}: line {number} is not a result record") from None
                 return
+            wrong = [name for name, kinds in FIELD_TYPES.items() if name in record and
+                     not isinstance(record[name], kinds)]
+            if wrong:
+                raise ReportError(f"{path}: line {number}: field {wrong[0]!r} is not a "
+                                  f"{' or '.join(k.__name__ for k in FIELD_TYPES[wrong[0]])}")
             yield record
 
 

@@ -13,7 +13,7 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Mapping, Protocol
 
 import torch
@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .estimators import Estimator, make_estimator
 from .estimators._noise import KeyedNoise, key_tensor, normal
+from .memory import puzzles_per_batch
 
 
 class Problem(Protocol):
@@ -39,6 +40,10 @@ class Problem(Protocol):
     def repeat(self, times: int) -> "Problem": ...
     def select(self, keep: Tensor) -> "Problem": ...
     def variable_mask(self, keep: Tensor) -> Tensor: ...
+
+
+MAX_LR = 1e37
+"""Adam moves a logit by at most lr / (1 - β1) = 10 lr per step: above this the first step overflows float32."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +70,16 @@ class SolverConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not self.lr > 0 or self.lr == float("inf"):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr!r}")
+        if not 0 < self.lr <= MAX_LR:
+            raise ValueError(f"lr must be a number > 0 and <= {MAX_LR:g}, got {self.lr!r}")
         if isinstance(self.reset_every, bool) or not isinstance(self.reset_every, int) or self.reset_every < 0:
             raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
         if not 0 <= self.init_std < float("inf"):
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
-        self.make_estimator()  # validate the estimator name and parameters before any work
+        estimator = self.make_estimator()  # validate the estimator name and parameters before any work
+        if self.samples < estimator.min_samples:
+            raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
+                             f"{self.samples}; pass --samples {estimator.min_samples} (or more)")
 
     def make_estimator(self) -> Estimator:
         return make_estimator(self.estimator, **dict(self.params))
@@ -85,8 +93,9 @@ PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=Fal
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 
-def paper_protocol(config: SolverConfig) -> SolverConfig:
-    return replace(config, **PAPER_PROTOCOL)
+def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
+    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole)."""
+    return replace(config, **{**PAPER_PROTOCOL, **overrides})
 
 
 @dataclass
@@ -101,6 +110,8 @@ class PuzzleResults:
     first_solved_step: the step a valid sample or mode first appeared, -1 if never.
     penalty: f of the last hard samples, averaged over samples and restarts (an estimate of E[f] at the end).
     steps_run, seconds: steps this puzzle ran for, and wall-clock seconds from the start until it stopped.
+    diverged_step: the step at which the puzzle's logits became NaN/inf (it then left the batch unsolved, and
+        its other fields are not results), -1 if never.
     """
 
     solved_any: Tensor
@@ -112,6 +123,7 @@ class PuzzleResults:
     penalty: Tensor
     steps_run: Tensor
     seconds: Tensor
+    diverged_step: Tensor
     curve: list[tuple[int, int]] = field(default_factory=list)  # (step, puzzles solved so far)
 
 
@@ -124,10 +136,16 @@ class Progress:
     active: int
     best_penalty: float
     elapsed: float
+    results: PuzzleResults | None = None  # the run's results so far (finished puzzles are final)
 
 
-class NumericalError(RuntimeError):
-    """The logits became NaN or infinite (e.g. an enormous learning rate)."""
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM turned into it) during ``solve``: ``results`` covers the first puzzles of the batch
+    (``len(results.found)`` of them); those with ``steps_run > 0`` had finished and are final."""
+
+    def __init__(self, results: PuzzleResults) -> None:
+        super().__init__()
+        self.results = results
 
 
 def instance_keys(puzzle_ids: Tensor, restarts: int, problem: Problem, seed: int) -> Tensor:
@@ -146,11 +164,59 @@ def solve(
     config: SolverConfig,
     puzzle_ids: Tensor | None = None,
     on_step: Callable[[Progress], None] | None = None,
+    memory_budget: int | None = None,
 ) -> PuzzleResults:
     """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
 
     puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
+    A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved as consecutive
+    sub-batches sized by ``memory.puzzles_per_batch``; keyed noise makes the results the same as in one batch.
+    Ctrl-C raises ``Interrupted`` carrying the results of the puzzles reached so far.
     """
+    count = problem.num_instances
+    ids = torch.arange(count) if puzzle_ids is None else puzzle_ids.long()
+    size = puzzles_per_batch(problem, config, memory_budget)
+    parts: list[PuzzleResults] = []
+    live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
+
+    def step(progress: Progress) -> None:
+        live[0] = progress.results
+        if on_step is not None:
+            before = sum(int(part.found.sum()) for part in parts)
+            rest = count - sum(len(part.found) for part in parts) - progress.total
+            on_step(replace(progress, solved=before + progress.solved, total=count, active=progress.active + rest))
+
+    try:
+        for first in range(0, max(count, 1), size):
+            keep = torch.zeros(count, dtype=torch.bool)
+            keep[first:first + size] = True
+            sub = problem if size >= count else problem.select(keep)
+            parts.append(_solve_batch(sub, config, ids[keep], step))
+            live[0] = None
+    except KeyboardInterrupt:
+        raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
+    return parts[0] if len(parts) == 1 else _concat(parts)
+
+
+def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
+    """The results of consecutive sub-batches as one; the curve adds up each part's solved count per step."""
+    if not parts:  # interrupted before the first step
+        return PuzzleResults(**{f.name: torch.zeros(0) for f in fields(PuzzleResults) if f.name != "curve"})
+    tensors = {f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(PuzzleResults)
+               if f.name != "curve"}
+    longest = max(len(p.curve) for p in parts)
+    curve = [(step, sum(p.curve[min(step, len(p.curve)) - 1][1] for p in parts if p.curve))
+             for step in range(1, longest + 1)]
+    return PuzzleResults(**tensors, curve=curve)
+
+
+def _solve_batch(
+    problem: Problem,
+    config: SolverConfig,
+    puzzle_ids: Tensor,
+    on_step: Callable[[Progress], None] | None = None,
+) -> PuzzleResults:
+    """``solve`` for one batch that fits in memory."""
     start = time.perf_counter()
     estimator = config.make_estimator()
     count, restarts, samples = problem.num_instances, config.restarts, config.samples
@@ -174,6 +240,7 @@ def solve(
         penalty=torch.zeros(count),
         steps_run=torch.zeros(count, dtype=torch.long),
         seconds=torch.zeros(count),
+        diverged_step=torch.full((count,), -1, dtype=torch.long),
     )
 
     for step in range(1, config.steps + 1):
@@ -190,8 +257,11 @@ def solve(
             step_size = config.lr / (1 - beta1**local)
             denom = (moment2 / (1 - beta2**local)).sqrt_().add_(eps)
             logits.addcdiv_(moment1, denom, value=-step_size)
-            if not torch.isfinite(logits).all():
-                raise NumericalError(f"logits became NaN/inf at step {step} (lr {config.lr}): lower the step size")
+            diverged = torch.zeros(active.shape[0], dtype=torch.bool)
+            if not torch.isfinite(logits).all():  # such a puzzle leaves the batch now, with no result
+                diverged = _diverged(logits, current, restarts)
+                results.diverged_step[active[diverged]] = step
+                results.found[active[diverged]] = False
 
             mode = torch.zeros_like(logits).scatter_(-1, logits.argmax(-1, keepdim=True), 1.0).unsqueeze(0)
             mode_penalty = current.penalty(mode)[0]
@@ -200,7 +270,7 @@ def solve(
             num_active = active.shape[0]
             puzzle_sample_ok = sample_ok.any(0).view(num_active, restarts).any(1)
             puzzle_mode_ok = mode_ok.view(num_active, restarts).any(1)
-            newly = (puzzle_sample_ok | puzzle_mode_ok) & ~results.found[active]
+            newly = (puzzle_sample_ok | puzzle_mode_ok) & ~results.found[active] & ~diverged
             last_step = step == config.steps
 
             if newly.any():
@@ -209,7 +279,7 @@ def solve(
             results.solved_any[active] |= puzzle_sample_ok
             results.curve.append((step, int(results.found.sum())))
 
-            stopping = (results.found[active] & config.early_stop) | last_step
+            stopping = (results.found[active] & config.early_stop) | last_step | diverged
             if stopping.any():
                 done = active[stopping]
                 results.solved_last[done] = puzzle_sample_ok[stopping]
@@ -217,7 +287,7 @@ def solve(
                 results.penalty[done] = out.values.mean(0).view(num_active, restarts).mean(1)[stopping]
                 results.steps_run[done] = step
                 results.seconds[done] = time.perf_counter() - start
-                unsolved = stopping & ~results.found[active]
+                unsolved = stopping & ~results.found[active] & ~diverged
                 if unsolved.any():
                     _record_best_modes(results, current, mode, mode_penalty, active, unsolved, restarts)
             if on_step is not None:
@@ -230,6 +300,7 @@ def solve(
                         active=int((~stopping).sum()),
                         best_penalty=float(out.values.min()) if out.values.numel() else 0.0,
                         elapsed=time.perf_counter() - start,
+                        results=results,
                     )
                 )
             if last_step or bool(stopping.all()):
@@ -244,6 +315,13 @@ def solve(
                 current = current.select(keep_instances)
                 active = active[keep]
     return results
+
+
+def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
+    """Bool ``(puzzles,)``: puzzles with a NaN/inf logit in any restart (variables → instances → puzzles)."""
+    bad = (~torch.isfinite(logits)).any(-1).float()
+    per_instance = torch.zeros(problem.num_instances).index_add_(0, problem.var_instance, bad)
+    return (per_instance > 0).view(-1, restarts).any(1)
 
 
 def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise) -> Tensor:

@@ -119,20 +119,15 @@ def test_missing_file_exit_2_in_a_subprocess():
     assert "error: does/not/exist.txt: no such file" in result.stderr.decode()
 
 
-@pytest.mark.parametrize(("raised", "code", "needle"), [
-    (KeyboardInterrupt(), 130, "interrupted"),
-    (None, 2, "logits became NaN"),
-])
-def test_interrupt_and_numerical_error(tmp_path, monkeypatch, raised, code, needle):
+def test_interrupt_exits_130(tmp_path, monkeypatch):
     from redge_solve.cli import sudoku_cmd
-    from redge_solve.solver import NumericalError
 
     def boom(*args, **kwargs):
-        raise raised if raised is not None else NumericalError("logits became NaN/inf at step 3 (lr 1e+30)")
+        raise KeyboardInterrupt
 
     monkeypatch.setattr(sudoku_cmd, "solve", boom)
     source = tmp_path / "p.txt"
     source.write_text(PUZZLE_A)
     result = invoke(str(source))
-    assert result.exit_code == code, result.output
-    assert needle in result.output
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output

@@ -25,3 +25,10 @@ def root(
     version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True, help="Show the version."),
 ) -> None:
     """Solve puzzles by gradient descent over mean-field categorical models; compare gradient estimators."""
+    from ..memory import budget
+    from .common import fail
+
+    try:
+        budget()  # a bad REDGE_MEMORY_BUDGET is refused before any work
+    except ValueError as error:
+        fail(str(error))

@@ -13,7 +13,7 @@ from typing import Annotated, List, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..batch import OutputError, default_chunk_size, prepare_output, run_batch
+from ..batch import OutputError, default_chunk_size, prepare_output, record_settings, run_batch
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
 from ..solver import DEFAULTS, SolverConfig, paper_protocol
@@ -43,11 +43,9 @@ def build_config(estimator: str, params: list[str], steps: int | None, samples: 
         fail(f"--protocol must be default or paper, got {protocol!r}")
     try:
         config = SolverConfig(estimator=estimator, params=parsed, seed=seed)
-        if protocol == "paper":
-            config = paper_protocol(config)
         explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr).items()
                     if v is not None}
-        return replace(config, **explicit)
+        return paper_protocol(config, **explicit) if protocol == "paper" else replace(config, **explicit)
     except (ValueError, TypeError, KeyError) as exc:
         fail(" ".join(str(exc).split()) or type(exc).__name__)
 
@@ -57,10 +55,6 @@ def _resume_command() -> str:
     if "--resume" not in args:
         args.append("--resume")
     return shlex.join(["redge-solve", *args])
-
-
-def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
-    raise KeyboardInterrupt
 
 
 @app.command("batch")
@@ -112,10 +106,13 @@ def batch(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     try:
         done = prepare_output(out, resume, overwrite)
+        warning = record_settings(out, config, resume)
     except OutputError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot use {out}: {exc.strerror or exc}")
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     executor = open_executor(executor_name, address, num_workers)
     end = len(dataset) if limit is None else min(len(dataset), offset + limit)
     total = max(0, end - offset)
@@ -124,7 +121,7 @@ def batch(
         size = max(1, min(size, -(-total // (4 * executor.workers))))
     already = sum(1 for index in done if offset <= index < end)
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM takes Ctrl-C's path
     started = time.perf_counter()
     rows_this_run = 0
     progress = Progress(
@@ -155,7 +152,8 @@ def batch(
                 progress.update(rows_task, advance=len(result.records),
                                 status=f"solved {solved_pct}, {rate:.2f} rows/s, errors {result.errors}")
                 progress.update(step_task, visible=False, completed=0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        rows_this_run = getattr(exc, "rows_done", rows_this_run)  # RowsInterrupted also saved the finished rows
         err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .app import app
-from .batch_cmd import _on_sigterm
 from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments
 from .compare_cmd import _seeds
 
@@ -105,7 +104,7 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
             if step == steps or step % max(1, steps // 200) == 0:
                 bar.update(inner, completed=step, total=steps, info=f"loss {value:.4g}")
 
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM takes Ctrl-C's path
         try:
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
                               on_step=on_step if progress else None, notes=notes)

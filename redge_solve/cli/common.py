@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+import contextlib
+import signal
+from typing import Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +19,18 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage)."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block SIGTERM raises ``KeyboardInterrupt``, so ``kill PID`` takes Ctrl-C's path (save what is
+    finished, exit 130)."""
+
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def parse_assignments(items: list[str], what: str) -> dict[str, str]:

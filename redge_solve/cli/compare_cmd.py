@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .app import app
-from .common import console, err_console, fail, parse_assignments
+from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
@@ -154,7 +154,7 @@ def compare_command(
         f"{len(rows)} puzzles ({protocol} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
-    with bar:
+    with bar, sigterm_as_interrupt():
         outer = bar.add_task("runs", total=plan_runs)
         inner = bar.add_task("steps", total=1, visible=executor.in_process)  # steps are seen only in-process
 

@@ -24,10 +24,19 @@ from ..atomic import write_atomic
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
-from ..solver import DEFAULTS, NumericalError, SolverConfig, paper_protocol, solve
+from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, paper_protocol, solve
 from ..solver import Progress as SolveProgress
 from .app import app
-from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
+from .common import (
+    EXIT_ALL_SOLVED,
+    EXIT_INTERRUPTED,
+    EXIT_SOME_UNSOLVED,
+    console,
+    err_console,
+    fail,
+    parse_assignments,
+    sigterm_as_interrupt,
+)
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
@@ -108,29 +117,38 @@ def sudoku(
     records: list[dict[str, Any]] = []
     start = time.perf_counter()
     try:
-        for side in sorted({p.side for p in good}):
-            group = [p for p in good if p.side == side]
-            records.extend(_solve_group(group, config, quiet))
-    except KeyboardInterrupt:
-        solved = sum(r["found"] for r in records)
-        err_console.print(f"interrupted: {solved} puzzle(s) solved before the interrupt, of {len(good)}",
+        with sigterm_as_interrupt():
+            for side in sorted({p.side for p in good}):
+                group = [p for p in good if p.side == side]
+                records.extend(_solve_group(group, config, quiet))
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, Interrupted):  # keep the puzzles of this group that had finished
+            partial = _group_records(interrupt.results, group[:len(interrupt.results.found)])
+            records.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran > 0)
+        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
+        solved = sum(r["found"] for r in records if "error" not in r)
+        saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
+        err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except NumericalError as error:
-        fail(str(error))
-    elapsed = time.perf_counter() - start
+    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
+    valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
+    all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
+    raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
+
+
+def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
+            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool) -> None:
+    """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
         record["line"] = entry.line
         records.append(record)
     records.sort(key=lambda r: r["index"])
-
     if json_path is not None:
         _write_json(json_path, [_public(r) for r in records])
     if not quiet:
         _report(out, records, good, show, elapsed)
-    all_solved = all(r["found"] for r in records if "error" not in r)
-    raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
 
 
 def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
@@ -138,12 +156,12 @@ def _config(estimator: str, params: list[str], steps, samples, restarts, lr, see
     parsed = parse_assignments(params, "--param")
     try:
         config = SolverConfig(estimator=estimator, params=parsed)
-        if protocol is Protocol.paper:
-            config = paper_protocol(config)
         explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
         overrides = {k: v for k, v in explicit.items() if v is not None}
         if no_early_stop:
             overrides["early_stop"] = False
+        if protocol is Protocol.paper:
+            return paper_protocol(config, **overrides)
         return dataclasses.replace(config, **overrides)
     except ValueError as error:
         fail(str(error))
@@ -170,11 +188,19 @@ def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list
             bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}")
 
         results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
+    return _group_records(results, group)
+
+
+def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
+    clues = torch.stack([p.clues for p in group]) if group else torch.zeros(0, 0, dtype=torch.long)
     records = sudoku_records(results, clues, [p.index for p in group], [p.solution for p in group],
                              [p.meta for p in group])
     for record, puzzle in zip(records, group, strict=True):
         record["line"] = puzzle.line
-        record["size"] = f"{side}×{side}"
+        record["size"] = f"{puzzle.side}×{puzzle.side}"
+        if "error" in record:  # diverged: reported on stderr like a bad puzzle, naming its line
+            err_console.print(f"[red]failed:[/] puzzle {puzzle.index + 1} line {puzzle.line}: {record['error']}",
+                              highlight=False, soft_wrap=True)
     return records
 
 
@@ -214,7 +240,7 @@ def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], sho
     found = sum(r["found"] for r in solved_records)
     any_, mode, last = (sum(r[k] for r in solved_records) for k in ("solved_any", "solved_mode", "solved_last"))
     bad = len(records) - count
-    bad_text = f", {bad} bad input skipped" if bad else ""
+    bad_text = f", {bad} skipped (bad input or diverged)" if bad else ""
     colour = "green" if found == count else "red"
     out.print(f"[{colour}]solved {found}/{count}[/] (by a sample {any_}, mode {mode}, last step {last}){bad_text} "
               f"in {elapsed:.2f} s, {count / elapsed if elapsed > 0 else 0:.3g} puzzles/s", highlight=False)

@@ -43,8 +43,8 @@ class Surrogate:
 
 
 def check_positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
 
 
 def check_diffusion(n_steps: int, t_1: float) -> None:
@@ -66,6 +66,7 @@ class Estimator:
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
 
     def params(self) -> dict[str, float | int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from .base import Estimator, Objective, Surrogate, check_num_samples
 class ReinforceLOO(Estimator):
     name: ClassVar[str] = "reinforce"
     summary: ClassVar[str] = "REINFORCE leave-one-out: unbiased, needs ≥ 2 samples"
+    min_samples: ClassVar[int] = 2
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         return sample_one_hot(logits.softmax(-1), generator)
@@ -31,12 +32,17 @@ class ReinforceLOO(Estimator):
     def surrogate(
         self, f: Objective, logits: Tensor, num_samples: int = 2, generator: Generator = None
     ) -> Surrogate:
-        check_num_samples(num_samples, minimum=2)
+        check_num_samples(num_samples, minimum=self.min_samples)
         samples = self.sample(logits, num_samples, generator)
         values = f(samples)
         log_prob = (samples * logits.log_softmax(-1)).sum(-1)
         while log_prob.dim() > values.dim():  # sum over the variables of each batch element
             log_prob = log_prob.sum(-1)
+        instance = getattr(getattr(f, "__self__", None), "var_instance", None)
+        if instance is not None and log_prob.shape[-1] != values.shape[-1]:
+            # f is a problem's penalty over flattened variables (S, F, K) -> (S, I): log π(X_s) of instance i is
+            # the sum over the variables v with var_instance[v] = i
+            log_prob = log_prob.new_zeros(values.shape).index_add_(-1, instance, log_prob)
         detached = values.detach()
         baseline = (detached.sum(0, keepdim=True) - detached) / (num_samples - 1)
         loss = ((detached - baseline) * log_prob + values).mean(0).sum()

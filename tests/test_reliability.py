@@ -1,0 +1,601 @@
+"""What happens when things go wrong (issue 11): fuzzed input files for every file-reading command, numeric faults,
+interrupts with real signals, resume with other settings, memory-sized sub-batches, byte-identical reruns.
+
+Adding a file-reading command to the fuzzing is one line in ``FILE_COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from redge_solve.batch import settings_path
+from redge_solve.cli import app
+from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
+from redge_solve.problems.sudoku import SudokuBatch
+from redge_solve.records import sudoku_records
+from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
+SOLUTION_4 = "1234341221434321"
+SOLUTION_9 = "438176529921538746765942831384765912176329485592481673859217364613894257247653198"
+FUZZ = settings(max_examples=int(os.environ.get("REDGE_FUZZ_EXAMPLES", "200")), deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                       HealthCheck.function_scoped_fixture])
+
+
+# ---- the puzzles a fuzzed file is made of --------------------------------------------------------------------------
+
+
+def relabel(solution: str, perm: list[int]) -> str:
+    return "".join(str(perm[int(c) - 1]) for c in solution)
+
+
+def one_blank(draw, side: int) -> tuple[str, str]:
+    """A valid puzzle one cell from solved, and its solution: the tiny settings solve it at step 1 (a correct
+    sample, else the mode: Adam's first step raises exactly the missing digit's logit)."""
+    base = SOLUTION_4 if side == 4 else SOLUTION_9
+    perm = draw(st.permutations(list(range(1, side + 1))))
+    solution = relabel(base, perm)
+    hole = draw(st.integers(0, len(solution) - 1))
+    return solution[:hole] + draw(st.sampled_from("0.")) + solution[hole + 1:], solution
+
+
+@dataclass
+class Item:
+    """One puzzle of a generated file: its bytes, and whether it must be solved ('good'), must be reported
+    ('bad'), or may be either ('maybe': a mutation that can happen to give a valid puzzle)."""
+
+    data: bytes
+    kind: str
+    line: int = 0  # set when the file is assembled
+
+
+NOISE = "0123456789.xyz!?*@~^ "
+
+
+@st.composite
+def mutated(draw, puzzle: str) -> Item:
+    """A puzzle string broken in one of the ways real files are: truncated, too long, a bad character, clues that
+    conflict, a huge line, bytes that are not UTF-8, random text."""
+    how = draw(st.sampled_from(["truncate", "extend", "badchar", "conflict", "long", "utf8", "random"]))
+    if how == "truncate":
+        return Item(puzzle[:draw(st.integers(1, len(puzzle) - 1))].encode(), "maybe")
+    if how == "extend":
+        return Item((puzzle + draw(st.text("0123456789", min_size=1, max_size=70))).encode(), "maybe")
+    if how == "badchar":
+        at = draw(st.integers(0, len(puzzle) - 1))
+        return Item((puzzle[:at] + draw(st.sampled_from("xyz!?*@~^")) + puzzle[at + 1:]).encode(), "bad")
+    if how == "conflict":
+        return Item(("11" + puzzle[2:]).encode() if len(puzzle) == 16 else ("55" + "0" * 79).encode(), "bad")
+    if how == "long":
+        return Item(draw(st.sampled_from("0123456789")).encode() * draw(st.integers(300, 20000)), "maybe")
+    if how == "utf8":
+        at = draw(st.integers(0, len(puzzle)))
+        bad = draw(st.sampled_from([b"\xff", b"\xc3\x28", b"\xe2\x82", b"\x80"]))
+        return Item(puzzle[:at].encode() + bad + puzzle[at:].encode(), "bad")
+    text = draw(st.text(NOISE, min_size=1, max_size=120).filter(lambda t: t.strip()))
+    return Item(text.encode(), "maybe")
+
+
+@st.composite
+def text_item(draw) -> Item:
+    """A good puzzle in one of the text layouts (line, tdoku, grid over lines), or a broken line."""
+    puzzle, solution = one_blank(draw, draw(st.sampled_from([4, 4, 4, 9])))
+    layout = draw(st.sampled_from(["line", "tdoku", "grid", "bad", "bad", "badtdoku"]))
+    if layout == "line":
+        return Item((puzzle + draw(st.sampled_from(["", "  # a comment"]))).encode(), "good")
+    if layout == "tdoku":
+        return Item(f"{puzzle}:1:{solution}".encode(), "good")
+    if layout == "grid":
+        side = int(len(puzzle) ** 0.5)
+        rows = [puzzle[r * side:(r + 1) * side] for r in range(side)]
+        return Item("\n".join(" ".join(row) for row in rows).encode(), "good")
+    if layout == "badtdoku":
+        return Item(f"{puzzle}:abc".encode(), "bad")
+    return draw(mutated(puzzle))
+
+
+@st.composite
+def text_file(draw) -> tuple[bytes, list[Item]]:
+    """Puzzles separated by blank lines (so that short broken lines do not join into a grid), some comments."""
+    items = draw(st.lists(text_item(), min_size=1, max_size=8))
+    parts: list[bytes] = []
+    line = 1
+    for item in items:
+        if draw(st.booleans()):
+            parts.append(b"# comment\n")
+            line += 1
+        item.line = line
+        parts.append(item.data + b"\n\n")
+        line += item.data.count(b"\n") + 2
+    return b"".join(parts), items
+
+
+HEADERS = ["puzzle,solution,note", "note,puzzle,solution", "puzzle,puzzle,note", "puzzle;solution;note",
+           "puzzle\tsolution\tnote"]
+
+
+@st.composite
+def csv_file(draw, headers: list[str] = HEADERS) -> tuple[bytes, list[Item]]:
+    """A CSV/TSV with a puzzle column: good rows, broken puzzles, rows with missing or extra columns."""
+    header = draw(st.sampled_from(headers))
+    delimiter = next(d for d in ",;\t" if d in header)
+    names = header.split(delimiter)
+    items = []
+    for number in range(2, 2 + draw(st.integers(1, 8))):
+        puzzle, solution = one_blank(draw, draw(st.sampled_from([4, 4, 4, 9])))
+        values = {"puzzle": puzzle, "solution": draw(st.sampled_from(["", solution])), "note": "n"}
+        kind = "good"
+        shape = draw(st.sampled_from(["ok", "ok", "mutate", "missing", "extra"]))
+        if shape == "mutate":
+            item = draw(mutated(puzzle))
+            if delimiter.encode() in item.data:
+                item = Item(b"xyz", "bad")
+            fields = [item.data if name == "puzzle" else values[name].encode() for name in names]
+            kind = item.kind
+        else:
+            fields = [values[name].encode() for name in names]
+        if shape == "missing":
+            fields = fields[:draw(st.integers(0, len(fields) - 1))]
+            kind = "good" if names.index("puzzle") < len(fields) else "bad"
+        if shape == "extra":
+            fields = fields + [b"extra"] * draw(st.integers(1, 3))
+        items.append(Item(delimiter.encode().join(fields) or b"-", kind, number))
+    return header.encode() + b"\n" + b"".join(item.data + b"\n" for item in items), items
+
+
+SCALARS = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=False) | st.text(max_size=20)
+JSON_VALUES = SCALARS | st.lists(SCALARS, max_size=3) | st.dictionaries(st.text(max_size=8), SCALARS, max_size=3)
+
+
+@st.composite
+def results_file(draw) -> tuple[bytes, list[Item]]:
+    """A results JSONL (what ``batch`` writes) with fields of the wrong type, garbage and cut lines."""
+    lines = []
+    for index in range(draw(st.integers(1, 6))):
+        puzzle, solution = one_blank(draw, 4)
+        record = {"index": index, "puzzle": puzzle, "grid": solution, "found": True, "solved_last": False,
+                  "solved_mode": True, "solved_any": False, "first_solved_step": draw(st.integers(1, 50)),
+                  "penalty": 0.0, "violations": 0, "matches_solution": None, "verified": True, "steps_run": 3,
+                  "seconds": 0.01, "meta": {"difficulty": draw(st.sampled_from(["easy", "hard"]))}}
+        if draw(st.booleans()):
+            record = {"index": index, "puzzle": puzzle, "error": "bad puzzle"}
+        how = draw(st.sampled_from(["ok", "ok", "retype", "garbage", "cut"]))
+        if how == "retype":
+            record[draw(st.sampled_from(sorted(record)))] = draw(JSON_VALUES)
+        line = json.dumps(record).encode()
+        if how == "garbage":
+            line = draw(st.binary(max_size=40)).replace(b"\n", b" ")
+        if how == "cut":
+            line = line[:draw(st.integers(1, len(line) - 1))]
+        lines.append(Item(line, "maybe", index + 1))
+    return b"".join(item.data + b"\n" for item in lines), lines
+
+
+# ---- the commands that read files ------------------------------------------------------------------------------------
+
+
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+@dataclass(frozen=True)
+class FileCommand:
+    """A command that reads a puzzle file. per_puzzle: it reports each bad puzzle on its own and solves the rest
+    (else it may refuse the whole file, with one line); records: its result records, each with the ``line`` of
+    its puzzle (``index`` + 2 for a one-line-header CSV read as a table)."""
+
+    name: str
+    argv: Callable[[Path, Path], list[str]]
+    files: st.SearchStrategy
+    suffix: str
+    per_puzzle: bool
+    records: Callable[[Path], list[dict]] = jsonl
+
+
+def _table_lines(path: Path) -> list[dict]:
+    return [dict(record, line=record["index"] + 2) for record in jsonl(path)]
+
+
+FILE_COMMANDS = [
+    FileCommand("sudoku", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], text_file(), ".txt", True),
+    FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], csv_file(), ".csv", True),
+    FileCommand("batch", lambda f, o: ["batch", f, *TINY, "--out", o], csv_file(HEADERS[:3]), ".csv", False,
+                _table_lines),
+    FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "--no-progress"],
+                csv_file(HEADERS[:3]), ".csv", False, lambda o: []),
+    FileCommand("report", lambda f, o: ["report", f], results_file(), ".jsonl", False, lambda o: []),
+]
+
+LINE_MESSAGE = re.compile(r"^(?:skipped|bad puzzle|error|failed): .*? line (\d+): ")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A scratch folder, and a private datasets cache so fuzzing leaves nothing in ~/.cache."""
+    import datasets
+
+    path = tmp_path_factory.mktemp("fuzz")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datasets.config, "HF_DATASETS_CACHE", str(path / "hf-cache"))
+        yield path
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: c.name)
+def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
+    counter = itertools.count()
+
+    @FUZZ
+    @given(command.files, st.booleans(), st.integers(0, 9))
+    def check(file, with_nul, nul_at):
+        data, items = file
+        if with_nul and nul_at == 0:  # sometimes a NUL byte: a binary file, refused as a whole
+            data = data[:len(data) // 2] + b"\x00" + data[len(data) // 2:]
+        n = next(counter)
+        source, out = workdir / f"{command.name}{n}{command.suffix}", workdir / f"{command.name}{n}.jsonl"
+        source.write_bytes(data)
+        result = CliRunner().invoke(app, [str(a) for a in command.argv(source, out)])
+        output = result.output
+        event(f"exit code {result.exit_code}")
+        assert result.exit_code in (0, 1, 2), output
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        assert "Traceback" not in output
+        if result.exit_code == 2:
+            errors = [line for line in output.splitlines() if line.startswith("error:")]
+            assert len(errors) == 1 and output.strip().splitlines()[-1] == errors[0], output
+            if command.per_puzzle and b"\x00" not in data:
+                assert not any(item.kind == "good" for item in items), output  # a good puzzle is never lost
+                named = [int(m.group(1)) for m in map(LINE_MESSAGE.match, output.splitlines()) if m]
+                if named:  # each bad puzzle was named exactly once
+                    assert sorted(named) == sorted(item.line for item in items), output
+            return
+        if b"\x00" in data:  # read by pandas as a character: no file-level refusal, the puzzle it falls in is bad
+            assert not command.per_puzzle, output
+            return
+        records = command.records(out)
+        if command.per_puzzle or records:
+            by_line = {}
+            for record in records:
+                assert record["line"] not in by_line, "two records for one puzzle"
+                by_line[record["line"]] = record
+            assert sorted(by_line) == sorted(item.line for item in items), output
+            for item in items:
+                record = by_line[item.line]
+                if item.kind == "good":
+                    assert record.get("found") is True, (item, record)
+                if item.kind == "bad":
+                    assert record.get("error"), (item, record)
+        if command.per_puzzle:  # one message per bad puzzle, naming its line
+            named = sorted(int(m.group(1)) for m in map(LINE_MESSAGE.match, output.splitlines()) if m)
+            assert named == sorted(r["line"] for r in records if "error" in r), output
+
+    check()
+
+
+# ---- numeric faults -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Poisoned:
+    """A Sudoku batch whose penalty is NaN for the marked puzzles: their gradient, hence their logits, become NaN."""
+
+    inner: SudokuBatch
+    poison: torch.Tensor  # (I,) bool
+
+    var_instance = property(lambda self: self.inner.var_instance)
+    num_instances = property(lambda self: self.inner.num_instances)
+    num_variables = property(lambda self: self.inner.num_variables)
+    num_categories = property(lambda self: self.inner.num_categories)
+
+    def penalty(self, x):
+        scale = torch.where(self.poison, float("nan"), 1.0)  # (a where() over value would leak NaN gradients)
+        return self.inner.penalty(x) * scale
+
+    def fill(self, x):
+        return self.inner.fill(x)
+
+    def repeat(self, times):
+        return Poisoned(self.inner.repeat(times), self.poison.repeat_interleave(times))
+
+    def select(self, keep):
+        return Poisoned(self.inner.select(keep), self.poison[keep])
+
+    def variable_mask(self, keep):
+        return self.inner.variable_mask(keep)
+
+
+def puzzles_4(count: int, blanks: int, seed: int = 0) -> torch.Tensor:
+    rng = random.Random(seed)
+    grids = []
+    for perm in itertools.islice(itertools.permutations([1, 2, 3, 4]), count):
+        grid = [int(c) for c in relabel(SOLUTION_4, list(perm))]
+        for cell in rng.sample(range(16), blanks):
+            grid[cell] = 0
+        grids.append(grid)
+    return torch.tensor(grids)
+
+
+def test_a_diverging_puzzle_leaves_the_batch_and_the_others_are_unchanged():
+    grids = puzzles_4(4, blanks=9)
+    config = SolverConfig(steps=40, samples=2, restarts=2, lr=0.2, seed=1)
+    poison = torch.tensor([False, True, False, False])
+    mixed = solve(Poisoned(SudokuBatch.from_grids(grids), poison), config)
+    clean = solve(SudokuBatch.from_grids(grids), config)
+    assert mixed.diverged_step.tolist() == [-1, 1, -1, -1]  # found within its first step
+    assert not mixed.found[1] and mixed.steps_run[1] == 1
+    keep = ~poison
+    for name in ("found", "solution", "first_solved_step", "steps_run", "penalty", "solved_mode"):
+        assert torch.equal(getattr(mixed, name)[keep], getattr(clean, name)[keep]), name
+
+
+def test_sudoku_and_batch_report_a_diverged_puzzle_with_its_step_and_solve_the_rest(tmp_path):
+    text = SOLUTION_4 + "\n\n" + "0" * 16 + "\n"  # a complete grid (nothing to optimise) and a blank one
+    source = tmp_path / "p.txt"
+    source.write_text(text)
+    diverge = ["-e", "gumbel", "-p", "tau=1e-38", *TINY]  # (θ + G) / τ overflows: NaN gradients at step 1
+    result = CliRunner().invoke(app, ["sudoku", str(source), *diverge, "--json", str(tmp_path / "r.jsonl")])
+    assert result.exit_code == 1, result.output
+    assert "failed: puzzle 2 line 3: solver diverged: logits became NaN/inf at step 1" in result.output
+    records = jsonl(tmp_path / "r.jsonl")
+    assert records[0]["found"] and records[0]["verified"]
+    assert "grid" not in records[1] and records[1]["error"].startswith("solver diverged")
+
+    csv = tmp_path / "p.csv"
+    csv.write_text(f"puzzle\n{SOLUTION_4}\n{'0' * 16}\n")
+    result = CliRunner().invoke(app, ["batch", str(csv), *diverge, "--out", str(tmp_path / "b.jsonl")])
+    assert result.exit_code == 1, result.output
+    rows = jsonl(tmp_path / "b.jsonl")
+    assert rows[0]["found"] and "grid" not in rows[1]
+    assert rows[1]["error"].startswith("solver diverged: logits became NaN/inf at step 1")
+
+
+@pytest.mark.parametrize("options, needle", [
+    (["-e", "gumbel", "-p", "tau=inf"], "tau must be a finite number > 0"),
+    (["-e", "reinmax", "-p", "tau=0"], "tau must be a finite number > 0"),
+    (["-e", "redge", "-p", "t_1=1.5"], "t_1 must lie in (0, 1]"),
+    (["-e", "redge", "-p", "n_steps=0"], "n_steps must be an integer >= 1"),
+    (["-e", "reinforce", "--samples", "1"], "reinforce needs at least 2 samples per step"),
+    (["--lr", "1e38"], "lr must be a number > 0 and <= 1e+37"),
+    (["--lr", "nan"], "lr must be a number > 0"),
+])
+@pytest.mark.parametrize("command", ["sudoku", "batch", "compare"])
+def test_parameters_outside_their_domain_are_refused_before_any_work(tmp_path, command, options, needle):
+    source = tmp_path / "p.csv"
+    source.write_text(f"puzzle\n{SOLUTION_4[:-1]}0\n")
+    args = {"sudoku": ["sudoku", str(source)], "batch": ["batch", str(source), "--out", str(tmp_path / "r.jsonl")],
+            "compare": ["compare", str(source), "-e", options[1] if options[0] == "-e" else "st", "--seeds", "1"]}
+    extra = options[2:] if command == "compare" and options[0] == "-e" else options
+    if command == "compare" and extra[:1] == ["-p"]:
+        extra = ["--param", f"{options[1]}.{extra[1]}"]
+    result = CliRunner().invoke(app, [*args[command], *extra])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and needle in result.output
+    assert not (tmp_path / "r.jsonl").exists() and not settings_path(tmp_path / "r.jsonl").exists()
+
+
+def test_reinforce_solves_several_puzzles_with_restarts():
+    grids = puzzles_4(3, blanks=4)
+    results = solve(SudokuBatch.from_grids(grids), SolverConfig(estimator="reinforce", steps=200, samples=4,
+                                                                restarts=2, lr=0.2))
+    assert results.found.all()
+
+
+# ---- interrupts, with real processes and signals ---------------------------------------------------------------------
+
+
+def _env(**extra) -> dict:
+    return dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), COLUMNS="120", **extra)
+
+
+def _wait_for(condition: Callable[[], bool], process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert process.poll() is None, "the run ended before the signal"
+        assert time.monotonic() < deadline, "timed out waiting for the run to start solving"
+        time.sleep(0.05)
+
+
+def _mixed_9x9(easy: int, hard: int) -> list[str]:
+    """``easy`` puzzles one cell from solved (done at step 1) and ``hard`` blank grids (never done)."""
+    lines = [relabel(SOLUTION_9, [(d + i) % 9 + 1 for d in range(9)])[:-1] + "0" for i in range(easy)]
+    return lines + ["0" * 81] * hard
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_path, sig):
+    source = tmp_path / "p.txt"
+    source.write_text("xyz\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")  # the bad first line is reported at the start
+    out = tmp_path / "r.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "redge_solve", "sudoku", str(source), "--steps", "1000000",
+                                "--lr", "1e-4", "--samples", "1", "--restarts", "1", "--json", str(out)],
+                               cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()  # "skipped: ... line 1: ..." comes right before solving starts
+        assert "line 1" in first, first
+        time.sleep(2.0)  # well past step 1, when the three easy puzzles left the batch
+        process.send_signal(sig)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "interrupted: 3 of 5 puzzle(s) solved before the interrupt" in stderr
+    assert stdout.count("solved at step 1") == 3
+    records = jsonl(out)  # written atomically: whole, and no temporary file left
+    assert [r["line"] for r in records] == [1, 2, 3, 4]
+    assert "error" in records[0] and all(r["found"] and r["verified"] for r in records[1:])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, out.name])
+
+
+def test_batch_interrupted_keeps_finished_rows_of_the_chunk_in_flight_and_resume_completes(tmp_path):
+    source = tmp_path / "p.csv"
+    source.write_text("puzzle\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")
+    out = tmp_path / "r.jsonl"
+    args = [sys.executable, "-m", "redge_solve", "batch", str(source), "--steps", "1000000", "--lr", "1e-4",
+            "--samples", "1", "--restarts", "1", "--out", str(out)]
+    process = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        _wait_for(lambda: settings_path(out).exists(), process)  # written just before the first chunk
+        time.sleep(3.0)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "3 rows of this run are saved" in stderr and "--resume" in stderr
+    saved = jsonl(out)
+    assert sorted(r["index"] for r in saved) == [0, 1, 2] and all(r["found"] for r in saved)
+
+    result = CliRunner().invoke(app, ["batch", str(source), "--steps", "1000000", "--lr", "1e-4", "--samples", "1",
+                                      "--restarts", "1", "--out", str(out), "--resume", "--limit", "3"])
+    assert result.exit_code == 0, result.output  # nothing left to do among the first three rows
+    assert len(jsonl(out)) == 3
+
+
+# ---- resume with other settings --------------------------------------------------------------------------------------
+
+
+def test_resume_refuses_other_solver_settings_but_not_another_chunk_size(tmp_path):
+    source = tmp_path / "p.csv"
+    source.write_text("puzzle\n" + "\n".join(relabel(SOLUTION_4, [1, 2, 3, 4])[:-1] + "0" for _ in range(4)) + "\n")
+    out = tmp_path / "r.jsonl"
+    base = ["batch", str(source), "--out", str(out), "-e", "gumbel", "-p", "tau=1", *TINY]
+    assert CliRunner().invoke(app, [*base, "--limit", "2"]).exit_code == 0
+    recorded = json.loads(settings_path(out).read_text())["settings"]
+    assert recorded["estimator"] == "gumbel" and recorded["params"] == {"tau": 1.0} and recorded["steps"] == 5
+
+    other = CliRunner().invoke(app, [*base, "--resume", "--steps", "6"])
+    assert other.exit_code == 2
+    assert "--resume needs the same ones: steps 6 (was 5)" in other.output
+    assert len(jsonl(out)) == 2  # nothing written
+
+    same = CliRunner().invoke(app, [*base[:6], "-p", "tau=1.0", *TINY, "--resume", "--chunk-size", "1"])
+    assert same.exit_code == 0, same.output
+    assert sorted(r["index"] for r in jsonl(out)) == [0, 1, 2, 3]
+
+    settings_path(out).unlink()  # results written before settings were recorded: resumed with a warning
+    old = CliRunner().invoke(app, [*base, "--resume"])
+    assert old.exit_code == 0 and "no record of its solver settings" in old.output
+    assert settings_path(out).exists()
+
+
+# ---- memory: sub-batches sized from a budget -------------------------------------------------------------------------
+
+
+def _without_timing(results) -> dict:
+    return {name: value for name, value in vars(results).items() if name != "seconds"}
+
+
+def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
+    grids = puzzles_4(7, blanks=9, seed=3)
+    config = SolverConfig(steps=20, samples=2, restarts=2, lr=0.2, seed=5)
+    problem = SudokuBatch.from_grids(grids)
+    per_puzzle = bytes_per_puzzle(config, 9, 4)
+    assert puzzles_per_batch(problem, config, memory=3 * per_puzzle) == 3
+    assert puzzles_per_batch(problem, config, memory=1) == 1
+    whole = solve(problem, config, memory_budget=1 << 40)
+    seen = []
+    split = solve(problem, config, memory_budget=3 * per_puzzle, on_step=lambda p: seen.append((p.total, p.solved)))
+    assert {total for total, _ in seen} == {7}  # progress speaks of the whole batch
+    one_by_one = solve(problem, config, memory_budget=1)
+    for name, value in _without_timing(whole).items():
+        for other in (split, one_by_one):
+            got = getattr(other, name)
+            assert got == value if name == "curve" else torch.equal(got, value), name
+    assert 0 < int(whole.found.sum()) < 7 or len(set(whole.steps_run.tolist())) > 1
+
+
+def test_interrupted_split_solve_carries_the_finished_puzzles():
+    grids = puzzles_4(5, blanks=9, seed=3)
+    config = SolverConfig(steps=30, samples=2, restarts=2, lr=0.2, seed=5)
+    calls = []
+
+    def stop_in_the_second_sub_batch(progress):
+        calls.append(progress.step)
+        if len(calls) > 1 and progress.step == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as caught:
+        solve(SudokuBatch.from_grids(grids), config, memory_budget=3 * bytes_per_puzzle(config, 9, 4),
+              on_step=stop_in_the_second_sub_batch)
+    partial = caught.value.results
+    whole = solve(SudokuBatch.from_grids(grids), config)
+    assert len(partial.found) == 5  # the first sub-batch (3 puzzles) and the one in flight (2)
+    assert torch.equal(partial.solution[:3], whole.solution[:3]) and (partial.steps_run[:3] > 0).all()
+
+
+def test_interrupted_before_the_first_step_carries_no_puzzle():
+    def stop(progress):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as caught:
+        solve(SudokuBatch.from_grids(puzzles_4(2, blanks=9)), SolverConfig(steps=5), memory_budget=1,
+              on_step=stop)
+    assert len(caught.value.results.found) == 1  # the first sub-batch had reached its first step
+    assert sudoku_records(_concat([]), torch.zeros(0, 16, dtype=torch.long), []) == []
+
+
+def test_cli_splits_under_a_small_budget_with_identical_results(tmp_path, monkeypatch):
+    source = tmp_path / "p.txt"
+    source.write_text("\n".join("".join(map(str, g.tolist())) for g in puzzles_4(6, blanks=8, seed=1)) + "\n")
+    args = ["sudoku", str(source), "--steps", "30", "--samples", "2", "--restarts", "2", "-q", "--json"]
+    CliRunner().invoke(app, [*args, str(tmp_path / "whole.jsonl")])
+    monkeypatch.setenv(BUDGET_ENV, "1")  # one puzzle per sub-batch
+    CliRunner().invoke(app, [*args, str(tmp_path / "split.jsonl")])
+    assert _strip_seconds(tmp_path / "whole.jsonl") == _strip_seconds(tmp_path / "split.jsonl")
+    monkeypatch.setenv(BUDGET_ENV, "lots")
+    bad = CliRunner().invoke(app, [*args, str(tmp_path / "x.jsonl")])
+    assert bad.exit_code == 2 and f"{BUDGET_ENV} must be a positive number of bytes" in bad.output
+
+
+# ---- determinism -----------------------------------------------------------------------------------------------------
+
+
+def _strip_seconds(path: Path) -> bytes:
+    """The file's bytes with every record's wall-clock ``seconds`` removed (nothing else touched)."""
+    return re.sub(rb', "seconds": [0-9.e-]+', b"", path.read_bytes())
+
+
+def test_same_seed_gives_byte_identical_results_files_on_any_chunk_size(tmp_path, monkeypatch):
+    source = tmp_path / "p.csv"
+    rows = ["".join(map(str, g.tolist())) for g in puzzles_4(9, blanks=9, seed=2)]
+    source.write_text("puzzle,note\n" + "".join(f"{p},{i}\n" for i, p in enumerate(rows)) + "12,bad\n")
+    common = ["--steps", "25", "--samples", "2", "--restarts", "2", "--seed", "11"]
+    files = []
+    for name, chunk, budget in [("a", "1000", None), ("b", "1000", None), ("c", "2", None), ("d", "1000", "1")]:
+        if budget:
+            monkeypatch.setenv(BUDGET_ENV, budget)
+        out = tmp_path / f"{name}.jsonl"
+        result = CliRunner().invoke(app, ["batch", str(source), "--out", str(out), "--chunk-size", chunk, *common])
+        assert result.exit_code == 1, result.output
+        files.append(_strip_seconds(out))
+    assert files[0] == files[1] == files[2] == files[3]
+    assert files[0].count(b"\n") == 10 and b'"found": false' in files[0] and b'"found": true' in files[0]
+
+    monkeypatch.delenv(BUDGET_ENV)
+    txt = tmp_path / "p.txt"
+    txt.write_text("\n".join(rows) + "\n")
+    for name in ("s1", "s2"):
+        CliRunner().invoke(app, ["sudoku", str(txt), *common, "-q", "--json", str(tmp_path / f"{name}.jsonl")])
+    assert _strip_seconds(tmp_path / "s1.jsonl") == _strip_seconds(tmp_path / "s2.jsonl")
