@@ -133,10 +133,10 @@ class NumericalError(RuntimeError):
 def instance_keys(puzzle_ids: Tensor, restarts: int, problem: Problem, seed: int) -> Tensor:
     """Per-variable noise keys from (seed, puzzle id, restart, index of the variable within its instance)."""
     instance = problem.var_instance
-    first = torch.zeros(problem.num_instances + 1, dtype=torch.long)
+    first = torch.zeros(problem.num_instances + 1, dtype=torch.long, device=instance.device)
     first[1:] = torch.bincount(instance, minlength=problem.num_instances).cumsum(0)
-    position = torch.arange(problem.num_variables) - first[instance]
-    puzzle = puzzle_ids.repeat_interleave(restarts)[instance]
+    position = torch.arange(problem.num_variables, device=instance.device) - first[instance]
+    puzzle = puzzle_ids.to(instance.device).repeat_interleave(restarts)[instance]
     restart = (instance % restarts) if restarts > 1 else torch.zeros_like(instance)
     return key_tensor(seed, puzzle, restart, position)
 
@@ -154,32 +154,33 @@ def solve(
     start = time.perf_counter()
     estimator = config.make_estimator()
     count, restarts, samples = problem.num_instances, config.restarts, config.samples
-    ids = torch.arange(count) if puzzle_ids is None else puzzle_ids.long()
-    active = torch.arange(count)  # puzzles still in the batch
+    device = problem.var_instance.device  # every tensor of the run lives where the problem does
+    ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
+    active = torch.arange(count, device=device)  # puzzles still in the batch
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
-    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
+    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
     moment1 = torch.zeros_like(logits)
     moment2 = torch.zeros_like(logits)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
 
-    example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories))[0]
+    example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories, device=device))[0]
     results = PuzzleResults(
-        solved_any=torch.zeros(count, dtype=torch.bool),
-        solved_mode=torch.zeros(count, dtype=torch.bool),
-        solved_last=torch.zeros(count, dtype=torch.bool),
-        found=torch.zeros(count, dtype=torch.bool),
+        solved_any=torch.zeros(count, dtype=torch.bool, device=device),
+        solved_mode=torch.zeros(count, dtype=torch.bool, device=device),
+        solved_last=torch.zeros(count, dtype=torch.bool, device=device),
+        found=torch.zeros(count, dtype=torch.bool, device=device),
         solution=example.clone(),
-        first_solved_step=torch.full((count,), -1, dtype=torch.long),
-        penalty=torch.zeros(count),
-        steps_run=torch.zeros(count, dtype=torch.long),
-        seconds=torch.zeros(count),
+        first_solved_step=torch.full((count,), -1, dtype=torch.long, device=device),
+        penalty=torch.zeros(count, device=device),
+        steps_run=torch.zeros(count, dtype=torch.long, device=device),
+        seconds=torch.zeros(count, device=device),
     )
 
     for step in range(1, config.steps + 1):
         noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
+            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
             moment1, moment2 = torch.zeros_like(logits), torch.zeros_like(logits)
         local = (step - 1) % config.reset_every + 1 if config.reset_every else step  # steps since the last reset
         out = estimator.surrogate(current.penalty, logits, samples, noise)
@@ -247,10 +248,10 @@ def solve(
     return results
 
 
-def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise) -> Tensor:
+def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
     the start; at a reset, the estimator draws after it), so they depend only on each variable's key."""
-    logits = torch.zeros(variables, categories, dtype=torch.float32)
+    logits = torch.zeros(variables, categories, dtype=torch.float32, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
     return logits.requires_grad_(True)
@@ -277,7 +278,7 @@ def _record_solutions(
     candidates = candidates.transpose(0, 1).transpose(1, 2).reshape(num_active, -1, *shape)
     ok = ok.permute(1, 2, 0).reshape(num_active, -1)
     first = ok.int().argmax(1)
-    chosen = candidates[torch.arange(num_active), first]
+    chosen = candidates[torch.arange(num_active, device=first.device), first]
     results.solution[active[newly]] = chosen[newly]
     results.found[active[newly]] = True
 
@@ -296,4 +297,4 @@ def _record_best_modes(
     grids = problem.fill(mode)[0]
     grids = grids.view(num_active, restarts, *grids.shape[1:])
     best = mode_penalty.view(num_active, restarts).argmin(1)
-    results.solution[active[which]] = grids[torch.arange(num_active), best][which]
+    results.solution[active[which]] = grids[torch.arange(num_active, device=best.device), best][which]

@@ -61,7 +61,7 @@ def verify_grid(grid: Tensor, clues: Tensor, solution: Tensor | None = None) -> 
         return False
     box = math.isqrt(side)
     blocks = digits.view(box, box, box, box).permute(0, 2, 1, 3).reshape(side, side)
-    full = torch.arange(1, side + 1)
+    full = torch.arange(1, side + 1, device=digits.device)
     for units in (digits, digits.T, blocks):
         if not torch.equal(units.sort(dim=1).values, full.expand(side, side)):
             return False
