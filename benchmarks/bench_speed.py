@@ -83,12 +83,16 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+CLOCK = time.perf_counter
+"""Wall time; ``--cpu-time`` swaps in ``time.thread_time`` (with ``--threads 1``: steadier on a shared machine)."""
+
+
 def timed(fn, grids: torch.Tensor, *args) -> float:
     synchronize(grids.device)
-    start = time.perf_counter()
+    start = CLOCK()
     fn(grids, *args)
     synchronize(grids.device)
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def cuda_peak_memory(impl: str, name: str, grids: torch.Tensor, steps: int) -> dict:
@@ -126,6 +130,7 @@ def main() -> None:
     parser.add_argument("--estimators", default=",".join(ESTIMATORS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both loops run")
+    parser.add_argument("--cpu-time", action="store_true", help="time CPU time of this thread (use --threads 1)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--memory-steps", type=int, default=3, help="steps of each peak-memory run")
     parser.add_argument("--json", help="also write the results here")
@@ -133,6 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.thread_time
     if args.memory_child:
         memory_child(*args.memory_child, args.n, args.memory_steps, args.data)
         return
