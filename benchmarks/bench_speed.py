@@ -14,9 +14,14 @@ Timing: one warm-up call of each, then ``reps`` repetitions, ours and reference 
 every repetition) so both see the same machine contention; per-step time = wall time / K; we report the median and
 the spread (min–max) over repetitions, and ratio = median reference / median ours.
 
-Peak memory (``--memory``, default on): every (implementation, estimator) runs once more, alone, in a fresh
-subprocess; we report the ru_maxrss increase (KiB→MiB) from just before the loop (imports done, data loaded) to
-after it: the peak resident memory the loop added. ``tracemalloc`` cannot see torch's allocations.
+Peak memory (on unless ``--no-memory``): on CPU every (implementation, estimator) runs ``--memory-steps`` steps
+once more, alone, in a fresh subprocess; we report the ru_maxrss increase (KiB→MiB) from just before the loop
+(imports done, data loaded, one step run) to after it: the peak resident memory the loop added (``tracemalloc``
+cannot see torch's allocations). On CUDA, in this process: ``torch.cuda.max_memory_allocated`` above what was
+allocated before the loop.
+
+``--device cuda`` runs both loops on the GPU (the batch is moved there; timings synchronise before reading the
+clock).
 """
 
 from __future__ import annotations
@@ -73,10 +78,31 @@ def run_reference(grids: torch.Tensor, name: str, steps: int) -> None:
 RUNNERS = {"ours": run_ours, "reference": run_reference}
 
 
-def timed(fn, *args) -> float:
-    start = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+CLOCK = time.perf_counter
+"""Wall time; ``--cpu-time`` swaps in ``time.thread_time`` (with ``--threads 1``: steadier on a shared machine)."""
+
+
+def timed(fn, grids: torch.Tensor, *args) -> float:
+    synchronize(grids.device)
+    start = CLOCK()
+    fn(grids, *args)
+    synchronize(grids.device)
+    return CLOCK() - start
+
+
+def cuda_peak_memory(impl: str, name: str, grids: torch.Tensor, steps: int) -> dict:
+    """Peak CUDA memory (MiB) allocated by one loop above what was allocated before it."""
+    synchronize(grids.device)
+    before = torch.cuda.memory_allocated(grids.device)
+    torch.cuda.reset_peak_memory_stats(grids.device)
+    RUNNERS[impl](grids, name, steps)
+    synchronize(grids.device)
+    return {"peak_mib": (torch.cuda.max_memory_allocated(grids.device) - before) / 2**20}
 
 
 def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
@@ -90,7 +116,7 @@ def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
 
 
 def peak_memory(impl: str, name: str, n: int, steps: int, data: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, name, "--n", str(n), "--steps",
+    out = subprocess.run([sys.executable, __file__, "--memory-child", impl, name, "--n", str(n), "--memory-steps",
                           str(steps), "--data", data], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -103,21 +129,31 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--estimators", default=",".join(ESTIMATORS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the per-config memory subprocesses")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both loops run")
+    parser.add_argument("--cpu-time", action="store_true", help="time CPU time of this thread (use --threads 1)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    parser.add_argument("--memory-steps", type=int, default=3, help="steps of each peak-memory run")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--memory-child", nargs=2, metavar=("IMPL", "EST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.cpu_time:
+        global CLOCK
+        CLOCK = time.thread_time
     if args.memory_child:
-        memory_child(*args.memory_child, args.n, args.steps, args.data)
+        memory_child(*args.memory_child, args.n, args.memory_steps, args.data)
         return
 
-    grids = load_grids(Path(args.data), args.n)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: torch sees no CUDA device here")
+    grids = load_grids(Path(args.data), args.n).to(device)
     n = grids.shape[0]
     names = [e.strip() for e in args.estimators.split(",") if e.strip()]
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"cpus {os.cpu_count()}  n={n}  steps={args.steps}  reps={args.reps}")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  {where}  cpus {os.cpu_count()}  "
+          f"n={n}  steps={args.steps}  reps={args.reps}")
     results = {}
     for name in names:
         times = {"ours": [], "reference": []}
@@ -131,7 +167,11 @@ def main() -> None:
         row["ratio"] = row["reference"]["median_s"] / row["ours"]["median_s"]
         if not args.no_memory:
             for impl in ("ours", "reference"):
-                row[impl]["peak_mib"] = peak_memory(impl, name, n, args.steps, args.data)["peak_mib"]
+                if device.type == "cuda":
+                    peak = cuda_peak_memory(impl, name, grids, args.memory_steps)
+                else:
+                    peak = peak_memory(impl, name, n, args.memory_steps, args.data)
+                row[impl]["peak_mib"] = peak["peak_mib"]
         results[name] = row
         print(f"  {name}: ours {row['ours']['median_s'] * 1e3:.1f} ms  ref {row['reference']['median_s'] * 1e3:.1f} ms"
               f"  ratio {row['ratio']:.2f}", flush=True)

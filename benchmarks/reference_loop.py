@@ -58,7 +58,7 @@ class ReferenceLoop:
         self.clue_mask = grids != 0  # (B, 81)
         clue_onehot = torch.nn.functional.one_hot((grids - 1).clamp(min=0), 9).float()
         self.clue_logits = (2 * clue_onehot - 1) * CLUE_LOGIT  # (B, 81, 9)
-        self.logits = torch.zeros(grids.shape[0], 81, 9, requires_grad=True)
+        self.logits = torch.zeros(grids.shape[0], 81, 9, device=grids.device, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.logits], lr=lr)
 
     def clamp_clues(self) -> None:

@@ -151,10 +151,10 @@ class Interrupted(KeyboardInterrupt):
 def instance_keys(puzzle_ids: Tensor, restarts: int, problem: Problem, seed: int) -> Tensor:
     """Per-variable noise keys from (seed, puzzle id, restart, index of the variable within its instance)."""
     instance = problem.var_instance
-    first = torch.zeros(problem.num_instances + 1, dtype=torch.long)
+    first = torch.zeros(problem.num_instances + 1, dtype=torch.long, device=instance.device)
     first[1:] = torch.bincount(instance, minlength=problem.num_instances).cumsum(0)
-    position = torch.arange(problem.num_variables) - first[instance]
-    puzzle = puzzle_ids.repeat_interleave(restarts)[instance]
+    position = torch.arange(problem.num_variables, device=instance.device) - first[instance]
+    puzzle = puzzle_ids.to(instance.device).repeat_interleave(restarts)[instance]
     restart = (instance % restarts) if restarts > 1 else torch.zeros_like(instance)
     return key_tensor(seed, puzzle, restart, position)
 
@@ -173,8 +173,8 @@ def solve(
     sub-batches sized by ``memory.puzzles_per_batch``; keyed noise makes the results the same as in one batch.
     Ctrl-C raises ``Interrupted`` carrying the results of the puzzles reached so far.
     """
-    count = problem.num_instances
-    ids = torch.arange(count) if puzzle_ids is None else puzzle_ids.long()
+    count, device = problem.num_instances, problem.var_instance.device
+    ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     size = puzzles_per_batch(problem, config, memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
@@ -188,7 +188,7 @@ def solve(
 
     try:
         for first in range(0, max(count, 1), size):
-            keep = torch.zeros(count, dtype=torch.bool)
+            keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[first:first + size] = True
             sub = problem if size >= count else problem.select(keep)
             parts.append(_solve_batch(sub, config, ids[keep], step))
@@ -220,33 +220,34 @@ def _solve_batch(
     start = time.perf_counter()
     estimator = config.make_estimator()
     count, restarts, samples = problem.num_instances, config.restarts, config.samples
-    ids = torch.arange(count) if puzzle_ids is None else puzzle_ids.long()
-    active = torch.arange(count)  # puzzles still in the batch
+    device = problem.var_instance.device  # every tensor of the run lives where the problem does
+    ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
+    active = torch.arange(count, device=device)  # puzzles still in the batch
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
-    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
+    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
     moment1 = torch.zeros_like(logits)
     moment2 = torch.zeros_like(logits)
     beta1, beta2, eps = 0.9, 0.999, 1e-8
 
-    example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories))[0]
+    example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories, device=device))[0]
     results = PuzzleResults(
-        solved_any=torch.zeros(count, dtype=torch.bool),
-        solved_mode=torch.zeros(count, dtype=torch.bool),
-        solved_last=torch.zeros(count, dtype=torch.bool),
-        found=torch.zeros(count, dtype=torch.bool),
+        solved_any=torch.zeros(count, dtype=torch.bool, device=device),
+        solved_mode=torch.zeros(count, dtype=torch.bool, device=device),
+        solved_last=torch.zeros(count, dtype=torch.bool, device=device),
+        found=torch.zeros(count, dtype=torch.bool, device=device),
         solution=example.clone(),
-        first_solved_step=torch.full((count,), -1, dtype=torch.long),
-        penalty=torch.zeros(count),
-        steps_run=torch.zeros(count, dtype=torch.long),
-        seconds=torch.zeros(count),
-        diverged_step=torch.full((count,), -1, dtype=torch.long),
+        first_solved_step=torch.full((count,), -1, dtype=torch.long, device=device),
+        penalty=torch.zeros(count, device=device),
+        steps_run=torch.zeros(count, dtype=torch.long, device=device),
+        seconds=torch.zeros(count, device=device),
+        diverged_step=torch.full((count,), -1, dtype=torch.long, device=device),
     )
 
     for step in range(1, config.steps + 1):
         noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise)
+            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
             moment1, moment2 = torch.zeros_like(logits), torch.zeros_like(logits)
         local = (step - 1) % config.reset_every + 1 if config.reset_every else step  # steps since the last reset
         out = estimator.surrogate(current.penalty, logits, samples, noise)
@@ -257,9 +258,10 @@ def _solve_batch(
             step_size = config.lr / (1 - beta1**local)
             denom = (moment2 / (1 - beta2**local)).sqrt_().add_(eps)
             logits.addcdiv_(moment1, denom, value=-step_size)
-            diverged = torch.zeros(active.shape[0], dtype=torch.bool)
-            if not torch.isfinite(logits).all():  # such a puzzle leaves the batch now, with no result
-                diverged = _diverged(logits, current, restarts)
+            diverged = torch.zeros(active.shape[0], dtype=torch.bool, device=device)
+            # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
+            if not logits.sum().isfinite() and not torch.isfinite(logits).all():
+                diverged = _diverged(logits, current, restarts)  # such a puzzle leaves the batch now, no result
                 results.diverged_step[active[diverged]] = step
                 results.found[active[diverged]] = False
 
@@ -320,14 +322,14 @@ def _solve_batch(
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
     """Bool ``(puzzles,)``: puzzles with a NaN/inf logit in any restart (variables → instances → puzzles)."""
     bad = (~torch.isfinite(logits)).any(-1).float()
-    per_instance = torch.zeros(problem.num_instances).index_add_(0, problem.var_instance, bad)
+    per_instance = torch.zeros(problem.num_instances, device=logits.device).index_add_(0, problem.var_instance, bad)
     return (per_instance > 0).view(-1, restarts).any(1)
 
 
-def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise) -> Tensor:
+def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
     the start; at a reset, the estimator draws after it), so they depend only on each variable's key."""
-    logits = torch.zeros(variables, categories, dtype=torch.float32)
+    logits = torch.zeros(variables, categories, dtype=torch.float32, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
     return logits.requires_grad_(True)
@@ -354,7 +356,7 @@ def _record_solutions(
     candidates = candidates.transpose(0, 1).transpose(1, 2).reshape(num_active, -1, *shape)
     ok = ok.permute(1, 2, 0).reshape(num_active, -1)
     first = ok.int().argmax(1)
-    chosen = candidates[torch.arange(num_active), first]
+    chosen = candidates[torch.arange(num_active, device=first.device), first]
     results.solution[active[newly]] = chosen[newly]
     results.found[active[newly]] = True
 
@@ -373,4 +375,4 @@ def _record_best_modes(
     grids = problem.fill(mode)[0]
     grids = grids.view(num_active, restarts, *grids.shape[1:])
     best = mode_penalty.view(num_active, restarts).argmin(1)
-    results.solution[active[which]] = grids[torch.arange(num_active), best][which]
+    results.solution[active[which]] = grids[torch.arange(num_active, device=best.device), best][which]

@@ -79,7 +79,8 @@ class KeyedNoise:
         draw = _signed(mix(mix(self.step * _GOLDEN) ^ self._draw))
         self._draw += 1
         per_row = mix_tensor(self.keys ^ draw)
-        sample_keys = torch.tensor([_signed(mix((s + 1) * _GOLDEN)) for s in range(samples)], dtype=torch.int32)
+        sample_keys = torch.tensor([_signed(mix((s + 1) * _GOLDEN)) for s in range(samples)], dtype=torch.int32,
+                                   device=per_row.device)
         return mix_tensor(per_row.unsqueeze(0) ^ sample_keys.unsqueeze(1))
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
@@ -89,7 +90,7 @@ class KeyedNoise:
         samples = shape[0] if len(shape) == 3 else 1
         rows = self._row_bits(samples, shape[-2])
         width = shape[-1]
-        bits = rows.unsqueeze(-1) if width == 1 else mix_tensor(rows.unsqueeze(-1) ^ _column_keys(width))
+        bits = rows.unsqueeze(-1) if width == 1 else mix_tensor(rows.unsqueeze(-1) ^ _column_keys(width, rows.device))
         out = bits_to_uniform(bits, dtype)
         return out if len(shape) == 3 else out[0]
 
@@ -103,14 +104,14 @@ def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
     return ((bits >> 9) & 0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
 
 
-_COLUMN_KEYS: dict[int, Tensor] = {}
+_COLUMN_KEYS: dict[tuple[int, torch.device], Tensor] = {}
 
 
-def _column_keys(width: int) -> Tensor:
-    if width not in _COLUMN_KEYS:
+def _column_keys(width: int, device: torch.device) -> Tensor:
+    if (width, device) not in _COLUMN_KEYS:
         keys = [_signed(mix((k + 1) * 0x85EBCA77)) for k in range(width)]
-        _COLUMN_KEYS[width] = torch.tensor(keys, dtype=torch.int32)
-    return _COLUMN_KEYS[width]
+        _COLUMN_KEYS[width, device] = torch.tensor(keys, dtype=torch.int32, device=device)
+    return _COLUMN_KEYS[width, device]
 
 
 Generator = torch.Generator | KeyedNoise | None

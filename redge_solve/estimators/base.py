@@ -86,7 +86,8 @@ class Estimator:
         check_num_samples(num_samples)
         if num_samples is None:
             return self._sample(logits, generator)
-        return self._sample(logits.expand(num_samples, *logits.shape), generator)
+        # unsqueeze, then expand: for one sample the backward is a view, not a copy (sum over a size-1 axis)
+        return self._sample(logits.unsqueeze(0).expand(num_samples, *logits.shape), generator)
 
     def surrogate(
         self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None

@@ -12,6 +12,7 @@ per puzzle, and a grid is solved when ``Σ_u Σ_k max(c_{u,k} − 1, 0) = 0`` (f
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -60,7 +61,7 @@ def verify_grid(grid: Tensor, clues: Tensor, solution: Tensor | None = None) -> 
         return False
     box = math.isqrt(side)
     blocks = digits.view(box, box, box, box).permute(0, 2, 1, 3).reshape(side, side)
-    full = torch.arange(1, side + 1)
+    full = torch.arange(1, side + 1, device=digits.device)
     for units in (digits, digits.T, blocks):
         if not torch.equal(units.sort(dim=1).values, full.expand(side, side)):
             return False
@@ -104,37 +105,53 @@ class SudokuBatch:
         return self.side
 
     @cached_property
-    def _dense(self) -> tuple[Tensor, Tensor]:
-        """The clue one-hots of every cell ``(I * N², N)`` (zero rows at free cells) and each variable's row there."""
-        side = self.side
-        base = torch.zeros(self.num_instances * side * side, side, dtype=self.dtype, device=self.grids.device)
-        flat = self.grids.reshape(-1)
-        clue = (flat != 0).nonzero(as_tuple=True)[0]
-        base[clue, flat[clue] - 1] = 1.0
-        return base, self.var_instance * (side * side) + self.var_cell
+    def _incidence(self) -> tuple[Tensor, Tensor]:
+        """The unit-by-variable incidence ``A`` ``(I * 3N, F)`` as a sparse matrix (CSR) and its transpose.
 
-    def _unit_sums(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Row, column and block digit counts, each ``(S, I, N, N)``, of assignments ``x`` ``(S, F, N)``.
-
-        The free cells are written into the dense clue grid and every unit is summed along a view of it (no
-        scatter-add); the backward is a gather. The counts of one-hot (integer) inputs are exact in any order.
+        Row ``i * 3N + u`` of A has a 1 at each free cell of puzzle i in unit u (rows, then columns, then blocks),
+        so ``A @ X`` is every unit's digit counts over the free cells in one sparse product. ``Aᵀ`` has exactly
+        three nonzeros a row, already in order, so it is written down directly; A is its sorted transpose.
         """
-        base, position = self._dense
-        side, box, count = self.side, math.isqrt(self.side), x.shape[0]
-        full = base.expand(count, -1, -1).index_copy(1, position, x)
-        grid = full.view(count, self.num_instances, side, side, side)  # (S, I, row, col, digit)
-        blocks = grid.view(count, self.num_instances, box, box, box, box, side).sum((3, 5))
-        return grid.sum(3), grid.sum(2), blocks.view(count, self.num_instances, side, side)
+        side, device = self.side, self.var_cell.device
+        units = units_of_cells(side).to(device)[self.var_cell]  # (F, 3): r, N + c, 2N + b, increasing
+        columns = (self.var_instance.unsqueeze(1) * (3 * side) + units).reshape(-1).int()
+        starts = torch.arange(0, columns.shape[0] + 1, 3, dtype=torch.int32, device=device)
+        ones = torch.ones(columns.shape[0], dtype=self.dtype, device=device)
+        shape = (self.num_variables, self.num_instances * 3 * side)
+        with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+            warnings.simplefilter("ignore", UserWarning)
+            transpose = torch.sparse_csr_tensor(starts, columns, ones, shape)
+            order = torch.sort(columns, stable=True)
+            rows = torch.arange(self.num_variables, dtype=torch.int32, device=device).repeat_interleave(3)
+            row_starts = torch.zeros(shape[1] + 1, dtype=torch.int32, device=device)
+            row_starts[1:] = torch.bincount(columns, minlength=shape[1]).cumsum(0)
+            matrix = torch.sparse_csr_tensor(row_starts, rows[order.indices], ones, shape[::-1])
+        return matrix, transpose
+
+    @cached_property
+    def _clue_counts(self) -> Tensor:
+        """Each unit's counts of the clue digits ``(I * 3N, N)`` (the constant part of ``c_u``)."""
+        side, units = self.side, units_of_cells(self.side).to(self.grids.device)
+        counts = torch.zeros(self.num_instances, 3 * side, side + 1, dtype=self.dtype, device=self.grids.device)
+        puzzle = torch.arange(self.num_instances, device=self.grids.device).unsqueeze(1).expand_as(self.grids)
+        ones = torch.ones(self.grids.shape, dtype=self.dtype, device=self.grids.device)
+        for j in range(3):
+            counts.index_put_((puzzle, units[:, j].expand_as(self.grids), self.grids), ones, accumulate=True)
+        return counts[:, :, 1:].reshape(-1, side)
 
     def unit_counts(self, x: Tensor) -> Tensor:
-        """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed)."""
-        counts = torch.cat(self._unit_sums(x), 2)  # (S, I, 3N, N): rows, columns, blocks
-        return counts.view(x.shape[0], self.num_instances * 3 * self.side, self.side)
+        """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed): for each
+        puzzle its N rows, N columns, N blocks. ``c = A X + clue counts``, one sparse product per sample."""
+        matrix, _ = self._incidence
+        return torch.stack([torch.addmm(self._clue_counts, matrix, sample.contiguous()) for sample in x])
 
     def penalty(self, x: Tensor) -> Tensor:
-        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``."""
-        rows, cols, blocks = ((c - 1).square().sum((2, 3)) for c in self._unit_sums(x))
-        return rows + cols + blocks
+        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``.
+
+        Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (c − 1)``, again one sparse
+        product per sample.
+        """
+        return _Penalty.apply(x, self)
 
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
@@ -158,6 +175,24 @@ class SudokuBatch:
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free cells belong to kept instances (to slice per-variable state)."""
         return keep[self.var_instance]
+
+
+class _Penalty(torch.autograd.Function):
+    """``f(X) = Σ_u ||c_u − 1||²`` per puzzle with ``∂f/∂X = 2 Aᵀ (c − 1)`` (see ``SudokuBatch.penalty``)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, batch: SudokuBatch) -> Tensor:  # type: ignore[override]
+        excess = batch.unit_counts(x).sub_(1)  # (S, I * 3N, N)
+        ctx.transpose = batch._incidence[1]
+        ctx.save_for_backward(excess)
+        return excess.square().view(x.shape[0], batch.num_instances, -1).sum(-1)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (excess,) = ctx.saved_tensors
+        count, side = grad.shape[0], excess.shape[-1]
+        scaled = excess.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
+        return torch.stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None
 
 
 SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
