@@ -37,7 +37,7 @@ from .atomic import write_atomic
 from .estimators import canonical_name, make_estimator, parameter_defaults
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import NumericalError, PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import NumericalError, Problem, PuzzleResults, SolverConfig, paper_protocol, solve
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -344,7 +344,7 @@ DEFINITIONS = {
 
 
 def compare(
-    clues: torch.Tensor,
+    clues: torch.Tensor | None,
     specs: Sequence[EstimatorSpec],
     seeds: Sequence[int],
     protocol: str = "default",
@@ -354,20 +354,27 @@ def compare(
     metas: Sequence[dict[str, Any]] | None = None,
     on_run: Callable[[RunEvent], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
+    problem: Problem | None = None,
+    make_records: Callable[[PuzzleResults], list[dict[str, Any]]] | None = None,
 ) -> Comparison:
     """Run every (spec, seed) on the same puzzles ``clues`` ``(B, N²)`` and summarise.
 
     Every config is built (and validated) before the first run starts, so a bad combination fails at once.
     ``on_run`` gets a ``RunEvent`` before and after each run; ``on_step`` the solver's ``Progress`` per step.
+    Other problems: pass ``problem`` (any solver ``Problem``; ``clues`` is then unused) and ``make_records``
+    (results -> one record per instance with the same keys as ``sudoku_records``' that ``summarise`` reads).
     """
     if not seeds:
         raise ValueError("no seeds")
     if len(set(seeds)) != len(seeds):
         raise ValueError("seeds repeat")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    ids = list(range(clues.shape[0])) if puzzle_ids is None else [int(i) for i in puzzle_ids]
+    count = problem.num_instances if problem is not None else clues.shape[0]
+    ids = list(range(count)) if puzzle_ids is None else [int(i) for i in puzzle_ids]
     plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
-    problem = SudokuBatch.from_grids(clues)
+    if problem is None:
+        problem = SudokuBatch.from_grids(clues)
+        make_records = lambda results: sudoku_records(results, clues, ids, solutions, metas)  # noqa: E731
     id_tensor = torch.tensor(ids, dtype=torch.long)
     runs = []
     for index, (spec, seed, config) in enumerate(plan):
@@ -380,7 +387,7 @@ def compare(
             run = Run(spec, seed, config, [], [], time.perf_counter() - start, 0, error=str(exc))
         else:
             seconds = time.perf_counter() - start
-            records = sudoku_records(results, clues, ids, solutions, metas)
+            records = make_records(results)
             run = Run(spec, seed, config, records, list(results.curve), seconds, int(results.steps_run.max()))
         runs.append(run)
         if on_run is not None:
