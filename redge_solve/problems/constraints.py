@@ -172,11 +172,12 @@ class ConstraintBatch:
     pairs: Tensor  # (C, 2)
     singles: Tensor  # (U,)
     term_instance: Tensor  # (GE + GA + C + U,) instance of each penalty term, in that order
+    width: int  # V_max of ``fill``'s output; kept by ``select`` and ``repeat`` so solutions keep one shape
     dtype: torch.dtype = torch.float32
 
     @classmethod
     def from_specs(cls, specs: list[ConstraintSpec] | tuple[ConstraintSpec, ...],
-                   dtype: torch.dtype = torch.float32) -> "ConstraintBatch":
+                   dtype: torch.dtype = torch.float32, width: int | None = None) -> "ConstraintBatch":
         specs = tuple(specs)
         if not specs:
             raise ValueError("no instances")
@@ -226,6 +227,7 @@ class ConstraintBatch:
             pairs=pairs,
             singles=singles,
             term_instance=torch.cat([exact_owner, atmost_owner, pair_owner, single_owner]),
+            width=max(int(sizes.max()), width or 0),
             dtype=dtype,
         )
 
@@ -244,8 +246,7 @@ class ConstraintBatch:
     @cached_property
     def fixed_values(self) -> Tensor:
         """``(I, V_max)`` long: each instance's fixed values, −1 at free variables and past its V_i."""
-        width = max(s.num_variables for s in self.specs)
-        return torch.stack([torch.nn.functional.pad(s.fixed, (0, width - s.num_variables), value=-1)
+        return torch.stack([torch.nn.functional.pad(s.fixed, (0, self.width - s.num_variables), value=-1)
                             for s in self.specs])
 
     def flat(self, x: Tensor) -> Tensor:
@@ -284,12 +285,12 @@ class ConstraintBatch:
         """Each instance ``times`` times in a row (instance ``i * times + r``), e.g. for restarts."""
         if times == 1:
             return self
-        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype)
+        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width)
 
     def select(self, keep: Tensor) -> "ConstraintBatch":
         """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
         chosen = keep.nonzero().flatten().tolist()
-        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype)
+        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width)
 
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free variables belong to kept instances."""

@@ -120,3 +120,41 @@ def solution_values(results: PuzzleResults, instances: Sequence[Instance]) -> li
 
 __all__ = ["Instance", "batch", "coloring_instance", "instance_records", "latin_instance", "queens_instance",
            "solution_values", "user_instance"]
+
+
+def problem_source(source: str, colors: int | None = None) -> list[Instance] | None:
+    """The instances named by a ``compare`` source, or None when it is not one of these (Sudoku data then):
+    ``queens:8,16,32`` (N-Queens boards), a DIMACS ``.col`` file, or a directory of them (sorted by name), each
+    coloured with ``colors`` or else its ``c chromatic number``. Raises ``ProblemFileError`` (one line)."""
+    import os
+
+    from .coloring import parse_dimacs
+    from .textfile import ProblemFileError, read_text
+
+    if source.startswith("queens:"):
+        try:
+            sizes = [int(n) for n in source.removeprefix("queens:").split(",") if n.strip()]
+        except ValueError:
+            raise ProblemFileError(f"{source}: expected queens:N1,N2,... with integers") from None
+        if not sizes or any(n < 4 for n in sizes):
+            raise ProblemFileError(f"{source}: expected queens:N1,N2,... with every N >= 4")
+        return [queens_instance(n) for n in sizes]
+    if os.path.isdir(source):
+        paths = sorted(os.path.join(source, f) for f in os.listdir(source) if f.endswith(".col"))
+        if not paths:
+            raise ProblemFileError(f"{source}: no .col files in this directory")
+    elif source.endswith(".col"):
+        paths = [source]
+    else:
+        return None
+    instances = []
+    for path in paths:
+        try:
+            graph = parse_dimacs(read_text(path), os.path.splitext(os.path.basename(path))[0])
+        except ProblemFileError as error:
+            raise ProblemFileError(f"{path}: {error}") from None
+        k = colors if colors is not None else graph.chromatic_number
+        if k is None:
+            raise ProblemFileError(f"{path}: give --colors K (the file states no 'c chromatic number')")
+        instances.append(coloring_instance(graph, k))
+    return instances
