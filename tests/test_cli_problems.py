@@ -24,7 +24,7 @@ def invoke(*args: str, stdin: str | None = None):
 
 def test_latin_solves_the_shipped_squares_and_writes_json(tmp_path):
     target = tmp_path / "latin.jsonl"
-    result = invoke("latin", str(PUZZLES / "latin.txt"), "--json", str(target))
+    result = invoke("latin", str(PUZZLES / "latin" / "squares.txt"), "--json", str(target))
     assert result.exit_code == 0, result.output
     assert "solved 4/4" in result.output
     records = [json.loads(line) for line in target.read_text().splitlines()]
@@ -56,7 +56,7 @@ def test_color_with_too_few_colours_exits_1_and_lists_conflicting_edges():
 
 
 def test_solve_spec_solves_the_shipped_example():
-    result = invoke("solve", str(PUZZLES / "australia.json"), "--json", "-", "--quiet")
+    result = invoke("solve", str(PUZZLES / "specs" / "australia.json"), "--json", "-", "--quiet")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assignment = record["assignment"]

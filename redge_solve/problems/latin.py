@@ -128,6 +128,6 @@ def parse_latin(text: str) -> list[LatinPuzzle]:
 
 LATIN_DEFAULTS = replace(DEFAULTS, init_std=1.0)
 """The ``latin`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
-(2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on puzzles/latin.txt (4×4 to 7×7), 2 seeds: first solved
-steps 19/40/62/60 and 15/33/55/69 with random initial logits (std 1) against 9/69/70/128 and 6/59/93/161 from
+(2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on puzzles/latin/squares.txt (4×4 to 7×7), 2 seeds: first
+solved steps 19/40/62/60 and 15/33/55/69 with random initial logits (std 1) against 9/69/70/128 and 6/59/93/161 from
 uniform logits, and 12/157/172/404 at lr 0.1."""
