@@ -39,7 +39,10 @@ from .estimators import canonical_name, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
-from .solver import SolverConfig, paper_protocol, solve
+from .solver import Problem, PuzzleResults, SolverConfig, paper_protocol, solve
+
+RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
+"""(results of a window of instances, the window) -> one record per instance (``compare``'s other problems)."""
 
 PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
@@ -340,7 +343,7 @@ DEFINITIONS = {
 
 
 def compare(
-    clues: torch.Tensor,
+    clues: torch.Tensor | None,
     specs: Sequence[EstimatorSpec],
     seeds: Sequence[int],
     protocol: str = "default",
@@ -352,6 +355,8 @@ def compare(
     on_step: Callable[[Any], None] | None = None,
     executor: Executor | None = None,
     chunk_size: int | None = None,
+    problem: Problem | None = None,
+    make_records: RecordMaker | None = None,
 ) -> Comparison:
     """Run every (spec, seed) on the same puzzles ``clues`` ``(B, N²)`` and summarise.
 
@@ -360,19 +365,23 @@ def compare(
     (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` puzzles
     (default: all) run by ``executor`` (default: this process); results are batch-invariant, so only the timings
     (``seconds``, ms/step: then the sum over the run's tasks) depend on the split.
+    Other problems: pass ``problem`` (any solver ``Problem``; ``clues`` is then unused) and ``make_records``
+    ((results, window) -> one record per instance of ``window`` with the keys of ``sudoku_records`` that
+    ``summarise`` reads).
     """
     if not seeds:
         raise ValueError("no seeds")
     if len(set(seeds)) != len(seeds):
         raise ValueError("seeds repeat")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    ids = list(range(clues.shape[0])) if puzzle_ids is None else [int(i) for i in puzzle_ids]
+    count = problem.num_instances if problem is not None else clues.shape[0]
+    ids = list(range(count)) if puzzle_ids is None else [int(i) for i in puzzle_ids]
     plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
     executor = executor or LocalExecutor()
     size = max(1, chunk_size or len(ids))
     bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
     task = partial(solve_part, clues=clues, ids=ids, solutions=solutions, metas=metas,
-                   on_step=on_step if executor.in_process else None)
+                   on_step=on_step if executor.in_process else None, problem=problem, make_records=make_records)
 
     def parts() -> Iterator[RunPart]:
         for index, (spec, seed, config) in enumerate(plan):
@@ -415,23 +424,35 @@ class PartResult:
     error: str | None = None
 
 
-def solve_part(part: RunPart, clues: torch.Tensor, ids: Sequence[int],
+def solve_part(part: RunPart, clues: torch.Tensor | None, ids: Sequence[int],
                solutions: Sequence[torch.Tensor | None] | None = None,
                metas: Sequence[dict[str, Any]] | None = None,
-               on_step: Callable[[Any], None] | None = None) -> PartResult:
-    """One task (here or on a Ray worker): solve ``clues[start:stop]`` with the part's config."""
+               on_step: Callable[[Any], None] | None = None,
+               problem: Problem | None = None,
+               make_records: RecordMaker | None = None) -> PartResult:
+    """One task (here or on a Ray worker): solve puzzles ``start:stop`` (of ``clues``, or of ``problem``'s
+    instances with ``make_records``) with the part's config."""
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
+    if problem is None:
+        sub: Problem = SudokuBatch.from_grids(clues[window])
+    else:
+        keep = torch.zeros(problem.num_instances, dtype=torch.bool)
+        keep[window] = True
+        sub = problem if keep.all() else problem.select(keep)
     start = time.perf_counter()
-    results = solve(SudokuBatch.from_grids(clues[window]), part.config,
-                    puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
+    results = solve(sub, part.config, puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
     seconds = time.perf_counter() - start
     diverged = results.diverged_step[results.diverged_step >= 0]
     if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
         error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
         return PartResult([], [], seconds, 0, error=error)
-    records = sudoku_records(results, clues[window], ids[window], None if solutions is None else solutions[window],
-                             None if metas is None else metas[window])
+    if make_records is not None:
+        records = make_records(results, window)
+    else:
+        records = sudoku_records(results, clues[window], ids[window],
+                                 None if solutions is None else solutions[window],
+                                 None if metas is None else metas[window])
     return PartResult(records, list(results.curve), seconds, int(results.steps_run.max()))
 
 

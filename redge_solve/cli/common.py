@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
-from typing import Iterator, NoReturn
+from typing import Any, Iterator, NoReturn
 
 import typer
 from rich.console import Console
@@ -42,3 +43,19 @@ def parse_assignments(items: list[str], what: str) -> dict[str, str]:
             fail(f"{what} must look like name=value, got {item!r}")
         parsed[key.strip()] = value.strip()
     return parsed
+
+
+def write_json_lines(path: str, records: list[dict[str, Any]]) -> None:
+    """One JSON line per record to ``path`` (written atomically), or to stdout for ``-``; a write error is a
+    one-line error (exit 2)."""
+    from ..atomic import write_atomic
+
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if path == "-":
+        console.file.write(text)
+        console.file.flush()
+        return
+    try:
+        write_atomic(path, text)
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror or error}")

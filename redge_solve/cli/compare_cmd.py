@@ -71,7 +71,10 @@ def render_table(rows, title: str) -> Table:
 
 @app.command("compare")
 def compare_command(
-    source: str = typer.Argument(..., help="Puzzle file (csv/tsv/parquet/json/jsonl) or hf:OWNER/NAME."),
+    source: str = typer.Argument(..., help="Puzzle file (csv/tsv/parquet/json/jsonl) or hf:OWNER/NAME; or a DIMACS "
+                                 ".col file or a directory of them (graph colouring); or queens:N1,N2,..."),
+    colors: Optional[int] = typer.Option(None, "--colors", min=1, help="Colours for .col graphs (default: each "
+                                         "file's 'c chromatic number')."),
     split: str = typer.Option("train", "--split", help="Dataset split (hub or local)."),
     offset: int = typer.Option(0, "--offset", help="First row to use."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Number of rows to use (default: all)."),
@@ -122,36 +125,50 @@ def compare_command(
     except ValueError as exc:
         fail(str(exc))
 
-    from ..data import SourceError, iter_chunks, open_source
-    from ..problems.sudoku import grid_from_string
+    from ..problems.instances import batch, instance_records, problem_source
+    from ..problems.textfile import ProblemFileError
 
-    try:
-        dataset = open_source(source, split, puzzle_column, solution_column or None)
-        rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
-                for row in chunk]
-    except SourceError as exc:
+    try:  # graph colouring (.col file or directory) or queens:N,...; else Sudoku data
+        instances = problem_source(source, colors)
+    except ProblemFileError as exc:
         fail(str(exc))
-    if not rows:
-        fail(f"no puzzles in {source} from row {offset}")
-    try:
-        import torch
+    extra: dict = {}
+    if instances is not None:
+        clue_tensor, solutions, metas, ids = None, None, None, list(range(len(instances)))
+        extra = dict(problem=batch(instances),
+                     make_records=lambda results, window: instance_records(results, instances[window], ids[window]))
+    else:
+        from ..data import SourceError, iter_chunks, open_source
+        from ..problems.sudoku import grid_from_string
 
-        clues = [grid_from_string(row.puzzle) for row in rows]
-        solutions = [None if row.solution is None else grid_from_string(row.solution) for row in rows]
-    except ValueError as exc:
-        bad = next(r for r in rows if not _parses(r.puzzle) or (r.solution is not None and not _parses(r.solution)))
-        fail(f"row {bad.index}: {exc}")
-    if len({c.numel() for c in clues}) != 1:
-        fail("compare needs puzzles of one size; select rows with --offset/--limit")
-    clue_tensor = torch.stack(clues)
+        try:
+            dataset = open_source(source, split, puzzle_column, solution_column or None)
+            rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
+                    for row in chunk]
+        except SourceError as exc:
+            fail(str(exc))
+        if not rows:
+            fail(f"no puzzles in {source} from row {offset}")
+        try:
+            import torch
+
+            clues = [grid_from_string(row.puzzle) for row in rows]
+            solutions = [None if row.solution is None else grid_from_string(row.solution) for row in rows]
+        except ValueError as exc:
+            bad = next(r for r in rows if not _parses(r.puzzle) or (r.solution is not None and not _parses(r.solution)))
+            fail(f"row {bad.index}: {exc}")
+        if len({c.numel() for c in clues}) != 1:
+            fail("compare needs puzzles of one size; select rows with --offset/--limit")
+        clue_tensor = torch.stack(clues)
+        metas, ids = [r.meta for r in rows], [r.index for r in rows]
     executor = open_executor(executor_name, address, num_workers)
     if chunk_size is None and executor.name == "ray":
-        chunk_size = -(-len(rows) // executor.workers)
+        chunk_size = -(-len(ids) // executor.workers)
 
     plan_runs = len(specs) * len(seed_list)
     err_console.print(
         f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
-        f"{len(rows)} puzzles ({protocol} protocol)", highlight=False)
+        f"{len(ids)} puzzles ({protocol} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
     with bar, sigterm_as_interrupt():
@@ -174,10 +191,9 @@ def compare_command(
             bar.update(inner, completed=p.step, total=p.steps)
 
         try:
-            result = compare(clue_tensor, specs, seed_list, protocol, overrides,
-                             puzzle_ids=[r.index for r in rows], solutions=solutions,
-                             metas=[r.meta for r in rows], on_run=on_run, on_step=on_step,
-                             executor=executor, chunk_size=chunk_size)
+            result = compare(clue_tensor, specs, seed_list, protocol, overrides, puzzle_ids=ids,
+                             solutions=solutions, metas=metas, on_run=on_run, on_step=on_step,
+                             executor=executor, chunk_size=chunk_size, **extra)
         except KeyboardInterrupt:
             err_console.print("interrupted")
             raise typer.Exit(130) from None
@@ -185,7 +201,7 @@ def compare_command(
             executor.close()
     result.settings = dict(source=source, split=split, offset=offset, limit=limit, seeds=seed_list)
     config = result.rows[0].config
-    title = (f"{protocol} protocol · {len(rows)} puzzles · seeds {','.join(map(str, seed_list))} · "
+    title = (f"{protocol} protocol · {len(ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
              f"{config['steps']} steps, {config['samples']} sample(s), {config['restarts']} restart(s), "
              f"lr {config['lr']}, early stop {'on' if config['early_stop'] else 'off'}")
     console.print(render_table(result.rows, title))

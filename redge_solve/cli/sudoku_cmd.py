@@ -8,9 +8,7 @@ solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzl
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import json
 import os
 import time
 from typing import Any, List, Optional
@@ -20,11 +18,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..atomic import write_atomic
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
-from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, paper_protocol, solve
+from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, solve
 from ..solver import Progress as SolveProgress
 from .app import app
 from .common import (
@@ -34,9 +31,10 @@ from .common import (
     console,
     err_console,
     fail,
-    parse_assignments,
     sigterm_as_interrupt,
+    write_json_lines,
 )
+from .options import PARAM_OPTION, make_config
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
@@ -48,8 +46,6 @@ class Protocol(str, enum.Enum):
     paper = "paper"
 
 
-_PARAM_OPTION = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
-                                              help="Estimator parameter, repeatable (e.g. -p n_steps=5).")
 _PROTOCOL_OPTION = typer.Option(Protocol.default, "--protocol", case_sensitive=False,
                                       help="'paper': 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop "
                                       "(explicit options still override).")
@@ -63,7 +59,7 @@ def sudoku(
                                "column."),
     estimator: str = typer.Option(DEFAULTS.estimator, "--estimator", "-e",
                                   help="Gradient estimator (see `redge-solve estimators`)."),
-    param: Optional[List[str]] = _PARAM_OPTION,
+    param: Optional[List[str]] = PARAM_OPTION,
     steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
                                         help=f"Adam steps per puzzle (default: {DEFAULTS.steps})"),
     samples: Optional[int] = typer.Option(None, "--samples", show_default=False,
@@ -146,25 +142,15 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         records.append(record)
     records.sort(key=lambda r: r["index"])
     if json_path is not None:
-        _write_json(json_path, [_public(r) for r in records])
+        write_json_lines(json_path, [_public(r) for r in records])
     if not quiet:
         _report(out, records, good, show, elapsed)
 
 
 def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
             protocol: Protocol) -> SolverConfig:
-    parsed = parse_assignments(params, "--param")
-    try:
-        config = SolverConfig(estimator=estimator, params=parsed)
-        explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
-        overrides = {k: v for k, v in explicit.items() if v is not None}
-        if no_early_stop:
-            overrides["early_stop"] = False
-        if protocol is Protocol.paper:
-            return paper_protocol(config, **overrides)
-        return dataclasses.replace(config, **overrides)
-    except ValueError as error:
-        fail(str(error))
+    return make_config(DEFAULTS, estimator, params, steps, samples, restarts, lr, seed, no_early_stop,
+                       paper=protocol is Protocol.paper)
 
 
 def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
@@ -206,18 +192,6 @@ def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str
 
 def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "size"}
-
-
-def _write_json(path: str, records: list[dict[str, Any]]) -> None:
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    if path == "-":
-        console.file.write(text)
-        console.file.flush()
-        return
-    try:
-        write_atomic(path, text)
-    except OSError as error:
-        fail(f"cannot write {path}: {error.strerror or error}")
 
 
 def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,

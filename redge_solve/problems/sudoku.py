@@ -242,3 +242,30 @@ def grid_violations(grids: Tensor) -> Tensor:
     for j in range(3):
         counts.index_put_((batch, units[:, j].expand(count, cells), grids), torch.ones_like(grids), accumulate=True)
     return (counts[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
+
+
+# ---- Sudoku as a generic constraint problem (the specialised penalty above is proven equal to it in the tests) ----
+
+
+def sudoku_spec(grid: Tensor):
+    """One puzzle ``(N²,)`` (0 = blank) as a ``ConstraintSpec``: the N² cells are the variables, digits 1..N the
+    values 0..N−1, clues are fixed, and each (unit, digit) is an exactly-one group over the unit's cells — so
+    its penalty Σ_{u,k} (c_{u,k} − 1)² is term by term the one of ``SudokuBatch.penalty``."""
+    from .constraints import ConstraintSpec
+
+    grid = grid.long()
+    side = math.isqrt(grid.numel())
+    units = units_of_cells(side)  # (N², 3)
+    members = torch.stack([(units[:, j] == u).nonzero().flatten() for j in range(3) for u in
+                           range(j * side, (j + 1) * side)])  # (3N, N) cells of each unit
+    digits = torch.arange(side)
+    groups = (members.unsqueeze(1) * side + digits.view(1, side, 1)).reshape(3 * side * side, side)
+    return ConstraintSpec.build(side * side, side, fixed=grid - 1, exactly_one=groups)
+
+
+def sudoku_constraints(grids: Tensor, dtype: torch.dtype = torch.float32):
+    """A batch of puzzles ``(I, N²)`` as the generic ``ConstraintBatch``: the same variables (free cells, in the
+    same order), the same penalty, the same ``Problem`` protocol as ``SudokuBatch.from_grids(grids)``."""
+    from .constraints import ConstraintBatch
+
+    return ConstraintBatch.from_specs([sudoku_spec(g) for g in grids.long()], dtype)

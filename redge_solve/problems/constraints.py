@@ -1,0 +1,297 @@
+"""Generic constraint problems over categorical variables, as one vectorised quadratic penalty.
+
+An instance has ``V`` variables, each taking one of ``K`` values (categories). It is described by plain data
+(``ConstraintSpec``): fixed assignments (clues), "exactly one" groups, "at most one" groups, pairwise conflicts and
+forbidden assignments, all written over *literals* ``ℓ = (v, c)`` ("variable v takes value c"), stored flat as
+``v * K + c``. For an assignment X ∈ {0,1}^{V×K} (one-hot rows; relaxed rows in [0,1] during optimisation) and
+``x_ℓ = X[v, c]``:
+
+    exactly one,  group G:        (Σ_{ℓ∈G} x_ℓ − 1)²
+    at most one,  group G:        Σ_{ℓ<ℓ' ∈ G} x_ℓ x_ℓ' = ((Σ_{ℓ∈G} x_ℓ)² − Σ_{ℓ∈G} x_ℓ²) / 2
+    conflict      (ℓ, ℓ'):        x_ℓ x_ℓ'                         ("not both": two variables must differ is one
+    forbidden     ℓ:              x_ℓ                                conflict (u,c),(v,c) per value c)
+
+    f(X) = Σ of all terms of the instance.
+
+Every term is ≥ 0 on [0,1] inputs and, for one-hot X, integer and zero exactly when its constraint holds; so
+f(X) = 0 exactly on valid solutions. Fixed variables are not optimised: their rows are constant one-hots, so a
+constraint touching a clue becomes a constraint on the remaining free variables (a domain restriction).
+
+``ConstraintBatch`` concatenates the free variables of I instances (each with its own V, same K) into one
+``(F, K)`` tensor, like ``SudokuBatch``, and implements the solver's ``Problem`` protocol. Groups are padded index
+tensors into a flat copy of all instances' rows (with one constant zero slot for padding), so the penalty is a
+few gathers, products and one ``index_add`` — no Python loop over groups or instances. ``verify`` checks the
+original constraints directly on an integer assignment, without the penalty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import torch
+from torch import Tensor
+
+
+def pad_groups(groups: list[list[int]] | Tensor) -> Tensor:
+    """Groups of flat literals of varying length as ``(G, L)`` long, padded with −1."""
+    if isinstance(groups, Tensor):
+        return groups.long().reshape(-1, groups.shape[-1]) if groups.numel() else torch.zeros(0, 1, dtype=torch.long)
+    width = max((len(g) for g in groups), default=1)
+    out = torch.full((len(groups), max(width, 1)), -1, dtype=torch.long)
+    for i, group in enumerate(groups):
+        out[i, : len(group)] = torch.tensor(group, dtype=torch.long)
+    return out
+
+
+def differ_conflicts(pairs: Tensor, num_categories: int) -> Tensor:
+    """``(P, 2)`` variable pairs that must differ -> ``(P·K, 2)`` conflicting literals ``(u·K+c, v·K+c)``."""
+    pairs = pairs.long().reshape(-1, 2)
+    values = torch.arange(num_categories)
+    u = (pairs[:, :1] * num_categories + values).reshape(-1)
+    v = (pairs[:, 1:] * num_categories + values).reshape(-1)
+    return torch.stack([u, v], dim=1)
+
+
+@dataclass(frozen=True)
+class ConstraintSpec:
+    """One instance: ``num_variables`` variables over ``num_categories`` values and its constraints.
+
+    fixed: ``(V,)`` long, the value of a fixed variable (a clue) or −1 for a free one.
+    exactly_one, at_most_one: ``(G, L)`` long flat literals ``v·K + c`` per group, −1 padding.
+    conflicts: ``(C, 2)`` long pairs of flat literals that must not both hold.
+    forbidden: ``(U,)`` long flat literals that must not hold.
+    """
+
+    num_variables: int
+    num_categories: int
+    fixed: Tensor
+    exactly_one: Tensor = field(default_factory=lambda: torch.zeros(0, 1, dtype=torch.long))
+    at_most_one: Tensor = field(default_factory=lambda: torch.zeros(0, 1, dtype=torch.long))
+    conflicts: Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
+    forbidden: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+
+    @classmethod
+    def build(
+        cls,
+        num_variables: int,
+        num_categories: int,
+        fixed: Tensor | None = None,
+        exactly_one: list[list[int]] | Tensor | None = None,
+        at_most_one: list[list[int]] | Tensor | None = None,
+        conflicts: Tensor | None = None,
+        differ: Tensor | None = None,
+        forbidden: Tensor | None = None,
+    ) -> "ConstraintSpec":
+        """Normalise and check the pieces (``differ``: ``(P, 2)`` variable pairs, expanded into conflicts).
+        Raises ``ValueError`` on an index out of range."""
+        if num_variables < 1 or num_categories < 1:
+            raise ValueError(f"need at least one variable and one value, got {num_variables} and {num_categories}")
+        fixed = torch.full((num_variables,), -1, dtype=torch.long) if fixed is None else fixed.long().clone()
+        if fixed.shape != (num_variables,):
+            raise ValueError(f"fixed must have one entry per variable ({num_variables}), got {tuple(fixed.shape)}")
+        if ((fixed < -1) | (fixed >= num_categories)).any():
+            raise ValueError(f"a fixed value is outside 0..{num_categories - 1}")
+        pairs = torch.zeros(0, 2, dtype=torch.long) if conflicts is None else conflicts.long().reshape(-1, 2)
+        if differ is not None:
+            pairs = torch.cat([pairs, differ_conflicts(differ, num_categories)])
+        spec = cls(
+            num_variables,
+            num_categories,
+            fixed,
+            pad_groups([] if exactly_one is None else exactly_one),
+            pad_groups([] if at_most_one is None else at_most_one),
+            pairs,
+            torch.zeros(0, dtype=torch.long) if forbidden is None else forbidden.long().reshape(-1),
+        )
+        literals = num_variables * num_categories
+        for name in ("exactly_one", "at_most_one", "conflicts", "forbidden"):
+            value = getattr(spec, name)
+            if value.numel() and ((value < (-1 if name in ("exactly_one", "at_most_one") else 0)) |
+                                  (value >= literals)).any():
+                raise ValueError(f"{name} names a (variable, value) outside {num_variables} × {num_categories}")
+        return spec
+
+    def widen(self, num_categories: int) -> "ConstraintSpec":
+        """The same instance over ``num_categories ≥ K`` values, the extra values forbidden for every variable
+        (so instances of different K can share one batch)."""
+        if num_categories == self.num_categories:
+            return self
+        if num_categories < self.num_categories:
+            raise ValueError(f"cannot narrow {self.num_categories} values to {num_categories}")
+        k, wide = self.num_categories, num_categories
+
+        def remap(literals: Tensor) -> Tensor:
+            return torch.where(literals >= 0, literals // k * wide + literals % k, literals)
+
+        extra = (torch.arange(self.num_variables).view(-1, 1) * wide + torch.arange(k, wide)).reshape(-1)
+        return ConstraintSpec(self.num_variables, wide, self.fixed, remap(self.exactly_one), remap(self.at_most_one),
+                              remap(self.conflicts), torch.cat([remap(self.forbidden), extra]))
+
+    def verify(self, assignment: Tensor) -> list[str]:
+        """The constraints an integer assignment ``(V,)`` (values 0..K−1) breaks, in words; empty when valid.
+        Checked directly on the values (counts of true literals), not through the penalty."""
+        values = assignment.long()
+        k = self.num_categories
+        if values.shape != (self.num_variables,):
+            return [f"expected {self.num_variables} values, got {tuple(values.shape)}"]
+        if ((values < 0) | (values >= k)).any():
+            return ["a value is outside the domain"]
+        holds = torch.zeros(self.num_variables * k + 1, dtype=torch.long)  # last slot: padding, never true
+        holds[torch.arange(self.num_variables) * k + values] = 1
+        problems = []
+        bad_fixed = ((self.fixed >= 0) & (values != self.fixed)).nonzero().flatten().tolist()
+        problems += [f"variable {v} is fixed to {int(self.fixed[v])}" for v in bad_fixed]
+        for name, groups, ok in (("exactly-one", self.exactly_one, lambda n: n == 1),
+                                 ("at-most-one", self.at_most_one, lambda n: n <= 1)):
+            counts = holds[groups].sum(-1) if groups.numel() else torch.zeros(0, dtype=torch.long)
+            problems += [f"{name} group {g} has {int(counts[g])} true" for g in (~ok(counts)).nonzero().flatten()]
+        both = (holds[self.conflicts[:, 0]] & holds[self.conflicts[:, 1]]).nonzero().flatten().tolist()
+        problems += [f"conflict {c} holds on both sides" for c in both]
+        problems += [f"forbidden assignment {int(u)} holds" for u in self.forbidden[holds[self.forbidden] == 1]]
+        return problems
+
+
+@dataclass(frozen=True)
+class ConstraintBatch:
+    """I instances (same K) as one penalty over their concatenated free variables; the solver's ``Problem``.
+
+    Derived by ``from_specs``: every instance's rows (free and fixed) are laid out one after another, instance i
+    starting at row ``row_start[i]``; a flat assignment ``(S, R·K + 1)`` holds them with a constant zero last.
+    """
+
+    specs: tuple[ConstraintSpec, ...]
+    var_instance: Tensor  # (F,) instance of each free variable
+    var_index: Tensor  # (F,) its variable index within the instance
+    var_row: Tensor  # (F,) its row in the concatenated layout
+    base: Tensor  # (R + 1, K): one-hots of fixed rows, zeros elsewhere (the last row is the padding slot)
+    member_literal: Tensor  # (M,) the flat literal of every group member (exactly-one groups first, no padding)
+    member_group: Tensor  # (M,) its group: 0..GE−1 exactly-one, GE..GE+GA−1 at-most-one
+    num_exact: int  # GE
+    num_groups: int  # GE + GA
+    pairs: Tensor  # (C, 2)
+    singles: Tensor  # (U,)
+    term_instance: Tensor  # (GE + GA + C + U,) instance of each penalty term, in that order
+    width: int  # V_max of ``fill``'s output; kept by ``select`` and ``repeat`` so solutions keep one shape
+    dtype: torch.dtype = torch.float32
+
+    @classmethod
+    def from_specs(cls, specs: list[ConstraintSpec] | tuple[ConstraintSpec, ...],
+                   dtype: torch.dtype = torch.float32, width: int | None = None) -> "ConstraintBatch":
+        specs = tuple(specs)
+        if not specs:
+            raise ValueError("no instances")
+        k = specs[0].num_categories
+        if any(s.num_categories != k for s in specs):
+            raise ValueError("every instance of a batch must have the same number of values")
+        sizes = torch.tensor([s.num_variables for s in specs])
+        row_start = torch.cumsum(sizes, 0) - sizes
+        rows = int(sizes.sum())
+        pad = rows * k
+        fixed = torch.cat([s.fixed for s in specs])
+        base = torch.zeros(rows + 1, k, dtype=dtype)
+        clue_rows = (fixed >= 0).nonzero().flatten()
+        base[clue_rows, fixed[clue_rows]] = 1.0
+        instance_of_row = torch.repeat_interleave(torch.arange(len(specs)), sizes)
+        free = (fixed < 0).nonzero().flatten()
+
+        def shifted(name: str) -> tuple[Tensor, Tensor]:
+            parts = [getattr(s, name) for s in specs]
+            width = max((p.shape[1] for p in parts if p.dim() == 2), default=1)
+            out, owner = [], []
+            for i, part in enumerate(parts):
+                offset = int(row_start[i]) * k
+                if part.dim() == 2 and part.shape[1] < width:
+                    part = torch.cat([part, part.new_full((part.shape[0], width - part.shape[1]), -1)], 1)
+                out.append(torch.where(part >= 0, part + offset, torch.full_like(part, pad)))
+                owner.append(torch.full((part.shape[0],), i, dtype=torch.long))
+            return torch.cat(out), torch.cat(owner)
+
+        exact, exact_owner = shifted("exactly_one")
+        atmost, atmost_owner = shifted("at_most_one")
+        groups = torch.cat([torch.nn.functional.pad(g, (0, max(exact.shape[1], atmost.shape[1]) - g.shape[1]),
+                                                    value=pad) for g in (exact, atmost)])
+        real = groups != pad
+        pairs, pair_owner = shifted("conflicts")
+        singles, single_owner = shifted("forbidden")
+        return cls(
+            specs=specs,
+            var_instance=instance_of_row[free],
+            var_index=free - row_start[instance_of_row[free]],
+            var_row=free,
+            base=base,
+            member_literal=groups[real],
+            member_group=real.nonzero()[:, 0],
+            num_exact=exact.shape[0],
+            num_groups=groups.shape[0],
+            pairs=pairs,
+            singles=singles,
+            term_instance=torch.cat([exact_owner, atmost_owner, pair_owner, single_owner]),
+            width=max(int(sizes.max()), width or 0),
+            dtype=dtype,
+        )
+
+    @property
+    def num_instances(self) -> int:
+        return len(self.specs)
+
+    @property
+    def num_variables(self) -> int:
+        return self.var_row.shape[0]
+
+    @property
+    def num_categories(self) -> int:
+        return self.base.shape[1]
+
+    @cached_property
+    def fixed_values(self) -> Tensor:
+        """``(I, V_max)`` long: each instance's fixed values, −1 at free variables and past its V_i."""
+        return torch.stack([torch.nn.functional.pad(s.fixed, (0, self.width - s.num_variables), value=-1)
+                            for s in self.specs])
+
+    def flat(self, x: Tensor) -> Tensor:
+        """``(S, F, K)`` free rows -> ``(S, (R+1)·K)``: every instance's rows (clues as constant one-hots) and
+        the zero padding slot, flattened so that a literal of row r, value c sits at ``r·K + c``."""
+        full = self.base.to(x.dtype).expand(x.shape[0], -1, -1).index_copy(1, self.var_row, x)
+        return full.reshape(x.shape[0], -1)
+
+    def terms(self, x: Tensor) -> Tensor:
+        """Every penalty term ``(S, GE + GA + C + U)`` (formulas in the module docstring). Group sums Σ_{ℓ∈G} x_ℓ
+        and Σ_{ℓ∈G} x_ℓ² are an ``index_add`` over the groups' members (padding never touched)."""
+        flat = self.flat(x)
+        count = x.shape[0]
+        members = flat.index_select(1, self.member_literal)  # (S, M): x_ℓ of every group member
+        sums = flat.new_zeros(count, self.num_groups).index_add_(1, self.member_group, members)
+        squares = flat.new_zeros(count, self.num_groups).index_add_(1, self.member_group, members.square())
+        exact = sums[:, : self.num_exact].sub(1).square()
+        atmost = (sums[:, self.num_exact:].square() - squares[:, self.num_exact:]) / 2
+        conflict = flat.index_select(1, self.pairs[:, 0]) * flat.index_select(1, self.pairs[:, 1])
+        single = flat.index_select(1, self.singles)
+        return torch.cat([exact, atmost, conflict, single], 1)
+
+    def penalty(self, x: Tensor) -> Tensor:
+        """``f(X)`` per instance: ``(S, F, K) -> (S, I)``, the sum of the instance's terms."""
+        terms = self.terms(x)
+        out = terms.new_zeros(x.shape[0], self.num_instances)
+        return out.index_add(1, self.term_instance, terms)
+
+    def fill(self, x: Tensor) -> Tensor:
+        """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
+        out = self.fixed_values.expand(x.shape[0], -1, -1).clone()
+        out[:, self.var_instance, self.var_index] = x.argmax(-1)
+        return out
+
+    def repeat(self, times: int) -> "ConstraintBatch":
+        """Each instance ``times`` times in a row (instance ``i * times + r``), e.g. for restarts."""
+        if times == 1:
+            return self
+        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width)
+
+    def select(self, keep: Tensor) -> "ConstraintBatch":
+        """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
+        chosen = keep.nonzero().flatten().tolist()
+        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width)
+
+    def variable_mask(self, keep: Tensor) -> Tensor:
+        """Bool ``(F,)``: which free variables belong to kept instances."""
+        return keep[self.var_instance]
