@@ -13,9 +13,18 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..problems.instances import Instance, batch, instance_records
-from ..solver import NumericalError, SolverConfig, solve
+from ..solver import Interrupted, SolverConfig, solve
 from ..solver import Progress as SolveProgress
-from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, write_json_lines
+from .common import (
+    EXIT_ALL_SOLVED,
+    EXIT_INTERRUPTED,
+    EXIT_SOME_UNSOLVED,
+    console,
+    err_console,
+    fail,
+    sigterm_as_interrupt,
+    write_json_lines,
+)
 
 
 def check_json_path(json_path: str | None) -> None:
@@ -27,13 +36,14 @@ def check_json_path(json_path: str | None) -> None:
 def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: str, quiet: bool
                     ) -> list[dict[str, Any]]:
     """Solve the instances, one tensor batch per number of values K (as ``sudoku`` does per size), with a
-    progress bar; one record each in input order (see ``instance_records``). Ctrl-C exits 130, NaN logits exit 2."""
+    progress bar; one record each in input order (see ``instance_records``). An instance whose logits became
+    NaN/inf gets an error record instead of a result; Ctrl-C (or SIGTERM) exits 130 after saying what was solved."""
     columns = (TextColumn(label), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
                TextColumn("best penalty {task.fields[penalty]}"), TimeElapsedColumn())
     records: list[dict[str, Any]] = []
     try:
-        with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
+        with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
             for k in sorted({i.spec.num_categories for i in instances}):
                 indices = [j for j, i in enumerate(instances) if i.spec.num_categories == k]
                 group = [instances[j] for j in indices]
@@ -43,14 +53,19 @@ def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: 
                     bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}")
 
                 results = solve(batch(group), config, puzzle_ids=torch.tensor(indices), on_step=on_step)
-                records += instance_records(results, group, indices)
+                diverged = results.diverged_step.tolist()
+                for record, step in zip(instance_records(results, group, indices), diverged, strict=True):
+                    if step >= 0:  # diverged: no result, the others go on
+                        record = {"index": record["index"], "name": record["name"], "found": False,
+                                  "verified": False, "error": f"solver diverged: logits became NaN/inf at step "
+                                                              f"{step} (try a smaller --lr)"}
+                    records.append(record)
                 bar.remove_task(task)
-    except KeyboardInterrupt:
-        err_console.print(f"interrupted: {sum(r['found'] for r in records)} instance(s) solved before the "
-                          "interrupt", highlight=False)
+    except KeyboardInterrupt as interrupt:
+        partial = int(interrupt.results.found.sum()) if isinstance(interrupt, Interrupted) else 0
+        err_console.print(f"interrupted: {sum(r['found'] for r in records) + partial} instance(s) solved before "
+                          "the interrupt", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    except NumericalError as error:
-        fail(str(error))
     return sorted(records, key=lambda r: r["index"])
 
 
@@ -62,6 +77,9 @@ def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], Rende
     out: Console = err_console if json_path == "-" else console
     if not quiet:
         for record in records:
+            if "error" in record:
+                err_console.print(f"[red]failed[/]: {record['name']}: {record['error']}", highlight=False)
+                continue
             if record["found"]:
                 status = f"[green]solved[/] at step {record['first_solved_step']}"
             else:
