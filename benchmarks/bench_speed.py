@@ -15,10 +15,10 @@ every repetition) so both see the same machine contention; per-step time = wall 
 the spread (min–max) over repetitions, and ratio = median reference / median ours.
 
 Peak memory (on unless ``--no-memory``): on CPU every (implementation, estimator) runs ``--memory-steps`` steps
-once more, alone, in a fresh subprocess; we report the ru_maxrss increase (KiB→MiB) from just before the loop
-(imports done, data loaded, one step run) to after it: the peak resident memory the loop added (``tracemalloc``
-cannot see torch's allocations). On CUDA, in this process: ``torch.cuda.max_memory_allocated`` above what was
-allocated before the loop.
+once more, alone, in a fresh subprocess; we report the increase of its peak resident memory (``VmHWM``, KiB→MiB)
+from just before the loop (imports done, data loaded, one step run on a single puzzle) to after it: the peak
+resident memory the loop added (``tracemalloc`` cannot see torch's allocations). On CUDA, in this process:
+``torch.cuda.max_memory_allocated`` above what was allocated before the loop.
 
 ``--device cuda`` runs both loops on the GPU (the batch is moved there; timings synchronise before reading the
 clock).
@@ -105,13 +105,28 @@ def cuda_peak_memory(impl: str, name: str, grids: torch.Tensor, steps: int) -> d
     return {"peak_mib": (torch.cuda.max_memory_allocated(grids.device) - before) / 2**20}
 
 
+def peak_rss_kib() -> int:
+    """Peak resident memory of this process (KiB): ``VmHWM`` of ``/proc/self/status`` where there is one. Not
+    ``ru_maxrss``: after fork + exec it still counts the parent's memory at the fork, which hides the child's."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
-    """Subprocess entry: run one loop and print the ru_maxrss increase (MiB) as JSON."""
+    """Subprocess entry: run one loop and print the increase of the peak resident memory (MiB) as JSON."""
     grids = load_grids(Path(data), n)
-    RUNNERS[impl](grids, name, 1)  # allocator / lazy-init effects of a first call are part of the baseline
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # lazy initialisation (kernels, thread pools) on one puzzle is part of the baseline; a first call on the whole
+    # batch would already set the peak, leaving nothing to measure
+    RUNNERS[impl](grids[:1], name, 1)
+    before = peak_rss_kib()
     RUNNERS[impl](grids, name, steps)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    after = peak_rss_kib()
     print(json.dumps({"peak_mib": (after - before) / 1024, "maxrss_mib": after / 1024}))
 
 
