@@ -70,23 +70,28 @@ class BadPuzzle:
 Entry = Union[Puzzle, BadPuzzle]
 
 
+def read_bytes(path: str, what: str = "puzzle file", error: type[ValueError] = FormatError) -> bytes:
+    """The bytes of ``path`` (``-`` = standard input); a file-level failure raises ``error`` with a one-line
+    reason that does not repeat the path (``what`` names the kind of file expected)."""
+    try:
+        if path == "-":
+            return sys.stdin.buffer.read()
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise error("no such file") from None
+    except IsADirectoryError:
+        raise error(f"is a directory, not a {what}") from None
+    except PermissionError:
+        raise error("permission denied") from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror or exc}") from None
+
+
 def read_puzzles(path: str, size: int | None = None) -> list[Entry]:
     """Read and parse a file (``-`` = standard input). Raises ``FormatError`` for file-level problems (the
     message does not repeat the path)."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
-    except FileNotFoundError:
-        raise FormatError("no such file") from None
-    except IsADirectoryError:
-        raise FormatError("is a directory, not a puzzle file") from None
-    except PermissionError:
-        raise FormatError("permission denied") from None
-    except OSError as error:
-        raise FormatError(f"cannot read: {error.strerror or error}") from None
+    data = read_bytes(path)
     return parse_bytes(data, size=size)
 
 

@@ -3,7 +3,7 @@ readers; Sudoku files go through ``formats.py``)."""
 
 from __future__ import annotations
 
-import sys
+from ..formats import read_bytes
 
 
 class ProblemFileError(ValueError):
@@ -13,18 +13,7 @@ class ProblemFileError(ValueError):
 def read_text(path: str) -> str:
     """The UTF-8 text of ``path`` (``-`` = standard input). Raises ``ProblemFileError`` when it is missing,
     a directory, unreadable, binary or not UTF-8."""
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read()
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read()
-    except FileNotFoundError:
-        raise ProblemFileError("no such file") from None
-    except IsADirectoryError:
-        raise ProblemFileError("is a directory, not a problem file") from None
-    except OSError as error:
-        raise ProblemFileError(f"cannot read: {error.strerror or error}") from None
+    data = read_bytes(path, "problem file", ProblemFileError)
     nul = data.find(b"\x00")
     if nul >= 0:
         raise ProblemFileError(f"binary file (NUL byte at offset {nul}), expected text")
