@@ -215,6 +215,32 @@ def _table_lines(path: Path) -> list[dict]:
     return [dict(record, line=record["index"] + 2) for record in jsonl(path)]
 
 
+@st.composite
+def mutated_file(draw, *examples: str) -> tuple[bytes, list[Item]]:
+    """A shipped example file (Latin squares, DIMACS graphs, JSON specs) cut, with bytes flipped, lines duplicated,
+    invalid UTF-8 or a very long line: these commands may refuse the whole file (one line, exit 2), never crash."""
+    data = bytearray((ROOT / draw(st.sampled_from(examples))).read_bytes())
+    for _ in range(draw(st.integers(0, 4))):
+        op = draw(st.sampled_from(["cut", "flip", "insert", "duplicate", "long", "bad-utf8"]))
+        at = draw(st.integers(0, max(len(data) - 1, 0)))
+        if op == "cut":
+            del data[at:]
+        elif op == "flip" and data:
+            data[at] = draw(st.integers(1, 255))
+        elif op == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8)).replace(b"\x00", b"")
+        elif op == "duplicate":
+            lines = bytes(data).splitlines(keepends=True)
+            if lines:
+                line = draw(st.sampled_from(lines))
+                data[at:at] = line
+        elif op == "long":
+            data[at:at] = draw(st.sampled_from([b"1", b".", b" e 1 2", b"0"])) * 20_000
+        elif op == "bad-utf8":
+            data[at:at] = b"\xff\xfe"
+    return bytes(data), []
+
+
 FILE_COMMANDS = [
     FileCommand("sudoku", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], text_file(), ".txt", True),
     FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], csv_file(), ".csv", True),
@@ -223,6 +249,12 @@ FILE_COMMANDS = [
     FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "--no-progress"],
                 csv_file(HEADERS[:3]), ".csv", False, lambda o: []),
     FileCommand("report", lambda f, o: ["report", f], results_file(), ".jsonl", False, lambda o: []),
+    FileCommand("latin", lambda f, o: ["latin", f, *TINY, "-q"], mutated_file("puzzles/latin/squares.txt"), ".txt",
+                False, lambda o: []),
+    FileCommand("color", lambda f, o: ["color", f, "--colors", "4", *TINY, "-q"],
+                mutated_file("puzzles/graphs/petersen.col", "puzzles/graphs/myciel3.col"), ".col", False, lambda o: []),
+    FileCommand("solve", lambda f, o: ["solve", f, *TINY, "-q"], mutated_file("puzzles/specs/australia.json"),
+                ".json", False, lambda o: []),
 ]
 
 LINE_MESSAGE = re.compile(r"^(?:skipped|bad puzzle|error|failed): .*? line (\d+): ")

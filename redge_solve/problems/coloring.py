@@ -63,7 +63,9 @@ def verify_coloring(graph: Graph, coloring: Tensor, colors: int) -> bool:
 
 # ---- DIMACS ----------------------------------------------------------------------------------------------------
 
-_CHROMATIC = re.compile(r"chromatic number\D*(\d+)", re.IGNORECASE)
+_CHROMATIC = re.compile(r"chromatic number\D*?([0-9]{1,9})(?![0-9])", re.IGNORECASE)
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only ('²'.isdigit() is true), small enough to be a graph size
+MAX_VERTICES = 1_000_000
 
 
 def parse_dimacs(text: str, name: str = "") -> Graph:
@@ -83,15 +85,15 @@ def parse_dimacs(text: str, name: str = "") -> Graph:
         elif kind == "p":
             if vertices is not None:
                 raise ProblemFileError(f"line {number}: a second 'p' line")
-            if len(fields) != 4 or fields[1] not in ("edge", "col") or not all(f.isdigit() for f in fields[2:]):
+            if len(fields) != 4 or fields[1] not in ("edge", "col") or not all(map(_NUMBER.fullmatch, fields[2:])):
                 raise ProblemFileError(f"line {number}: expected 'p edge VERTICES EDGES', got {raw.strip()!r}")
             vertices = int(fields[2])
-            if vertices < 1:
-                raise ProblemFileError(f"line {number}: a graph needs at least one vertex")
+            if not 1 <= vertices <= MAX_VERTICES:
+                raise ProblemFileError(f"line {number}: a graph needs 1 to {MAX_VERTICES:,} vertices, got {vertices:,}")
         elif kind == "e":
             if vertices is None:
                 raise ProblemFileError(f"line {number}: edge before the 'p edge V E' line")
-            if len(fields) != 3 or not all(f.isdigit() for f in fields[1:]):
+            if len(fields) != 3 or not all(map(_NUMBER.fullmatch, fields[1:])):
                 raise ProblemFileError(f"line {number}: expected 'e U V' with vertex numbers, got {raw.strip()!r}")
             u, v = int(fields[1]), int(fields[2])
             if not (1 <= u <= vertices and 1 <= v <= vertices):
