@@ -50,8 +50,8 @@ def queens(
     json_path: Optional[str] = opt.JSON_OPTION,
     quiet: bool = opt.QUIET_OPTION,
 ) -> None:
-    """Solve N-Queens by gradient descent (rows are the variables, columns their values; columns and diagonals
-    at most one queen). Exit 0 all solved, 1 some unsolved, 2 bad input."""
+    """Solve N-Queens by gradient descent (rows are the variables, columns their values; one queen per column, at
+    most one per diagonal). Exit 0 all solved, 1 some unsolved, 2 bad input."""
     config = opt.make_config(QUEENS_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
     for n in sizes:
         if not 4 <= n <= MAX_N:
