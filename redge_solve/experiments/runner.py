@@ -25,6 +25,7 @@ import torch
 from ..atomic import write_atomic
 from ..compare import EstimatorSpec, expand_specs
 from ..estimators import Estimator, make_estimator
+from ..plots import new_figure, plot_mean_band, png_bytes
 
 OnStep = Callable[[int, int, float], None]
 """``on_step(step, steps, value)``: called after each optimisation step with the step's training loss."""
@@ -195,14 +196,9 @@ def curves_csv(bench: Bench) -> str:
 
 def curves_png(bench: Bench, curve: str | None = None, ylabel: str | None = None, log_y: bool = False) -> bytes:
     """One panel per setting; per estimator the mean curve over seeds and a min..max band (seeds > 1)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    from matplotlib.figure import Figure
-
     curve = curve or bench.primary
     settings = list(dict.fromkeys(run.setting for run in bench.runs)) or [""]
-    figure = Figure(figsize=(5.5 * len(settings), 4.2), dpi=100)
+    figure = new_figure(5.5 * len(settings), 4.2)
     axes_list = figure.subplots(1, len(settings), squeeze=False)[0]
     for axes, setting in zip(axes_list, settings, strict=True):
         labels = list(dict.fromkeys(run.spec.label for run in bench.runs if run.setting == setting))
@@ -212,13 +208,8 @@ def curves_png(bench: Bench, curve: str | None = None, ylabel: str | None = None
             length = min(len(points) for points in group)
             if length == 0:
                 continue
-            steps = [points[i][0] for i in range(length) for points in group[:1]]
-            values = [[points[i][1] for points in group] for i in range(length)]
-            mean = [sum(v) / len(v) for v in values]
-            (line,) = axes.plot(steps, mean, label=label, linewidth=1.3)
-            if len(group) > 1:
-                axes.fill_between(steps, [min(v) for v in values], [max(v) for v in values],
-                                  color=line.get_color(), alpha=0.2, linewidth=0)
+            steps = [step for step, _ in group[0][:length]]
+            plot_mean_band(axes, steps, [[value for _, value in points[:length]] for points in group], label, 1.3)
         seeds = len({run.seed for run in bench.runs})
         axes.set_title(f"{bench.experiment} {setting} ({seeds} seed{'s' if seeds != 1 else ''})".strip())
         axes.set_xlabel("step")
@@ -227,10 +218,7 @@ def curves_png(bench: Bench, curve: str | None = None, ylabel: str | None = None
             axes.set_yscale("log")
         axes.grid(True, alpha=0.3)
         axes.legend(loc="best", fontsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def write_outputs(bench: Bench, prefix: str | os.PathLike, ylabel: str | None = None,
