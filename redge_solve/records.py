@@ -33,32 +33,48 @@ def sudoku_records(
     for i, index in enumerate(indices):
         solution = solutions[i] if solutions is not None else None
         grid = results.solution[i]
-        first = int(results.first_solved_step[i])
-        diverged = int(results.diverged_step[i])
-        if diverged >= 0:
-            records.append(error_record(index, grid_to_string(clues[i]), f"solver diverged: logits became NaN/inf "
-                                        f"at step {diverged} (try a smaller --lr)"))
+        diverged = divergence(results, i)
+        if diverged is not None:
+            records.append(error_record(index, grid_to_string(clues[i]), diverged))
             continue
         records.append(
             {
                 "index": int(index),
                 "puzzle": grid_to_string(clues[i]),
                 "grid": grid_to_string(grid),
-                "found": bool(results.found[i]),
-                "solved_last": bool(results.solved_last[i]),
-                "solved_mode": bool(results.solved_mode[i]),
-                "solved_any": bool(results.solved_any[i]),
-                "first_solved_step": first if first >= 0 else None,
-                "penalty": round(float(results.penalty[i]), 6),
+                **outcome_fields(results, i),
                 "violations": int(violations[i]),
                 "matches_solution": None if solution is None else bool(torch.equal(grid, solution.long())),
                 "verified": verify_grid(grid, clues[i], solution),
-                "steps_run": int(results.steps_run[i]),
-                "seconds": round(float(results.seconds[i]), 4),
+                **cost_fields(results, i),
                 "meta": dict(metas[i]) if metas is not None else {},
             }
         )
     return records
+
+
+def divergence(results: PuzzleResults, i: int) -> str | None:
+    """Why puzzle ``i`` has no result (its logits became NaN/inf), or None."""
+    step = int(results.diverged_step[i])
+    return None if step < 0 else f"solver diverged: logits became NaN/inf at step {step} (try a smaller --lr)"
+
+
+def outcome_fields(results: PuzzleResults, i: int) -> dict[str, Any]:
+    """found, the three solved criteria, first_solved_step (None if never) and penalty of puzzle ``i``."""
+    first = int(results.first_solved_step[i])
+    return {
+        "found": bool(results.found[i]),
+        "solved_last": bool(results.solved_last[i]),
+        "solved_mode": bool(results.solved_mode[i]),
+        "solved_any": bool(results.solved_any[i]),
+        "first_solved_step": first if first >= 0 else None,
+        "penalty": round(float(results.penalty[i]), 6),
+    }
+
+
+def cost_fields(results: PuzzleResults, i: int) -> dict[str, Any]:
+    """steps_run and seconds of puzzle ``i``."""
+    return {"steps_run": int(results.steps_run[i]), "seconds": round(float(results.seconds[i]), 4)}
 
 
 def error_record(index: int, puzzle: str, reason: str) -> dict[str, Any]:

@@ -53,13 +53,7 @@ def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: 
                     bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}")
 
                 results = solve(batch(group), config, puzzle_ids=torch.tensor(indices), on_step=on_step)
-                diverged = results.diverged_step.tolist()
-                for record, step in zip(instance_records(results, group, indices), diverged, strict=True):
-                    if step >= 0:  # diverged: no result, the others go on
-                        record = {"index": record["index"], "name": record["name"], "found": False,
-                                  "verified": False, "error": f"solver diverged: logits became NaN/inf at step "
-                                                              f"{step} (try a smaller --lr)"}
-                    records.append(record)
+                records += instance_records(results, group, indices)  # a diverged one: an error record
                 bar.remove_task(task)
     except KeyboardInterrupt as interrupt:
         partial = int(interrupt.results.found.sum()) if isinstance(interrupt, Interrupted) else 0

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from torch import Tensor
 
+from ..records import cost_fields, divergence, outcome_fields
 from ..solver import PuzzleResults
 from .coloring import Graph, coloring_spec, conflicting_edges
 from .constraints import ConstraintBatch, ConstraintSpec
@@ -88,26 +89,26 @@ def batch(instances: Sequence[Instance]) -> ConstraintBatch:
 def instance_records(results: PuzzleResults, instances: Sequence[Instance], indices: Sequence[int]
                      ) -> list[dict[str, Any]]:
     """One record per instance: index, name, found, the three solved criteria, first_solved_step, penalty,
-    violations (count) and the first few broken constraints, verified, steps_run, seconds, and the solution's view."""
+    violations (count) and the first few broken constraints, verified, steps_run, seconds, and the solution's view.
+    An instance whose logits became NaN/inf has no result: ``{"index", "name", "found": False, "verified": False,
+    "error"}``."""
     records = []
     for i, (instance, index) in enumerate(zip(instances, indices, strict=True)):
+        diverged = divergence(results, i)
+        if diverged is not None:
+            records.append({"index": int(index), "name": instance.name, "found": False, "verified": False,
+                            "error": diverged})
+            continue
         values = results.solution[i][: instance.spec.num_variables]
         broken = instance.check(values)
-        first = int(results.first_solved_step[i])
         records.append({
             "index": int(index),
             "name": instance.name,
-            "found": bool(results.found[i]),
-            "solved_last": bool(results.solved_last[i]),
-            "solved_mode": bool(results.solved_mode[i]),
-            "solved_any": bool(results.solved_any[i]),
-            "first_solved_step": first if first >= 0 else None,
-            "penalty": round(float(results.penalty[i]), 6),
+            **outcome_fields(results, i),
             "violations": len(broken),
             "broken": broken[:10],
             "verified": not broken,
-            "steps_run": int(results.steps_run[i]),
-            "seconds": round(float(results.seconds[i]), 4),
+            **cost_fields(results, i),
             **instance.view(values),
         })
     return records
