@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import signal
 import sys
 import time
 from dataclasses import replace
@@ -18,7 +17,16 @@ from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
 from ..solver import DEFAULTS, SolverConfig, paper_protocol
 from .app import app
-from .common import EXIT_ALL_SOLVED, EXIT_INTERRUPTED, EXIT_SOME_UNSOLVED, console, err_console, fail, parse_assignments
+from .common import (
+    EXIT_ALL_SOLVED,
+    EXIT_INTERRUPTED,
+    EXIT_SOME_UNSOLVED,
+    console,
+    err_console,
+    fail,
+    parse_assignments,
+    sigterm_as_interrupt,
+)
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
 from .report_cmd import print_report
 
@@ -121,7 +129,6 @@ def batch(
         size = max(1, min(size, -(-total // (4 * executor.workers))))
     already = sum(1 for index in done if offset <= index < end)
 
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM takes Ctrl-C's path
     started = time.perf_counter()
     rows_this_run = 0
     progress = Progress(
@@ -130,7 +137,7 @@ def batch(
         console=err_console, transient=False,
     )
     try:
-        with progress:
+        with sigterm_as_interrupt(), progress:  # SIGTERM takes Ctrl-C's path
             rows_task = progress.add_task("rows", total=total, completed=already,
                                           status=f"resumed {already}" if already else "")
             step_task = progress.add_task("chunk", total=config.steps, visible=False, status="")
@@ -158,7 +165,6 @@ def batch(
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
         executor.close()
     elapsed = time.perf_counter() - started
     summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)

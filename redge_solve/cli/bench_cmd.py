@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import signal
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -13,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .app import app
-from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments
+from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .compare_cmd import _seeds
 
 bench_app = typer.Typer(help="The paper's other experiments: polynomial programming, GMM inference, VAEs.",
@@ -104,12 +103,9 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
             if step == steps or step % max(1, steps // 200) == 0:
                 bar.update(inner, completed=step, total=steps, info=f"loss {value:.4g}")
 
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM takes Ctrl-C's path
-        try:
+        with sigterm_as_interrupt():
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
                               on_step=on_step if progress else None, notes=notes)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
                   title_justify="left")
     table.add_column("setting")
