@@ -16,7 +16,8 @@ def sample_index(probs: Tensor, generator: Generator = None) -> Tensor:
     probs = probs.detach()
     cdf = probs.cumsum(-1)
     u = uniform(probs.shape[:-1] + (1,), probs, generator)
-    index = (cdf < u * cdf[..., -1:]).sum(-1)
+    # the number of CDF entries below the threshold; a binary search, since the CDF is non-decreasing
+    index = torch.searchsorted(cdf, u.mul_(cdf[..., -1:])).squeeze(-1)
     return index.clamp_(max=probs.shape[-1] - 1)
 
 
@@ -32,7 +33,20 @@ def sample_one_hot(probs: Tensor, generator: Generator = None) -> Tensor:
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
     """Forward value ``sample``, backward the identity into ``soft``: ``sample + soft - soft.detach()``."""
-    return sample + (soft - soft.detach())
+    return _StraightThrough.apply(sample, soft)
+
+
+class _StraightThrough(torch.autograd.Function):
+    """``sample + (soft − sg(soft))`` without its two elementwise passes: the forward is ``sample`` itself (a
+    view), the backward hands the incoming gradient to ``soft`` unchanged (and to ``sample`` if it needs one)."""
+
+    @staticmethod
+    def forward(ctx, sample: Tensor, soft: Tensor) -> Tensor:  # type: ignore[override]
+        return sample.view_as(sample)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        return (grad if ctx.needs_input_grad[0] else None), grad
 
 
 def covariance_product(probs: Tensor, g: Tensor) -> Tensor:

@@ -35,12 +35,17 @@ def mix(x: int) -> int:
 
 
 def mix_tensor(x: Tensor) -> Tensor:
-    """``lowbias32`` on int32 tensors: multiplication wraps mod 2³², shifts are made logical by masking."""
-    x = x ^ ((x >> 16) & 0xFFFF)
-    x = x * _signed(_M1)
-    x = x ^ ((x >> 15) & 0x1FFFF)
-    x = x * _signed(_M2)
-    return x ^ ((x >> 16) & 0xFFFF)
+    """``lowbias32`` on int32 tensors: multiplication wraps mod 2³², shifts are made logical by masking.
+
+    A new tensor; the rounds after the first work in place on it and one scratch tensor (no temporaries).
+    """
+    shifted = (x >> 16).bitwise_and_(0xFFFF)
+    x = x ^ shifted
+    x.mul_(_signed(_M1))
+    torch.bitwise_right_shift(x, 15, out=shifted).bitwise_and_(0x1FFFF)
+    x.bitwise_xor_(shifted).mul_(_signed(_M2))
+    torch.bitwise_right_shift(x, 16, out=shifted).bitwise_and_(0xFFFF)
+    return x.bitwise_xor_(shifted)
 
 
 def key_tensor(*parts: Tensor | int) -> Tensor:
@@ -85,14 +90,26 @@ class KeyedNoise:
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
         """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``."""
+        return self.uniform_split(shape, dtype, 1)[0]
+
+    def uniform_split(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype, parts: int) -> Tensor:
+        """``uniform(shape)`` cut along its last axis into ``parts`` equal slices, stacked first and contiguous:
+        ``(parts, *shape[:-1], K' / parts)``, ``[j, ..., k]`` = ``uniform(shape)[..., j * K' / parts + k]``.
+
+        The same numbers as ``uniform``; each slice is a contiguous tensor (elementwise math on a strided slice
+        of the last axis is several times slower on CPU).
+        """
         if len(shape) not in (2, 3):
             raise ValueError(f"KeyedNoise fills (S, R, K') or (R, K') tensors, not {tuple(shape)}")
-        samples = shape[0] if len(shape) == 3 else 1
+        samples, width = (shape[0] if len(shape) == 3 else 1), shape[-1]
         rows = self._row_bits(samples, shape[-2])
-        width = shape[-1]
-        bits = rows.unsqueeze(-1) if width == 1 else mix_tensor(rows.unsqueeze(-1) ^ _column_keys(width, rows.device))
+        if width == 1 and parts == 1:
+            bits = rows.unsqueeze(-1).unsqueeze(0)
+        else:
+            columns = _column_keys(width, rows.device).view(parts, 1, 1, width // parts)
+            bits = mix_tensor(rows.unsqueeze(-1) ^ columns)
         out = bits_to_uniform(bits, dtype)
-        return out if len(shape) == 3 else out[0]
+        return out if len(shape) == 3 else out[:, 0]
 
 
 def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
@@ -101,7 +118,7 @@ def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
     23 bits, not 24: ``(2²⁴ − ½) / 2²⁴`` is not a float32 and rounds to exactly 1.0, whose ``log`` is 0 and whose
     Gumbel transform is +inf (a NaN in the logits a few steps later). The extremes here are 2⁻²⁴ and 1 − 2⁻²⁴.
     """
-    return ((bits >> 9) & 0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
+    return (bits >> 9).bitwise_and_(0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
 
 
 _COLUMN_KEYS: dict[tuple[int, torch.device], Tensor] = {}
@@ -129,15 +146,18 @@ def normal(like: Tensor, generator: Generator) -> Tensor:
         return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
     width = like.shape[-1]
     half = (width + 1) // 2
-    u = generator.uniform((*like.shape[:-1], 2 * half), like.dtype)
-    radius = (-2.0 * u[..., :half].log()).sqrt()
-    angle = (2 * math.pi) * u[..., half:]
-    return torch.cat([radius * angle.cos(), radius * angle.sin()], -1)[..., :width].to(like.device)
+    u, v = generator.uniform_split((*like.shape[:-1], 2 * half), like.dtype, 2)  # columns :half, half:
+    radius = u.log_().mul_(-2.0).sqrt_()
+    angle = v.mul_(2 * math.pi)
+    out = torch.empty(like.shape, dtype=like.dtype, device=radius.device)
+    torch.mul(radius, angle.cos(), out=out[..., :half])
+    torch.mul(radius[..., : width - half], angle[..., : width - half].sin(), out=out[..., half:])
+    return out.to(like.device)
 
 
 def gumbel(like: Tensor, generator: Generator) -> Tensor:
     """Gumbel(0, 1) noise shaped like ``like``."""
     if isinstance(generator, KeyedNoise):
-        return -(-generator.uniform(like.shape, like.dtype).log()).log().to(like.device)
+        return generator.uniform(like.shape, like.dtype).log_().neg_().log_().neg_().to(like.device)
     exponential = torch.empty(like.shape, device=like.device, dtype=like.dtype)
     return -exponential.exponential_(generator=generator).log()

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ._categorical import reinmax_one_hot, sample_one_hot
+from ._categorical import reinmax_one_hot, sample_one_hot, straight_through
 from ._diffusion import ddim_to_last, denoiser_logits, standard_denoiser
 from ._noise import Generator, normal
 from .base import Estimator, check_diffusion
@@ -39,4 +39,4 @@ class ReDGEMax(Estimator):
         through_theta = denoiser_logits(logits, x.detach(), alpha, sigma)
         through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)
         sample = reinmax_one_hot(through_theta, sample_one_hot(through_x, generator))
-        return sample + (through_x - through_x.detach())
+        return straight_through(sample, through_x)  # the ReinMax gradient into θ, ST's into x

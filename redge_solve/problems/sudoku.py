@@ -143,7 +143,7 @@ class SudokuBatch:
         """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed): for each
         puzzle its N rows, N columns, N blocks. ``c = A X + clue counts``, one sparse product per sample."""
         matrix, _ = self._incidence
-        return torch.stack([torch.addmm(self._clue_counts, matrix, sample.contiguous()) for sample in x])
+        return _stack([torch.addmm(self._clue_counts, matrix, sample.contiguous()) for sample in x])
 
     def penalty(self, x: Tensor) -> Tensor:
         """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``.
@@ -192,7 +192,12 @@ class _Penalty(torch.autograd.Function):
         (excess,) = ctx.saved_tensors
         count, side = grad.shape[0], excess.shape[-1]
         scaled = excess.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
-        return torch.stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None
+        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None
+
+
+def _stack(tensors: list[Tensor]) -> Tensor:
+    """``torch.stack``, but one tensor becomes a view (no copy: the paper's protocol has one sample)."""
+    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
 
 
 SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
