@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from .estimators import Estimator, make_estimator
+from .estimators._categorical import one_hot_argmax
 from .estimators._noise import KeyedNoise, key_tensor, normal
 from .memory import puzzles_per_batch
 
@@ -265,7 +266,7 @@ def _solve_batch(
                 results.diverged_step[active[diverged]] = step
                 results.found[active[diverged]] = False
 
-            mode = torch.zeros_like(logits).scatter_(-1, logits.argmax(-1, keepdim=True), 1.0).unsqueeze(0)
+            mode = one_hot_argmax(logits).unsqueeze(0)
             mode_penalty = current.penalty(mode)[0]
             sample_ok = out.values < 0.5  # (S, I): penalties of hard samples are integers
             mode_ok = mode_penalty < 0.5

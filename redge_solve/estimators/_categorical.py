@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ._noise import Generator, uniform
@@ -24,6 +25,18 @@ def sample_index(probs: Tensor, generator: Generator = None) -> Tensor:
 def one_hot_like(index: Tensor, like: Tensor) -> Tensor:
     """One-hot of ``index`` with the shape, dtype and device of ``like``."""
     return torch.zeros_like(like).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+
+def one_hot_argmax(x: Tensor) -> Tensor:
+    """One-hot of ``x.argmax(-1)`` (the first maximum on ties), with the shape and dtype of ``x``.
+
+    Compares each row with its maximum (two cheap passes) and falls back to ``argmax`` only when some row has a
+    tie or a NaN, i.e. when the comparison did not mark exactly one entry per row.
+    """
+    top = torch.eq(x, x.amax(-1, keepdim=True))
+    if int(top.sum()) != x.numel() // max(x.shape[-1], 1):
+        return one_hot_like(x.argmax(-1), x)
+    return top.to(x.dtype)
 
 
 def sample_one_hot(probs: Tensor, generator: Generator = None) -> Tensor:
@@ -60,25 +73,38 @@ class _ReinMaxBackward(torch.autograd.Function):
 
         ∇_θ ≈ 2 Σ_{π'} g − ½ Σ_p g,   p = softmax(θ),  π' = ½ (softmax(θ/τ) + X),
 
-    which for τ = 1 equals ½ [Σ_p g + ((X − p)·g)(X − p)] (exact in expectation for quadratic f).
+    which for τ = 1 equals ½ [Σ_p g + ((X − p)·g)(X − p)] = ½ [p ⊙ (g − g_X) + (g_X − p·g) X], with g_X the
+    entry of g at the sampled category: one row sum and a gather instead of two covariance products.
     """
 
     @staticmethod
-    def forward(ctx, logits: Tensor, sample: Tensor, tau: float) -> Tensor:  # type: ignore[override]
-        ctx.save_for_backward(logits, sample)
+    def forward(ctx, logits: Tensor, sample: Tensor, index: Tensor, probs: Tensor, tau: float):  # type: ignore[override]
+        ctx.save_for_backward(logits, index, probs)
         ctx.tau = tau
-        return sample.clone()
+        return sample.view_as(sample)
 
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
-        logits, sample = ctx.saved_tensors
-        probs = logits.softmax(-1)
-        tempered = probs if ctx.tau == 1.0 else (logits / ctx.tau).softmax(-1)
-        shifted = 0.5 * (tempered + sample)
+        logits, index, probs = ctx.saved_tensors
+        if ctx.tau == 1.0:
+            index = index.unsqueeze(-1)
+            g_sample = g.gather(-1, index)
+            scale = g_sample - (probs * g).sum(-1, keepdim=True)  # (X − p)·g
+            grad = (g - g_sample).mul_(probs).scatter_add_(-1, index, scale).mul_(0.5)
+            return grad, None, None, None, None
+        tempered = (logits / ctx.tau).softmax(-1)
+        shifted = 0.5 * (tempered + F.one_hot(index, probs.shape[-1]).to(probs.dtype))
         grad = 2.0 * covariance_product(shifted, g) - 0.5 * covariance_product(probs, g)
-        return grad, None, None
+        return grad, None, None, None, None
 
 
-def reinmax_one_hot(logits: Tensor, sample: Tensor, tau: float = 1.0) -> Tensor:
-    """``sample`` in the forward pass; the ReinMax gradient with respect to ``logits`` in the backward pass."""
-    return _ReinMaxBackward.apply(logits, sample.detach(), float(tau))
+def reinmax_one_hot(logits: Tensor, sample: Tensor, tau: float = 1.0, probs: Tensor | None = None,
+                    index: Tensor | None = None) -> Tensor:
+    """``sample`` in the forward pass; the ReinMax gradient with respect to ``logits`` in the backward pass.
+
+    probs, index: ``softmax(logits)`` and the sample's category indices when the caller has them already.
+    """
+    sample = sample.detach()
+    probs = logits.detach().softmax(-1) if probs is None else probs.detach()
+    index = sample.argmax(-1) if index is None else index
+    return _ReinMaxBackward.apply(logits, sample, index, probs, float(tau))

@@ -41,7 +41,8 @@ def ddim_to_last(x: Tensor, denoise: Denoiser, n_steps: int, t_1: float) -> tupl
     for t in range(len(alphas) - 1, 1, -1):
         a_t, s_t, a_s, s_s = alphas[t], sigmas[t], alphas[t - 1], sigmas[t - 1]
         d = denoise(x, a_t, s_t)
-        x = a_s * d + (s_s / s_t) * (x - a_t * d)
+        # x_s = α_s D + σ_s (x_t − α_t D) / σ_t, collected as (σ_s/σ_t) x_t + (α_s − σ_s α_t / σ_t) D: two passes
+        x = torch.add(x * (s_s / s_t), d, alpha=a_s - s_s * a_t / s_t)
     return x, alphas[1], sigmas[1]
 
 
@@ -58,4 +59,4 @@ def denoiser_logits(logits: Tensor, x: Tensor, alpha: float, sigma: float) -> Te
     """The logits of ``D_t(x)`` for the standard Gaussian base law: ``θ + α x / σ²`` (just θ at t = 1)."""
     if alpha == 0.0:
         return logits.expand_as(x) if x.dim() >= logits.dim() else logits
-    return logits + (alpha / sigma**2) * x
+    return torch.add(logits, x, alpha=alpha / sigma**2)  # one pass

@@ -151,7 +151,8 @@ def normal(like: Tensor, generator: Generator) -> Tensor:
     angle = v.mul_(2 * math.pi)
     out = torch.empty(like.shape, dtype=like.dtype, device=radius.device)
     torch.mul(radius, angle.cos(), out=out[..., :half])
-    torch.mul(radius[..., : width - half], angle[..., : width - half].sin(), out=out[..., half:])
+    rest = width - half  # sin on the whole contiguous half, then cut (a strided slice is ~8x slower)
+    torch.mul(radius[..., :rest], angle.sin_()[..., :rest], out=out[..., half:])
     return out.to(like.device)
 
 

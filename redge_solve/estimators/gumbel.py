@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ._categorical import one_hot_like, straight_through
+from ._categorical import one_hot_argmax, straight_through
 from ._noise import Generator, gumbel
 from .base import Estimator, check_positive
 
@@ -28,5 +28,5 @@ class GumbelSoftmax(Estimator):
         check_positive("tau", self.tau)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        soft = ((logits + gumbel(logits, generator)) / self.tau).softmax(-1)
-        return straight_through(one_hot_like(soft.detach().argmax(-1), soft), soft)
+        soft = gumbel(logits, generator).add_(logits).div_(self.tau).softmax(-1)  # in place on the fresh noise
+        return straight_through(one_hot_argmax(soft.detach()), soft)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
@@ -34,9 +35,12 @@ class ReDGECov(Estimator):
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         probs = logits.softmax(-1)
         variance = (probs * (1 - probs)).clamp(min=MIN_VARIANCE)
+        precision = variance.reciprocal()
 
         def posterior_logits(x: Tensor, alpha: float, sigma: float) -> Tensor:
-            return logits + (alpha * x - alpha * sigma * probs - alpha**2 / 2) / (variance * sigma**2)
+            # θ + (α x − α σ p − α²/2) / (v σ²) = θ + (α / σ²) (x − σ p − α/2) / v, in four passes
+            centred = torch.add(x, probs, alpha=-sigma).sub_(alpha / 2)
+            return torch.add(logits, centred * precision, alpha=alpha / sigma**2)
 
         start = probs + variance.sqrt() * normal(logits, generator)
         denoise = lambda x, alpha, sigma: posterior_logits(x, alpha, sigma).softmax(-1)  # noqa: E731

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ._categorical import reinmax_one_hot, sample_one_hot, straight_through
+from ._categorical import one_hot_like, reinmax_one_hot, sample_index, straight_through
 from ._diffusion import ddim_to_last, denoiser_logits, standard_denoiser
 from ._noise import Generator, normal
 from .base import Estimator, check_diffusion
@@ -37,6 +37,7 @@ class ReDGEMax(Estimator):
         noise = normal(logits, generator)
         x, alpha, sigma = ddim_to_last(noise, standard_denoiser(logits), self.n_steps, self.t_1)
         through_theta = denoiser_logits(logits, x.detach(), alpha, sigma)
-        through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)
-        sample = reinmax_one_hot(through_theta, sample_one_hot(through_x, generator))
+        through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)  # = softmax(through_theta)
+        index = sample_index(through_x, generator)
+        sample = reinmax_one_hot(through_theta, one_hot_like(index, through_x), 1.0, through_x, index)
         return straight_through(sample, through_x)  # the ReinMax gradient into θ, ST's into x

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from ._categorical import reinmax_one_hot, sample_one_hot
+from ._categorical import one_hot_like, reinmax_one_hot, sample_index
 from ._noise import Generator
 from .base import Estimator, check_positive
 
@@ -30,4 +30,6 @@ class ReinMax(Estimator):
         check_positive("tau", self.tau)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        return reinmax_one_hot(logits, sample_one_hot(logits.softmax(-1), generator), self.tau)
+        probs = logits.detach().softmax(-1)
+        index = sample_index(probs, generator)
+        return reinmax_one_hot(logits, one_hot_like(index, probs), self.tau, probs, index)
