@@ -183,6 +183,46 @@ def test_reinmax_tau1_backward_formula():
     assert torch.allclose(leaf.grad, expected, atol=1e-12)
 
 
+# ------------------------------------------------------------------------------- 2b. hand-written chain backwards
+def _cov_chain_by_autograd(logits, noise, n_steps, t_1):
+    """ReDGE-Cov's D_{t_1} written as the formulas of its docstring, differentiated by autograd."""
+    from redge_solve.estimators._diffusion import ddim_to_last
+    from redge_solve.estimators.redge_cov import MIN_VARIANCE
+
+    probs = logits.softmax(-1)
+    variance = (probs * (1 - probs)).clamp(min=MIN_VARIANCE)
+
+    def posterior(x, alpha, sigma):
+        return (logits + (alpha * x - alpha * sigma * probs - alpha**2 / 2) / (variance * sigma**2)).softmax(-1)
+
+    x, alpha, sigma = ddim_to_last(probs + variance.sqrt() * noise, posterior, n_steps, t_1)
+    return posterior(x, alpha, sigma)
+
+
+@pytest.mark.parametrize("n_steps,t_1", [(1, 0.5), (2, 0.5), (3, 0.5), (5, 0.5), (9, 0.9), (4, 0.7)])
+def test_hand_written_chain_backwards_equal_autograd(n_steps, t_1):
+    # standard_chain (ReDGE, ReDGE-Max) and cov_chain (ReDGE-Cov) write their backward out; in float64 they must
+    # agree with autograd through the plain formulas to rounding, values and gradients, and leave the noise alone
+    from redge_solve.estimators._diffusion import ddim_to_last, standard_chain, standard_denoiser
+    from redge_solve.estimators.redge_cov import cov_chain
+
+    gen = torch.Generator().manual_seed(n_steps)
+    logits = (2 * torch.randn(3, 6, 5, generator=gen, dtype=DT)).requires_grad_()  # p(1-p) on both sides of 0.1
+    noise, weights = torch.randn(2, 3, 6, 5, generator=gen, dtype=DT)
+    kept = noise.clone()
+    pairs = [(standard_chain(logits, noise, n_steps, t_1)[0],
+              ddim_to_last(noise, standard_denoiser(logits), n_steps, t_1)[0]),
+             (cov_chain(logits, noise, n_steps, t_1), _cov_chain_by_autograd(logits, noise, n_steps, t_1))]
+    for fast, plain in pairs:
+        assert torch.allclose(fast, plain, rtol=0, atol=1e-14)
+        if plain.requires_grad:
+            (g_fast,) = torch.autograd.grad((fast * weights).sum(), logits)
+            (g_plain,) = torch.autograd.grad((plain * weights).sum(), logits)
+            assert torch.allclose(g_fast, g_plain, rtol=1e-12, atol=1e-14)
+            assert g_plain.abs().max() > 1e-3  # a gradient that is there
+    assert torch.equal(noise, kept)
+
+
 # ------------------------------------------------------------------------------------------------- 3. sample law
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_samples_are_exactly_one_hot(name):

@@ -46,6 +46,47 @@ def ddim_to_last(x: Tensor, denoise: Denoiser, n_steps: int, t_1: float) -> tupl
     return x, alphas[1], sigmas[1]
 
 
+def standard_chain(logits: Tensor, noise: Tensor, n_steps: int, t_1: float) -> tuple[Tensor, float, float]:
+    """``ddim_to_last(noise, standard_denoiser(logits), n_steps, t_1)`` with a hand-written backward.
+
+    Same values; the gradient is the same chain rule (checked against autograd in the tests) in fewer passes.
+    Call j maps x_j to ``x_{j+1} = c_x x_j + c_D D_j`` with ``D_j = softmax(θ + a_j x_j)``, ``a = α_t / σ_t²``,
+    ``c_x = σ_s / σ_t``, ``c_D = α_s − σ_s α_t / σ_t``. Given ``g = ∂L/∂x_{j+1}``, with ``J_j`` the softmax Jacobian
+    at D_j (symmetric):  ``∂L/∂θ += c_D J_j g``  and  ``∂L/∂x_j = c_x g + a_j c_D J_j g``. Only the D_j are kept.
+    """
+    alphas, sigmas = schedule(n_steps, t_1)
+    calls = [  # (a, c_x, c_D) per denoiser call, from the start
+        (alphas[t] / sigmas[t] ** 2, sigmas[t - 1] / sigmas[t], alphas[t - 1] - sigmas[t - 1] * alphas[t] / sigmas[t])
+        for t in range(len(alphas) - 1, 1, -1)
+    ]
+    x = _StandardChain.apply(logits, noise, calls) if calls else noise
+    return x, alphas[1], sigmas[1]
+
+
+class _StandardChain(torch.autograd.Function):
+    """The DDIM chain of ``standard_chain``: forward in place on x, backward from the saved denoiser outputs."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, noise: Tensor, calls: list[tuple[float, float, float]]) -> Tensor:  # type: ignore[override]
+        x, outputs = noise, []
+        for a, c_x, c_d in calls:
+            d = torch.add(logits, x, alpha=a).softmax(-1)
+            x = (x.mul_(c_x) if outputs else x.mul(c_x)).add_(d, alpha=c_d)  # the caller's noise is not touched
+            outputs.append(d)
+        ctx.save_for_backward(*outputs)
+        ctx.calls = calls
+        return x
+
+    @staticmethod
+    def backward(ctx, g: Tensor):  # type: ignore[override]
+        outputs, grad_logits = ctx.saved_tensors, None
+        for j, ((a, c_x, c_d), d) in enumerate(zip(reversed(ctx.calls), reversed(outputs), strict=True)):
+            jg = torch._softmax_backward_data(g, d, -1, d.dtype).mul_(c_d)  # c_D J g,  J g = D ⊙ (g − D·g)
+            g = (g.mul(c_x) if j == 0 else g.mul_(c_x)).add_(jg, alpha=a)  # autograd's incoming g is not touched
+            grad_logits = jg if grad_logits is None else grad_logits.add_(jg)
+        return grad_logits, None, None
+
+
 def standard_denoiser(logits: Tensor) -> Denoiser:
     """``D_t(x) = softmax(θ + α_t x / σ_t²)`` for the standard Gaussian base law."""
 

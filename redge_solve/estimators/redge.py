@@ -15,7 +15,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
-from ._diffusion import ddim_to_last, denoiser_logits, standard_denoiser
+from ._diffusion import denoiser_logits, standard_chain
 from ._noise import Generator, normal
 from .base import Estimator, check_diffusion
 
@@ -33,6 +33,6 @@ class ReDGE(Estimator):
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         noise = normal(logits, generator)
-        x, alpha, sigma = ddim_to_last(noise, standard_denoiser(logits), self.n_steps, self.t_1)
+        x, alpha, sigma = standard_chain(logits, noise, self.n_steps, self.t_1)
         probs = denoiser_logits(logits, x, alpha, sigma).softmax(-1)
         return straight_through(sample_one_hot(probs, generator), probs)

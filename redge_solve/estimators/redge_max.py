@@ -17,7 +17,7 @@ from typing import ClassVar
 from torch import Tensor
 
 from ._categorical import one_hot_like, reinmax_one_hot, sample_index, straight_through
-from ._diffusion import ddim_to_last, denoiser_logits, standard_denoiser
+from ._diffusion import denoiser_logits, standard_chain
 from ._noise import Generator, normal
 from .base import Estimator, check_diffusion
 
@@ -35,7 +35,7 @@ class ReDGEMax(Estimator):
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         noise = normal(logits, generator)
-        x, alpha, sigma = ddim_to_last(noise, standard_denoiser(logits), self.n_steps, self.t_1)
+        x, alpha, sigma = standard_chain(logits, noise, self.n_steps, self.t_1)
         through_theta = denoiser_logits(logits, x.detach(), alpha, sigma)
         through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)  # = softmax(through_theta)
         index = sample_index(through_x, generator)
