@@ -227,9 +227,7 @@ def _solve_batch(
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
     logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-    moment1 = torch.zeros_like(logits)
-    moment2 = torch.zeros_like(logits)
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    optimizer = adam(logits, config.lr)
 
     example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories, device=device))[0]
     results = PuzzleResults(
@@ -249,16 +247,12 @@ def _solve_batch(
         noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-            moment1, moment2 = torch.zeros_like(logits), torch.zeros_like(logits)
-        local = (step - 1) % config.reset_every + 1 if config.reset_every else step  # steps since the last reset
+            optimizer = adam(logits, config.lr)
         out = estimator.surrogate(current.penalty, logits, samples, noise)
-        (grad,) = torch.autograd.grad(out.loss, logits)
+        (logits.grad,) = torch.autograd.grad(out.loss, logits)
+        optimizer.step()
+        logits.grad = None
         with torch.no_grad():
-            moment1.lerp_(grad, 1 - beta1)
-            moment2.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            step_size = config.lr / (1 - beta1**local)
-            denom = (moment2 / (1 - beta2**local)).sqrt_().add_(eps)
-            logits.addcdiv_(moment1, denom, value=-step_size)
             diverged = torch.zeros(active.shape[0], dtype=torch.bool, device=device)
             # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
             if not logits.sum().isfinite() and not torch.isfinite(logits).all():
@@ -312,12 +306,26 @@ def _solve_batch(
                 keep = ~stopping
                 keep_instances = keep.repeat_interleave(restarts)
                 keep_vars = current.variable_mask(keep_instances)
+                state = optimizer.state[logits]
                 logits = logits[keep_vars].detach().requires_grad_(True)
-                moment1, moment2 = moment1[keep_vars], moment2[keep_vars]
+                optimizer = adam(logits, config.lr, {**state, "exp_avg": state["exp_avg"][keep_vars],
+                                                     "exp_avg_sq": state["exp_avg_sq"][keep_vars]})
                 noise = noise.select(keep_vars)
                 current = current.select(keep_instances)
                 active = active[keep]
     return results
+
+
+def adam(logits: Tensor, lr: float, state: dict | None = None) -> torch.optim.Adam:
+    """``torch.optim.Adam`` (β = (0.9, 0.999), ε = 1e-8) on ``logits``, fused into one kernel where torch has one
+    for the device (CPU since torch 2.4), optionally resuming from ``state`` (another Adam's state, sliced)."""
+    try:
+        optimizer = torch.optim.Adam([logits], lr=lr, fused=True)
+    except RuntimeError:  # no fused Adam for this device in this torch
+        optimizer = torch.optim.Adam([logits], lr=lr)
+    if state is not None:
+        optimizer.state[logits] = state
+    return optimizer
 
 
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:

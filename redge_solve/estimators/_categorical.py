@@ -33,10 +33,10 @@ def one_hot_argmax(x: Tensor) -> Tensor:
     Compares each row with its maximum (two cheap passes) and falls back to ``argmax`` only when some row has a
     tie or a NaN, i.e. when the comparison did not mark exactly one entry per row.
     """
-    top = torch.eq(x, x.amax(-1, keepdim=True))
-    if int(top.sum()) != x.numel() // max(x.shape[-1], 1):
+    top = torch.eq(x, x.amax(-1, keepdim=True)).to(x.dtype)
+    if int(torch.count_nonzero(top)) != x.numel() // max(x.shape[-1], 1):
         return one_hot_like(x.argmax(-1), x)
-    return top.to(x.dtype)
+    return top
 
 
 def sample_one_hot(probs: Tensor, generator: Generator = None) -> Tensor:

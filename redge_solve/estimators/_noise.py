@@ -89,12 +89,17 @@ class KeyedNoise:
         return mix_tensor(per_row.unsqueeze(0) ^ sample_keys.unsqueeze(1))
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``."""
-        return self.uniform_split(shape, dtype, 1)[0]
+        """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``.
+
+        A tensor of its own, not a view: callers may work on it in place, even with operands that need gradients
+        (in place on a view, autograd would copy the whole base in the backward pass).
+        """
+        return self.uniform_split(shape, dtype, 1)
 
     def uniform_split(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype, parts: int) -> Tensor:
         """``uniform(shape)`` cut along its last axis into ``parts`` equal slices, stacked first and contiguous:
-        ``(parts, *shape[:-1], K' / parts)``, ``[j, ..., k]`` = ``uniform(shape)[..., j * K' / parts + k]``.
+        ``(parts, *shape[:-1], K' / parts)``, ``[j, ..., k]`` = ``uniform(shape)[..., j * K' / parts + k]``
+        (``parts = 1``: just ``uniform(shape)``, without the leading axis).
 
         The same numbers as ``uniform``; each slice is a contiguous tensor (elementwise math on a strided slice
         of the last axis is several times slower on CPU).
@@ -103,13 +108,13 @@ class KeyedNoise:
             raise ValueError(f"KeyedNoise fills (S, R, K') or (R, K') tensors, not {tuple(shape)}")
         samples, width = (shape[0] if len(shape) == 3 else 1), shape[-1]
         rows = self._row_bits(samples, shape[-2])
+        rows = (rows if len(shape) == 3 else rows[0]).unsqueeze(-1)  # (S, R, 1) or (R, 1)
         if width == 1 and parts == 1:
-            bits = rows.unsqueeze(-1).unsqueeze(0)
-        else:
-            columns = _column_keys(width, rows.device).view(parts, 1, 1, width // parts)
-            bits = mix_tensor(rows.unsqueeze(-1) ^ columns)
-        out = bits_to_uniform(bits, dtype)
-        return out if len(shape) == 3 else out[:, 0]
+            return bits_to_uniform(rows, dtype)
+        columns = _column_keys(width, rows.device)
+        if parts > 1:
+            columns = columns.view(parts, *[1] * (rows.dim() - 1), width // parts)
+        return bits_to_uniform(mix_tensor(rows ^ columns), dtype)
 
 
 def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
 from ._categorical import one_hot_argmax, straight_through
@@ -28,5 +29,5 @@ class GumbelSoftmax(Estimator):
         check_positive("tau", self.tau)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        soft = gumbel(logits, generator).add_(logits).div_(self.tau).softmax(-1)  # in place on the fresh noise
+        soft = torch.add(logits, gumbel(logits, generator)).div_(self.tau).softmax(-1)
         return straight_through(one_hot_argmax(soft.detach()), soft)
