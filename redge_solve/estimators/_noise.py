@@ -35,17 +35,18 @@ def mix(x: int) -> int:
 
 
 def mix_tensor(x: Tensor) -> Tensor:
-    """``lowbias32`` on int32 tensors: multiplication wraps mod 2³², shifts are made logical by masking.
+    """``lowbias32`` on int32 tensors: multiplication wraps mod 2³², shifts are made logical by masking."""
+    return _mix_(x.clone(), torch.empty_like(x))
 
-    A new tensor; the rounds after the first work in place on it and one scratch tensor (no temporaries).
-    """
-    shifted = (x >> 16).bitwise_and_(0xFFFF)
-    x = x ^ shifted
-    x.mul_(_signed(_M1))
-    torch.bitwise_right_shift(x, 15, out=shifted).bitwise_and_(0x1FFFF)
-    x.bitwise_xor_(shifted).mul_(_signed(_M2))
-    torch.bitwise_right_shift(x, 16, out=shifted).bitwise_and_(0xFFFF)
-    return x.bitwise_xor_(shifted)
+
+def _mix_(x: Tensor, scratch: Tensor) -> Tensor:
+    """``mix_tensor`` in place on ``x`` (contiguous int32), with ``scratch`` (same shape) for the shifted copies."""
+    torch.bitwise_right_shift(x, 16, out=scratch).bitwise_and_(0xFFFF)
+    x.bitwise_xor_(scratch).mul_(_signed(_M1))
+    torch.bitwise_right_shift(x, 15, out=scratch).bitwise_and_(0x1FFFF)
+    x.bitwise_xor_(scratch).mul_(_signed(_M2))
+    torch.bitwise_right_shift(x, 16, out=scratch).bitwise_and_(0xFFFF)
+    return x.bitwise_xor_(scratch)
 
 
 def key_tensor(*parts: Tensor | int) -> Tensor:
@@ -83,9 +84,12 @@ class KeyedNoise:
             raise ValueError(f"KeyedNoise has {self.keys.shape[0]} row keys, asked for {rows} rows")
         draw = _signed(mix(mix(self.step * _GOLDEN) ^ self._draw))
         self._draw += 1
-        per_row = mix_tensor(self.keys ^ draw)
-        sample_keys = torch.tensor([_signed(mix((s + 1) * _GOLDEN)) for s in range(samples)], dtype=torch.int32,
-                                   device=per_row.device)
+        per_row = self.keys ^ draw
+        scratch = torch.empty_like(per_row)
+        _mix_(per_row, scratch)
+        if samples == 1:
+            return _mix_(per_row.bitwise_xor_(_SAMPLE_KEYS[0]), scratch).unsqueeze(0)
+        sample_keys = torch.tensor([_sample_key(s) for s in range(samples)], dtype=torch.int32, device=per_row.device)
         return mix_tensor(per_row.unsqueeze(0) ^ sample_keys.unsqueeze(1))
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
@@ -114,7 +118,13 @@ class KeyedNoise:
         columns = _column_keys(width, rows.device)
         if parts > 1:
             columns = columns.view(parts, *[1] * (rows.dim() - 1), width // parts)
-        return bits_to_uniform(mix_tensor(rows ^ columns), dtype)
+        bits = rows ^ columns  # the only two allocations of the draw: bits and one scratch tensor
+        scratch = torch.empty_like(bits)
+        _mix_(bits, scratch)
+        if dtype == torch.float32:  # convert into the scratch's memory (the same size) instead of a third tensor
+            bits.bitwise_right_shift_(9).bitwise_and_(0x7FFFFF)
+            return scratch.view(torch.float32).copy_(bits).add_(0.5).mul_(1.0 / 8388608.0)
+        return bits_to_uniform(bits, dtype)
 
 
 def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
@@ -125,6 +135,12 @@ def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
     """
     return (bits >> 9).bitwise_and_(0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
 
+
+def _sample_key(sample: int) -> int:
+    return _signed(mix((sample + 1) * _GOLDEN))
+
+
+_SAMPLE_KEYS = [_sample_key(0)]
 
 _COLUMN_KEYS: dict[tuple[int, torch.device], Tensor] = {}
 
