@@ -139,6 +139,15 @@ class SudokuBatch:
             counts.index_put_((puzzle, units[:, j].expand_as(self.grids), self.grids), ones, accumulate=True)
         return counts[:, :, 1:].reshape(-1, side)
 
+    @cached_property
+    def _clue_counts_less_one(self) -> Tensor:
+        return self._clue_counts - 1
+
+    def unit_excess(self, x: Tensor) -> Tensor:
+        """``c − 1`` ``(S, I * 3N, N)``: ``unit_counts(x) − 1`` with the 1 folded into the constant (one pass less)."""
+        matrix, _ = self._incidence
+        return _stack([torch.addmm(self._clue_counts_less_one, matrix, sample.contiguous()) for sample in x])
+
     def unit_counts(self, x: Tensor) -> Tensor:
         """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed): for each
         puzzle its N rows, N columns, N blocks. ``c = A X + clue counts``, one sparse product per sample."""
@@ -182,7 +191,7 @@ class _Penalty(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, batch: SudokuBatch) -> Tensor:  # type: ignore[override]
-        excess = batch.unit_counts(x).sub_(1)  # (S, I * 3N, N)
+        excess = batch.unit_excess(x)  # (S, I * 3N, N)
         ctx.transpose = batch._incidence[1]
         ctx.save_for_backward(excess)
         return excess.square().view(x.shape[0], batch.num_instances, -1).sum(-1)
