@@ -13,6 +13,8 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redge_solve.estimators import ESTIMATORS, canonical_name, make_estimator, parameter_defaults
 from redge_solve.estimators.compat import SAMPLERS
@@ -492,3 +494,18 @@ def test_registry_defaults_are_the_authors():
         assert make_estimator(name).params() == parameter_defaults(name)
     for alias, target in [("redge_cov", "redge-cov"), ("reindge", "redge-max"), ("REDGE", "redge")]:
         assert canonical_name(alias) == target
+
+
+# ------------------------------------------------------------------------------------ 9. one-hot of the argmax
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 2.0, float("nan"), float("inf"), float("-inf")]),
+                         min_size=1, max_size=5),
+                min_size=1, max_size=6).filter(lambda rows: len({len(r) for r in rows}) == 1))
+def test_one_hot_argmax_is_one_hot_of_the_first_maximum(rows):
+    # the fast path compares with the row max; ties and NaN rows must give exactly what argmax gives
+    from redge_solve.estimators._categorical import one_hot_argmax
+
+    x = torch.tensor(rows)  # e.g. a NaN row (no mark) beside a tied row (two marks): found by this test
+    expected = F.one_hot(x.argmax(-1), x.shape[-1]).to(x.dtype)
+    assert torch.equal(one_hot_argmax(x), expected)
+    assert torch.equal(one_hot_argmax(x.unsqueeze(0)), expected.unsqueeze(0))

@@ -163,3 +163,19 @@ def test_extreme_bit_patterns_stay_strictly_inside_the_unit_interval_in_float32(
         u = bits_to_uniform(extremes, dtype)
         assert bool((u > 0).all()) and bool((u < 1).all())
         assert bool(torch.isfinite(-(-u.log()).log()).all())
+
+
+def test_float32_draws_equal_float64_draws_and_split_draws_equal_whole_ones():
+    # float32 uniforms take a faster in-place conversion; (k + 1/2) / 2^23 is exact in both dtypes, so they agree
+    # exactly. uniform_split is the same numbers, cut along the last axis; uniform returns a tensor of its own.
+    for shape in [(3, 50, 10), (50, 10), (2, 50, 1)]:
+        a, b, c = keyed(50, seed=4), keyed(50, seed=4), keyed(50, seed=4)
+        for noise in (a, b, c):
+            noise.next_step()
+        u32, u64 = a.uniform(shape, torch.float32), b.uniform(shape, torch.float64)
+        assert u32.dtype == torch.float32 and torch.equal(u32.double(), u64)
+        assert u32._base is None and u64._base is None  # not views: safe for in-place work under autograd
+        if shape[-1] % 2 == 0:
+            halves = c.uniform_split(shape, torch.float32, 2)
+            assert halves.shape == (2, *shape[:-1], shape[-1] // 2)
+            assert torch.equal(torch.cat([halves[0], halves[1]], -1), u32)
