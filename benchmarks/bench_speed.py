@@ -163,6 +163,9 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     parser.add_argument("--memory-steps", type=int, default=3, help="steps of each peak-memory run")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--protocol", choices=["ours", "both"],
+                        help="instead of the per-step table, run the Table 2 protocol for real on the n puzzles: "
+                             "1000 steps of each estimator, once (ours; or ours then the reference), timed whole")
     parser.add_argument("--memory-child", nargs=2, metavar=("IMPL", "EST"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -185,6 +188,9 @@ def main() -> None:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  torch {torch.__version__}  {where}  cpus {os.cpu_count()}  "
           f"n={n}  steps={args.steps}  reps={args.reps}")
+    if args.protocol:
+        run_protocol(grids, names, ("ours",) if args.protocol == "ours" else ("ours", "reference"), args.json)
+        return
     results = {}
     for name in names:
         times = {"ours": [], "reference": []}
@@ -239,6 +245,28 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"n": n, "steps": args.steps, "reps": args.reps, "results": results,
                                                "table2_extrapolated_s": total}, indent=1))
+
+
+def run_protocol(grids: torch.Tensor, names: list[str], impls: tuple[str, ...], json_path: str | None) -> None:
+    """The Table 2 protocol measured, not extrapolated: ``TABLE2["steps"]`` steps of every estimator on the whole
+    batch, one call each (construction included), and the sum; scaled to ``TABLE2["puzzles"]`` puzzles linearly."""
+    n, steps = grids.shape[0], TABLE2["steps"]
+    totals = {}
+    for impl in impls:
+        seconds = {}
+        for name in names:
+            marks = RUNNERS[impl](grids, name, steps)
+            seconds[name] = marks[-1] - marks[0]
+            print(f"  {impl} {name}: {seconds[name]:.1f} s for {n} puzzles x {steps} steps", flush=True)
+        totals[impl] = {"per_estimator_s": seconds, "total_s": sum(seconds.values())}
+        total = totals[impl]["total_s"]
+        print(f"{impl}: MEASURED {total:.0f} s ({total / 60:.1f} min) for {n} puzzles x {steps} steps x "
+              f"{len(names)} estimators; scaled linearly to {TABLE2['puzzles']} puzzles: "
+              f"{total * TABLE2['puzzles'] / n / 60:.1f} min", flush=True)
+    if len(totals) == 2:
+        print(f"ratio reference/ours: {totals['reference']['total_s'] / totals['ours']['total_s']:.2f}")
+    if json_path:
+        Path(json_path).write_text(json.dumps({"n": n, "steps": steps, "protocol": totals}, indent=1))
 
 
 if __name__ == "__main__":
