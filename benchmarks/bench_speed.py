@@ -132,9 +132,9 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
+def memory_child(impl: str, name: str, n: int, steps: int, data: str, tile: int = 1) -> None:
     """Subprocess entry: run one loop and print the increase of the peak resident memory (MiB) as JSON."""
-    grids = load_grids(Path(data), n)
+    grids = load_grids(Path(data), n).repeat(tile, 1)
     # lazy initialisation (kernels, thread pools) on one puzzle is part of the baseline; a first call on the whole
     # batch would already set the peak, leaving nothing to measure
     RUNNERS[impl](grids[:1], name, 1)
@@ -144,9 +144,9 @@ def memory_child(impl: str, name: str, n: int, steps: int, data: str) -> None:
     print(json.dumps({"peak_mib": (after - before) / 1024, "maxrss_mib": after / 1024}))
 
 
-def peak_memory(impl: str, name: str, n: int, steps: int, data: str) -> dict:
+def peak_memory(impl: str, name: str, n: int, steps: int, data: str, tile: int) -> dict:
     out = subprocess.run([sys.executable, __file__, "--memory-child", impl, name, "--n", str(n), "--memory-steps",
-                          str(steps), "--data", data], capture_output=True, text=True, check=True)
+                          str(steps), "--data", data, "--tile", str(tile)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -156,6 +156,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="optimisation steps per timed call (>= 2)")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per implementation")
     parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--tile", type=int, default=1,
+                        help="repeat the n puzzles this many times (each copy a distinct puzzle id, so its own noise): "
+                             "e.g. the paper's 2000 puzzles from the 1000 dev puzzles with --tile 2")
     parser.add_argument("--estimators", default=",".join(ESTIMATORS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both loops run")
@@ -174,7 +177,7 @@ def main() -> None:
         global CLOCK
         CLOCK = time.thread_time
     if args.memory_child:
-        memory_child(*args.memory_child, args.n, args.memory_steps, args.data)
+        memory_child(*args.memory_child, args.n, args.memory_steps, args.data, args.tile)
         return
 
     if args.steps < 2:
@@ -182,7 +185,7 @@ def main() -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         sys.exit("--device cuda: torch sees no CUDA device here")
-    grids = load_grids(Path(args.data), args.n).to(device)
+    grids = load_grids(Path(args.data), args.n).repeat(args.tile, 1).to(device)
     n = grids.shape[0]
     names = [e.strip() for e in args.estimators.split(",") if e.strip()]
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
@@ -211,7 +214,7 @@ def main() -> None:
                 if device.type == "cuda":
                     peak = cuda_peak_memory(impl, name, grids, args.memory_steps)
                 else:
-                    peak = peak_memory(impl, name, n, args.memory_steps, args.data)
+                    peak = peak_memory(impl, name, args.n, args.memory_steps, args.data, args.tile)
                 row[impl]["peak_mib"] = peak["peak_mib"]
         results[name] = row
         print(f"  {name}: ours {row['ours']['median_s'] * 1e3:.1f} ms  ref {row['reference']['median_s'] * 1e3:.1f} ms"
