@@ -509,3 +509,39 @@ def test_one_hot_argmax_is_one_hot_of_the_first_maximum(rows):
     expected = F.one_hot(x.argmax(-1), x.shape[-1]).to(x.dtype)
     assert torch.equal(one_hot_argmax(x), expected)
     assert torch.equal(one_hot_argmax(x.unsqueeze(0)), expected.unsqueeze(0))
+
+
+# -------------------------------------------------------------------------------------------- 10. fast softmax
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([-200.0, -30.0, -1.0, 0.0, 0.3, 5.0, 40.0, 90.0, float("inf"),
+                                          float("-inf"), float("nan")]), min_size=1, max_size=9),
+                min_size=1, max_size=5).filter(lambda rows: len({len(r) for r in rows}) == 1),
+       st.sampled_from([torch.float32, torch.float64]))
+def test_fast_softmax_equals_torch_softmax_in_value_and_gradient(rows, dtype):
+    # exp / row sum without the max shift where every row sum is in range, torch's softmax elsewhere (overflow,
+    # underflow of a whole row, inf, NaN): the same values up to rounding either way
+    from redge_solve.estimators._softmax import softmax
+
+    x = torch.tensor(rows, dtype=dtype)
+    expected = x.softmax(-1)
+    assert torch.allclose(softmax(x), expected, rtol=1e-5, atol=1e-30, equal_nan=True)
+    leaf, ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    g = torch.linspace(-1, 1, x.numel(), dtype=dtype).view_as(x)
+    (softmax(leaf) * g).sum().backward()
+    (ref.softmax(-1) * g).sum().backward()
+    assert torch.allclose(leaf.grad, ref.grad, rtol=1e-5, atol=1e-30, equal_nan=True)
+
+
+def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
+    # the point of it: moderate logits do not fall back (a fallback would also be correct, but slow)
+    from redge_solve.estimators import _softmax
+
+    x = torch.randn(1000, 9, generator=torch.Generator().manual_seed(0)) * 5
+    calls = []
+    original = torch.Tensor.softmax
+    try:
+        torch.Tensor.softmax = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
+        _softmax.softmax(x)
+    finally:
+        torch.Tensor.softmax = original
+    assert not calls

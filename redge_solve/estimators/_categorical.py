@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._noise import Generator, uniform
+from ._softmax import softmax
 
 
 def sample_index(probs: Tensor, generator: Generator = None) -> Tensor:
@@ -110,6 +111,6 @@ def reinmax_one_hot(logits: Tensor, sample: Tensor, tau: float = 1.0, probs: Ten
     probs, index: ``softmax(logits)`` and the sample's category indices when the caller has them already.
     """
     sample = sample.detach()
-    probs = logits.detach().softmax(-1) if probs is None else probs.detach()
+    probs = softmax(logits.detach()) if probs is None else probs.detach()
     index = sample.argmax(-1) if index is None else index
     return _ReinMaxBackward.apply(logits, sample, index, probs, float(tau))

@@ -20,6 +20,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ._softmax import softmax
+
 Denoiser = Callable[[Tensor, float, float], Tensor]
 """(x_t, α_t, σ_t) -> posterior probabilities D_t(x_t)."""
 
@@ -70,7 +72,7 @@ class _StandardChain(torch.autograd.Function):
     def forward(ctx, logits: Tensor, noise: Tensor, calls: list[tuple[float, float, float]]) -> Tensor:  # type: ignore[override]
         x, outputs = noise, []
         for a, c_x, c_d in calls:
-            d = torch.add(logits, x, alpha=a).softmax(-1)
+            d = softmax(torch.add(logits, x, alpha=a))
             x = (x.mul_(c_x) if outputs else x.mul(c_x)).add_(d, alpha=c_d)  # the caller's noise is not touched
             outputs.append(d)
         ctx.save_for_backward(*outputs)
@@ -91,7 +93,7 @@ def standard_denoiser(logits: Tensor) -> Denoiser:
     """``D_t(x) = softmax(θ + α_t x / σ_t²)`` for the standard Gaussian base law."""
 
     def denoise(x: Tensor, alpha: float, sigma: float) -> Tensor:
-        return denoiser_logits(logits, x, alpha, sigma).softmax(-1)
+        return softmax(denoiser_logits(logits, x, alpha, sigma))
 
     return denoise
 

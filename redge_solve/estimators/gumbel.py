@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ._categorical import one_hot_argmax, straight_through
 from ._noise import Generator, gumbel
+from ._softmax import softmax
 from .base import Estimator, check_positive
 
 
@@ -29,5 +30,5 @@ class GumbelSoftmax(Estimator):
         check_positive("tau", self.tau)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        soft = torch.add(logits, gumbel(logits, generator)).div_(self.tau).softmax(-1)
+        soft = softmax(torch.add(logits, gumbel(logits, generator)).div_(self.tau))
         return straight_through(one_hot_argmax(soft.detach()), soft)

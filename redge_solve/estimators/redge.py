@@ -17,6 +17,7 @@ from torch import Tensor
 from ._categorical import sample_one_hot, straight_through
 from ._diffusion import denoiser_logits, standard_chain
 from ._noise import Generator, normal
+from ._softmax import softmax
 from .base import Estimator, check_diffusion
 
 
@@ -34,5 +35,5 @@ class ReDGE(Estimator):
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         noise = normal(logits, generator)
         x, alpha, sigma = standard_chain(logits, noise, self.n_steps, self.t_1)
-        probs = denoiser_logits(logits, x, alpha, sigma).softmax(-1)
+        probs = softmax(denoiser_logits(logits, x, alpha, sigma))
         return straight_through(sample_one_hot(probs, generator), probs)

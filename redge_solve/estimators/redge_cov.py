@@ -19,6 +19,7 @@ from torch import Tensor
 from ._categorical import sample_one_hot, straight_through
 from ._diffusion import schedule
 from ._noise import Generator, normal
+from ._softmax import softmax
 from .base import Estimator, check_diffusion
 
 MIN_VARIANCE = 0.1
@@ -65,7 +66,7 @@ class _CovChain(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, noise: Tensor, calls: list[tuple[float, float, float, float]]) -> Tensor:  # type: ignore[override]
-        probs = logits.softmax(-1)
+        probs = softmax(logits)
         moment = probs * (1 - probs)
         variance = moment.clamp(min=MIN_VARIANCE)
         root = variance.sqrt()
@@ -74,7 +75,7 @@ class _CovChain(torch.autograd.Function):
         centred, outputs = [], []
         for j, (alpha, sigma, c_x, c_d) in enumerate(calls):
             c = torch.add(x, probs, alpha=-sigma).sub_(alpha / 2)
-            d = torch.addcmul(logits, c, precision, value=alpha / sigma**2).softmax(-1)
+            d = softmax(torch.addcmul(logits, c, precision, value=alpha / sigma**2))
             centred.append(c)
             outputs.append(d)
             if j < len(calls) - 1:

@@ -19,6 +19,7 @@ from torch import Tensor
 from ._categorical import one_hot_like, reinmax_one_hot, sample_index, straight_through
 from ._diffusion import denoiser_logits, standard_chain
 from ._noise import Generator, normal
+from ._softmax import softmax
 from .base import Estimator, check_diffusion
 
 
@@ -37,7 +38,7 @@ class ReDGEMax(Estimator):
         noise = normal(logits, generator)
         x, alpha, sigma = standard_chain(logits, noise, self.n_steps, self.t_1)
         through_theta = denoiser_logits(logits, x.detach(), alpha, sigma)
-        through_x = denoiser_logits(logits.detach(), x, alpha, sigma).softmax(-1)  # = softmax(through_theta)
+        through_x = softmax(denoiser_logits(logits.detach(), x, alpha, sigma))  # = softmax(through_theta)
         index = sample_index(through_x, generator)
         sample = reinmax_one_hot(through_theta, one_hot_like(index, through_x), 1.0, through_x, index)
         return straight_through(sample, through_x)  # the ReinMax gradient into θ, ST's into x

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ._categorical import one_hot_like, reinmax_one_hot, sample_index
 from ._noise import Generator
+from ._softmax import softmax
 from .base import Estimator, check_positive
 
 
@@ -30,6 +31,6 @@ class ReinMax(Estimator):
         check_positive("tau", self.tau)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        probs = logits.detach().softmax(-1)
+        probs = softmax(logits.detach())
         index = sample_index(probs, generator)
         return reinmax_one_hot(logits, one_hot_like(index, probs), self.tau, probs, index)

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
 from ._noise import Generator
+from ._softmax import softmax
 from .base import Estimator
 
 
@@ -23,5 +24,5 @@ class StraightThrough(Estimator):
     summary: ClassVar[str] = "hard Straight-Through: onehot + p − sg(p)"
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
-        probs = logits.softmax(-1)
+        probs = softmax(logits)
         return straight_through(sample_one_hot(probs, generator), probs)
