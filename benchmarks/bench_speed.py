@@ -252,17 +252,21 @@ def main() -> None:
 
 def run_protocol(grids: torch.Tensor, names: list[str], impls: tuple[str, ...], json_path: str | None) -> None:
     """The Table 2 protocol measured, not extrapolated: ``TABLE2["steps"]`` steps of every estimator on the whole
-    batch, one call each (construction included), and the sum; scaled to ``TABLE2["puzzles"]`` puzzles linearly."""
+    batch, one call each (construction included), and the sum; scaled to ``TABLE2["puzzles"]`` puzzles linearly.
+    With both implementations, each estimator runs ours and the reference back to back (the order alternating),
+    so that both see the same machine: on this shared machine speed drifts by ±15 % over minutes."""
     n, steps = grids.shape[0], TABLE2["steps"]
-    totals = {}
-    for impl in impls:
-        seconds = {}
-        for name in names:
+    seconds: dict[str, dict[str, float]] = {impl: {} for impl in impls}
+    for i, name in enumerate(names):
+        for impl in (impls if i % 2 == 0 else impls[::-1]):
             marks = RUNNERS[impl](grids, name, steps)
-            seconds[name] = marks[-1] - marks[0]
-            print(f"  {impl} {name}: {seconds[name]:.1f} s for {n} puzzles x {steps} steps", flush=True)
-        totals[impl] = {"per_estimator_s": seconds, "total_s": sum(seconds.values())}
-        total = totals[impl]["total_s"]
+            seconds[impl][name] = marks[-1] - marks[0]
+        ratio = (f"  ratio {seconds['reference'][name] / seconds['ours'][name]:.2f}" if len(impls) == 2 else "")
+        print(f"  {name}: " + "  ".join(f"{impl} {seconds[impl][name]:.1f} s" for impl in impls)
+              + f" for {n} puzzles x {steps} steps{ratio}", flush=True)
+    totals = {impl: {"per_estimator_s": seconds[impl], "total_s": sum(seconds[impl].values())} for impl in impls}
+    for impl, row in totals.items():
+        total = row["total_s"]
         print(f"{impl}: MEASURED {total:.0f} s ({total / 60:.1f} min) for {n} puzzles x {steps} steps x "
               f"{len(names)} estimators; scaled linearly to {TABLE2['puzzles']} puzzles: "
               f"{total * TABLE2['puzzles'] / n / 60:.1f} min", flush=True)

@@ -513,7 +513,7 @@ def test_one_hot_argmax_is_one_hot_of_the_first_maximum(rows):
 
 # -------------------------------------------------------------------------------------------- 10. fast softmax
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(st.sampled_from([-200.0, -30.0, -1.0, 0.0, 0.3, 5.0, 40.0, 90.0, float("inf"),
+@given(st.lists(st.lists(st.sampled_from([-200.0, -75.0, -30.0, -1.0, 0.0, 0.3, 5.0, 40.0, 70.0, 90.0, float("inf"),
                                           float("-inf"), float("nan")]), min_size=1, max_size=9),
                 min_size=1, max_size=5).filter(lambda rows: len({len(r) for r in rows}) == 1),
        st.sampled_from([torch.float32, torch.float64]))
@@ -541,7 +541,10 @@ def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
     original = torch.Tensor.softmax
     try:
         torch.Tensor.softmax = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
-        _softmax.softmax(x)
+        for shift in (0.0, 80.0, -40.0):  # large logits take one shift for the whole tensor
+            assert torch.allclose(_softmax.softmax(x + shift), original(x + shift, -1), rtol=1e-5, atol=1e-30)
+        assert not calls
+        _softmax.softmax(torch.cat([x, x[:1] - 100]))  # one row 100 below the rest: torch's per-row shift
+        assert calls
     finally:
         torch.Tensor.softmax = original
-    assert not calls
