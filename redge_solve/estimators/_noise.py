@@ -3,8 +3,9 @@
 ``KeyedNoise`` is counter-based: every random number is a hash of (a per-row key, the step, a draw counter within
 the step, the sample index, the position along the last axis). A row's noise therefore depends on its own key
 alone, never on which other rows share the batch: a puzzle's trajectory is the same whether it is solved alone, in
-a chunk of 7 or of 1000, on another worker, or after other puzzles have left the batch. It costs about 1.5× as
-much as ``torch.randn`` for Gaussian noise, and rows-only draws (categorical sampling) are cheap.
+a chunk of 7 or of 1000, on another worker, or after other puzzles have left the batch. On CPU (2 threads, 57k × 9
+draws, 2026-11-23) Gaussian noise costs about 2.5× ``torch.randn`` (5.4 ms against 2.2 ms), Gumbel noise a sixth of
+torch's exponential-based draw (2.2 ms against 15.7 ms), and rows-only draws (categorical sampling) are cheap.
 """
 
 from __future__ import annotations
