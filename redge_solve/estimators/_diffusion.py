@@ -34,18 +34,26 @@ def schedule(n_steps: int, t_1: float) -> tuple[list[float], list[float]]:
     return alphas, [1.0 - a for a in alphas]
 
 
+def ddim_calls(n_steps: int, t_1: float) -> list[tuple[float, float, float, float]]:
+    """``(α_t, σ_t, c_x, c_D)`` for every denoiser call, from the start; the last one is at t_1.
+
+    DDIM from t to the next time s: ``x_s = α_s D + σ_s (x_t − α_t D) / σ_t = c_x x_t + c_D D`` with
+    ``c_x = σ_s / σ_t`` and ``c_D = α_s − σ_s α_t / σ_t`` (after the last call nobody uses them).
+    """
+    alphas, sigmas = schedule(n_steps, t_1)
+    return [(alphas[t], sigmas[t], sigmas[t - 1] / sigmas[t], alphas[t - 1] - sigmas[t - 1] * alphas[t] / sigmas[t])
+            for t in range(len(alphas) - 1, 0, -1)]
+
+
 def ddim_to_last(x: Tensor, denoise: Denoiser, n_steps: int, t_1: float) -> tuple[Tensor, float, float]:
     """Run DDIM from ``x`` (the start) down to the last time; returns ``(x_{t_1}, α_{t_1}, σ_{t_1})``.
 
     The final denoiser call ``D_{t_1}(x_{t_1})`` is left to the caller, which also draws the hard sample there.
     """
-    alphas, sigmas = schedule(n_steps, t_1)
-    for t in range(len(alphas) - 1, 1, -1):
-        a_t, s_t, a_s, s_s = alphas[t], sigmas[t], alphas[t - 1], sigmas[t - 1]
-        d = denoise(x, a_t, s_t)
-        # x_s = α_s D + σ_s (x_t − α_t D) / σ_t, collected as (σ_s/σ_t) x_t + (α_s − σ_s α_t / σ_t) D: two passes
-        x = torch.add(x * (s_s / s_t), d, alpha=a_s - s_s * a_t / s_t)
-    return x, alphas[1], sigmas[1]
+    *chain, (alpha, sigma, _, _) = ddim_calls(n_steps, t_1)
+    for a_t, s_t, c_x, c_d in chain:
+        x = torch.add(x * c_x, denoise(x, a_t, s_t), alpha=c_d)  # two passes
+    return x, alpha, sigma
 
 
 def standard_chain(logits: Tensor, noise: Tensor, n_steps: int, t_1: float) -> tuple[Tensor, float, float]:
@@ -56,13 +64,10 @@ def standard_chain(logits: Tensor, noise: Tensor, n_steps: int, t_1: float) -> t
     ``c_x = σ_s / σ_t``, ``c_D = α_s − σ_s α_t / σ_t``. Given ``g = ∂L/∂x_{j+1}``, with ``J_j`` the softmax Jacobian
     at D_j (symmetric):  ``∂L/∂θ += c_D J_j g``  and  ``∂L/∂x_j = c_x g + a_j c_D J_j g``. Only the D_j are kept.
     """
-    alphas, sigmas = schedule(n_steps, t_1)
-    calls = [  # (a, c_x, c_D) per denoiser call, from the start
-        (alphas[t] / sigmas[t] ** 2, sigmas[t - 1] / sigmas[t], alphas[t - 1] - sigmas[t - 1] * alphas[t] / sigmas[t])
-        for t in range(len(alphas) - 1, 1, -1)
-    ]
+    *chain, (alpha, sigma, _, _) = ddim_calls(n_steps, t_1)
+    calls = [(a_t / s_t**2, c_x, c_d) for a_t, s_t, c_x, c_d in chain]  # (a, c_x, c_D) per call before the last
     x = _StandardChain.apply(logits, noise, calls) if calls else noise
-    return x, alphas[1], sigmas[1]
+    return x, alpha, sigma
 
 
 class _StandardChain(torch.autograd.Function):

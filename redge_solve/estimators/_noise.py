@@ -85,13 +85,9 @@ class KeyedNoise:
             raise ValueError(f"KeyedNoise has {self.keys.shape[0]} row keys, asked for {rows} rows")
         draw = _signed(mix(mix(self.step * _GOLDEN) ^ self._draw))
         self._draw += 1
-        per_row = self.keys ^ draw
-        scratch = torch.empty_like(per_row)
-        _mix_(per_row, scratch)
-        if samples == 1:
-            return _mix_(per_row.bitwise_xor_(_SAMPLE_KEYS[0]), scratch).unsqueeze(0)
-        sample_keys = torch.tensor([_sample_key(s) for s in range(samples)], dtype=torch.int32, device=per_row.device)
-        return mix_tensor(per_row.unsqueeze(0) ^ sample_keys.unsqueeze(1))
+        per_row = _mix_(self.keys ^ draw, torch.empty_like(self.keys))
+        bits = per_row ^ _key_vector(samples, _GOLDEN, per_row.device).unsqueeze(1)  # (S, R)
+        return _mix_(bits, torch.empty_like(bits))
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
         """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``.
@@ -116,41 +112,39 @@ class KeyedNoise:
         rows = (rows if len(shape) == 3 else rows[0]).unsqueeze(-1)  # (S, R, 1) or (R, 1)
         if width == 1 and parts == 1:
             return bits_to_uniform(rows, dtype)
-        columns = _column_keys(width, rows.device)
+        columns = _key_vector(width, _COLUMN_MULTIPLIER, rows.device)
         if parts > 1:
             columns = columns.view(parts, *[1] * (rows.dim() - 1), width // parts)
         bits = rows ^ columns  # the only two allocations of the draw: bits and one scratch tensor
         scratch = torch.empty_like(bits)
-        _mix_(bits, scratch)
-        if dtype == torch.float32:  # convert into the scratch's memory (the same size) instead of a third tensor
-            bits.bitwise_right_shift_(9).bitwise_and_(0x7FFFFF)
-            return scratch.view(torch.float32).copy_(bits).add_(0.5).mul_(1.0 / 8388608.0)
-        return bits_to_uniform(bits, dtype)
+        return bits_to_uniform(_mix_(bits, scratch), dtype, scratch)
 
 
-def bits_to_uniform(bits: Tensor, dtype: torch.dtype) -> Tensor:
+def bits_to_uniform(bits: Tensor, dtype: torch.dtype, scratch: Tensor | None = None) -> Tensor:
     """Uniforms in (0, 1) from the top 23 of 32 random bits: ``(k + ½) / 2²³``.
 
     23 bits, not 24: ``(2²⁴ − ½) / 2²⁴`` is not a float32 and rounds to exactly 1.0, whose ``log`` is 0 and whose
     Gumbel transform is +inf (a NaN in the logits a few steps later). The extremes here are 2⁻²⁴ and 1 − 2⁻²⁴.
+
+    With ``scratch`` (an int32 tensor shaped like ``bits`` that the caller owns, as ``bits`` itself) and float32,
+    the work is done in place and the result lands in the scratch's memory: no new tensor.
     """
-    return (bits >> 9).bitwise_and_(0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
+    if scratch is None or dtype != torch.float32:
+        return (bits >> 9).bitwise_and_(0x7FFFFF).to(dtype).add_(0.5).mul_(1.0 / 8388608.0)
+    bits.bitwise_right_shift_(9).bitwise_and_(0x7FFFFF)
+    return scratch.view(torch.float32).copy_(bits).add_(0.5).mul_(1.0 / 8388608.0)
 
 
-def _sample_key(sample: int) -> int:
-    return _signed(mix((sample + 1) * _GOLDEN))
+_COLUMN_MULTIPLIER = 0x85EBCA77
+_KEY_VECTORS: dict[tuple[int, int, torch.device], Tensor] = {}
 
 
-_SAMPLE_KEYS = [_sample_key(0)]
-
-_COLUMN_KEYS: dict[tuple[int, torch.device], Tensor] = {}
-
-
-def _column_keys(width: int, device: torch.device) -> Tensor:
-    if (width, device) not in _COLUMN_KEYS:
-        keys = [_signed(mix((k + 1) * 0x85EBCA77)) for k in range(width)]
-        _COLUMN_KEYS[width, device] = torch.tensor(keys, dtype=torch.int32, device=device)
-    return _COLUMN_KEYS[width, device]
+def _key_vector(count: int, multiplier: int, device: torch.device) -> Tensor:
+    """int32 ``[mix((k + 1) · multiplier) for k < count]``, cached: the keys of samples and of columns."""
+    if (count, multiplier, device) not in _KEY_VECTORS:
+        keys = [_signed(mix((k + 1) * multiplier)) for k in range(count)]
+        _KEY_VECTORS[count, multiplier, device] = torch.tensor(keys, dtype=torch.int32, device=device)
+    return _KEY_VECTORS[count, multiplier, device]
 
 
 Generator = torch.Generator | KeyedNoise | None

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
-from ._diffusion import schedule
+from ._diffusion import ddim_calls
 from ._noise import Generator, normal
 from ._softmax import softmax
 from .base import Estimator, check_diffusion
@@ -48,12 +48,7 @@ def cov_chain(logits: Tensor, noise: Tensor, n_steps: int, t_1: float) -> Tensor
     ``c_j = x_j − σ p − α/2``,  ``D_j = softmax(θ + b c_j ⊙ r)``, then (but after the last) the DDIM update
     ``x_{j+1} = (σ_s/σ_t) x_j + (α_s − σ_s α_t/σ_t) D_j``.
     """
-    alphas, sigmas = schedule(n_steps, t_1)
-    calls = [  # (α, σ, c_x, c_D) per denoiser call, from the start; the last call has no update
-        (alphas[t], sigmas[t], sigmas[t - 1] / sigmas[t], alphas[t - 1] - sigmas[t - 1] * alphas[t] / sigmas[t])
-        for t in range(len(alphas) - 1, 0, -1)
-    ]
-    return _CovChain.apply(logits, noise, calls)
+    return _CovChain.apply(logits, noise, ddim_calls(n_steps, t_1))  # the last call has no update
 
 
 class _CovChain(torch.autograd.Function):

@@ -145,14 +145,17 @@ class SudokuBatch:
 
     def unit_excess(self, x: Tensor) -> Tensor:
         """``c − 1`` ``(S, I * 3N, N)``: ``unit_counts(x) − 1`` with the 1 folded into the constant (one pass less)."""
-        matrix, _ = self._incidence
-        return _stack([torch.addmm(self._clue_counts_less_one, matrix, sample.contiguous()) for sample in x])
+        return self._plus_incidence_product(self._clue_counts_less_one, x)
 
     def unit_counts(self, x: Tensor) -> Tensor:
         """Digit counts ``(S, I * 3N, N)`` of assignments ``x`` ``(S, F, N)`` (one-hot or relaxed): for each
         puzzle its N rows, N columns, N blocks. ``c = A X + clue counts``, one sparse product per sample."""
+        return self._plus_incidence_product(self._clue_counts, x)
+
+    def _plus_incidence_product(self, constant: Tensor, x: Tensor) -> Tensor:
+        """``constant + A X_s`` for every sample s of ``x`` ``(S, F, N)``: ``(S, I * 3N, N)``."""
         matrix, _ = self._incidence
-        return _stack([torch.addmm(self._clue_counts, matrix, sample.contiguous()) for sample in x])
+        return _stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
 
     def penalty(self, x: Tensor) -> Tensor:
         """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``.
