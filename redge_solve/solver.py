@@ -12,6 +12,7 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Mapping, Protocol
@@ -227,7 +228,7 @@ def _solve_batch(
     current = problem.repeat(restarts)
     noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
     logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-    optimizer = adam(logits, config.lr)
+    optimizer = Adam(logits, config.lr)
 
     example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories, device=device))[0]
     results = PuzzleResults(
@@ -247,11 +248,10 @@ def _solve_batch(
         noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-            optimizer = adam(logits, config.lr)
+            optimizer = Adam(logits, config.lr)
         out = estimator.surrogate(current.penalty, logits, samples, noise)
-        (logits.grad,) = torch.autograd.grad(out.loss, logits)
-        optimizer.step()
-        logits.grad = None
+        (grad,) = torch.autograd.grad(out.loss, logits)
+        optimizer.step(grad)
         with torch.no_grad():
             diverged = torch.zeros(active.shape[0], dtype=torch.bool, device=device)
             # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
@@ -306,26 +306,67 @@ def _solve_batch(
                 keep = ~stopping
                 keep_instances = keep.repeat_interleave(restarts)
                 keep_vars = current.variable_mask(keep_instances)
-                state = optimizer.state[logits]
                 logits = logits[keep_vars].detach().requires_grad_(True)
-                optimizer = adam(logits, config.lr, {**state, "exp_avg": state["exp_avg"][keep_vars],
-                                                     "exp_avg_sq": state["exp_avg_sq"][keep_vars]})
+                optimizer = optimizer.select(logits, keep_vars)
                 noise = noise.select(keep_vars)
                 current = current.select(keep_instances)
                 active = active[keep]
     return results
 
 
-def adam(logits: Tensor, lr: float, state: dict | None = None) -> torch.optim.Adam:
-    """``torch.optim.Adam`` (β = (0.9, 0.999), ε = 1e-8) on ``logits``, fused into one kernel where torch has one
-    for the device (CPU since torch 2.4), optionally resuming from ``state`` (another Adam's state, sliced)."""
-    try:
-        optimizer = torch.optim.Adam([logits], lr=lr, fused=True)
-    except RuntimeError:  # no fused Adam for this device in this torch
-        optimizer = torch.optim.Adam([logits], lr=lr)
-    if state is not None:
-        optimizer.state[logits] = state
-    return optimizer
+class Adam:
+    """Adam (β = (0.9, 0.999), ε = 1e-8) on one tensor of logits, computed as ``torch.optim.Adam`` computes it:
+
+        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²,   θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
+
+    in torch's fused kernel (``torch._fused_adam_``, what ``torch.optim.Adam(fused=True)`` calls: one pass) where
+    this torch has it for the device, else in the same elementwise steps as torch's unfused Adam. Not
+    ``torch.optim`` itself: its first use imports ``torch._dynamo``, about 2 s at the start of every process.
+    """
+
+    BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
+
+    def __init__(self, logits: Tensor, lr: float) -> None:
+        self.logits, self.lr = logits, lr
+        self.exp_avg, self.exp_avg_sq = torch.zeros_like(logits), torch.zeros_like(logits)
+        self.steps = torch.zeros((), dtype=torch.float32, device=logits.device)  # as torch keeps it for fusing
+
+    def select(self, logits: Tensor, keep: Tensor) -> "Adam":
+        """The state of the kept variables (bool ``(F,)``), continuing on ``logits`` (the kept logits)."""
+        kept = Adam(logits, self.lr)
+        kept.exp_avg, kept.exp_avg_sq, kept.steps = self.exp_avg[keep], self.exp_avg_sq[keep], self.steps.clone()
+        return kept
+
+    @torch.no_grad()
+    def step(self, grad: Tensor) -> None:
+        self.steps += 1
+        if _fused_adam(self.logits.device):
+            torch._fused_adam_([self.logits], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.steps],
+                               amsgrad=False, lr=self.lr, beta1=self.BETA1, beta2=self.BETA2, weight_decay=0.0,
+                               eps=self.EPS, maximize=False)
+            return
+        step = float(self.steps)
+        self.exp_avg.lerp_(grad, 1 - self.BETA1)
+        self.exp_avg_sq.mul_(self.BETA2).addcmul_(grad, grad, value=1 - self.BETA2)
+        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - self.BETA2**step)).add_(self.EPS)
+        self.logits.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - self.BETA1**step))
+
+
+_FUSED_ADAM: dict[torch.device, bool] = {}
+
+
+def _fused_adam(device: torch.device) -> bool:
+    """Whether ``torch._fused_adam_`` runs on this device in this torch (CPU since torch 2.4), tried once."""
+    if device not in _FUSED_ADAM:
+        probe = torch.zeros(1, device=device)
+        try:
+            torch._fused_adam_([probe.clone()], [probe], [probe.clone()], [probe.clone()], [], [probe.clone()],
+                               amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
+                               maximize=False)
+            _FUSED_ADAM[device] = True
+        except (AttributeError, RuntimeError, NotImplementedError):
+            _FUSED_ADAM[device] = False
+    return _FUSED_ADAM[device]
 
 
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:

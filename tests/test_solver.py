@@ -99,3 +99,54 @@ def test_periodic_resets_are_batch_invariant_and_paper_protocol_switches_them_of
     assert paper_protocol(config).reset_every == 0
     with pytest.raises(ValueError, match="reset_every"):
         SolverConfig(reset_every=-2)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_adam_is_torch_adam_and_select_continues_it(fused, monkeypatch):
+    # the loop's Adam is torch's: bit for bit the fused kernel (torch.optim.Adam(fused=True)), or to rounding
+    # torch's unfused steps where the kernel is missing; select() keeps the step count and the kept moments
+    import redge_solve.solver as solver
+
+    if fused and not solver._fused_adam(torch.device("cpu")):
+        pytest.skip("this torch has no fused Adam on CPU")
+    monkeypatch.setitem(solver._FUSED_ADAM, torch.device("cpu"), fused)
+    gen = torch.Generator().manual_seed(0)
+    grads = [torch.randn(6, 4, generator=gen) for _ in range(12)]
+    ours, theirs = torch.zeros(6, 4), torch.zeros(6, 4, requires_grad=True)
+    adam = solver.Adam(ours, lr=0.05)
+    reference = torch.optim.Adam([theirs], lr=0.05, **({"fused": True} if fused else {"foreach": False}))
+    keep = torch.tensor([True, False, True, True, False, True])
+    for i, grad in enumerate(grads):
+        if i == 6:  # solved rows leave: continue on the kept ones, against a reference continued by hand
+            ours = ours[keep]
+            adam = adam.select(ours, keep)
+            state = reference.state[theirs]
+            theirs = theirs.detach()[keep].requires_grad_()
+            reference = torch.optim.Adam([theirs], lr=0.05, **({"fused": True} if fused else {"foreach": False}))
+            reference.state[theirs] = {**state, "exp_avg": state["exp_avg"][keep],
+                                       "exp_avg_sq": state["exp_avg_sq"][keep]}
+        if i >= 6:
+            grad = grad[keep]
+        adam.step(grad)
+        theirs.grad = grad
+        reference.step()
+        if fused:
+            assert torch.equal(ours, theirs.detach())
+        else:
+            torch.testing.assert_close(ours, theirs.detach(), rtol=1e-6, atol=1e-7)
+    assert int(adam.steps) == 12
+
+
+def test_solving_does_not_import_torch_dynamo():
+    # torch.optim imports torch._dynamo on first use (~2 s at every start of the command line); the loop must not
+    import subprocess
+    import sys
+
+    code = "\n".join([
+        "import sys, torch",
+        "from redge_solve.problems import SudokuBatch",
+        "from redge_solve.solver import SolverConfig, solve",
+        "solve(SudokuBatch.from_grids(torch.tensor([[1] + [0] * 15])), SolverConfig(steps=3))",
+        "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'",
+    ])
+    subprocess.run([sys.executable, "-c", code], check=True)
