@@ -263,7 +263,7 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
     rows = []
     for spec, all_runs in groups.items():
         group = [run for run in all_runs if run.error is None]
-        losses = [r["penalty"] for run in group for r in run.records]
+        losses = [r["mean_sample_penalty"] for run in group for r in run.records]
         loss_mean, loss_std = _mean_std(losses)
         rates = {}
         for key in CRITERIA:

@@ -2,8 +2,10 @@
 
 Fields: index, puzzle, grid (the reported grid: a valid solution when found, else the best final mode), found,
 solved_last / solved_mode / solved_any (the three criteria, see ``solver.PuzzleResults``), first_solved_step (None
-if never), penalty, violations (of ``grid``, counted directly on its digits), matches_solution (None when the
-source gives no solution), verified (rules + clues + given solution, checked directly), steps_run, seconds, meta.
+if never), mean_sample_penalty (the penalty of the last step's hard samples averaged over samples and restarts:
+not a property of ``grid``, and large for a puzzle found by its mode; files before it call it ``penalty``),
+violations (of ``grid``, counted directly on its digits), matches_solution (None when the source gives no
+solution), verified (rules + clues + given solution, checked directly), steps_run, seconds, meta.
 A row that could not be solved at all is ``{"index", "puzzle", "error"}``; so is a puzzle whose logits became
 NaN/inf (``PuzzleResults.diverged_step``): it has no result.
 """
@@ -60,7 +62,8 @@ def divergence(results: PuzzleResults, i: int) -> str | None:
 
 
 def outcome_fields(results: PuzzleResults, i: int) -> dict[str, Any]:
-    """found, the three solved criteria, first_solved_step (None if never) and penalty of puzzle ``i``."""
+    """found, the three solved criteria, first_solved_step (None if never) and mean_sample_penalty of puzzle
+    ``i``."""
     first = int(results.first_solved_step[i])
     return {
         "found": bool(results.found[i]),
@@ -68,7 +71,7 @@ def outcome_fields(results: PuzzleResults, i: int) -> dict[str, Any]:
         "solved_mode": bool(results.solved_mode[i]),
         "solved_any": bool(results.solved_any[i]),
         "first_solved_step": first if first >= 0 else None,
-        "penalty": round(float(results.penalty[i]), 6),
+        "mean_sample_penalty": round(float(results.penalty[i]), 6),
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,15 @@ class Summary:
     def mean_seconds(self) -> float | None:
         return statistics.fmean(self.seconds) if self.seconds else None
 
+    def merge(self, other: "Summary") -> None:
+        """Add the rows of ``other`` to this summary."""
+        self.rows += other.rows
+        self.errors += other.errors
+        for criterion in CRITERIA:
+            self.solved[criterion] += other.solved[criterion]
+        self.steps.extend(other.steps)
+        self.seconds.extend(other.seconds)
+
     def add(self, record: dict[str, Any]) -> None:
         self.rows += 1
         if "error" in record:
@@ -123,7 +133,27 @@ def summarize(records: Iterable[dict[str, Any]], difficulty_key: str = "difficul
             by_difficulty.setdefault(str(value), Summary()).add(record)
     by_clues = dict(sorted(by_clues.items()))
     by_difficulty = dict(sorted(by_difficulty.items(), key=lambda kv: _sort_key(kv[0])))
-    return Report(total, by_clues, by_difficulty)
+    return Report(total, by_clues, difficulty_bands(by_difficulty))
+
+
+MAX_DIFFICULTY_ROWS = 8
+
+
+def difficulty_bands(by_value: dict[str, Summary]) -> dict[str, Summary]:
+    """Numeric difficulties with more than ``MAX_DIFFICULTY_ROWS`` distinct values, grouped into bands of width 1:
+    value v goes to band ``⌊v⌋–⌊v⌋+1`` (Sudoku-3M rates puzzles 0.0 to about 8.5, with a decimal each, so one row
+    per value would be one or two puzzles a row). Other difficulties (labels, or few values) are kept as they are."""
+    try:
+        numbers = {key: float(key) for key in by_value}
+    except ValueError:
+        return by_value
+    if len(by_value) <= MAX_DIFFICULTY_ROWS or not all(math.isfinite(v) for v in numbers.values()):
+        return by_value
+    bands: dict[str, Summary] = {}
+    for key, summary in by_value.items():  # already in numeric order
+        low = math.floor(numbers[key])
+        bands.setdefault(f"{low}–{low + 1}", Summary()).merge(summary)
+    return bands
 
 
 def _sort_key(value: str) -> tuple[int, float, str]:

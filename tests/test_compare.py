@@ -87,7 +87,7 @@ def _recompute(runs_json):
         by_label.setdefault(run["label"], []).append(run)
     table = {}
     for label, runs in by_label.items():
-        losses = [r["penalty"] for run in runs for r in run["records"]]
+        losses = [r["mean_sample_penalty"] for run in runs for r in run["records"]]
         row = {"loss_mean": sum(losses) / len(losses),
                "loss_std": math.sqrt(sum((v - sum(losses) / len(losses)) ** 2 for v in losses) / len(losses))}
         for key in ("solved_last", "solved_mode", "solved_any", "found"):

@@ -174,8 +174,8 @@ def results_file(draw) -> tuple[bytes, list[Item]]:
         puzzle, solution = one_blank(draw, 4)
         record = {"index": index, "puzzle": puzzle, "grid": solution, "found": True, "solved_last": False,
                   "solved_mode": True, "solved_any": False, "first_solved_step": draw(st.integers(1, 50)),
-                  "penalty": 0.0, "violations": 0, "matches_solution": None, "verified": True, "steps_run": 3,
-                  "seconds": 0.01, "meta": {"difficulty": draw(st.sampled_from(["easy", "hard"]))}}
+                  "mean_sample_penalty": 0.0, "violations": 0, "matches_solution": None, "verified": True,
+                  "steps_run": 3, "seconds": 0.01, "meta": {"difficulty": draw(st.sampled_from(["easy", "hard"]))}}
         if draw(st.booleans()):
             record = {"index": index, "puzzle": puzzle, "error": "bad puzzle"}
         how = draw(st.sampled_from(["ok", "ok", "retype", "garbage", "cut"]))

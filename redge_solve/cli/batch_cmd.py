@@ -168,11 +168,12 @@ def batch(
         executor.close()
     elapsed = time.perf_counter() - started
     summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
-    console.print(f"{rows_this_run} rows done this run in {elapsed:.1f} s "
-                  f"({rows_this_run / elapsed if elapsed > 0 else 0:.2f} rows/s), {already} already in {out}; "
-                  f"chunk size {size}, executor {executor.name}, estimator {config.estimator}, steps {config.steps}, "
-                  f"samples {config.samples}, "
-                  f"restarts {config.restarts}, lr {config.lr}, seed {config.seed}", highlight=False)
+    rate = rows_this_run / elapsed if elapsed > 0 else 0.0
+    console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
+                  f"{out}", highlight=False)
+    console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
+                  f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
+                  f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
     if summary.total.rows:
         print_report(summary, source=str(out))
     unsolved = summary.total.solved["found"] < summary.total.rows

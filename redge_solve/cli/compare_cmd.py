@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,39 +33,37 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
-def _fmt(mean: float, std: float, digits: int = 1, pct: bool = False) -> str:
-    if mean != mean:  # NaN: every run of the row diverged
+def _fmt(mean: float, std: float, digits: int = 1) -> str:
+    """``mean±std`` without spaces, so a cell never wraps; "—" when every run of the row diverged (NaN)."""
+    if mean != mean:
         return "—"
-    suffix = "%" if pct else ""
-    return f"{mean:.{digits}f}{suffix} ± {std:.{digits}f}"
+    return f"{mean:.{digits}f}±{std:.{digits}f}"
 
 
 def render_table(rows, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("estimator", style="bold cyan")
-    table.add_column("parameters")
-    table.add_column("loss", justify="right")
-    table.add_column("solved last", justify="right")
-    table.add_column("solved mode", justify="right")
-    table.add_column("solved any", justify="right")
-    table.add_column("found", justify="right")
-    table.add_column("step to solve", justify="right")
-    table.add_column("ms/step", justify="right")
-    show_diverged = any(row.diverged for row in rows)
-    if show_diverged:
-        table.add_column("diverged", justify="right")
+    """One row per estimator setting, readable at 80 columns and in a pipe: its parameters (and diverged runs, if
+    any) go on their own line under the estimator's name, folded when long; means ± std are written without
+    spaces and the headers take two lines. Solved columns are % (mean ± std over seeds); loss is mean ± std over
+    puzzles and seeds; step: mean first solved step."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True, leading=1)
+    table.add_column("estimator\nparameters", overflow="fold", min_width=9)
+    for header in ("\nloss", "solved %\nlast", "solved %\nmode", "solved %\nany", "\nfound", "mean\nstep",
+                   "ms/\nstep"):
+        table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
+        params = ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults"
+        if row.diverged:
+            params += f"; [red]{row.diverged} of {row.diverged + len(row.seeds)} runs diverged[/]"
         table.add_row(
-            row.estimator,
-            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults",
-            _fmt(row.loss_mean, row.loss_std, 2),
-            _fmt(row.solved_last_mean, row.solved_last_std, 1, True),
-            _fmt(row.solved_mode_mean, row.solved_mode_std, 1, True),
-            _fmt(row.solved_any_mean, row.solved_any_std, 1, True),
-            _fmt(row.found_mean, row.found_std, 1, True),
+            f"[bold cyan]{row.estimator}[/]\n[dim]{params}[/]",
+            _fmt(row.loss_mean, row.loss_std, 1),
+            _fmt(row.solved_last_mean, row.solved_last_std),
+            _fmt(row.solved_mode_mean, row.solved_mode_std),
+            _fmt(row.solved_any_mean, row.solved_any_std),
+            _fmt(row.found_mean, row.found_std),
             "—" if row.mean_step_to_solve is None else f"{row.mean_step_to_solve:.0f}",
             "—" if row.ms_per_step != row.ms_per_step else f"{row.ms_per_step:.1f}",
-            *([f"{row.diverged}/{row.diverged + len(row.seeds)}"] if show_diverged else []),
         )
     return table
 

@@ -56,10 +56,11 @@ def render_grid(clues: torch.Tensor, grid: torch.Tensor, solved: bool) -> Text:
 
 
 def summary_table(rows: list[dict], title: str) -> Table:
-    """A per-puzzle table: line, size, solved, step, penalty, seconds (or the error)."""
+    """A per-puzzle table: line, size, solved, step (first solved, else steps run), the returned grid's violations,
+    seconds (or the error)."""
     table = Table(title=title, title_justify="left")
     for name, justify in (("#", "right"), ("line", "right"), ("size", "left"), ("result", "left"),
-                          ("step", "right"), ("penalty", "right"), ("seconds", "right")):
+                          ("step", "right"), ("violations", "right"), ("seconds", "right")):
         table.add_column(name, justify=justify)
     for row in rows:
         if "error" in row:
@@ -69,5 +70,5 @@ def summary_table(rows: list[dict], title: str) -> Table:
         result = "[green]solved[/]" if row["found"] else "[red]unsolved[/]"
         step = row["first_solved_step"] if row["first_solved_step"] is not None else row["steps_run"]
         table.add_row(str(row["index"] + 1), str(row["line"]), row["size"], result, str(step),
-                      f"{row['penalty']:.3g}", f"{row['seconds']:.2f}")
+                      str(row["violations"]), f"{row['seconds']:.2f}")
     return table

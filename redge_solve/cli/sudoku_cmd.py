@@ -121,20 +121,20 @@ def sudoku(
         if isinstance(interrupt, Interrupted):  # keep the puzzles of this group that had finished
             partial = _group_records(interrupt.results, group[:len(interrupt.results.found)])
             records.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran > 0)
-        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
+        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config.early_stop)
         solved = sum(r["found"] for r in records if "error" not in r)
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
+    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config.early_stop)
     valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
     all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
     raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
 
 
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
-            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool) -> None:
+            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, early_stop: bool = True) -> None:
     """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
@@ -144,7 +144,7 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
     if json_path is not None:
         write_json_lines(json_path, [_public(r) for r in records])
     if not quiet:
-        _report(out, records, good, show, elapsed)
+        _report(out, records, good, show, elapsed, early_stop)
 
 
 def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
@@ -195,7 +195,7 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,
-            elapsed: float) -> None:
+            elapsed: float, early_stop: bool = True) -> None:
     solved_records = [r for r in records if "error" not in r]
     limit = (len(solved_records) if len(solved_records) <= SHOW_ALL_UP_TO else 0) if show is None else show
     clues = {p.index: p.clues for p in good}
@@ -211,11 +211,21 @@ def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], sho
     if limit < len(solved_records) and len(records) <= TABLE_UP_TO:
         out.print(summary_table(records, "puzzles"))
     count = len(solved_records)
-    found = sum(r["found"] for r in solved_records)
-    any_, mode, last = (sum(r[k] for r in solved_records) for k in ("solved_any", "solved_mode", "solved_last"))
-    bad = len(records) - count
-    bad_text = f", {bad} skipped (bad input or diverged)" if bad else ""
+    out.print(summary_line(solved_records, len(records) - count, elapsed, early_stop), highlight=False)
+
+
+def summary_line(records: list[dict[str, Any]], bad: int, elapsed: float, early_stop: bool) -> str:
+    """``solved F/N in T s, R puzzles/s (found by the mode M, by a sample A)``: where the valid grids came from.
+    The last-step criterion is added only without early stop: with it a puzzle stops at the step its grid is
+    found, usually by the mode, so the samples of that step are rarely valid and the count says nothing."""
+    count = len(records)
+    found = sum(r["found"] for r in records)
+    mode, any_, last = (sum(r[k] for r in records) for k in ("solved_mode", "solved_any", "solved_last"))
     colour = "green" if found == count else "red"
-    out.print(f"[{colour}]solved {found}/{count}[/] (by a sample {any_}, mode {mode}, last step {last}){bad_text} "
-              f"in {elapsed:.2f} s, {count / elapsed if elapsed > 0 else 0:.3g} puzzles/s", highlight=False)
+    how = f"found by the mode {mode}, by a sample {any_}"
+    if not early_stop:
+        how += f", in the last step {last}"
+    bad_text = f"; {bad} skipped (bad input or diverged)" if bad else ""
+    rate = count / elapsed if elapsed > 0 else 0.0
+    return f"[{colour}]solved {found}/{count}[/] in {elapsed:.2f} s, {rate:.3g} puzzles/s ({how}){bad_text}"
 

@@ -31,7 +31,7 @@ class ReDGECov(Estimator):
     t_1: float = 0.5
 
     name: ClassVar[str] = "redge-cov"
-    summary: ClassVar[str] = "ReDGE-Cov: ReDGE from N(p, p(1−p)) instead of N(0, I)"
+    summary: ClassVar[str] = "ReDGE-Cov: ReDGE started from N(p, max(p(1−p), 0.1)) instead of N(0, I)"
 
     def __post_init__(self) -> None:
         check_diffusion(self.n_steps, self.t_1)

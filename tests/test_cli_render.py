@@ -1,0 +1,119 @@
+"""Tables read at 80 columns and in a pipe: every number of a row stays whole on the row's line (no "…", no
+number folded onto the next line), long parameters fold onto their own lines, and the summary lines say which
+criterion found the grids."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from redge_solve.cli.compare_cmd import render_table
+from redge_solve.cli.report_cmd import print_report
+from redge_solve.cli.sudoku_cmd import summary_line
+from redge_solve.report import summarize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def render(renderable, width: int = 80) -> list[str]:
+    """What rich writes for ``renderable`` to a non-terminal of ``width`` columns, as lines."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False, color_system=None).print(renderable)
+    return buffer.getvalue().splitlines()
+
+
+def line_of(lines: list[str], label: str) -> str:
+    (line,) = [x for x in lines if x.split() and x.split()[0] == label]
+    return line
+
+
+def record(index: int, clues: int, difficulty: float, found: bool, step: int | None, seconds: float) -> dict:
+    puzzle = "1" * clues + "0" * (81 - clues)
+    return {"index": index, "puzzle": puzzle, "found": found, "solved_any": False, "solved_mode": found,
+            "solved_last": False, "first_solved_step": step, "seconds": seconds, "meta": {"difficulty": difficulty}}
+
+
+def test_report_tables_fit_80_columns_with_every_number_whole():
+    # wide numbers everywhere: 100.0 %, 5-digit steps, 3-digit seconds, 5-digit row counts
+    records = [record(i, 17 + i % 12, 2.0 + (i % 60) / 10, i % 3 != 0, 10000 + i, 151.25) for i in range(12000)]
+    records += [{"index": 20000, "puzzle": "0" * 81, "error": "bad puzzle"}]
+    report = summarize(records)
+    buffer = io.StringIO()
+    out = Console(file=buffer, width=80, force_terminal=False, color_system=None)
+    print_report(report, out=out, source="/some/rather/long/path/to/results-of-the-night.jsonl")
+    lines = buffer.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "…" not in buffer.getvalue()
+    total = line_of(lines, "all").split()
+    assert total[:3] == ["all", "12001", "1"]
+    assert total[-1] == "151"  # mean seconds, whole
+    for clues, summary in report.by_clues.items():
+        cells = line_of(lines, str(clues)).split()
+        found = "—" if summary.rate("found") is None else f"{summary.rate('found'):.1f}"
+        assert cells[1] == str(summary.rows) and cells[3] == found
+    # 60 distinct numeric difficulties are grouped into bands of width 1
+    assert list(report.by_difficulty) == ["2–3", "3–4", "4–5", "5–6", "6–7", "7–8"]
+    assert line_of(lines, "7–8").split()[1] == str(report.by_difficulty["7–8"].rows)
+
+
+def test_few_or_textual_difficulties_are_kept_as_they_are():
+    records = [record(i, 30, [1.5, 2.5, 3.5][i % 3], True, 5, 0.1) for i in range(9)]
+    assert list(summarize(records).by_difficulty) == ["1.5", "2.5", "3.5"]
+    for r, label in zip(records, ["easy", "hard", "easy"] * 3, strict=True):
+        r["meta"]["difficulty"] = label
+    assert list(summarize(records).by_difficulty) == ["easy", "hard"]
+
+
+def compare_row(estimator: str, params: dict, diverged: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(estimator=estimator, params=params, loss_mean=146.4, loss_std=117.94,
+                           solved_last_mean=100.0, solved_last_std=0.0, solved_mode_mean=71.7, solved_mode_std=11.7,
+                           solved_any_mean=13.3, solved_any_std=3.3, found_mean=83.3, found_std=3.3,
+                           mean_step_to_solve=2579, ms_per_step=112.4, diverged=diverged, seeds=[0, 1])
+
+
+def test_compare_table_fits_80_columns_with_long_parameters_on_their_own_lines():
+    rows = [compare_row("st", {}),
+            compare_row("redge-cov", {"n_steps": 9, "t_1": 0.123456789, "extra_parameter": 12345}, diverged=1),
+            compare_row("reinforce", {})]
+    title = "paper protocol · 30 puzzles · seeds 0,1 · 1000 steps, 1 sample(s), 1 restart(s), lr 0.05"
+    lines = render(render_table(rows, title))
+    text = "\n".join(lines)
+    assert all(len(line) <= 80 for line in lines) and "…" not in text
+    for name in ("st", "redge-cov", "reinforce"):
+        assert line_of(lines, name).split()[1:] == ["146.4±117.9", "100.0±0.0", "71.7±11.7", "13.3±3.3",
+                                                    "83.3±3.3", "2579", "112.4"]
+    # the parameters are all there, under the estimator's name (folded, so compare without line breaks)
+    joined = "".join(text.split())
+    assert "n_steps=9,t_1=0.123456789,extra_parameter=12345" in joined
+    assert "1of3runsdiverged" in joined
+
+
+def test_sudoku_summary_says_where_the_grids_came_from():
+    records = [{"found": True, "solved_mode": True, "solved_any": False, "solved_last": False},
+               {"found": True, "solved_mode": True, "solved_any": True, "solved_last": True},
+               {"found": False, "solved_mode": False, "solved_any": False, "solved_last": False}]
+    line = summary_line(records, bad=1, elapsed=2.0, early_stop=True)
+    assert "solved 2/3" in line and "found by the mode 2, by a sample 1" in line and "1 skipped" in line
+    assert "last step" not in line  # meaningless with early stop: the puzzle stops when its mode is valid
+    assert "in the last step 1" in summary_line(records, bad=0, elapsed=2.0, early_stop=False)
+
+
+def test_report_in_a_pipe_fits_80_columns(tmp_path):
+    path = tmp_path / "results.jsonl"
+    records = [record(i, 20 + i % 15, 1.0 + (i % 80) / 10, i % 2 == 0, 1000 + i, 12.5) for i in range(200)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    done = subprocess.run([sys.executable, "-m", "redge_solve", "report", str(path)], capture_output=True,
+                          text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "…" not in done.stdout and "by difficulty" in done.stdout
+    assert line_of(lines, "all").split()[:4] == ["all", "200", "0", "50.0"]
