@@ -117,3 +117,16 @@ def test_report_in_a_pipe_fits_80_columns(tmp_path):
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
     assert "…" not in done.stdout and "by difficulty" in done.stdout
     assert line_of(lines, "all").split()[:4] == ["all", "200", "0", "50.0"]
+
+
+def test_time_left_is_the_remaining_steps_at_the_mean_rate_capped_by_the_budget():
+    from redge_solve.cli.progress import clock, seconds_left, time_left_text
+
+    assert seconds_left(100, 3000, 10.0) == 290.0  # 2900 steps at 0.1 s
+    assert seconds_left(3000, 3000, 10.0) == 0.0
+    assert seconds_left(0, 3000, 0.0) is None and time_left_text(0, 3000, 0.0) == ""
+    assert seconds_left(100, 3000, 10.0, budget=60.0) == 50.0  # the budget ends first
+    assert seconds_left(0, 3000, 0.0, budget=60.0) == 60.0
+    assert seconds_left(100, 3000, 70.0, budget=60.0) == 0.0  # overspent: nothing left, never negative
+    assert clock(0.2) == "0:01" and clock(61) == "1:01" and clock(3600 + 62) == "1:01:02"
+    assert time_left_text(100, 3000, 10.0) == "≤ 4:50 left"

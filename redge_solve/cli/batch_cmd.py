@@ -28,6 +28,7 @@ from .common import (
     sigterm_as_interrupt,
 )
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
+from .progress import time_left_text
 from .report_cmd import print_report
 
 
@@ -146,7 +147,8 @@ def batch(
             def on_step(p) -> None:
                 progress.update(step_task, completed=p.step, visible=True,
                                 description=f"chunk {chunk_number[0]}",
-                                status=f"solved {p.solved}/{p.total}, active {p.active}")
+                                status=f"solved {p.solved}/{p.total}, active {p.active} "
+                                       f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
             chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
             results = run_batch(chunks, config, out, done, on_step, executor)

@@ -3,6 +3,7 @@ and optionally PREFIX.csv / PREFIX.json / PREFIX.png. Only wires ``redge_solve.c
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Optional
 
 import typer
@@ -13,6 +14,7 @@ from rich.table import Table
 from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
+from .progress import time_left_text
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
 
@@ -169,10 +171,11 @@ def compare_command(
         f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
         f"{len(ids)} puzzles ({protocol} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err_console, transient=True, disable=not progress)
+                   TextColumn("{task.fields[left]}"), console=err_console, transient=True, disable=not progress)
     with bar, sigterm_as_interrupt():
-        outer = bar.add_task("runs", total=plan_runs)
-        inner = bar.add_task("steps", total=1, visible=executor.in_process)  # steps are seen only in-process
+        outer = bar.add_task("runs", total=plan_runs, left="")
+        inner = bar.add_task("steps", total=1, visible=executor.in_process, left="")  # seen only in-process
+        started = time.perf_counter()
 
         def on_run(event) -> None:
             if event.run is None:
@@ -180,6 +183,8 @@ def compare_command(
                            total=event.config.steps)
             else:
                 bar.advance(outer)
+                done = int(bar.tasks[outer].completed)
+                bar.update(outer, left=time_left_text(done, plan_runs, time.perf_counter() - started))
                 if not progress or not err_console.is_terminal:
                     run = event.run
                     note = run.error or f"{sum(r['found'] for r in run.records)}/{len(run.records)} found"
@@ -187,7 +192,7 @@ def compare_command(
                                       f"{note}, {run.seconds:.1f} s", highlight=False, soft_wrap=True)
 
         def on_step(p) -> None:
-            bar.update(inner, completed=p.step, total=p.steps)
+            bar.update(inner, completed=p.step, total=p.steps, left=time_left_text(p.step, p.steps, p.elapsed))
 
         try:
             result = compare(clue_tensor, specs, seed_list, protocol, overrides, puzzle_ids=ids,

@@ -25,6 +25,7 @@ from .common import (
     sigterm_as_interrupt,
     write_json_lines,
 )
+from .progress import time_left_text
 
 
 def check_json_path(json_path: str | None) -> None:
@@ -40,17 +41,19 @@ def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: 
     NaN/inf gets an error record instead of a result; Ctrl-C (or SIGTERM) exits 130 after saying what was solved."""
     columns = (TextColumn(label), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
-               TextColumn("best penalty {task.fields[penalty]}"), TimeElapsedColumn())
+               TextColumn("best penalty {task.fields[penalty]}"), TimeElapsedColumn(),
+               TextColumn("{task.fields[left]}"))
     records: list[dict[str, Any]] = []
     try:
         with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
             for k in sorted({i.spec.num_categories for i in instances}):
                 indices = [j for j, i in enumerate(instances) if i.spec.num_categories == k]
                 group = [instances[j] for j in indices]
-                task = bar.add_task("solve", total=config.steps, solved=0, count=len(group), penalty="-")
+                task = bar.add_task("solve", total=config.steps, solved=0, count=len(group), penalty="-", left="")
 
                 def on_step(p: SolveProgress, task=task) -> None:
-                    bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}")
+                    bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}",
+                               left=time_left_text(p.step, p.steps, p.elapsed))
 
                 results = solve(batch(group), config, puzzle_ids=torch.tensor(indices), on_step=on_step)
                 records += instance_records(results, group, indices)  # a diverged one: an error record

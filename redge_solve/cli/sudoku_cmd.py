@@ -35,6 +35,7 @@ from .common import (
     write_json_lines,
 )
 from .options import PARAM_OPTION, make_config
+from .progress import time_left_text
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
@@ -165,13 +166,16 @@ def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list
         TextColumn("best penalty {task.fields[penalty]}"),
         TextColumn("{task.fields[rate]} steps/s"),
         TimeElapsedColumn(),
+        TextColumn("{task.fields[left]}"),
     )
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
-        task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-")
+        task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-",
+                            left="")
 
         def on_step(p: SolveProgress) -> None:
             rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
-            bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}")
+            bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}",
+                       left=time_left_text(p.step, p.steps, p.elapsed))
 
         results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
     return _group_records(results, group)

@@ -1,0 +1,33 @@
+"""What the progress bars say about the time left (CLI side; the library reports steps and elapsed time)."""
+
+from __future__ import annotations
+
+
+def clock(seconds: float) -> str:
+    """``seconds`` as ``M:SS``, or ``H:MM:SS`` from an hour on (rounded up to the second)."""
+    whole = int(-(-max(seconds, 0.0) // 1))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def seconds_left(step: int, steps: int, elapsed: float, budget: float | None = None) -> float | None:
+    """An upper estimate of the time a solve still takes after ``step`` of at most ``steps`` steps, ``elapsed``
+    seconds in: the remaining steps at the mean time per step so far,
+
+        (steps − step) · elapsed / step,
+
+    which is an upper bound in the usual case, since solved puzzles leave the batch and later steps get cheaper;
+    never more than what is left of a time ``budget`` (``budget − elapsed``). None before the first step without
+    a budget."""
+    left = None if step <= 0 or elapsed <= 0 else max(steps - step, 0) * elapsed / step
+    if budget is not None:
+        rest = max(budget - elapsed, 0.0)
+        left = rest if left is None else min(left, rest)
+    return left
+
+
+def time_left_text(step: int, steps: int, elapsed: float, budget: float | None = None) -> str:
+    """``≤ M:SS left`` from ``seconds_left``, or ``""`` while there is no estimate yet."""
+    left = seconds_left(step, steps, elapsed, budget)
+    return "" if left is None else f"≤ {clock(left)} left"
