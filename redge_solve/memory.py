@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-import torch
-
 if TYPE_CHECKING:
     from .solver import Problem, SolverConfig
 
@@ -75,5 +73,7 @@ def puzzles_per_batch(problem: "Problem", config: "SolverConfig", memory: int | 
     memory = budget() if memory is None else memory
     if problem.num_instances == 0:
         return 1
+    import torch  # here, so that checking the budget (every command, even --help) does not import torch
+
     largest = int(torch.bincount(problem.var_instance, minlength=problem.num_instances).max())
     return max(1, memory // max(1, bytes_per_puzzle(config, largest, problem.num_categories)))

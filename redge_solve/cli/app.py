@@ -2,7 +2,10 @@
 
 import typer
 
+from .lazy import LazyCommands
+
 app = typer.Typer(
+    cls=LazyCommands,
     name="redge-solve",
     help="Solve Sudoku and constraint problems by gradient descent over mean-field categorical models, "
     "and compare gradient estimators (ReDGE, ST, Gumbel-Softmax, ReinMax, REINFORCE).",

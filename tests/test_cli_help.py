@@ -1,0 +1,68 @@
+"""``--help`` is fast because it imports nothing heavy: the root help lists the commands from a table without
+importing them, in the order a user meets them; a command's help imports only its own module."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from redge_solve.cli.lazy import COMMANDS
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "datasets", "matplotlib", "pandas", "ray")
+
+# Run the CLI in a fresh interpreter, then report which heavy libraries it imported and which command modules.
+PROBE = """
+import runpy, sys
+sys.argv = ["redge-solve", *sys.argv[1:]]
+try:
+    runpy.run_module("redge_solve", run_name="__main__")
+except SystemExit:
+    pass
+sys.stdout = sys.__stdout__
+print("HEAVY:" + ",".join(m for m in %r if m in sys.modules))
+print("COMMANDS:" + ",".join(sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.endswith("_cmd"))))
+"""
+
+
+def probe(*args: str) -> tuple[str, list[str], list[str]]:
+    done = subprocess.run([sys.executable, "-c", PROBE % (HEAVY,), *args], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    heavy = lines[-2].removeprefix("HEAVY:")
+    modules = lines[-1].removeprefix("COMMANDS:")
+    return "\n".join(lines[:-2]), heavy.split(",") if heavy else [], modules.split(",") if modules else []
+
+
+def test_root_help_imports_no_command_and_no_heavy_library():
+    text, heavy, modules = probe("--help")
+    assert heavy == [] and modules == []
+    listed = [line.split()[1] for line in text.splitlines() if len(line.split()) > 1 and line.split()[1] in COMMANDS]
+    assert listed == list(COMMANDS)  # sudoku first, in the order of the table
+    assert list(COMMANDS)[:4] == ["sudoku", "batch", "report", "compare"]
+
+
+@pytest.mark.parametrize("name", ["report", "sudoku"])
+def test_a_command_help_imports_only_its_own_module(name):
+    text, heavy, modules = probe(name, "--help")
+    assert "Usage:" in text
+    assert modules == [COMMANDS[name][0]]
+    assert not {"datasets", "matplotlib", "pandas", "ray"} & set(heavy)
+    if name == "report":
+        assert heavy == []  # reading a results file needs no torch
+
+
+def test_every_listed_summary_is_the_start_of_the_command_help():
+    """The table's summaries (shown without importing) must not drift from the commands' own docstrings."""
+    from typer.main import get_command
+
+    from redge_solve.cli import app
+
+    group = get_command(app)
+    for name, (_, summary) in COMMANDS.items():
+        command = group.get_command(None, name)
+        assert command is not None and (command.help or "").startswith(summary.rstrip(".")), name
