@@ -3,6 +3,7 @@ importing them, in the order a user meets them; a command's help imports only it
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,41 @@ def test_every_listed_summary_is_the_start_of_the_command_help():
     for name, (_, summary) in COMMANDS.items():
         command = group.get_command(None, name)
         assert command is not None and (command.help or "").startswith(summary.rstrip(".")), name
+
+
+def help_text(*args: str) -> str:
+    from typer.testing import CliRunner
+
+    from redge_solve.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("args", [(), *((name,) for name in COMMANDS), ("bench", "poly"), ("bench", "vae")])
+def test_help_reads_the_same_in_every_command(args):
+    """Values named by kind (N, X, TEXT, PATH, NAME=VALUE, a|b), arguments in capitals, nothing after a flag,
+    and no space left before punctuation by a default written in brackets."""
+    text = help_text(*args)
+    assert not re.search(r"<(str|int|float|bool|path|list\[str\])[^>]*>", text), text
+    assert not re.search(r"\S [.,;](\s|$)", text, re.M), text  # "batch ." where Rich ate "[default: ...]"
+    usage = next(line for line in text.splitlines() if "Usage:" in line)
+    for argument in re.findall(r"[{\[]([^\]}]+)[}\]]", usage.split("[OPTIONS]")[-1]):
+        assert argument.split(".")[0].isupper(), usage  # FILE, SOURCE, N..., FILE.col
+    if args in (("sudoku",), ("batch",), ("compare",)):
+        assert re.search(r"--param\s+-p\s+NAME=VALUE", text) or "--param" in text and "NAME=VALUE" in text
+        assert re.search(r"--steps\s+N\b", text) and re.search(r"--lr\s+X\b", text)
+    if args == ("batch",):
+        flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+        assert "(default: sized to available memory)" in flat  # Rich dropped it as markup
+
+
+def test_estimators_lists_redge_cov_with_the_clamped_variance_the_code_uses():
+    from typer.testing import CliRunner
+
+    from redge_solve.cli import app
+
+    result = CliRunner().invoke(app, ["estimators"], terminal_width=80)
+    assert result.exit_code == 0
+    assert "N(p,max(p(1−p),0.1))" in "".join(result.output.split())

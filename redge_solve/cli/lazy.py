@@ -7,9 +7,12 @@ this table, and ``redge-solve COMMAND ...`` imports that one command's module (w
 from __future__ import annotations
 
 import importlib
+import re
+from pathlib import Path
 from typing import Any
 
 import typer
+from typer._click import Context
 from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 
@@ -39,6 +42,11 @@ class LazyCommands(TyperGroup):
 
     listing = False
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for command in self.commands.values():  # commands whose modules were imported before the group was built
+            tidy(command)
+
     def list_commands(self, ctx: Any) -> list[str]:
         return [*COMMANDS, *(name for name in self.commands if name not in COMMANDS)]
 
@@ -51,6 +59,7 @@ class LazyCommands(TyperGroup):
         return super().get_command(ctx, name)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        tidy(self)
         self.listing = True
         try:
             super().format_help(ctx, formatter)
@@ -65,9 +74,46 @@ def load_command(name: str, rich_markup_mode: Any) -> Any:
     importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
     for info in app.registered_commands:
         if info.name == name:
-            return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=rich_markup_mode)
+            return tidy(get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=rich_markup_mode))
     for group in app.registered_groups:
         if group.name == name:
-            return get_group_from_info(group, pretty_exceptions_short=True, suggest_commands=True,
-                                       rich_markup_mode=rich_markup_mode)
+            return tidy(get_group_from_info(group, pretty_exceptions_short=True, suggest_commands=True,
+                                            rich_markup_mode=rich_markup_mode))
     raise LookupError(f"{COMMANDS[name][0]} does not register the command {name!r}")
+
+
+# the value each kind of option takes, as every command's help names it (an option's own metavar wins)
+METAVARS = {int: "N", float: "X", str: "TEXT", Path: "PATH"}
+PAIRS = {"param", "grid"}  # repeatable ``NAME=VALUE`` options
+IN_BRACKETS = re.compile(r"\s*\[(default: [^\]]*)\]")
+
+
+def tidy(command: Any) -> Any:
+    """One look for every command's help, whatever Typer infers from the declarations: arguments in capitals
+    (``FILE``, ``SOURCE``), values named by kind (``N``, ``X``, ``TEXT``, ``PATH``, ``NAME=VALUE``, ``a|b`` for a
+    choice) instead of ``<int>``, ``<str>`` or ``<list[str]>``, nothing after a flag, and a default written in the
+    help text shown as ``(default: ...)`` (in brackets, Rich took it for markup and dropped it, leaving "batch .")."""
+    for sub in getattr(command, "commands", {}).values():
+        tidy(sub)
+    command.get_help_option(Context(command)).metavar = ""  # built (and kept) here, so it is tidied too
+    for param in command.params:
+        if param.help:
+            param.help = IN_BRACKETS.sub(r" (\1)", param.help)
+        if param.param_type_name == "argument":
+            param.display_type_rich = lambda ctx: None  # its name in capitals says it; no "<str>" beside it
+            if param.metavar and param.nargs != 1:  # Typer adds the "..." of a repeated argument itself
+                param.metavar = param.metavar.removesuffix("...")
+        if param.metavar is not None:
+            continue
+        if param.param_type_name == "argument":
+            param.metavar = param.name.upper()
+        elif getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.name in PAIRS:
+            param.metavar = "NAME=VALUE"
+        else:
+            kind = param.type_descriptor
+            choices = [getattr(c, "value", c) for c in kind.choices or ()] if kind.is_choice else []
+            param.metavar = "|".join(map(str, choices)) or ("PATH" if kind.is_path else
+                                                             METAVARS.get(kind.annotation, "TEXT"))
+    return command
