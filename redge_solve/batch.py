@@ -115,10 +115,11 @@ def settings_path(out: Path) -> Path:
 
 
 def solver_settings(config: SolverConfig) -> dict[str, Any]:
-    """The settings that change results, normalised (``tau=1`` and ``tau=1.0`` are the same; the executor and
-    the chunk size are not settings: results do not depend on them)."""
+    """The settings that change results, normalised (``tau=1`` and ``tau=1.0`` are the same; the executor, the
+    chunk size and the time budget are not settings: the first two never change a result, and a budget only
+    decides how many rows a run gets through, so a run stopped by it can be resumed with another)."""
     estimator = config.make_estimator()
-    settings = {f.name: getattr(config, f.name) for f in fields(config)}
+    settings = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "max_seconds"}
     settings.update(estimator=estimator.name, params=estimator.params())
     return json.loads(json.dumps(settings))
 

@@ -130,3 +130,36 @@ def test_time_left_is_the_remaining_steps_at_the_mean_rate_capped_by_the_budget(
     assert seconds_left(100, 3000, 70.0, budget=60.0) == 0.0  # overspent: nothing left, never negative
     assert clock(0.2) == "0:01" and clock(61) == "1:01" and clock(3600 + 62) == "1:01:02"
     assert time_left_text(100, 3000, 10.0) == "≤ 4:50 left"
+
+
+def test_max_seconds_stops_unsolved_puzzles_and_says_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from redge_solve.cli import app
+
+    out = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(app, ["sudoku", str(ROOT / "puzzles" / "sudoku17-10.txt"), "--steps", "100000",
+                                      "--max-seconds", "0.001", "--json", str(out), "--show", "0"],
+                                terminal_width=200)
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 10 and not any(r["found"] for r in records)
+    assert all(1 <= r["steps_run"] < 100000 for r in records)
+    assert "10 stopped unsolved by the 0.001 s budget" in " ".join(result.output.split())
+    bad = CliRunner().invoke(app, ["sudoku", str(ROOT / "puzzles" / "easy.txt"), "--max-seconds", "-1"])
+    assert bad.exit_code == 2 and "max_seconds" in bad.output
+
+
+def test_batch_budget_starts_no_chunk_once_spent_and_is_not_a_resume_setting():
+    import time
+
+    from redge_solve.batch import solver_settings
+    from redge_solve.cli.batch_cmd import until_spent
+    from redge_solve.solver import SolverConfig
+
+    chunks = [[1], [2], [3]]
+    assert list(until_spent(iter(chunks), time.perf_counter(), None)) == chunks
+    assert list(until_spent(iter(chunks), time.perf_counter(), 1e9)) == chunks
+    assert list(until_spent(iter(chunks), time.perf_counter() - 10.0, 5.0)) == []
+    assert solver_settings(SolverConfig(max_seconds=5.0)) == solver_settings(SolverConfig())
+    assert solver_settings(SolverConfig(steps=7)) != solver_settings(SolverConfig())

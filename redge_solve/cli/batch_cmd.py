@@ -7,7 +7,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Iterator, List, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -40,7 +40,7 @@ def _number(text: str) -> float | int:
 
 
 def build_config(estimator: str, params: list[str], steps: int | None, samples: int | None, restarts: int | None,
-                 lr: float | None, seed: int, protocol: str) -> SolverConfig:
+                 lr: float | None, seed: int, protocol: str, max_seconds: float | None = None) -> SolverConfig:
     """The solver settings: dataclass defaults, then the protocol, then what was given explicitly."""
     parsed = {}
     for key, value in parse_assignments(params, "--param").items():
@@ -52,11 +52,19 @@ def build_config(estimator: str, params: list[str], steps: int | None, samples: 
         fail(f"--protocol must be default or paper, got {protocol!r}")
     try:
         config = SolverConfig(estimator=estimator, params=parsed, seed=seed)
-        explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr).items()
-                    if v is not None}
+        explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr,
+                                          max_seconds=max_seconds).items() if v is not None}
         return paper_protocol(config, **explicit) if protocol == "paper" else replace(config, **explicit)
     except (ValueError, TypeError, KeyError) as exc:
         fail(" ".join(str(exc).split()) or type(exc).__name__)
+
+
+def until_spent(chunks: Iterator[list], started: float, budget: float | None) -> Iterator[list]:
+    """``chunks``, but none once ``budget`` seconds have passed since ``started`` (a ``perf_counter`` reading)."""
+    for chunk in chunks:
+        if budget is not None and time.perf_counter() - started >= budget:
+            return
+        yield chunk
 
 
 def _resume_command() -> str:
@@ -96,6 +104,10 @@ def batch(
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = DEFAULTS.seed,
     protocol: Annotated[str, typer.Option(
         "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
+    max_seconds: Annotated[Optional[float], typer.Option(
+        "--max-seconds", metavar="S", help="Time budget in seconds: no chunk starts once it is spent, and a chunk "
+        "stops its unsolved rows when it has run that long; the rows left are for --resume "
+        "(default: no limit).")] = None,
     executor_name: Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)] = "local",
     address: Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)] = None,
     num_workers: Annotated[Optional[int], typer.Option("--num-workers", help=WORKERS_HELP)] = None,
@@ -103,7 +115,7 @@ def batch(
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
     if resume and overwrite:
         fail("--resume and --overwrite exclude each other")
-    config = build_config(estimator, param or [], steps, samples, restarts, lr, seed, protocol)
+    config = build_config(estimator, param or [], steps, samples, restarts, lr, seed, protocol, max_seconds)
     if not out.parent.exists():
         fail(f"the directory of {out} does not exist")
     try:
@@ -150,7 +162,8 @@ def batch(
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
                                        f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
-            chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
+            chunks = until_spent(iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None),
+                                 started, config.max_seconds)
             results = run_batch(chunks, config, out, done, on_step, executor)
             for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
@@ -169,6 +182,10 @@ def batch(
     finally:
         executor.close()
     elapsed = time.perf_counter() - started
+    left = total - already - rows_this_run
+    if config.max_seconds is not None and left > 0:
+        err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
+                          f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
     summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
     rate = rows_this_run / elapsed if elapsed > 0 else 0.0
     console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
@@ -178,5 +195,5 @@ def batch(
                   f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
     if summary.total.rows:
         print_report(summary, source=str(out))
-    unsolved = summary.total.solved["found"] < summary.total.rows
+    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
     raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)

@@ -60,10 +60,12 @@ def color(
     lr: Optional[float] = opt.lr_option(COLOR_DEFAULTS),
     seed: Optional[int] = opt.seed_option(COLOR_DEFAULTS),
     json_path: Optional[str] = opt.JSON_OPTION,
+    max_seconds: Optional[float] = opt.MAX_SECONDS_OPTION,
     quiet: bool = opt.QUIET_OPTION,
 ) -> None:
     """Colour a graph by gradient descent. Exit 0 solved, 1 not solved, 2 bad input."""
-    config = opt.make_config(COLOR_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.make_config(COLOR_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed,
+                             max_seconds=max_seconds)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
     check_json_path(json_path)

@@ -50,10 +50,12 @@ def latin(
     lr: Optional[float] = opt.lr_option(LATIN_DEFAULTS),
     seed: Optional[int] = opt.seed_option(LATIN_DEFAULTS),
     json_path: Optional[str] = opt.JSON_OPTION,
+    max_seconds: Optional[float] = opt.MAX_SECONDS_OPTION,
     quiet: bool = opt.QUIET_OPTION,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = opt.make_config(LATIN_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.make_config(LATIN_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed,
+                             max_seconds=max_seconds)
     check_json_path(json_path)
     name = "<stdin>" if file == "-" else file
     try:

@@ -16,6 +16,9 @@ PARAM_OPTION = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
 JSON_OPTION = typer.Option(None, "--json", metavar="PATH",
                            help="Write one JSON record per instance (JSON Lines); '-' for stdout.")
 QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress, boards or summary; errors only.")
+MAX_SECONDS_OPTION = typer.Option(None, "--max-seconds", metavar="S", show_default=False,
+                                  help="Time budget in seconds for the whole run: what is still unsolved when it is "
+                                  "spent stops, unsolved (default: no limit).")
 
 
 def estimator_option(defaults: SolverConfig = DEFAULTS):
@@ -46,11 +49,12 @@ def seed_option(defaults: SolverConfig = DEFAULTS):
 
 def make_config(defaults: SolverConfig, estimator: str, params: Optional[list[str]], steps: Optional[int],
                 samples: Optional[int], restarts: Optional[int], lr: Optional[float], seed: Optional[int],
-                no_early_stop: bool = False, paper: bool = False) -> SolverConfig:
+                no_early_stop: bool = False, paper: bool = False, max_seconds: Optional[float] = None
+                ) -> SolverConfig:
     """``defaults`` with the estimator and its ``NAME=VALUE`` parameters, then the paper protocol if asked, then
     every option given explicitly. A bad value is a one-line usage error (exit 2)."""
     parsed = parse_assignments(params or [], "--param")
-    explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
+    explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed, max_seconds=max_seconds)
     overrides = {k: v for k, v in explicit.items() if v is not None}
     if no_early_stop:
         overrides["early_stop"] = False

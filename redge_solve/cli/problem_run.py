@@ -25,7 +25,7 @@ from .common import (
     sigterm_as_interrupt,
     write_json_lines,
 )
-from .progress import time_left_text
+from .progress import budget_left, stopped_by_budget, time_left_text
 
 
 def check_json_path(json_path: str | None) -> None:
@@ -46,16 +46,19 @@ def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: 
     records: list[dict[str, Any]] = []
     try:
         with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
+            started = time.perf_counter()
             for k in sorted({i.spec.num_categories for i in instances}):
                 indices = [j for j, i in enumerate(instances) if i.spec.num_categories == k]
                 group = [instances[j] for j in indices]
                 task = bar.add_task("solve", total=config.steps, solved=0, count=len(group), penalty="-", left="")
 
-                def on_step(p: SolveProgress, task=task) -> None:
-                    bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}",
-                               left=time_left_text(p.step, p.steps, p.elapsed))
+                group_config = budget_left(config, started)  # one budget for the whole run
 
-                results = solve(batch(group), config, puzzle_ids=torch.tensor(indices), on_step=on_step)
+                def on_step(p: SolveProgress, task=task, budget=group_config.max_seconds) -> None:
+                    bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}",
+                               left=time_left_text(p.step, p.steps, p.elapsed, budget))
+
+                results = solve(batch(group), group_config, puzzle_ids=torch.tensor(indices), on_step=on_step)
                 records += instance_records(results, group, indices)  # a diverged one: an error record
                 bar.remove_task(task)
     except KeyboardInterrupt as interrupt:
@@ -67,7 +70,7 @@ def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: 
 
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
-           json_path: str | None, quiet: bool, elapsed: float, what: str = "instance") -> None:
+           json_path: str | None, quiet: bool, elapsed: float, what: str = "instance", note: str = "") -> None:
     """Write ``--json``, print each instance's status line and ``show(record)``, a summary; exit 0/1."""
     if json_path is not None:
         write_json_lines(json_path, records)
@@ -88,7 +91,7 @@ def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], Rende
                 out.print(shown)
         found = sum(r["found"] for r in records)
         colour = "green" if found == len(records) else "red"
-        out.print(f"[{colour}]solved {found}/{len(records)}[/] {what}(s) in {elapsed:.2f} s", highlight=False)
+        out.print(f"[{colour}]solved {found}/{len(records)}[/] {what}(s) in {elapsed:.2f} s{note}", highlight=False)
     for record in records:
         if record["found"] and not record["verified"]:  # the penalty and the direct check disagree: a bug
             err_console.print(f"[red]{record['name']}: zero penalty but the direct check fails:[/] "
@@ -103,6 +106,8 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
     """Solve, report and exit (0 all solved, 1 some unsolved)."""
     start = time.perf_counter()
     records = solve_instances(instances, config, label, quiet)
-    report(records, show, json_path, quiet, time.perf_counter() - start, what)
+    stopped = stopped_by_budget(records, config)
+    note = f"; {stopped} stopped unsolved by the {config.max_seconds:g} s budget" if stopped else ""
+    report(records, show, json_path, quiet, time.perf_counter() - start, what, note)
 
 

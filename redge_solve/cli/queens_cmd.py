@@ -48,11 +48,13 @@ def queens(
     seed: Optional[int] = opt.seed_option(QUEENS_DEFAULTS),
     board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
     json_path: Optional[str] = opt.JSON_OPTION,
+    max_seconds: Optional[float] = opt.MAX_SECONDS_OPTION,
     quiet: bool = opt.QUIET_OPTION,
 ) -> None:
     """Solve N-Queens by gradient descent (rows are the variables, columns their values; one queen per column, at
     most one per diagonal). Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = opt.make_config(QUEENS_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.make_config(QUEENS_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed,
+                             max_seconds=max_seconds)
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")

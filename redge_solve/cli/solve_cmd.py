@@ -48,6 +48,7 @@ def solve_spec(
     lr: Optional[float] = opt.lr_option(SPEC_DEFAULTS),
     seed: Optional[int] = opt.seed_option(SPEC_DEFAULTS),
     json_path: Optional[str] = opt.JSON_OPTION,
+    max_seconds: Optional[float] = opt.MAX_SECONDS_OPTION,
     quiet: bool = opt.QUIET_OPTION,
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
@@ -57,7 +58,8 @@ def solve_spec(
         raise typer.Exit(0)
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
-    config = opt.make_config(SPEC_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.make_config(SPEC_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed,
+                             max_seconds=max_seconds)
     check_json_path(json_path)
     name = "<stdin>" if spec == "-" else spec
     try:

@@ -34,8 +34,8 @@ from .common import (
     sigterm_as_interrupt,
     write_json_lines,
 )
-from .options import PARAM_OPTION, make_config
-from .progress import time_left_text
+from .options import MAX_SECONDS_OPTION, PARAM_OPTION, make_config
+from .progress import budget_left, stopped_by_budget, time_left_text
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
@@ -74,6 +74,7 @@ def sudoku(
     no_early_stop: bool = typer.Option(False, "--no-early-stop",
                                        help="Keep optimising a puzzle after it is solved (to the last step)."),
     protocol: Protocol = _PROTOCOL_OPTION,
+    max_seconds: Optional[float] = MAX_SECONDS_OPTION,
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
     show: Optional[int] = typer.Option(None, "--show", show_default=False,
@@ -85,7 +86,7 @@ def sudoku(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, grids or summary; errors only."),
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = _config(estimator, param or [], steps, samples, restarts, lr, seed, no_early_stop, protocol)
+    config = _config(estimator, param or [], steps, samples, restarts, lr, seed, no_early_stop, protocol, max_seconds)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
     if show is not None and show < 0:
@@ -117,25 +118,25 @@ def sudoku(
         with sigterm_as_interrupt():
             for side in sorted({p.side for p in good}):
                 group = [p for p in good if p.side == side]
-                records.extend(_solve_group(group, config, quiet))
+                records.extend(_solve_group(group, budget_left(config, start), quiet))  # one budget for all
     except KeyboardInterrupt as interrupt:
         if isinstance(interrupt, Interrupted):  # keep the puzzles of this group that had finished
             partial = _group_records(interrupt.results, group[:len(interrupt.results.found)])
             records.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran > 0)
-        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config.early_stop)
+        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
         solved = sum(r["found"] for r in records if "error" not in r)
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config.early_stop)
+    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
     valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
     all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
     raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
 
 
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
-            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, early_stop: bool = True) -> None:
+            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, config: SolverConfig) -> None:
     """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
@@ -145,13 +146,13 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
     if json_path is not None:
         write_json_lines(json_path, [_public(r) for r in records])
     if not quiet:
-        _report(out, records, good, show, elapsed, early_stop)
+        _report(out, records, good, show, elapsed, config)
 
 
 def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
-            protocol: Protocol) -> SolverConfig:
+            protocol: Protocol, max_seconds: float | None = None) -> SolverConfig:
     return make_config(DEFAULTS, estimator, params, steps, samples, restarts, lr, seed, no_early_stop,
-                       paper=protocol is Protocol.paper)
+                       paper=protocol is Protocol.paper, max_seconds=max_seconds)
 
 
 def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
@@ -170,12 +171,12 @@ def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list
     )
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
         task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-",
-                            left="")
+                            left=time_left_text(0, config.steps, 0.0, config.max_seconds))
 
         def on_step(p: SolveProgress) -> None:
             rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
             bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}",
-                       left=time_left_text(p.step, p.steps, p.elapsed))
+                       left=time_left_text(p.step, p.steps, p.elapsed, config.max_seconds))
 
         results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
     return _group_records(results, group)
@@ -199,7 +200,7 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,
-            elapsed: float, early_stop: bool = True) -> None:
+            elapsed: float, config: SolverConfig) -> None:
     solved_records = [r for r in records if "error" not in r]
     limit = (len(solved_records) if len(solved_records) <= SHOW_ALL_UP_TO else 0) if show is None else show
     clues = {p.index: p.clues for p in good}
@@ -215,11 +216,14 @@ def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], sho
     if limit < len(solved_records) and len(records) <= TABLE_UP_TO:
         out.print(summary_table(records, "puzzles"))
     count = len(solved_records)
-    out.print(summary_line(solved_records, len(records) - count, elapsed, early_stop), highlight=False)
+    out.print(summary_line(solved_records, len(records) - count, elapsed, config.early_stop,
+                           stopped_by_budget(solved_records, config), config.max_seconds), highlight=False)
 
 
-def summary_line(records: list[dict[str, Any]], bad: int, elapsed: float, early_stop: bool) -> str:
-    """``solved F/N in T s, R puzzles/s (found by the mode M, by a sample A)``: where the valid grids came from.
+def summary_line(records: list[dict[str, Any]], bad: int, elapsed: float, early_stop: bool, stopped: int = 0,
+                 budget: float | None = None) -> str:
+    """``solved F/N in T s, R puzzles/s (found by the mode M, by a sample A)``: where the valid grids came from,
+    and how many puzzles the time budget stopped.
     The last-step criterion is added only without early stop: with it a puzzle stops at the step its grid is
     found, usually by the mode, so the samples of that step are rarely valid and the count says nothing."""
     count = len(records)
@@ -230,6 +234,8 @@ def summary_line(records: list[dict[str, Any]], bad: int, elapsed: float, early_
     if not early_stop:
         how += f", in the last step {last}"
     bad_text = f"; {bad} skipped (bad input or diverged)" if bad else ""
+    if stopped:
+        bad_text += f"; {stopped} stopped unsolved by the {budget:g} s budget"
     rate = count / elapsed if elapsed > 0 else 0.0
     return f"[{colour}]solved {found}/{count}[/] in {elapsed:.2f} s, {rate:.3g} puzzles/s ({how}){bad_text}"
 
