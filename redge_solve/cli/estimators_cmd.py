@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from ..estimators import ESTIMATORS, parameter_defaults
 from .app import app
 from .common import console
 
@@ -13,6 +12,8 @@ from .common import console
 @app.command("estimators")
 def list_estimators() -> None:
     """List the gradient estimators with their parameters and defaults."""
+    from ..estimators import ESTIMATORS, parameter_defaults  # here: `estimators --help` needs no torch
+
     table = Table(title="gradient estimators", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   pad_edge=False)
     table.add_column("name", style="bold cyan")
