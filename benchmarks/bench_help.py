@@ -6,7 +6,8 @@
 
 Each run is a fresh ``python -m redge_solve ... --help`` subprocess from this checkout, so the figure is what a
 user waits for, interpreter start-up included. For scale it also times ``python -c pass`` and ``import torch``.
-A second subprocess per command lists which of torch, datasets, matplotlib, pandas and ray ``--help`` imported.
+A second subprocess per command (``python -X importtime``) lists which of torch, datasets, matplotlib, pandas
+and ray ``--help`` imported.
 """
 
 from __future__ import annotations
@@ -22,16 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("sudoku", "batch", "report", "compare", "estimators", "latin", "queens", "color", "solve", "bench")
 HEAVY = ("torch", "datasets", "matplotlib", "pandas", "ray")
-PROBE = """
-import runpy, sys
-sys.argv = ["redge-solve", *sys.argv[1:]]
-try:
-    runpy.run_module("redge_solve", run_name="__main__")
-except SystemExit:
-    pass
-sys.stdout = sys.__stdout__
-print("HEAVY:" + ",".join(m for m in {heavy!r} if m in sys.modules))
-"""
 
 
 def wall(argv: list[str], reps: int) -> list[float]:
@@ -44,10 +35,11 @@ def wall(argv: list[str], reps: int) -> list[float]:
 
 
 def imported(args: list[str]) -> str:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=ROOT, capture_output=True,
-                          text=True, check=False)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("HEAVY:")), "HEAVY:?")
-    return line.removeprefix("HEAVY:") or "none"
+    """The heavy libraries ``python -X importtime -m redge_solve ARGS`` imported (its import log on stderr)."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "redge_solve", *args], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    names = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return ",".join(m for m in HEAVY if m in names) or "none"
 
 
 def main() -> None:
