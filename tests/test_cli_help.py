@@ -104,4 +104,6 @@ def test_estimators_lists_redge_cov_with_the_clamped_variance_the_code_uses():
 
     result = CliRunner().invoke(app, ["estimators"], terminal_width=80)
     assert result.exit_code == 0
-    assert "N(p,max(p(1−p),0.1))" in "".join(result.output.split())
+    flat = "".join(result.output.split())
+    assert "N(p,max(p(1−p),0.1))" in flat
+    assert "exact∇E[f]from" in flat  # a summary is text: Rich took "[f]" for markup and dropped it

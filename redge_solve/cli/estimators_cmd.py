@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from .app import app
@@ -21,7 +22,7 @@ def list_estimators() -> None:
     table.add_column("what it does")
     for name, cls in ESTIMATORS.items():
         params = ", ".join(f"{k}={v}" for k, v in parameter_defaults(name).items()) or "—"
-        table.add_row(name, params, cls.summary)
+        table.add_row(name, escape(params), escape(cls.summary))  # text, not markup: '∇E[f]' stays
     console.print(table)
     console.print("[dim]Choose one with -e NAME and set a parameter with -p NAME=VALUE (e.g. -e redge -p t_1=0.3). "
                   "Formulas: docs/method.md.[/]")
