@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,19 @@ def test_batch_budget_starts_no_chunk_once_spent_and_is_not_a_resume_setting():
     assert list(until_spent(iter(chunks), time.perf_counter() - 10.0, 5.0)) == []
     assert solver_settings(SolverConfig(max_seconds=5.0)) == solver_settings(SolverConfig())
     assert solver_settings(SolverConfig(steps=7)) != solver_settings(SolverConfig())
+
+
+def test_bench_table_reads_at_80_columns():
+    from typer.testing import CliRunner
+
+    from redge_solve.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "poly", "--steps", "3", "--length", "6", "--samples", "8", "--seeds",
+                                      "2", "--no-progress"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("p=")]
+    assert len(rows) == 3 * 6 and all(len(line) <= 80 for line in rows)
+    for line in rows:  # setting, label, three mean±std cells and the seconds: nothing cut or folded
+        cells = line.split()
+        assert len(cells) == 6 and all(re.fullmatch(r"\d+\.\d+±\d+\.\d+", c) for c in cells[2:5]), line
+    assert "redge-max(t_1=0.8)" in result.output and "…" not in result.output

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -106,16 +107,19 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
         with sigterm_as_interrupt():
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
                               on_step=on_step if progress else None, notes=notes)
+    # no vertical rules and mean±std without spaces, so the table reads at 80 columns and in a pipe: only the
+    # labels fold, never a number
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
-                  title_justify="left")
-    table.add_column("setting")
-    table.add_column("estimator", style="bold cyan")
+                  title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("setting", overflow="fold")
+    table.add_column("estimator", style="bold cyan", overflow="fold")
     for _, header, _ in metrics:
-        table.add_column(escape(header), justify="right")
-    table.add_column("s/run", justify="right")
+        table.add_column(escape(header), justify="right", no_wrap=True)
+    table.add_column("s/run", justify="right", no_wrap=True)
     for row in bench.rows:
-        table.add_row(row.setting, row.label, *[f"{row.mean[key]:.{digits}f} ± {row.std[key]:.{digits}f}"
-                                                for key, _, digits in metrics], f"{row.seconds:.1f}")
+        table.add_row(escape(row.setting), escape(row.label),
+                      *[f"{row.mean[key]:.{digits}f}±{row.std[key]:.{digits}f}" for key, _, digits in metrics],
+                      f"{row.seconds:.1f}")
     console.print(table)
     if out and bench.runs:
         try:
