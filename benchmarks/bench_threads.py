@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[], help="LABEL=[KEY=VALUE ...] [repo:DIR]")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every row; the median is reported")
     parser.add_argument("--staggered", action="store_true", help="add the staggered row")
+    parser.add_argument("--only", help="comma-separated rows to run (e.g. 'solo,two at once'); solo is always run")
     parser.add_argument("--json", type=Path, help="write every time measured here")
     args = parser.parse_args()
 
@@ -140,6 +141,12 @@ def main() -> None:
         data = Path(handle.name)
     variants = [parse_variant(v) for v in args.variant] or [Variant("default", ROOT)]
     rows = ["solo", "solo, 1 thread", "two at once", "beside a busy loop"] + (["staggered"] if args.staggered else [])
+    if args.only:
+        wanted = {"solo", *(name.strip() for name in args.only.split(","))}
+        unknown = wanted - {*rows, "staggered"}
+        if unknown:
+            raise SystemExit(f"--only: unknown rows {sorted(unknown)}; rows are {rows + ['staggered']}")
+        rows = [row for row in [*rows, "staggered"] if row in wanted]
     print(f"data: {source} (first {len(lines[header:header + args.rows])} puzzles), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f} at start, {args.rounds} round(s)")
 
