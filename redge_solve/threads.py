@@ -13,7 +13,7 @@ scheduled, and the spinning workers of two processes take the cores from each ot
    ``/proc/stat`` less this process's own CPU time:
 
        free = cores − (busy CPU seconds of the cores − this process's CPU seconds) / wall seconds
-       threads = clamp(⌊default × free / cores + 0.2⌋, 1, default)
+       threads = clamp(⌊default × free / cores + 0.5⌋, 1, default)
 
    where ``cores`` are the CPUs this process may run on and ``default`` is torch's own thread count.
    An idle machine keeps torch's default; a core kept busy by another process (or a second run starting beside
@@ -39,7 +39,8 @@ THREADS_ENV = "OMP_NUM_THREADS"
 WAIT_ENV = "OMP_WAIT_POLICY"
 SPIN_ENV = "GOMP_SPINCOUNT"  # GNU OpenMP's spin count; when set it overrides what the wait policy implies
 WAIT_POLICY = "PASSIVE"
-MARGIN = 0.2  # a thread needs 0.8 of a core free: daemons' background noise keeps an idle machine's count
+MARGIN = 0.5  # round to the nearest: with idle workers asleep an extra thread on a half-busy core costs little
+#               (measured under load), one thread too few on an idle machine costs the parallel speed-up
 MIN_WINDOW_S = 0.05  # below this the /proc/stat sample says little; then sample this long (apply without prepare)
 PROC_STAT = Path("/proc/stat")
 
@@ -105,7 +106,7 @@ def free_cores(start: Sample, end: Sample, cores: int) -> float:
 
 def choose(default: int, cores: int, free: float) -> int:
     """Threads for ``free`` of ``cores`` free cores when torch would use ``default``:
-    ``clamp(⌊default × free / cores + 0.2⌋, 1, default)``."""
+    ``clamp(⌊default × free / cores + 0.5⌋, 1, default)``."""
     return max(1, min(default, math.floor(default * free / cores + MARGIN)))
 
 
