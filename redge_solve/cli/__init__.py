@@ -3,7 +3,11 @@ is used (see ``lazy``), and only wires the library."""
 
 from __future__ import annotations
 
-from .app import app
+from ..threads import prepare
+
+prepare()  # before anything imports torch: OpenMP reads its wait policy when torch loads it
+
+from .app import app  # noqa: E402
 
 
 def main() -> None:

@@ -58,6 +58,11 @@ class LazyCommands(TyperGroup):
             self.commands[name] = load_command(name, self.rich_markup_mode)
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # the command will only print its help: the root callback then skips the thread set-up (and torch)
+        ctx.meta["help_only"] = "--help" in args
+        return super().resolve_command(ctx, args)
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         tidy(self)
         self.listing = True
