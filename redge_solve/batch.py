@@ -24,6 +24,7 @@ from .atomic import write_atomic
 from .data import PuzzleRow
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .memory import available_memory, bytes_per_puzzle
+from .outputs import OutputRefused, check_outputs
 from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
 from .records import error_record, sudoku_records
 from .solver import Interrupted, Progress, SolverConfig, solve
@@ -41,7 +42,7 @@ class RowsInterrupted(KeyboardInterrupt):
 
 
 class OutputError(ValueError):
-    """The output file cannot be used as asked (exists without --resume/--overwrite, unreadable); one line."""
+    """The output file cannot be used as asked (an input, exists without --resume/--force, unreadable); one line."""
 
 
 def default_chunk_size(config: SolverConfig, free_cells: int = 64, digits: int = 9,
@@ -95,16 +96,27 @@ def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> N
             os.fsync(handle.fileno())
 
 
-def prepare_output(path: Path, resume: bool, overwrite: bool) -> set[int]:
-    """Check ``path`` for a new run and return the row indices already done (when resuming)."""
-    if path.is_dir():
-        raise OutputError(f"{path} is a directory")
-    exists = path.exists() and path.stat().st_size > 0
+RESUME_HINT = "pass --resume to continue it or --force to replace it"
+
+
+def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
+    """The output policy (``outputs.check_outputs``) for ``out`` and its settings record ``OUT.meta.json``: neither
+    may be an input; ``out`` may exist only to be resumed or replaced (``force``); the folder must take files.
+    Raises ``OutputError`` (one line)."""
+    try:
+        check_outputs("--out", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
+        check_outputs("--out", out, [settings_path(out)], inputs=inputs, existing_ok=True)
+    except OutputRefused as exc:
+        raise OutputError(str(exc)) from None
+
+
+def prepare_output(path: Path, resume: bool, overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> set[int]:
+    """Check ``path`` for a new run (``check_output``), empty it when replacing it, and return the row indices
+    already done (when resuming)."""
+    check_output(path, resume, overwrite, inputs)
     if resume:
         return done_indices(path)
-    if exists and not overwrite:
-        raise OutputError(f"{path} already has results; pass --resume to continue it or --overwrite to replace it")
-    if exists:
+    if path.exists() and path.stat().st_size > 0:
         path.write_bytes(b"")
     return set()
 

@@ -9,6 +9,7 @@ from typing import Any, Iterator, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -16,9 +17,15 @@ err_console = Console(stderr=True)
 EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def print_error(message: str) -> None:
+    """``error: message`` on one line to stderr (``message`` is plain text, not markup)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage); ``message`` is
+    plain text (a path such as ``runs[1].csv`` is not read as markup)."""
+    print_error(message)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 

@@ -3,7 +3,6 @@ Shared by ``latin``, ``queens``, ``color`` and ``solve``; each command only buil
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, Sequence
 
@@ -21,16 +20,9 @@ from .common import (
     EXIT_SOME_UNSOLVED,
     console,
     err_console,
-    fail,
     sigterm_as_interrupt,
     write_json_lines,
 )
-
-
-def check_json_path(json_path: str | None) -> None:
-    """Fail before solving when ``--json`` points into a missing directory."""
-    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
-        fail(f"--json: no such directory for {json_path}")
 
 
 def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: str, quiet: bool

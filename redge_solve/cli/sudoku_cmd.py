@@ -8,21 +8,21 @@ solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzl
 
 from __future__ import annotations
 
-import enum
-import os
 import time
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import torch
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config import Protocol
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
 from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, solve
 from ..solver import Progress as SolveProgress
+from . import options as opt
 from .app import app
 from .common import (
     EXIT_ALL_SOLVED,
@@ -34,63 +34,42 @@ from .common import (
     sigterm_as_interrupt,
     write_json_lines,
 )
-from .options import PARAM_OPTION, make_config
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
 
 
-class Protocol(str, enum.Enum):
-    default = "default"
-    paper = "paper"
-
-
-_PROTOCOL_OPTION = typer.Option(Protocol.default, "--protocol", case_sensitive=False,
-                                      help="'paper': 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop "
-                                      "(explicit options still override).")
-
-
 @app.command("sudoku")
 def sudoku(
+    ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
                                "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
                                "column."),
-    estimator: str = typer.Option(DEFAULTS.estimator, "--estimator", "-e",
-                                  help="Gradient estimator (see `redge-solve estimators`)."),
-    param: Optional[List[str]] = PARAM_OPTION,
-    steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
-                                        help=f"Adam steps per puzzle (default: {DEFAULTS.steps})"),
-    samples: Optional[int] = typer.Option(None, "--samples", show_default=False,
-                                          help=f"Samples per step (default: {DEFAULTS.samples})"),
-    restarts: Optional[int] = typer.Option(None, "--restarts", show_default=False,
-                                           help=f"Independent restarts per puzzle (default: {DEFAULTS.restarts})"),
-    lr: Optional[float] = typer.Option(None, "--lr", show_default=False,
-                                       help=f"Adam learning rate (default: {DEFAULTS.lr})"),
-    seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
-                                       help=f"Random seed (default: {DEFAULTS.seed})"),
-    no_early_stop: bool = typer.Option(False, "--no-early-stop",
-                                       help="Keep optimising a puzzle after it is solved (to the last step)."),
-    protocol: Protocol = _PROTOCOL_OPTION,
+    estimator: opt.Estimator = DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = DEFAULTS.steps,
+    samples: opt.Samples = DEFAULTS.samples,
+    restarts: opt.Restarts = DEFAULTS.restarts,
+    lr: opt.Lr = DEFAULTS.lr,
+    seed: opt.Seed = DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    protocol: opt.ProtocolOption = Protocol.default,
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
-    show: Optional[int] = typer.Option(None, "--show", show_default=False,
+    show: Optional[int] = typer.Option(None, "--show", min=0, show_default=False,
                                        help=f"How many grids to print (default: all up to {SHOW_ALL_UP_TO}, "
                                        "else none)."),
-    json_path: Optional[str] = typer.Option(None, "--json", metavar="PATH",
-                                            help="Write one JSON record per puzzle (JSON Lines, errors included); "
-                                            "'-' for stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, grids or summary; errors only."),
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = _config(estimator, param or [], steps, samples, restarts, lr, seed, no_early_stop, protocol)
+    config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    if show is not None and show < 0:
-        fail(f"--show must be >= 0, got {show}")
-    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
-        fail(f"--json: no such directory for {json_path}")  # before spending time on the solve
+    opt.check_output("--json", json_path, [file], force)  # before spending time on the solve
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)
@@ -145,12 +124,6 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         write_json_lines(json_path, [_public(r) for r in records])
     if not quiet:
         _report(out, records, good, show, elapsed)
-
-
-def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
-            protocol: Protocol) -> SolverConfig:
-    return make_config(DEFAULTS, estimator, params, steps, samples, restarts, lr, seed, no_early_stop,
-                       paper=protocol is Protocol.paper)
 
 
 def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
