@@ -23,11 +23,12 @@ import torch
 from .atomic import write_atomic
 from .data import PuzzleRow
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .grouped import GroupsInterrupted, solve_grouped
 from .memory import available_memory, bytes_per_puzzle
 from .outputs import OutputRefused, check_outputs
 from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
 from .records import error_record, sudoku_records
-from .solver import Interrupted, Progress, SolverConfig, solve
+from .solver import Progress, PuzzleResults, SolverConfig
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
 
@@ -192,30 +193,29 @@ def parse_row(row: PuzzleRow) -> tuple[torch.Tensor, torch.Tensor | None] | str:
 
 def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
                on_step: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
-    """Records for ``rows`` (sorted by index): one tensor batch per grid size, keyed by the row indices."""
-    records: list[dict[str, Any]] = []
-    by_side: dict[int, list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]]] = {}
+    """Records for ``rows`` (sorted by index): one tensor batch per grid size, keyed by the row indices; a row
+    that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted`` with the finished rows."""
+    errors: list[dict[str, Any]] = []
+    valid: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]] = []
     for row in rows:
         parsed = parse_row(row)
         if isinstance(parsed, str):
-            records.append(error_record(row.index, row.puzzle, parsed))
+            errors.append(error_record(row.index, row.puzzle, parsed))
         else:
-            grid, solution = parsed
-            by_side.setdefault(grid.numel(), []).append((row, grid, solution))
-    for group in by_side.values():
-        grids = torch.stack([g for _, g, _ in group])
-        ids = torch.tensor([r.index for r, _, _ in group], dtype=torch.long)
-        solutions, metas = [s for _, _, s in group], [r.meta for r, _, _ in group]
-        try:
-            results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=ids, on_step=on_step)
-        except Interrupted as exc:  # keep the rows that had finished: they are final
-            n = len(exc.results.found)  # the puzzles the solver had reached
-            partial = sudoku_records(exc.results, grids[:n], ids[:n].tolist(), solutions[:n], metas[:n])
-            records.extend(r for r, ran in zip(partial, exc.results.steps_run.tolist(), strict=True) if ran > 0)
-            raise RowsInterrupted(sorted(records, key=lambda record: record["index"])) from None
-        records.extend(sudoku_records(results, grids, ids.tolist(), solutions, metas))
-    records.sort(key=lambda record: record["index"])
-    return records
+            valid.append((row, *parsed))
+
+    def records(results: PuzzleResults, group: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]]):
+        return sudoku_records(results, torch.stack([g for _, g, _ in group]), [r.index for r, _, _ in group],
+                              [s for _, _, s in group], [r.meta for r, _, _ in group])
+
+    try:
+        solved = solve_grouped(valid, lambda item: item[1].numel(), config,
+                               lambda group: SudokuBatch.from_grids(torch.stack([g for _, g, _ in group])),
+                               lambda group: [r.index for r, _, _ in group], records,
+                               lambda key, size: on_step)
+    except GroupsInterrupted as exc:  # keep the rows that had finished: they are final
+        raise RowsInterrupted(sorted(errors + exc.records, key=lambda record: record["index"])) from None
+    return sorted(errors + solved, key=lambda record: record["index"])
 
 
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:

@@ -120,12 +120,12 @@ def test_missing_file_exit_2_in_a_subprocess():
 
 
 def test_interrupt_exits_130(tmp_path, monkeypatch):
-    from redge_solve.cli import sudoku_cmd
+    from redge_solve import grouped
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sudoku_cmd, "solve", boom)
+    monkeypatch.setattr(grouped, "solve", boom)
     source = tmp_path / "p.txt"
     source.write_text(PUZZLE_A)
     result = invoke(str(source))

@@ -59,8 +59,7 @@ def test_build_config_validates_the_combination_whole():
 @pytest.fixture
 def captured(monkeypatch):
     """The ``SolverConfig`` that ``sudoku`` and ``batch`` hand to the solver (which then stops the run)."""
-    from redge_solve import batch
-    from redge_solve.cli import sudoku_cmd
+    from redge_solve import grouped
 
     configs: list[SolverConfig] = []
 
@@ -68,8 +67,7 @@ def captured(monkeypatch):
         configs.append(config)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sudoku_cmd, "solve", fake_solve)
-    monkeypatch.setattr(batch, "solve", fake_solve)
+    monkeypatch.setattr(grouped, "solve", fake_solve)
     return configs
 
 

@@ -14,14 +14,13 @@ from typing import Any, Optional
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..config import Protocol
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
+from ..grouped import GroupsInterrupted, solve_grouped
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
-from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, solve
-from ..solver import Progress as SolveProgress
+from ..solver import DEFAULTS, PuzzleResults
 from . import options as opt
 from .app import app
 from .common import (
@@ -31,6 +30,7 @@ from .common import (
     console,
     err_console,
     fail,
+    group_progress,
     sigterm_as_interrupt,
     write_json_lines,
 )
@@ -89,17 +89,13 @@ def sudoku(
                           soft_wrap=True)
 
     out = err_console if json_path == "-" else console  # keep stdout clean for JSON
-    records: list[dict[str, Any]] = []
     start = time.perf_counter()
     try:
-        with sigterm_as_interrupt():
-            for side in sorted({p.side for p in good}):
-                group = [p for p in good if p.side == side]
-                records.extend(_solve_group(group, config, quiet))
-    except KeyboardInterrupt as interrupt:
-        if isinstance(interrupt, Interrupted):  # keep the puzzles of this group that had finished
-            partial = _group_records(interrupt.results, group[:len(interrupt.results.found)])
-            records.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran > 0)
+        with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", config.steps, quiet) as on_group:
+            records = solve_grouped(good, lambda p: p.side, config, _batch, lambda group: [p.index for p in group],
+                                    _group_records, on_group)
+    except GroupsInterrupted as interrupt:  # keep the puzzles that had finished
+        records = interrupt.records
         _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
         solved = sum(r["found"] for r in records if "error" not in r)
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
@@ -126,28 +122,8 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         _report(out, records, good, show, elapsed)
 
 
-def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
-    clues = torch.stack([p.clues for p in group])
-    ids = torch.tensor([p.index for p in group])
-    side = group[0].side
-    columns = (
-        TextColumn(f"{side}×{side}"),
-        BarColumn(),
-        TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("solved {task.fields[solved]}/{task.fields[puzzles]}"),
-        TextColumn("best penalty {task.fields[penalty]}"),
-        TextColumn("{task.fields[rate]} steps/s"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
-        task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-")
-
-        def on_step(p: SolveProgress) -> None:
-            rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
-            bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}")
-
-        results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
-    return _group_records(results, group)
+def _batch(group: list[Puzzle]) -> SudokuBatch:
+    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]))
 
 
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
