@@ -1,10 +1,11 @@
 """Solving a dataset in chunks into a JSONL results file that survives being killed: the library side of ``batch``.
 
-Each chunk of rows is one tensor batch per grid size; rows that cannot be solved (unparseable, wrong length,
-conflicting clues) become ``error`` records. Records are appended one JSON line per row, in row order within a
-chunk, and the file is flushed and fsync'd after every chunk, so a SIGKILL loses at most the chunk in flight (and
-may leave a truncated last line, which ``read_done`` repairs). Noise is keyed by the dataset row index, so a row's
-result does not depend on the chunk size or on which rows were already done: resuming gives the same lines.
+Each chunk of rows is one tensor batch per grid size; rows that cannot be solved (``sudoku.validate_puzzle``:
+unparseable, wrong length, conflicting clues, a solution that is not one) become ``error`` records. Records are
+appended one JSON line per row, in row order within a chunk, and the file is flushed and fsync'd after every
+chunk, so a SIGKILL loses at most the chunk in flight (and may leave a truncated last line, which ``read_done``
+repairs). Noise is keyed by the dataset row index, so a row's result does not depend on the chunk size or on which
+rows were already done: resuming gives the same lines.
 Nothing here prints; progress goes through callbacks.
 """
 
@@ -26,7 +27,7 @@ from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .grouped import GroupsInterrupted, solve_grouped
 from .memory import available_memory, bytes_per_puzzle
 from .outputs import OutputRefused, check_outputs
-from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
+from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import error_record, sudoku_records
 from .solver import Progress, PuzzleResults, SolverConfig
 
@@ -171,24 +172,8 @@ class ChunkDone:
 
 
 def parse_row(row: PuzzleRow) -> tuple[torch.Tensor, torch.Tensor | None] | str:
-    """The clue grid and solution of a row, or the reason it cannot be solved."""
-    try:
-        grid = grid_from_string(row.puzzle)
-    except ValueError as exc:
-        return f"bad puzzle: {exc}"
-    conflicts = clue_conflicts(grid)
-    if conflicts:
-        where = ", ".join(f"{digit} twice in {unit}" for unit, digit in conflicts[:3])
-        more = f" (+{len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
-        return f"conflicting clues: {where}{more}"
-    solution = None
-    if row.solution is not None:
-        side = int(round(grid.numel() ** 0.5))
-        try:
-            solution = grid_from_string(row.solution, side)
-        except ValueError as exc:
-            return f"bad solution: {exc}"
-    return grid, solution
+    """The clue grid and solution of a row, or the reason it cannot be solved (``sudoku.validate_puzzle``)."""
+    return validate_puzzle(row.puzzle, row.solution)
 
 
 def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,

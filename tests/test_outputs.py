@@ -53,7 +53,7 @@ def _results(folder: Path) -> Path:
 
 def _puzzle_csv(folder: Path) -> Path:
     path = folder / "puzzles.csv"
-    path.write_text("puzzle,solution\n...3..2.3..1..32,1243342121344312\n")
+    path.write_text("puzzle,solution\n...3..2.3..1..32,2413132432414132\n")
     return path
 
 
