@@ -51,7 +51,9 @@ def default_chunk_size(config: SolverConfig, free_cells: int = 64, digits: int =
                        memory: int | None = None) -> int:
     """Puzzles per chunk: a quarter of the available memory over ``bytes_per_puzzle``, clamped to 16–4000."""
     memory = available_memory() if memory is None else memory
-    fit = (memory // 4) // max(1, bytes_per_puzzle(config, free_cells, digits))
+    per_puzzle = bytes_per_puzzle(free_cells, digits, restarts=config.restarts, samples=config.samples,
+                                  calls=config.make_estimator().denoiser_calls)
+    fit = (memory // 4) // max(1, per_puzzle)
     return int(max(MIN_CHUNK, min(MAX_CHUNK, fit)))
 
 

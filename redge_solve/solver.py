@@ -189,7 +189,9 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
-    size = puzzles_per_batch(problem, config, memory_budget)
+    size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
+                             restarts=config.restarts, samples=config.samples,
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
 
@@ -353,7 +355,8 @@ def _solve_batch(
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             batch.reset()
-        out = estimator.surrogate(batch.problem.penalty, batch.logits, config.samples, batch.noise)
+        out = estimator.surrogate(batch.problem.penalty, batch.logits, config.samples, batch.noise,
+                                  groups=batch.problem.var_instance)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
         with torch.no_grad():

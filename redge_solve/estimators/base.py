@@ -68,6 +68,12 @@ class Estimator:
     summary: ClassVar[str]
     min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
 
+    @property
+    def denoiser_calls(self) -> int:
+        """Calls of the closed-form denoiser per sample: the length of the ReDGE family's DDIM chain
+        (``DiffusionEstimator``), 0 for the others (what ``memory`` needs to size a batch)."""
+        return 0
+
     def params(self) -> dict[str, float | int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
@@ -90,9 +96,14 @@ class Estimator:
         return self._sample(logits.unsqueeze(0).expand(num_samples, *logits.shape), generator)
 
     def surrogate(
-        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None
+        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None,
+        groups: Tensor | None = None,
     ) -> Surrogate:
-        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring."""
+        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring.
+
+        ``groups``: when ``f`` maps samples of flattened variables ``(S, F, K)`` to one value per instance
+        ``(S, I)`` (a solver problem's penalty), the instance of each variable ``(F,)`` (``var_instance``). Only an
+        estimator that needs ``log π(X)`` per instance (REINFORCE) uses it; the pathwise ones need no grouping."""
         samples = self.sample(logits, num_samples, generator)
         values = f(samples)
         return Surrogate(loss=values.mean(0).sum(), values=values.detach(), samples=samples.detach())

@@ -30,19 +30,24 @@ class ReinforceLOO(Estimator):
         return sample_one_hot(logits.softmax(-1), generator)
 
     def surrogate(
-        self, f: Objective, logits: Tensor, num_samples: int = 2, generator: Generator = None
+        self, f: Objective, logits: Tensor, num_samples: int = 2, generator: Generator = None,
+        groups: Tensor | None = None,
     ) -> Surrogate:
+        """See ``Estimator.surrogate``. log π(X_s) is summed over the variables of each value of ``f``: the
+        trailing axes of ``logits`` beyond ``f``'s batch, or, with ``groups`` (``(F,)`` instance of each flattened
+        variable), the variables v with ``groups[v] = i`` for instance i."""
         check_num_samples(num_samples, minimum=self.min_samples)
         samples = self.sample(logits, num_samples, generator)
         values = f(samples)
         log_prob = (samples * logits.log_softmax(-1)).sum(-1)
+        if groups is not None:  # (S, F) -> (S, I): log π of instance i = Σ_{v: groups[v] = i} log π(X_v)
+            log_prob = log_prob.new_zeros(values.shape).index_add_(-1, groups, log_prob)
         while log_prob.dim() > values.dim():  # sum over the variables of each batch element
             log_prob = log_prob.sum(-1)
-        instance = getattr(getattr(f, "__self__", None), "var_instance", None)
-        if instance is not None and log_prob.shape[-1] != values.shape[-1]:
-            # f is a problem's penalty over flattened variables (S, F, K) -> (S, I): log π(X_s) of instance i is
-            # the sum over the variables v with var_instance[v] = i
-            log_prob = log_prob.new_zeros(values.shape).index_add_(-1, instance, log_prob)
+        if log_prob.shape != values.shape:
+            raise ValueError(f"reinforce: f gave values of shape {tuple(values.shape)} for samples of shape "
+                             f"{tuple(samples.shape)}; pass groups= (the instance of each variable) when f sums "
+                             "over flattened variables")
         detached = values.detach()
         baseline = (detached.sum(0, keepdim=True) - detached) / (num_samples - 1)
         loss = ((detached - baseline) * log_prob + values).mean(0).sum()
