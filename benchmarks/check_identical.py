@@ -34,7 +34,7 @@ def outputs() -> dict:
         logits = (2 * torch.randn(batch.num_variables, 9, generator=gen)).requires_grad_(True)
         noise = KeyedNoise(key_tensor(3, torch.arange(batch.num_variables)))
         noise.next_step()
-        sur = make_estimator(name, **params).surrogate(batch.penalty, logits, 2, noise, groups=batch.var_instance)
+        sur = make_estimator(name, **params).surrogate(batch.penalty, logits, 2, noise)
         (grad,) = torch.autograd.grad(sur.loss, logits)
         out[f"{name}/loss"], out[f"{name}/values"], out[f"{name}/grad"] = sur.loss.detach(), sur.values, grad
         out[f"{name}/violations"] = batch.violations(sur.samples)

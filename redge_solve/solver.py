@@ -19,7 +19,7 @@ from typing import Callable, Mapping, Protocol
 import torch
 from torch import Tensor
 
-from .estimators import Estimator, Surrogate, make_estimator
+from .estimators import Estimator, ProblemObjective, Surrogate, make_estimator
 from .estimators._categorical import one_hot_argmax
 from .estimators._noise import KeyedNoise, key_tensor, normal
 from .memory import puzzles_per_batch
@@ -246,6 +246,13 @@ class _Batch:
                                       self.noise, problem.var_instance.device, problem.candidates())
         self.optimizer = Adam(self.logits, self.config.lr)
 
+    def objective(self) -> ProblemObjective:
+        """The penalty of the rows in the batch, with what estimators need beyond its values."""
+        problem = self.problem
+        # the closed-form expectation where the problem has one (the `exact` estimator needs it)
+        expected = getattr(problem, "expected_penalty", None)
+        return ProblemObjective(problem.penalty, problem.var_instance, expected)
+
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
         keep_instances = keep.repeat_interleave(self.restarts)
@@ -355,8 +362,7 @@ def _solve_batch(
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             batch.reset()
-        out = estimator.surrogate(batch.problem.penalty, batch.logits, config.samples, batch.noise,
-                                  groups=batch.problem.var_instance)
+        out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
         with torch.no_grad():

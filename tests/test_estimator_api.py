@@ -1,36 +1,14 @@
-"""What the solver and ``memory`` read from an estimator, stated explicitly: REINFORCE's grouping of variables into
-instances is passed (``groups=``), and each estimator says how many denoiser calls it makes; ``memory`` takes plain
-numbers, so it imports neither the solver nor the estimators."""
+"""What ``memory`` reads from an estimator, stated explicitly: each estimator says how many denoiser calls it makes,
+and ``memory`` takes plain numbers, so it imports neither the solver nor the estimators."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import pytest
-import torch
-
 from redge_solve.estimators import ESTIMATORS, make_estimator
 from redge_solve.estimators._diffusion import ddim_calls
 from redge_solve.memory import bytes_per_puzzle
-from redge_solve.problems.sudoku import SudokuBatch, grid_from_string
-
-
-def test_reinforce_sums_log_probabilities_over_each_instances_variables():
-    batch = SudokuBatch.from_grids(torch.stack([grid_from_string("...3..2.3..1..32"),
-                                                grid_from_string("4...21...24...1.")]))
-    logits = torch.randn(batch.num_variables, 4, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
-    est = make_estimator("reinforce")
-    out = est.surrogate(batch.penalty, logits, 3, torch.Generator().manual_seed(1), groups=batch.var_instance)
-    # the same loss written out: log π(X_s) of puzzle i = Σ over its free cells
-    log_prob = (out.samples * logits.log_softmax(-1)).sum(-1)  # (S, F)
-    per_puzzle = torch.stack([log_prob[:, batch.var_instance == i].sum(-1) for i in range(2)], dim=1)
-    values = batch.penalty(out.samples)
-    baseline = (values.sum(0, keepdim=True) - values) / 2
-    expected = ((values - baseline) * per_puzzle + values).mean(0).sum()
-    torch.testing.assert_close(out.loss, expected)
-    with pytest.raises(ValueError, match="pass groups="):
-        est.surrogate(batch.penalty, logits, 3, torch.Generator().manual_seed(1))
 
 
 def test_each_estimator_states_its_denoiser_calls_and_memory_counts_them():

@@ -29,6 +29,24 @@ Objective = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
+class ProblemObjective:
+    """f over a problem's flattened variables, with what some estimators need beyond f's values.
+
+    penalty: f, one-hot samples ``(S, F, K)`` -> values ``(S, I)`` (what calling the objective does).
+    var_instance: ``(F,)`` the instance of each variable (REINFORCE sums log-probabilities per instance).
+    expected: ``probs (F, K) -> (I,)``, E_{X~π}[f(X)] in closed form under the mean-field law, or None where the
+        problem has none (the ``exact`` estimator needs it).
+    """
+
+    penalty: Callable[[Tensor], Tensor]
+    var_instance: Tensor
+    expected: Callable[[Tensor], Tensor] | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.penalty(x)
+
+
+@dataclass(frozen=True)
 class Surrogate:
     """What ``Estimator.surrogate`` returns.
 
@@ -67,6 +85,7 @@ class Estimator:
     name: ClassVar[str]
     summary: ClassVar[str]
     min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
+    needs_expectation: ClassVar[bool] = False  # works only on a ProblemObjective with a closed-form expectation
 
     @property
     def denoiser_calls(self) -> int:
@@ -96,14 +115,9 @@ class Estimator:
         return self._sample(logits.unsqueeze(0).expand(num_samples, *logits.shape), generator)
 
     def surrogate(
-        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None,
-        groups: Tensor | None = None,
+        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None
     ) -> Surrogate:
-        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring.
-
-        ``groups``: when ``f`` maps samples of flattened variables ``(S, F, K)`` to one value per instance
-        ``(S, I)`` (a solver problem's penalty), the instance of each variable ``(F,)`` (``var_instance``). Only an
-        estimator that needs ``log π(X)`` per instance (REINFORCE) uses it; the pathwise ones need no grouping."""
+        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring."""
         samples = self.sample(logits, num_samples, generator)
         values = f(samples)
         return Surrogate(loss=values.mean(0).sum(), values=values.detach(), samples=samples.detach())

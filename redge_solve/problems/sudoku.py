@@ -190,6 +190,17 @@ class SudokuBatch:
         """
         return _Penalty.apply(x, self)
 
+    def expected_penalty(self, probs: Tensor) -> Tensor:
+        """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
+
+            E f = Σ_u ‖E c_u − 1‖² + Σ_u Σ_k Var(c_{u,k}) = f(probs) + 3 Σ_{i} Σ_k p_{ik}(1 − p_{ik})
+
+        (E c_u = A p + clue counts; the variance of a count adds over the free cells of the unit, and every free
+        cell lies in three units). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
+        variance = (probs * (1 - probs)).sum(-1)
+        per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, variance)
+        return self.penalty(probs.unsqueeze(0))[0] + 3 * per_puzzle
+
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
         excess = (self.unit_counts(x) - 1).clamp(min=0).sum(-1)
