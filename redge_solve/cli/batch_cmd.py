@@ -50,7 +50,7 @@ def batch(
     offset: Annotated[int, typer.Option("--offset", min=0, help="First row (of the split) to solve.")] = 0,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Solve at most this many rows.")] = None,
     chunk_size: Annotated[Optional[int], typer.Option(
-        "--chunk-size", min=1, help="Puzzles per tensor batch [default: sized to available memory].")] = None,
+        "--chunk-size", min=1, help="Puzzles per tensor batch (default: sized to the available memory).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", callback=opt.output_directory,
                                       help="Results file, one JSON line per row.")] = Path("results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,

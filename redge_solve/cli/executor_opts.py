@@ -6,8 +6,8 @@ from ..executors import Executor, RayMissing, make_executor, one_line
 from .common import fail
 
 EXECUTOR_HELP = "Where tasks run: local (this process) or ray (Ray tasks; see --address, --num-workers)."
-ADDRESS_HELP = "Ray cluster to join (HOST:PORT or auto) [default: start a local Ray with this machine's cores]."
-WORKERS_HELP = "Ray tasks at once [default: the cluster's CPUs]; a local Ray gets this many CPUs."
+ADDRESS_HELP = "Ray cluster to join (HOST:PORT or auto) (default: start a local Ray with this machine's cores)."
+WORKERS_HELP = "Ray tasks at once (default: the cluster's CPUs); a local Ray gets this many CPUs."
 
 
 def open_executor(name: str, address: str | None, num_workers: int | None) -> Executor:

@@ -106,16 +106,23 @@ def solver_config(ctx: typer.Context, defaults: SolverConfig = DEFAULTS) -> Solv
     explicitly (on the command line or from the environment). A bad value or combination is a one-line usage
     error (exit 2)."""
     values = ctx.params
-    explicit: dict[str, Any] = {name: values[name] for name in SOLVER_FIELDS
-                                if name in values and _given(ctx, name)}
-    if values.get("no_early_stop"):
-        explicit["early_stop"] = False
     params = parse_assignments(values.get("param") or [], "--param")
     try:
         return build_config(defaults, values.get("estimator"), params, values.get("protocol", Protocol.default),
-                            **explicit)
+                            **explicit_settings(ctx))
     except ValueError as error:
         fail(str(error))
+
+
+def explicit_settings(ctx: typer.Context) -> dict[str, Any]:
+    """The ``SolverConfig`` fields that the command's options set explicitly (on the command line or from the
+    environment, not by default): of ``SOLVER_FIELDS``, and ``early_stop=False`` for ``--no-early-stop``. What
+    goes on top of the protocol in ``build_config(..., **explicit_settings(ctx))``."""
+    explicit: dict[str, Any] = {name: ctx.params[name] for name in SOLVER_FIELDS
+                                if name in ctx.params and _given(ctx, name)}
+    if ctx.params.get("no_early_stop"):
+        explicit["early_stop"] = False
+    return explicit
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
