@@ -94,10 +94,10 @@ def test_unsolved_exit_code_is_1(tmp_path):
         (PUZZLE_A, ["--param", "oops"], "--param must look like name=value"),
         (PUZZLE_A, ["--param", "nope=1"], "has no parameter 'nope'"),
         (PUZZLE_A, ["--estimator", "magic"], "unknown estimator 'magic'"),
-        (PUZZLE_A, ["--steps", "0"], "--steps must be greater than or equal to 1"),
+        (PUZZLE_A, ["--steps", "0"], "--steps must be >= 1"),
         (PUZZLE_A, ["--size", "7"], "--size must be one of"),
         (PUZZLE_A, ["--json", "no/such/dir/out.jsonl"], "--json: no such directory"),
-        (PUZZLE_A, ["--show", "-1"], "--show must be greater than or equal to 0"),
+        (PUZZLE_A, ["--show", "-1"], "--show must be >= 0"),
     ],
 )
 def test_bad_input_exit_2_one_line(tmp_path, content, args, needle):

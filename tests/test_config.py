@@ -106,13 +106,13 @@ def test_help_shows_the_defaults_that_run(command, defaults):
 @pytest.mark.parametrize("argv, needle", [
     (["sudoku", PUZZLE, "--stpes", "3"], "No such option: --stpes"),
     (["sudoku", PUZZLE, "--protocol", "table2"], "--protocol: 'table2' is not one of 'default', 'paper'"),
-    (["sudoku", PUZZLE, "--samples", "0"], "--samples must be greater than or equal to 1"),
-    (["latin", PUZZLE, "--restarts", "0"], "--restarts must be greater than or equal to 1"),
+    (["sudoku", PUZZLE, "--samples", "0"], "--samples must be >= 1"),
+    (["latin", PUZZLE, "--restarts", "0"], "--restarts must be >= 1"),
     (["queens", "5", "--param", "n_steps"], "--param must look like name=value, got 'n_steps'"),
     (["color", "g.col", "--lr", "0"], "lr must be a number > 0"),
     (["bench", "poly", "--seeds", "0"], "--seeds must be a count >= 1 or a list like 0,5,7, got '0'"),
     (["bench", "gmm", "--seeds", "1,1"], "--seeds must list distinct integers, got '1,1'"),
-    (["batch", "x.csv", "--num-workers", "0"], "--num-workers must be greater than or equal to 1"),
+    (["batch", "x.csv", "--num-workers", "0"], "--num-workers must be >= 1"),
     (["batch", "x.csv", "--resume", "--force"], "--resume and --force exclude each other"),
     (["sudoku"], "Missing argument 'FILE'"),
 ])

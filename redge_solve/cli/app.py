@@ -32,13 +32,16 @@ class OneLineErrors(TyperGroup):
 
 
 def usage_message(error: Exception) -> str:
-    """One line for a Click usage error: ``--steps must be greater than or equal to 1`` for a bad value (Typer's
-    "Input should be" read as "must be"), Click's own text otherwise (``No such option: --stpes (Possible options:
-    --samples, --size, --steps)``)."""
+    """One line for a Click usage error: ``--steps must be >= 1`` for a bad value (Typer's "Input should be
+    greater than or equal to" read as "must be >="), Click's own text otherwise (``No such option: --stpes
+    (Possible options: --samples, --size, --steps)``)."""
     param, ctx = getattr(error, "param", None), getattr(error, "ctx", None)
     if isinstance(error, typer.BadParameter) and type(error).__name__ != "MissingParameter" and param and ctx:
         name = max(param.opts, key=len) if param.param_type_name == "option" else param.human_readable_name
         text = error.message.removeprefix("Value error, ").replace("Input should be", "must be")
+        for words, sign in (("greater than or equal to", ">="), ("less than or equal to", "<="),
+                            ("greater than", ">"), ("less than", "<")):
+            text = text.replace(words, sign)
         message = f"{name} {text}" if text.startswith("must ") else f"{name}: {text}"
     else:
         message = error.format_message()  # type: ignore[attr-defined]
