@@ -195,7 +195,9 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
-    size = puzzles_per_batch(problem, config, memory_budget)
+    size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
+                             restarts=config.restarts, samples=config.samples,
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
 

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 
 from ..solver import CONSTRAINT_DEFAULTS
+from ..symbols import SYMBOLS
 from .constraints import ConstraintSpec
-from .sudoku import SYMBOLS
 from .textfile import ProblemFileError
 
 MAX_SIDE = len(SYMBOLS)
