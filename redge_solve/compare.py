@@ -48,7 +48,7 @@ PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov"
 """The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
 least two samples per step, so it cannot run under the paper protocol's single sample)."""
 PROTOCOLS = ("default", "paper")
-OVERRIDABLE = ("steps", "samples", "restarts", "lr")
+OVERRIDABLE = ("steps", "samples", "restarts", "lr", "deduce", "weight_step", "reset_every", "max_seconds")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from . import options as opt
 from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
@@ -95,6 +96,10 @@ def compare_command(
     samples: Optional[int] = typer.Option(None, "--samples", help="Override samples per step."),
     restarts: Optional[int] = typer.Option(None, "--restarts", help="Override restarts per puzzle."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
+    deduce: opt.Deduce = None,  # type: ignore[assignment]  (None: the protocol's)
+    weight_step: opt.WeightStep = None,  # type: ignore[assignment]
+    reset_every: opt.ResetEvery = None,  # type: ignore[assignment]
+    max_seconds: opt.MaxSeconds = None,
     out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
     executor_name: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
@@ -118,7 +123,8 @@ def compare_command(
     fixed = parse_assignments(param or [], "--param")
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(grid or [], "--grid").items()}
-    overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr)
+    overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
+                     reset_every=reset_every, max_seconds=max_seconds, deduce=deduce and deduce.value)
     try:
         specs = expand_specs(names, fixed, grids)
         for spec in specs:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..solver import SolverConfig
-
-SMALLEST_BUDGET = 1e-3  # seconds: a solve call after the budget is spent still runs one step (max_seconds > 0)
-
 
 def clock(seconds: float) -> str:
     """``seconds`` as ``M:SS``, or ``H:MM:SS`` from an hour on (rounded up to the second)."""
@@ -40,16 +35,6 @@ def time_left_text(step: int, steps: int, elapsed: float, budget: float | None =
     """``≤ M:SS left`` from ``seconds_left``, or ``""`` while there is no estimate yet."""
     left = seconds_left(step, steps, elapsed, budget)
     return "" if left is None else f"≤ {clock(left)} left"
-
-
-def budget_left(config: "SolverConfig", started: float) -> "SolverConfig":
-    """``config`` for the next of several ``solve`` calls sharing one run's time budget: ``max_seconds`` less the
-    time since ``started`` (a ``time.perf_counter()`` reading), at least ``SMALLEST_BUDGET``; unchanged without a
-    budget."""
-    if config.max_seconds is None:
-        return config
-    left = config.max_seconds - (time.perf_counter() - started)
-    return dataclasses.replace(config, max_seconds=max(left, SMALLEST_BUDGET))
 
 
 def stopped_by_budget(records: list[dict], config: "SolverConfig") -> int:
