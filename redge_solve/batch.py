@@ -140,6 +140,13 @@ def solver_settings(config: SolverConfig) -> dict[str, Any]:
     return json.loads(json.dumps(settings))
 
 
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"init_std": 0.0, "reset_every": 0, "deduce": "none",
+                                                "weight_step": 0.0}
+"""The value each ``SolverConfig`` field added after the first settings records stands for in a record without
+it: the solver then ran as with the field switched off (each was added off, its off value keeping results
+bit-identical), so results written before a field existed resume under that value and are refused under another."""
+
+
 def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None:
     """Write ``config``'s settings beside ``out`` (atomically); when resuming, first refuse settings that differ
     from the recorded ones (``OutputError`` naming each difference). Returns a warning when resuming results that
@@ -148,7 +155,7 @@ def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None
     warning = None
     if resume and path.exists():
         try:
-            recorded = json.loads(path.read_text(encoding="utf-8"))["settings"]
+            recorded = {**SETTINGS_BEFORE_THEY_EXISTED, **json.loads(path.read_text(encoding="utf-8"))["settings"]}
         except (OSError, ValueError, KeyError, TypeError):
             raise OutputError(f"{path} is not a settings record; remove it to resume without the check") from None
         changed = [f"{key} {settings.get(key)!r} (was {recorded.get(key)!r})" for key in sorted(settings | recorded)

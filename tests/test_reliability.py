@@ -538,6 +538,28 @@ def test_resume_refuses_other_solver_settings_but_not_another_chunk_size(tmp_pat
     assert settings_path(out).exists()
 
 
+def test_results_recorded_before_the_pre_step_and_breakout_weights_resume_only_with_them_off(tmp_path):
+    """A settings record written before ``deduce``/``weight_step`` (and ``init_std``/``reset_every``) existed has no
+    such keys: the solver then ran with them off, so resuming with them off continues, with the new defaults not."""
+    source = tmp_path / "p.csv"
+    source.write_text("puzzle\n" + "\n".join(relabel(SOLUTION_4, [1, 2, 3, 4])[:-1] + "0" for _ in range(4)) + "\n")
+    out = tmp_path / "r.jsonl"
+    off = ["--deduce", "none", "--weight-step", "0", "--reset-every", "0"]
+    base = ["batch", str(source), "--out", str(out), *TINY]
+    assert CliRunner().invoke(app, [*base, *off, "--limit", "2"]).exit_code == 0
+    record = json.loads(settings_path(out).read_text())
+    for key in ("deduce", "weight_step", "init_std", "reset_every"):
+        del record["settings"][key]  # as an old run wrote it
+    settings_path(out).write_text(json.dumps(record))
+
+    new_defaults = CliRunner().invoke(app, [*base, "--resume"])
+    assert new_defaults.exit_code == 2 and "deduce 'singles' (was 'none')" in new_defaults.output
+    assert len(jsonl(out)) == 2
+    old_settings = CliRunner().invoke(app, [*base, *off, "--resume"])
+    assert old_settings.exit_code == 0, old_settings.output
+    assert sorted(r["index"] for r in jsonl(out)) == [0, 1, 2, 3]
+
+
 # ---- memory: sub-batches sized from a budget -------------------------------------------------------------------------
 
 
