@@ -47,14 +47,35 @@ def test_root_help_imports_no_command_and_no_heavy_library():
     assert list(COMMANDS)[:4] == ["sudoku", "batch", "report", "compare"]
 
 
-@pytest.mark.parametrize("name", ["report", "estimators", "sudoku"])
-def test_a_command_help_imports_only_its_own_module(name):
-    text, heavy, modules = probe(name, "--help")
+@pytest.mark.parametrize("args", [(name,) for name in COMMANDS] + [("bench", "poly")])
+def test_a_command_help_imports_only_its_own_module_and_no_torch(args):
+    """Every command's help, Sudoku's defaults and the constraint problems' included (``settings`` and
+    ``problem_defaults`` are torch-free): a lazy import moved back to a module's top fails here."""
+    text, heavy, modules = probe(*args, "--help")
     assert "Usage:" in text
-    assert modules == [COMMANDS[name][0]]
-    assert not {"datasets", "matplotlib", "pandas", "ray"} & set(heavy)
-    if name in ("report", "estimators"):
-        assert heavy == []  # their help needs no torch (the solving commands' defaults still come from it)
+    assert modules == [COMMANDS[args[0]][0]]
+    assert heavy == []
+
+
+def test_the_helps_defaults_are_the_libraries():
+    """The constants written out for a torch-free --help equal the ones the library uses."""
+    from redge_solve.cli.options import DEFAULT_ESTIMATORS
+    from redge_solve.estimators import PAPER_ESTIMATORS
+    from redge_solve.problems.coloring import COLOR_DEFAULTS
+    from redge_solve.problems.latin import LATIN_DEFAULTS
+    from redge_solve.problems.queens import QUEENS_DEFAULTS
+    from redge_solve.problems.userspec import SPEC_DEFAULTS
+    from redge_solve.settings import CONSTRAINT_DEFAULTS
+
+    assert DEFAULT_ESTIMATORS == ",".join(PAPER_ESTIMATORS)
+    assert SPEC_DEFAULTS == CONSTRAINT_DEFAULTS
+    assert LATIN_DEFAULTS == COLOR_DEFAULTS == QUEENS_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(
+        **{**vars(CONSTRAINT_DEFAULTS), "init_std": 1.0, "lr": 0.2})
+    text = help_text("sudoku")
+    flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
+    for flag in ("--deduce", "--weight-step", "--reset-every", "--max-seconds"):
+        assert flag in flat
+    assert "[default: singles]" in flat
 
 
 def test_every_listed_summary_is_the_start_of_the_command_help():
@@ -94,7 +115,7 @@ def test_help_reads_the_same_in_every_command(args):
         assert re.search(r"--steps\s+N\b", text) and re.search(r"--lr\s+X\b", text)
     if args == ("batch",):
         flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
-        assert "(default: sized to available memory)" in flat  # Rich dropped it as markup
+        assert "(default: sized to the available memory)" in flat  # Rich dropped it as markup
 
 
 def test_estimators_lists_redge_cov_with_the_clamped_variance_the_code_uses():

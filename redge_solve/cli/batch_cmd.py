@@ -11,7 +11,6 @@ from typing import Annotated, Iterator, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..batch import OutputError, check_output, default_chunk_size, prepare_output, record_settings, run_batch
 from ..config import Protocol
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
@@ -29,7 +28,6 @@ from .common import (
 )
 from .executor_opts import open_executor
 from .progress import time_left_text
-from .report_cmd import print_report
 
 
 def until_spent(chunks: Iterator[list], started: float, budget: float | None) -> Iterator[list]:
@@ -86,6 +84,16 @@ def batch(
     num_workers: opt.NumWorkers = None,
 ) -> None:
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
+    from ..batch import (  # torch: imported when the command runs, not for its --help
+        OutputError,
+        check_output,
+        default_chunk_size,
+        prepare_output,
+        record_settings,
+        run_batch,
+    )
+    from .report_cmd import print_report
+
     if resume and force:
         fail("--resume and --force exclude each other")
     config = opt.solver_config(ctx, DEFAULTS)

@@ -8,9 +8,7 @@ from typing import Any, Optional
 import typer
 from rich.text import Text
 
-from ..problems.coloring import COLOR_DEFAULTS, parse_dimacs
-from ..problems.instances import coloring_instance
-from ..problems.textfile import ProblemFileError, read_text
+from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
 from .common import fail
@@ -39,6 +37,9 @@ def render_coloring(record: dict[str, Any]) -> Text:
 
 def load_graph(path: str):
     """The graph of a DIMACS file (``-`` = stdin), or a one-line error (exit 2)."""
+    from ..problems.coloring import parse_dimacs  # torch: not for --help
+    from ..problems.textfile import ProblemFileError, read_text
+
     name = "<stdin>" if path == "-" else path
     try:
         return parse_dimacs(read_text(path), os.path.splitext(os.path.basename(name))[0])
@@ -76,6 +77,8 @@ def color(
         if graph.chromatic_number is None:
             fail(f"{file}: give --colors K (the file states no 'c chromatic number')")
         colors = graph.chromatic_number
+    from ..problems.instances import coloring_instance
+
     instance = coloring_instance(graph, colors)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges, {colors} colours"
     run([instance], config, label, render_coloring, json_path, quiet, "graph")

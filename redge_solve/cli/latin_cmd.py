@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import typer
 from rich.text import Text
 
-from ..problems.instances import latin_instance
-from ..problems.latin import LATIN_DEFAULTS, parse_latin
-from ..problems.textfile import ProblemFileError, read_text
+from ..problem_defaults import LATIN_DEFAULTS
 from . import options as opt
 from .app import app
 from .common import fail
 from .problem_run import run
+
+if TYPE_CHECKING:
+    import torch
 
 
 def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
@@ -57,6 +57,10 @@ def latin(
     quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
+    from ..problems.instances import latin_instance  # torch: not for --help
+    from ..problems.latin import parse_latin
+    from ..problems.textfile import ProblemFileError, read_text
+
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
     opt.check_output("--json", json_path, [file], force)
     name = "<stdin>" if file == "-" else file

@@ -5,14 +5,12 @@ and ``solve``; each command only builds its instances and shows them."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import typer
 from rich.console import Console, RenderableType
 
-from ..grouped import GroupsInterrupted
-from ..problems.instances import Instance, solve_instances
-from ..solver import SolverConfig
+from ..settings import SolverConfig
 from .common import (
     EXIT_ALL_SOLVED,
     EXIT_INTERRUPTED,
@@ -24,6 +22,9 @@ from .common import (
     write_json_lines,
 )
 from .progress import stopped_by_budget
+
+if TYPE_CHECKING:
+    from ..problems.instances import Instance
 
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
@@ -62,6 +63,9 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         what: str = "instance") -> None:
     """Solve (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or SIGTERM)
     writes the finished instances to ``--json``, says what was solved, and exits 130."""
+    from ..grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
+    from ..problems.instances import solve_instances
+
     start = time.perf_counter()
     try:
         with sigterm_as_interrupt(), \

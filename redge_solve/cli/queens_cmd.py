@@ -7,8 +7,7 @@ from typing import Any, List
 import typer
 from rich.text import Text
 
-from ..problems.instances import queens_instance
-from ..problems.queens import QUEENS_DEFAULTS, attacking_pairs
+from ..problem_defaults import QUEENS_DEFAULTS
 from . import options as opt
 from .app import app
 from .common import fail
@@ -22,6 +21,8 @@ SIZES_ARGUMENT = typer.Argument(..., metavar="N...", show_default=False, help="B
 def render_board(columns: list[int]) -> Text:
     """One line per row: ``Q`` for the queen (red when it is attacked), ``·`` for empty squares."""
     import torch
+
+    from ..problems.queens import attacking_pairs
 
     n = len(columns)
     attacked = {row for pair in attacking_pairs(torch.tensor(columns)) for row in pair}
@@ -64,5 +65,7 @@ def queens(
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None
+
+    from ..problems.instances import queens_instance  # torch: not for --help
 
     run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board")

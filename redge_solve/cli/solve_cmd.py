@@ -9,9 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from ..problems.instances import user_instance
-from ..problems.textfile import ProblemFileError, read_text
-from ..problems.userspec import SPEC_DEFAULTS, json_schema, load_spec
+from ..problem_defaults import SPEC_DEFAULTS
 from . import options as opt
 from .app import app
 from .common import console, fail
@@ -56,6 +54,10 @@ def solve_spec(
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
     Exit 0 solved, 1 not solved, 2 bad input."""
+    from ..problems.instances import user_instance  # torch: not for --help
+    from ..problems.textfile import ProblemFileError, read_text
+    from ..problems.userspec import json_schema, load_spec
+
     if schema:
         console.file.write(json.dumps(json_schema(), indent=1) + "\n")
         raise typer.Exit(0)

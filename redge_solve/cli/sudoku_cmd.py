@@ -9,18 +9,13 @@ solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzl
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import torch
 import typer
 from rich.console import Console
 
 from ..config import Protocol
-from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
-from ..grouped import GroupsInterrupted, solve_grouped
-from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
-from ..records import error_record, sudoku_records
-from ..solver import DEFAULTS, PuzzleResults, SolverConfig
+from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
 from .common import (
@@ -35,7 +30,11 @@ from .common import (
     write_json_lines,
 )
 from .progress import stopped_by_budget
-from .render import render_grid, summary_table
+
+if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
+    from ..formats import BadPuzzle, Puzzle
+    from ..problems.sudoku import SudokuBatch
+    from ..solver import PuzzleResults
 
 SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
@@ -71,6 +70,10 @@ def sudoku(
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
+    from ..formats import FormatError, read_puzzles
+    from ..grouped import GroupsInterrupted, solve_grouped
+    from ..problems.sudoku import SIZES
+
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
@@ -117,6 +120,8 @@ def sudoku(
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
             bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, config: SolverConfig) -> None:
     """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
+    from ..records import error_record
+
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
         record["line"] = entry.line
@@ -129,10 +134,18 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
 
 
 def _batch(group: list[Puzzle]) -> SudokuBatch:
+    import torch
+
+    from ..problems.sudoku import SudokuBatch
+
     return SudokuBatch.from_grids(torch.stack([p.clues for p in group]))
 
 
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
+    import torch
+
+    from ..records import sudoku_records
+
     clues = torch.stack([p.clues for p in group]) if group else torch.zeros(0, 0, dtype=torch.long)
     records = sudoku_records(results, clues, [p.index for p in group], [p.solution for p in group],
                              [p.meta for p in group])
@@ -151,6 +164,9 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,
             elapsed: float, config: SolverConfig) -> None:
+    from ..problems.sudoku import grid_from_string
+    from .render import render_grid, summary_table
+
     solved_records = [r for r in records if "error" not in r]
     limit = (len(solved_records) if len(solved_records) <= SHOW_ALL_UP_TO else 0) if show is None else show
     clues = {p.index: p.clues for p in good}

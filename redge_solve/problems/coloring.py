@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..solver import CONSTRAINT_DEFAULTS
+from ..problem_defaults import COLOR_DEFAULTS  # noqa: F401  (re-exported: its home is torch-free)
 from .constraints import ConstraintSpec
 from .textfile import ProblemFileError
 
@@ -225,9 +225,3 @@ def geometric_radius_for(n: int) -> float:
     """A radius giving a graph of moderate density (mean degree ≈ 6) for n points in the unit square."""
     return math.sqrt(6.0 / (math.pi * n))
 
-
-COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
-"""The ``color`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
-(2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on the four graphs of puzzles/graphs at their χ, 2 seeds:
-first solved steps (geometric-40, myciel3, myciel4, petersen) 5/6/6/19 and 4/5/11/29 with random initial logits (std
-1) against 7/2/18/41 and 12/2/13/43 from uniform logits, and 7/2/15/76 and 15/5/6/61 at lr 0.1."""

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..solver import CONSTRAINT_DEFAULTS
+from ..problem_defaults import LATIN_DEFAULTS  # noqa: F401  (re-exported: its home is torch-free)
 from ..symbols import SYMBOLS
 from .constraints import ConstraintSpec
 from .textfile import ProblemFileError
@@ -125,9 +125,3 @@ def parse_latin(text: str) -> list[LatinPuzzle]:
         raise ProblemFileError("no puzzles (only comments or separators)")
     return puzzles
 
-
-LATIN_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
-"""The ``latin`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
-(2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on puzzles/latin/squares.txt (4×4 to 7×7), 2 seeds: first
-solved steps 19/40/62/60 and 15/33/55/69 with random initial logits (std 1) against 9/69/70/128 and 6/59/93/161 from
-uniform logits, and 12/157/172/404 at lr 0.1."""

@@ -23,13 +23,13 @@ Variables and values are referred to by name or by 0-based index. Each kind of c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Union
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..solver import CONSTRAINT_DEFAULTS
+from ..problem_defaults import SPEC_DEFAULTS  # noqa: F401  (re-exported: its home is torch-free)
 from .constraints import ConstraintSpec
 from .textfile import ProblemFileError
 
@@ -172,6 +172,3 @@ def load_spec(text: str) -> UserProblem:
         forbidden=torch.tensor(forbidden, dtype=torch.long))
     return UserProblem(model.name, variables, values, spec)
 
-
-SPEC_DEFAULTS = replace(CONSTRAINT_DEFAULTS)
-"""The ``solve`` command's solver settings (the product defaults)."""
