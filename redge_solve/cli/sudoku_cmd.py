@@ -70,7 +70,7 @@ def sudoku(
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    from ..formats import FormatError, read_puzzles
+    from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
     from ..grouped import GroupsInterrupted, solve_grouped
     from ..problems.sudoku import SIZES
 
