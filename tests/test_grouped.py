@@ -14,7 +14,7 @@ from redge_solve.grouped import GroupsInterrupted
 from redge_solve.problems.instances import batch, instance_records, queens_instance, solve_instances
 from redge_solve.solver import SolverConfig
 
-FAST = SolverConfig(steps=150, samples=2, restarts=2, lr=0.2, init_std=1.0)
+FAST = SolverConfig(steps=150, samples=2, restarts=2, lr=0.2, init_std=1.0, weight_step=0.0)  # generic: no weights
 
 
 def _interrupt_on_call(monkeypatch, number: int) -> list[int]:

@@ -373,7 +373,7 @@ def puzzles_4(count: int, blanks: int, seed: int = 0) -> torch.Tensor:
 
 def test_a_diverging_puzzle_leaves_the_batch_and_the_others_are_unchanged():
     grids = puzzles_4(4, blanks=9)
-    config = SolverConfig(steps=40, samples=2, restarts=2, lr=0.2, seed=1)
+    config = SolverConfig(steps=40, samples=2, restarts=2, lr=0.2, seed=1, deduce="none", weight_step=0.0)
     poison = torch.tensor([False, True, False, False])
     mixed = solve(Poisoned(SudokuBatch.from_grids(grids), poison), config)
     clean = solve(SudokuBatch.from_grids(grids), config)
@@ -432,7 +432,7 @@ def test_parameters_outside_their_domain_are_refused_before_any_work(tmp_path, c
 def test_reinforce_solves_several_puzzles_with_restarts():
     grids = puzzles_4(3, blanks=4)
     results = solve(SudokuBatch.from_grids(grids), SolverConfig(estimator="reinforce", steps=200, samples=4,
-                                                                restarts=2, lr=0.2))
+                                                                restarts=2, lr=0.2, deduce="none"))
     assert results.found.all()
 
 
@@ -569,7 +569,7 @@ def _without_timing(results) -> dict:
 
 def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
     grids = puzzles_4(7, blanks=9, seed=3)
-    config = SolverConfig(steps=20, samples=2, restarts=2, lr=0.2, seed=5)
+    config = SolverConfig(steps=20, samples=2, restarts=2, lr=0.2, seed=5, deduce="none", weight_step=0.0)
     problem = SudokuBatch.from_grids(grids)
     per_puzzle = bytes_per_puzzle(9, 4, restarts=2, samples=2)
     variables = torch.bincount(problem.var_instance).tolist()
@@ -590,7 +590,7 @@ def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
 
 def test_interrupted_split_solve_carries_the_finished_puzzles():
     grids = puzzles_4(5, blanks=9, seed=3)
-    config = SolverConfig(steps=30, samples=2, restarts=2, lr=0.2, seed=5)
+    config = SolverConfig(steps=30, samples=2, restarts=2, lr=0.2, seed=5, deduce="none", weight_step=0.0)
     calls = []
 
     def stop_in_the_second_sub_batch(progress):
