@@ -36,10 +36,9 @@ conflicts (the generic path); the tests prove the two penalties and gradients eq
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-
-import warnings
 
 import torch
 from torch import Tensor
