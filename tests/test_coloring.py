@@ -4,6 +4,7 @@ gradient), the fewest-colours search never reports an invalid colouring nor more
 
 from __future__ import annotations
 
+import itertools
 import json
 import pathlib
 
@@ -17,7 +18,6 @@ from typer.testing import CliRunner
 from redge_solve.cli import app
 from redge_solve.problems.color_search import (
     SearchInterrupted,
-    clique_lower_bound,
     compact,
     dsatur,
     fewest_colors,
@@ -25,7 +25,9 @@ from redge_solve.problems.color_search import (
 from redge_solve.problems.coloring import (
     COLOR_DEFAULTS,
     Graph,
+    chromatic_number,
     coloring_spec,
+    maximal_cliques,
     myciel,
     parse_dimacs,
     petersen,
@@ -95,13 +97,33 @@ def test_differ_kernel_counts_each_listed_pair_and_survives_select_and_repeat():
     assert kept.penalty(same[:, : kept.num_variables]).tolist() == [[3.0, 15.0]]
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 4), st.data())
+def test_clique_groups_keep_zero_penalty_exactly_on_proper_colourings(n, k, data):
+    pairs = [(u, v) for u in range(n) for v in range(u + 1, n)]
+    edges = data.draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs)))
+    graph = Graph.from_edges(n, edges)
+    cliques = maximal_cliques(graph)
+    with_groups = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)])
+    plain = ConstraintBatch.from_specs([coloring_spec(graph, k)])
+    values = torch.tensor(list(itertools.product(range(k), repeat=n)))
+    hot = torch.nn.functional.one_hot(values, k).float()
+    penalty, edges_only = with_groups.penalty(hot)[:, 0], plain.penalty(hot)[:, 0]
+    proper = torch.tensor([verify_coloring(graph, c, k) for c in values])
+    assert torch.equal(penalty == 0, proper) and torch.equal(penalty, penalty.round())
+    assert bool((penalty >= edges_only).all())  # the groups only add terms
+    groups = with_groups.num_exact
+    assert groups == k * sum(len(c) == k for c in cliques)  # one group per colour on each clique of K vertices
+
+
 @pytest.mark.parametrize("graph", [petersen(), myciel(3), myciel(4)], ids=lambda g: g.name)
-def test_dsatur_and_clique_bound_are_networkx(graph):
+def test_dsatur_cliques_and_the_clique_bound_are_networkx(graph):
     colors = dsatur(graph)
     assert verify_coloring(graph, colors, int(colors.max()) + 1)
     reference = nx.Graph(graph.edges.tolist())
     assert int(colors.max()) + 1 == max(nx.greedy_color(reference, strategy="DSATUR").values()) + 1
-    assert clique_lower_bound(graph) == max(len(c) for c in nx.find_cliques(reference))
+    assert sorted(maximal_cliques(graph)) == sorted(sorted(c) for c in nx.find_cliques(reference))
+    assert fewest_colors(graph, SolverConfig(steps=1)).lower_bound == max(len(c) for c in nx.find_cliques(reference))
 
 
 @settings(max_examples=30, deadline=None)
@@ -138,16 +160,16 @@ def test_fewest_colors_reports_valid_colourings_never_more_colours_than_dsatur(n
     assert result.optimal or failed  # it stops at the bound or at the first failure
 
 
-def test_fewest_colors_goes_below_dsatur_and_stops_at_the_clique_bound():
-    # queen5_5: DSATUR needs 7 colours here, χ = ω = 5 (five disjoint 5-queens solutions)
-    cells = [(r, c) for r in range(5) for c in range(5)]
-    edges = [(i, j) for i, (a, b) in enumerate(cells) for j, (c, d) in enumerate(cells)
-             if i < j and (a == c or b == d or abs(a - c) == abs(b - d))]
-    graph = Graph.from_edges(25, edges, "queen5_5")
-    config = SolverConfig(**{**COLOR_DEFAULTS.__dict__, "steps": 3000})
-    result = fewest_colors(graph, config)
-    assert result.dsatur_colors > 5 and result.best_colors == 5 and result.best_method == "gradient"
-    assert result.optimal and result.lower_bound == 5 and not any(not a.found for a in result.attempts)
+@pytest.mark.parametrize("n, seed", [(14, 0), (16, 0), (20, 10)])
+def test_fewest_colors_goes_below_dsatur_down_to_chi(n, seed):
+    # G(n, ½) graphs on which networkx's DSATUR uses one colour more than χ (found by exact search)
+    graph = random_graph(n, 0.5, seed)
+    chi = chromatic_number(graph)
+    result = fewest_colors(graph, COLOR_DEFAULTS)
+    assert result.dsatur_colors == chi + 1 and result.best_colors == chi and result.best_method == "gradient"
+    assert verify_coloring(graph, result.best_coloring, chi)
+    assert result.optimal == (result.lower_bound == chi)
+    assert result.attempts[-1].found or result.attempts[-1].colors == chi - 1
 
 
 def test_interrupt_keeps_the_best_colouring():

@@ -5,9 +5,10 @@
         solve the K-colouring problem (``coloring_spec``) within ``config.steps`` steps and ``max_seconds``;
         a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K'; a failure stops.
 
-L is the size of the largest clique seen (networkx ``find_cliques``, capped so that dense graphs stay fast; any
-clique is a lower bound on χ), raised to a known χ when one is given: no colouring with fewer colours exists, so
-the search stops there. Every colouring reported is checked directly on the edges, and the best never has more
+L is the size of the largest clique seen (``maximal_cliques``: networkx ``find_cliques``, capped so that dense
+graphs stay fast; any clique is a lower bound on χ), raised to a known χ when one is given: no colouring with
+fewer colours exists, so the search stops there. The cliques of exactly K vertices also enter each K's penalty
+(``coloring_spec``). Every colouring reported is checked directly on the edges, and the best never has more
 colours than DSATUR's (DSATUR's own colouring is the fallback). Ctrl-C raises ``SearchInterrupted`` carrying the
 result so far, whose best colouring is final.
 """
@@ -22,11 +23,8 @@ import torch
 from torch import Tensor
 
 from ..solver import Interrupted, Progress, SolverConfig, solve
-from .coloring import Graph, coloring_spec, verify_coloring
+from .coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
 from .constraints import ConstraintBatch
-
-MAX_CLIQUES = 20_000
-"""Maximal cliques enumerated for the lower bound before settling for the largest seen."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +81,6 @@ class _OutOfTime(Exception):
     """Raised from the solver's step callback when an attempt's ``max_seconds`` are spent."""
 
 
-def to_networkx(graph: Graph):
-    """The graph as a ``networkx.Graph`` on nodes 0..V−1."""
-    import networkx as nx
-
-    nx_graph = nx.Graph()
-    nx_graph.add_nodes_from(range(graph.num_vertices))
-    nx_graph.add_edges_from(graph.edges.tolist())
-    return nx_graph
-
-
 def dsatur(graph: Graph) -> Tensor:
     """A DSATUR colouring ``(V,)`` (0-based) by networkx ``greedy_color(G, strategy="DSATUR")``: repeatedly colour
     the vertex with the most distinct colours among its neighbours (ties: highest degree) with the lowest colour
@@ -101,19 +89,6 @@ def dsatur(graph: Graph) -> Tensor:
 
     colors = nx.greedy_color(to_networkx(graph), strategy="DSATUR")
     return torch.tensor([colors[v] for v in range(graph.num_vertices)], dtype=torch.long)
-
-
-def clique_lower_bound(graph: Graph, max_cliques: int = MAX_CLIQUES) -> int:
-    """ω ≥ the size of the largest of the first ``max_cliques`` maximal cliques networkx ``find_cliques``
-    enumerates (exact when it enumerates them all); χ ≥ this. 1 for a graph without edges."""
-    import networkx as nx
-
-    best = 1
-    for count, clique in enumerate(nx.find_cliques(to_networkx(graph)), 1):
-        best = max(best, len(clique))
-        if count >= max_cliques:
-            break
-    return best
 
 
 def compact(coloring: Tensor) -> Tensor:
@@ -148,13 +123,14 @@ def fewest_colors(
     if on_attempt is not None:
         on_attempt(opening)
     try:
-        result.lower_bound = clique_lower_bound(graph)
+        cliques = maximal_cliques(graph)
     except KeyboardInterrupt:
         raise SearchInterrupted(result) from None
+    result.lower_bound = max(map(len, cliques), default=1)
     if known_chromatic is not None:
         result.lower_bound = max(result.lower_bound, known_chromatic)
     while result.best_colors > result.lower_bound:
-        attempt = _attempt(graph, result.best_colors - 1, config, max_seconds, on_step)
+        attempt = _attempt(graph, cliques, result.best_colors - 1, config, max_seconds, on_step)
         result.attempts.append(attempt)
         if attempt.found:
             result.best_colors, result.best_method, result.best_coloring = attempt.used, "gradient", attempt.coloring
@@ -167,11 +143,12 @@ def fewest_colors(
     return result
 
 
-def _attempt(graph: Graph, k: int, config: SolverConfig, max_seconds: float,
+def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, max_seconds: float,
              on_step: Callable[[int, Progress], None] | None) -> Attempt:
-    """One gradient attempt at ``k`` colours, ended by success, ``config.steps``, ``max_seconds`` or Ctrl-C
-    (``stopped``). A colouring counts only if it passes ``verify_coloring``."""
-    problem = ConstraintBatch.from_specs([coloring_spec(graph, k)])
+    """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), ended
+    by success, ``config.steps``, ``max_seconds`` or Ctrl-C (``stopped``). A colouring counts only if it passes
+    ``verify_coloring``."""
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)])
     start = time.perf_counter()
     last: list[Progress | None] = [None]
 
