@@ -5,11 +5,11 @@ time of a 10⁴-edge graph.
     python benchmarks/bench_color.py --seeds 3 --max-seconds 60 --out benchmarks/color.json
     python benchmarks/bench_color.py --speed-only          # just the ms/step of the 10⁴-edge graph
 
-For each instance: V, E (undirected, duplicates merged), χ (from ``--chi`` or the data README's list), DSATUR's
-colours and seconds (networkx ``greedy_color(strategy="DSATUR")``, this run), and the search's colours reached,
-seconds and solver steps (all attempts together; the search stops at χ, which it is told). ``--at-chi`` adds one
-run of the solver at K = χ directly (``redge-solve color FILE --colors χ``): solved, first solved step, seconds.
-Colours and steps do not depend on the machine's load; seconds do.
+For each instance: V, E (undirected, duplicates merged), χ (from the data README's list), DSATUR's colours and
+seconds (networkx ``greedy_color(strategy="DSATUR")``, this run), and the search's colours reached, seconds and
+solver steps (all attempts together; the search stops at χ, which it is told). ``--at-chi`` adds one run of the
+solver at K = χ directly (what ``redge-solve color FILE --colors χ`` runs, clique groups included): solved, first
+solved step, seconds. Colours and steps do not depend on the machine's load; seconds do.
 
 The speed part builds a G(n, m) random graph with n = 1000 vertices and m = 10⁴ edges (networkx
 ``gnm_random_graph``, seed 0), K = its DSATUR colours, and times ``--speed-steps`` solver steps of the colouring
@@ -34,7 +34,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from redge_solve.problems.color_search import dsatur, fewest_colors  # noqa: E402
-from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, parse_dimacs  # noqa: E402
+from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, parse_dimacs  # noqa: E402,E501
 from redge_solve.problems.constraints import ConstraintBatch  # noqa: E402
 from redge_solve.solver import solve  # noqa: E402
 
@@ -64,7 +64,7 @@ def instance_rows(data: pathlib.Path, seeds: int, max_seconds: float, steps: int
                    "steps": sum(a.steps for a in result.attempts),
                    "attempts": [a.record() for a in result.attempts]}
             if at_chi and chi is not None:
-                problem = ConstraintBatch.from_specs([coloring_spec(graph, chi)])
+                problem = ConstraintBatch.from_specs([coloring_spec(graph, chi, maximal_cliques(graph))])
                 start = time.perf_counter()
                 out = solve(problem, replace(config, seed=seed))
                 row["at_chi"] = {"solved": bool(out.found[0]), "first_solved_step": int(out.first_solved_step[0]),
@@ -81,7 +81,7 @@ def speed(steps: int) -> dict:
     nx_graph = nx.gnm_random_graph(1000, 10_000, seed=0)
     graph = Graph.from_edges(1000, list(nx_graph.edges()), "gnm-1000-10000")
     k = len(set(dsatur(graph).tolist()))
-    problem = ConstraintBatch.from_specs([coloring_spec(graph, k)])
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, maximal_cliques(graph))])
     config = replace(COLOR_DEFAULTS, early_stop=False)
     solve(problem, replace(config, steps=5))  # warm-up
     start = time.perf_counter()
