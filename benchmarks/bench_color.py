@@ -14,7 +14,7 @@ solved step, seconds. Colours and steps do not depend on the machine's load; sec
 The speed part builds a G(n, m) random graph with n = 1000 vertices and m = 10⁴ edges (networkx
 ``gnm_random_graph``, seed 0), K = its DSATUR colours, and times ``--speed-steps`` solver steps of the colouring
 defaults (early stop off) after a short warm-up: ms/step, and ms/step of the penalty with its gradient alone.
-Writes a JSON file and prints a Markdown table; ``--png`` draws the colours table as a bar chart.
+Prints a Markdown table (per-instance lines go to stderr as they finish) and writes everything to ``--out``.
 """
 
 from __future__ import annotations
@@ -111,27 +111,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def draw(rows: list[dict], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    first = {r["name"]: r for r in rows if r["seed"] == 0}
-    names = list(first)
-    fig, ax = plt.subplots(figsize=(max(6, len(names) * 0.8), 3.5))
-    xs = range(len(names))
-    ax.bar([x - 0.27 for x in xs], [first[n]["chi"] or 0 for n in names], 0.27, label="χ", color="#999999")
-    ax.bar(list(xs), [first[n]["dsatur_colors"] for n in names], 0.27, label="DSATUR", color="#d98c3f")
-    ax.bar([x + 0.27 for x in xs], [first[n]["colors"] for n in names], 0.27, label="ours", color="#3f7fd9")
-    ax.set_xticks(list(xs), names, rotation=30, ha="right")
-    ax.set_ylabel("colours")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=pathlib.Path, default=DATA, help="directory of .col files")
@@ -142,7 +121,6 @@ def main() -> None:
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--speed-steps", type=int, default=100)
     parser.add_argument("--out", default=None, help="JSON output path")
-    parser.add_argument("--png", default=None, help="bar chart of the colours")
     args = parser.parse_args()
     record: dict = {"command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
@@ -155,8 +133,6 @@ def main() -> None:
         else:
             record["instances"] = instance_rows(args.data, args.seeds, args.max_seconds, args.steps, args.at_chi)
             print(table(record["instances"]))
-            if args.png:
-                draw(record["instances"], args.png)
     record["speed"] = speed(args.speed_steps)
     print(f"\nspeed: {record['speed']}")
     if args.out:

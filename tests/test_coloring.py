@@ -13,9 +13,8 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
+from test_cli_problems import invoke
 
-from redge_solve.cli import app
 from redge_solve.problems.color_search import (
     SearchInterrupted,
     compact,
@@ -189,13 +188,6 @@ def test_interrupt_keeps_the_best_colouring():
 
 
 # ---- command line --------------------------------------------------------------------------------------------
-
-
-def invoke(*args: str, stdin: str | None = None):
-    result = CliRunner().invoke(app, list(args), input=stdin)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
