@@ -239,3 +239,12 @@ def test_duplicate_edges_count_once_as_dimacs_files_list_them_both_ways():
     assert graph.edges.tolist() == [[0, 1], [1, 2]]
     result = invoke("color", "-", "--json", "-", "-q", stdin=text)
     assert result.exit_code == 0 and json.loads(result.stdout)["num_colors"] == 2
+
+
+def test_an_attempt_out_of_time_says_so_and_ends_the_search():
+    graph = myciel(4)  # χ 5 = DSATUR's colours, clique bound 2: the attempt at 4 colours cannot succeed
+    result = fewest_colors(graph, SolverConfig(steps=500), max_seconds=1e-9)
+    last = result.attempts[-1]
+    assert (last.colors, last.found, last.stopped) == (4, False, "time") and 1 <= last.steps < 500
+    steps_only = fewest_colors(graph, SolverConfig(steps=5), max_seconds=0).attempts[-1]
+    assert (steps_only.stopped, steps_only.steps) == ("steps", 5)

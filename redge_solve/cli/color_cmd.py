@@ -70,7 +70,7 @@ def color(
                                                         "its chromatic number (the search then stops there)."),
     max_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds", min=0.0,
                                       help="Fewest-colours search: wall-clock budget of each number of colours "
-                                           "tried (the step budget --steps applies too)."),
+                                           "tried, 0 for none (the step budget --steps applies too)."),
     estimator: str = opt.estimator_option(COLOR_DEFAULTS),
     param: Optional[List[str]] = opt.PARAM_OPTION,
     steps: Optional[int] = opt.steps_option(COLOR_DEFAULTS),

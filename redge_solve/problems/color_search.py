@@ -77,10 +77,6 @@ class SearchInterrupted(KeyboardInterrupt):
         self.result = result
 
 
-class _OutOfTime(Exception):
-    """Raised from the solver's step callback when an attempt's ``max_seconds`` are spent."""
-
-
 def dsatur(graph: Graph) -> Tensor:
     """A DSATUR colouring ``(V,)`` (0-based) by networkx ``greedy_color(G, strategy="DSATUR")``: repeatedly colour
     the vertex with the most distinct colours among its neighbours (ties: highest degree) with the lowest colour
@@ -111,8 +107,9 @@ def fewest_colors(
     """The fewest colours this search reaches for ``graph`` (see the module docstring).
 
     config: the gradient solver's settings for every attempt (``config.steps`` bounds each attempt); max_seconds:
-    the wall-clock budget of each gradient attempt; known_chromatic: a χ known beforehand (stops the search
-    there). on_attempt is called after each attempt, on_step(K, progress) after each solver step.
+    the wall-clock budget of each gradient attempt (``SolverConfig.max_seconds`` of its run; 0 or inf: none);
+    known_chromatic: a χ known beforehand (stops the search there). on_attempt is called after each attempt,
+    on_step(K, progress) after each solver step.
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
     """
     start = time.perf_counter()
@@ -156,14 +153,13 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
         last[0] = progress
         if on_step is not None:
             on_step(k, progress)
-        if time.perf_counter() - start > max_seconds and not progress.solved:
-            raise _OutOfTime
 
+    budget = max_seconds if 0 < max_seconds < float("inf") else None
     stopped = "steps"
     try:
-        results = solve(problem, replace(config, early_stop=True), on_step=step)
-    except _OutOfTime:
-        results, stopped = last[0].results, "time"  # type: ignore[union-attr]
+        results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step)
+        if not bool(results.found[0]) and int(results.steps_run[0]) < config.steps:
+            stopped = "time"  # the solver's wall-clock budget (SolverConfig.max_seconds) ended the run
     except Interrupted as interrupt:
         results, stopped = interrupt.results, "interrupted"
     seconds = time.perf_counter() - start
