@@ -248,3 +248,31 @@ def test_an_attempt_out_of_time_says_so_and_ends_the_search():
     assert (last.colors, last.found, last.stopped) == (4, False, "time") and 1 <= last.steps < 500
     steps_only = fewest_colors(graph, SolverConfig(steps=5), max_seconds=0).attempts[-1]
     assert (steps_only.stopped, steps_only.steps) == ("steps", 5)
+
+
+def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tmp_path, monkeypatch):
+    from redge_solve.cli import color_cmd
+
+    real = color_cmd.fewest_colors
+
+    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step):
+        def ctrl_c(k, progress):  # Ctrl-C at the first step of the first gradient attempt
+            raise KeyboardInterrupt
+
+        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c)
+
+    monkeypatch.setattr(color_cmd, "fewest_colors", interrupted_search)
+    target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
+    path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
+    result = invoke("color", str(path), "--json", str(target))
+    assert result.exit_code == 130, result.output
+    assert "best: 5 colours" in result.output and "interrupted: keeping the best colouring found" in result.output
+    record = json.loads(target.read_text())
+    assert record["interrupted"] and record["verified"] and record["num_colors"] == 5
+    assert record["attempts"][-1]["stopped"] == "interrupted"
+
+
+def test_bad_max_seconds_is_one_line_exit_2():
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--max-seconds", "-1")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "--max-seconds must be a number >= 0" in result.output

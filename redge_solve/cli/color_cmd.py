@@ -68,7 +68,7 @@ def color(
                                               "with neither, search for the fewest)."),
     fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
                                                         "its chromatic number (the search then stops there)."),
-    max_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds", min=0.0,
+    max_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds",
                                       help="Fewest-colours search: wall-clock budget of each number of colours "
                                            "tried, 0 for none (the step budget --steps applies too)."),
     estimator: str = opt.estimator_option(COLOR_DEFAULTS),
@@ -86,6 +86,8 @@ def color(
     config = opt.make_config(COLOR_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
+    if not max_seconds >= 0:  # also NaN
+        fail(f"--max-seconds must be a number >= 0, got {max_seconds}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
     check_json_path(json_path)
@@ -101,16 +103,20 @@ def color(
         quiet, "graph")
 
 
+def _colours(count: int) -> str:
+    return f"{count} colour{'' if count == 1 else 's'}"
+
+
 def _attempt_line(attempt: Attempt) -> str:
     if attempt.method == "dsatur":
-        return f"DSATUR: [bold]{attempt.used}[/] colours ({attempt.seconds:.2f} s)"
+        return f"DSATUR: [bold]{_colours(attempt.used)}[/] ({attempt.seconds:.2f} s)"
     if attempt.found:
         fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
-        return (f"gradient: [green]{attempt.colors} colours[/]{fewer} at step {attempt.first_solved_step} "
+        return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
                 f"({attempt.seconds:.2f} s)")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
-    return f"gradient: [red]{attempt.colors} colours not found[/] {why} ({attempt.seconds:.2f} s)"
+    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
 
 
 def search_record(result: SearchResult, verified: bool, interrupted: bool = False) -> dict[str, Any]:
@@ -178,11 +184,11 @@ def search(graph: Graph, config, max_seconds: float, label: str, json_path: str 
             bound = "optimal (the file's chromatic number)" if result.optimal else \
                 f"the file states χ = {graph.chromatic_number}"
         method = "DSATUR" if result.best_method == "dsatur" else "gradient"
-        out.print(f"[bold]best: {result.best_colors} colours[/] ({method}), DSATUR {result.dsatur_colors}; {bound}; "
+        out.print(f"[bold]best: {_colours(result.best_colors)}[/] ({method}), DSATUR {result.dsatur_colors}; {bound}; "
                   f"{time.perf_counter() - start:.2f} s", highlight=False)
         out.print(render_coloring({"found": True, "colors": (result.best_coloring + 1).tolist()}), end="")
     if interrupted:
-        err_console.print(f"interrupted: keeping the best colouring found, {result.best_colors} colours",
+        err_console.print(f"interrupted: keeping the best colouring found, {_colours(result.best_colors)}",
                           highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(EXIT_ALL_SOLVED)
