@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, List, Optional
+from typing import Any, List, NoReturn, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,6 +15,7 @@ from ..problems.color_search import Attempt, SearchInterrupted, SearchResult, fe
 from ..problems.coloring import COLOR_DEFAULTS, Graph, parse_dimacs, verify_coloring
 from ..problems.instances import coloring_instance
 from ..problems.textfile import ProblemFileError, read_text
+from ..solver import SolverConfig
 from . import options as opt
 from .app import app
 from .common import (
@@ -93,10 +94,10 @@ def color(
     check_json_path(json_path)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
-    if colors is None and (fewest or graph.chromatic_number is None):
-        search(graph, config, max_seconds, label, json_path, quiet)
-    colors = colors if colors is not None else graph.chromatic_number
-    assert colors is not None
+    if colors is None:
+        if fewest or graph.chromatic_number is None:
+            search(graph, config, max_seconds, label, json_path, quiet)
+        colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
@@ -127,6 +128,7 @@ def search_record(result: SearchResult, verified: bool, interrupted: bool = Fals
         "name": result.graph.name or "graph",
         "vertices": result.graph.num_vertices,
         "edges": int(result.graph.edges.shape[0]),
+        "found": True,  # a search always has a colouring: DSATUR's at worst
         "num_colors": result.best_colors,
         "method": result.best_method,
         "dsatur_colors": result.dsatur_colors,
@@ -139,7 +141,8 @@ def search_record(result: SearchResult, verified: bool, interrupted: bool = Fals
     }
 
 
-def search(graph: Graph, config, max_seconds: float, label: str, json_path: str | None, quiet: bool) -> None:
+def search(graph: Graph, config: SolverConfig, max_seconds: float, label: str, json_path: str | None,
+           quiet: bool) -> NoReturn:
     """Run the fewest-colours search with a progress bar, print each colouring found and the best; exit 0, or
     130 on Ctrl-C after printing and saving the best colouring found."""
     out = err_console if json_path == "-" else console
