@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, List, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,7 +27,7 @@ from .common import (
     sigterm_as_interrupt,
     write_json_lines,
 )
-from .problem_run import check_json_path, run
+from .problem_run import run
 
 MAX_COLORS = 1000
 DEFAULT_MAX_SECONDS = 60.0
@@ -62,6 +62,7 @@ def load_graph(path: str) -> Graph:
 
 @app.command("color")
 def color(
+    ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
                                help="A DIMACS graph ('p edge V E', 'e U V' lines), '-' for stdin."),
     colors: Optional[int] = typer.Option(None, "--colors", "-k", show_default=False,
@@ -72,26 +73,28 @@ def color(
     max_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds",
                                       help="Fewest-colours search: wall-clock budget of each number of colours "
                                            "tried, 0 for none (the step budget --steps applies too)."),
-    estimator: str = opt.estimator_option(COLOR_DEFAULTS),
-    param: Optional[List[str]] = opt.PARAM_OPTION,
-    steps: Optional[int] = opt.steps_option(COLOR_DEFAULTS),
-    samples: Optional[int] = opt.samples_option(COLOR_DEFAULTS),
-    restarts: Optional[int] = opt.restarts_option(COLOR_DEFAULTS),
-    lr: Optional[float] = opt.lr_option(COLOR_DEFAULTS),
-    seed: Optional[int] = opt.seed_option(COLOR_DEFAULTS),
-    json_path: Optional[str] = opt.JSON_OPTION,
-    quiet: bool = opt.QUIET_OPTION,
+    estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = COLOR_DEFAULTS.steps,
+    samples: opt.Samples = COLOR_DEFAULTS.samples,
+    restarts: opt.Restarts = COLOR_DEFAULTS.restarts,
+    lr: opt.Lr = COLOR_DEFAULTS.lr,
+    seed: opt.Seed = COLOR_DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Colour a graph by gradient descent: with K colours (exit 0 solved, 1 not solved), or with the fewest
     colours found, starting from DSATUR (exit 0). Exit 2 bad input, 130 interrupted."""
-    config = opt.make_config(COLOR_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
     if not max_seconds >= 0:  # also NaN
         fail(f"--max-seconds must be a number >= 0, got {max_seconds}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
-    check_json_path(json_path)
+    opt.check_output("--json", json_path, [file], force)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
