@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import pathlib
+from dataclasses import replace
 
 import networkx as nx
 import pytest
@@ -33,7 +34,7 @@ from redge_solve.problems.coloring import (
     verify_coloring,
 )
 from redge_solve.problems.constraints import ConstraintBatch, ConstraintSpec
-from redge_solve.solver import SolverConfig
+from redge_solve.solver import CONSTRAINT_DEFAULTS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GRAPHS = ROOT / "puzzles" / "graphs"
@@ -122,7 +123,8 @@ def test_dsatur_cliques_and_the_clique_bound_are_networkx(graph):
     reference = nx.Graph(graph.edges.tolist())
     assert int(colors.max()) + 1 == max(nx.greedy_color(reference, strategy="DSATUR").values()) + 1
     assert sorted(maximal_cliques(graph)) == sorted(sorted(c) for c in nx.find_cliques(reference))
-    assert fewest_colors(graph, SolverConfig(steps=1)).lower_bound == max(len(c) for c in nx.find_cliques(reference))
+    omega = max(len(c) for c in nx.find_cliques(reference))
+    assert fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=1)).lower_bound == omega
 
 
 @settings(max_examples=30, deadline=None)
@@ -142,7 +144,7 @@ def random_graph(n: int, p: float, seed: int) -> Graph:
 @given(st.integers(4, 30), st.floats(0.1, 0.7), st.integers(0, 1000))
 def test_fewest_colors_reports_valid_colourings_never_more_colours_than_dsatur(n, p, seed):
     graph = random_graph(n, p, seed)
-    config = SolverConfig(steps=60, samples=2, restarts=2, init_std=1.0, seed=seed)
+    config = replace(CONSTRAINT_DEFAULTS, steps=60, samples=2, restarts=2, init_std=1.0, seed=seed)
     result = fewest_colors(graph, config)
     assert result.best_colors <= result.dsatur_colors == len(set(dsatur(graph).tolist()))
     assert verify_coloring(graph, result.best_coloring, result.best_colors)
@@ -180,7 +182,7 @@ def test_interrupt_keeps_the_best_colouring():
         raise KeyboardInterrupt
 
     with pytest.raises(SearchInterrupted) as caught:
-        fewest_colors(graph, SolverConfig(steps=50), on_step=on_step)
+        fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=50), on_step=on_step)
     result = caught.value.result
     assert calls and result.best_method == "dsatur" and verify_coloring(graph, result.best_coloring,
                                                                           result.best_colors)
@@ -243,10 +245,10 @@ def test_duplicate_edges_count_once_as_dimacs_files_list_them_both_ways():
 
 def test_an_attempt_out_of_time_says_so_and_ends_the_search():
     graph = myciel(4)  # χ 5 = DSATUR's colours, clique bound 2: the attempt at 4 colours cannot succeed
-    result = fewest_colors(graph, SolverConfig(steps=500), max_seconds=1e-9)
+    result = fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=500), max_seconds=1e-9)
     last = result.attempts[-1]
     assert (last.colors, last.found, last.stopped) == (4, False, "time") and 1 <= last.steps < 500
-    steps_only = fewest_colors(graph, SolverConfig(steps=5), max_seconds=0).attempts[-1]
+    steps_only = fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=5), max_seconds=0).attempts[-1]
     assert (steps_only.stopped, steps_only.steps) == ("steps", 5)
 
 
