@@ -40,7 +40,9 @@ class SolverConfig:
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
     deduce: str = "singles"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
-    weight_step: float = 0.01  # each step, every penalty term's weight grows by this times the mode's term; 0: off
+    # breakout: each step, every penalty term's weight grows by this times the mode's term; 0: off. Applies where the
+    # problem's terms are per instance (Sudoku); generic constraint problems ignore it for now
+    weight_step: float = 0.01
     max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
 
     def __post_init__(self) -> None:

@@ -193,10 +193,8 @@ class _Batch:
         self.weights = None
         if self.config.weight_step > 0:
             terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
-            if terms.dim() != 3:
-                raise ValueError("weight_step needs a problem whose terms are (S, instances, terms), as Sudoku's "
-                                 "are; generic constraint problems do not support it yet")
-            self.weights = torch.ones_like(terms[0])
+            if terms.dim() == 3:  # per-instance terms (S, I, T), as Sudoku's; generic constraints: no weights yet
+                self.weights = torch.ones_like(terms[0])
 
     def raise_weights(self, mode: Tensor) -> None:
         """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
