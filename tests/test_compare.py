@@ -18,6 +18,7 @@ from redge_solve.compare import (
     compare,
     expand_specs,
     run_config,
+    sudoku_input,
     summarise,
     table_csv,
     write_outputs,
@@ -32,10 +33,16 @@ def clues() -> torch.Tensor:
     return torch.tensor([[int(c) for c in p] for p in PUZZLES_4])
 
 
+def run(puzzles: torch.Tensor, specs, ids=None, **kwargs):
+    """``compare`` on Sudoku puzzles, ``ids`` the puzzle ids (default 0..B-1)."""
+    data = sudoku_input(puzzles, ids)
+    return compare(data.problem, data.make_records, specs, puzzle_ids=data.ids, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def comparison():
     specs = expand_specs(["st", "redge"], {}, {"redge.t_1": ["0.3", "0.9"]})
-    return compare(clues(), specs, seeds=[0, 1], protocol="default", overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+    return run(clues(), specs, [10, 11, 12, 13], seeds=[0, 1], protocol="default", overrides=SMALL)
 
 
 def test_grid_expands_to_the_cartesian_product_per_estimator():
@@ -133,18 +140,18 @@ def test_table_csv_and_json_agree_with_the_records(comparison, tmp_path):
 
 def test_same_seed_gives_the_same_table(comparison):
     specs = [EstimatorSpec("redge", (("t_1", 0.3),))]
-    again = compare(clues(), specs, seeds=[1], overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+    again = run(clues(), specs, [10, 11, 12, 13], seeds=[1], overrides=SMALL)
     first = [r for r in comparison.runs if r.spec == specs[0] and r.seed == 1][0]
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
     assert strip(again.runs[0].records) == strip(first.records)
     assert again.runs[0].curve == first.curve
-    row = {k: v for k, v in again.rows[0].to_json().items() if k != "ms_per_step"}
+    row = {k: v for k, v in again.rows[0].flat().items() if k != "ms_per_step"}
     assert row["solved_last_mean"] == 100 * sum(r["solved_last"] for r in first.records) / 4
 
 
 def test_callbacks_see_every_run_and_step():
     events, steps = [], []
-    compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], protocol="paper", overrides={"steps": 5},
+    run(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], protocol="paper", overrides={"steps": 5},
             on_run=lambda e: events.append((e.index, e.total, e.seed, e.run is None)),
             on_step=lambda p: steps.append(p.step))
     assert events == [(0, 2, 0, True), (0, 2, 0, False), (1, 2, 1, True), (1, 2, 1, False)]
@@ -163,11 +170,11 @@ def test_a_diverging_run_is_recorded_and_left_out_of_the_row(monkeypatch):
         return results
 
     monkeypatch.setattr(module, "solve", flaky)
-    result = compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], overrides=dict(SMALL, steps=5))
+    result = run(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], overrides=dict(SMALL, steps=5))
     assert [run.error for run in result.runs] == [None, "logits became NaN/inf at step 3 in 1 puzzle(s)"]
     row = result.rows[0]
     assert row.diverged == 1 and row.seeds == [0] and row.puzzles == 2
-    assert row.solved_last_std == 0.0  # one remaining seed
+    assert row.stats["solved_last"].std == 0.0  # one remaining seed
     assert "diverged" in table_csv(result.rows).splitlines()[0]
 
 

@@ -15,7 +15,7 @@ import torch
 from test_batch import ROOT, _start_and_stop, read_lines, run_cli
 
 from redge_solve.batch import read_done
-from redge_solve.compare import EstimatorSpec, compare
+from redge_solve.compare import EstimatorSpec, compare, sudoku_input
 from redge_solve.executors import (
     FAIL_LOG_ENV,
     FAIL_ROWS_ENV,
@@ -146,10 +146,12 @@ def test_compare_on_ray_gives_the_local_comparison(ray_cluster):
     rows = SAMPLE.read_text().splitlines()[1:5]
     clues = torch.stack([grid_from_string(line.split(",")[0]) for line in rows])
     specs = [EstimatorSpec("st"), EstimatorSpec("redge", (("n_steps", 2),))]
-    settings = dict(seeds=[0, 1], overrides=dict(steps=40, samples=2, restarts=1), puzzle_ids=[5, 6, 7, 8])
-    local = compare(clues, specs, **settings)
+    data = sudoku_input(clues, [5, 6, 7, 8])
+    settings = dict(seeds=[0, 1], overrides=dict(steps=40, samples=2, restarts=1), puzzle_ids=data.ids)
+    local = compare(data.problem, data.make_records, specs, **settings)
     events = []
-    remote = compare(clues, specs, **settings, executor=RayExecutor(num_workers=2), chunk_size=3,
+    remote = compare(data.problem, data.make_records, specs, **settings, executor=RayExecutor(num_workers=2),
+                     chunk_size=3,
                      on_run=lambda e: events.append((e.index, e.run is None)))
     assert without_timings(remote.to_json()) == without_timings(local.to_json())
     assert sorted(events) == [(i, before) for i in range(4) for before in (False, True)]
