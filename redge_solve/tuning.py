@@ -357,7 +357,8 @@ def splits_csv(splits: Mapping[str, Sequence[int]]) -> str:
 
 
 def study_png(studies: Sequence[StudyResult | Mapping[str, Any]]) -> bytes:
-    """One panel per study: each trial's rate (dots; failed trials as crosses at 0) and the best value so far."""
+    """One panel per study: each trial's rate (dots; failed trials as crosses at 0), the rate of the best trial so
+    far, and each trial's loss (grey, right axis: the tie-break)."""
     data = [s.to_json() if isinstance(s, StudyResult) else s for s in studies]
     data = [s for s in data if s["trials"]] or data[:1]
     columns = min(3, max(len(data), 1))
@@ -377,6 +378,9 @@ def study_png(studies: Sequence[StudyResult | Mapping[str, Any]]) -> bytes:
                 best, best_rate = t["value"], t["rate"]
             running.append(best_rate if best > -math.inf else math.nan)
         axes.step(numbers, running, where="post", label="best so far")
+        loss_axes = axes.twinx()  # the tie-break TPE also sees: the mean final penalty
+        loss_axes.plot([t["number"] for t in ok], [t["loss"] for t in ok], ".", color="grey", markersize=3)
+        loss_axes.set_ylabel("loss (grey)", fontsize="small")
         chosen = study["best_params"] or study["fixed"] or {}
         text = ", ".join(f"{k}={_short(v)}" for k, v in chosen.items()) or "nothing to tune"
         axes.set_title(f"{study['estimator']}: {text}", fontsize="small")

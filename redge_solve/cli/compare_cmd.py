@@ -106,8 +106,17 @@ def compare_command(
     tune_storage: Optional[str] = typer.Option(
         None, "--tune-storage", metavar="URL",
         help="Optuna storage (e.g. sqlite:///tune.db): a rerun resumes its studies instead of starting over."),
+    diagnose: bool = typer.Option(
+        False, "--diagnose",
+        help="Then measure each estimator's gradient against the exact one (cosine, relative bias ± its noise, "
+             "relative variance) at --checkpoints of an exact-gradient trajectory on the first --diagnose-puzzles."),
+    checkpoints: str = typer.Option("0,10,100,1000", "--checkpoints", help="Steps at which --diagnose measures."),
+    draws: int = typer.Option(200, "--draws", min=2, help="Gradient estimates per estimator and checkpoint."),
+    diagnose_puzzles: int = typer.Option(10, "--diagnose-puzzles", min=1,
+                                         help="Puzzles (the first of the compared ones) --diagnose uses."),
     out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with "
-                                      "--tune also PREFIX-trials.csv, PREFIX-splits.csv, PREFIX-tuning.png)."),
+                                      "--tune also PREFIX-trials.csv, PREFIX-splits.csv, PREFIX-tuning.png; with "
+                                      "--diagnose PREFIX-diagnostics.csv/.json/.png)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
     executor_name: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
     address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
@@ -150,6 +159,7 @@ def compare_command(
         except OptunaMissing as exc:
             fail(escape(str(exc)))
     tune_seed_list = _seeds(tune_seeds, "--tune-seeds")
+    checkpoint_list = _steps(checkpoints) if diagnose else []
     try:
         data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None)
         parts = data.split(tune_fraction) if tune is not None else (data,)
@@ -238,6 +248,59 @@ def compare_command(
                 paths += write_tuning(result.tuning, result.splits, out)
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
+        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if diagnose:
+        _diagnose(data if tune is None else parts[-1], result, checkpoint_list, draws, diagnose_puzzles, out,
+                  progress)
+
+
+def _steps(text: str) -> list[int]:
+    try:
+        steps = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError:
+        steps = []
+    if not steps or steps[0] < 0:
+        fail(f"--checkpoints must list steps >= 0 like 0,10,100, got {text!r}")
+    return steps
+
+
+def _diagnose(data, result, checkpoints: list[int], draws: int, puzzles: int, out: Optional[str],
+              progress: bool) -> None:
+    """``--diagnose``: the gradient diagnostics of the compared specs, as a table (and files with --out)."""
+    from ..compare import EstimatorSpec
+    from ..diagnostics import diagnose, write_diagnostics
+
+    subset = data.subset(slice(0, puzzles))
+    specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows
+             if row.estimator != "exact"]
+    config = result.rows[0].config
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err_console, transient=True, disable=not progress)
+    with bar, sigterm_as_interrupt():
+        task = bar.add_task("diagnostics", total=len(specs) * len(checkpoints))
+        try:
+            results = diagnose(subset.problem, specs, checkpoints, draws, config["samples"], config["lr"],
+                               on_result=lambda _: bar.advance(task))
+        except ValueError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+    table = Table(title=f"gradient diagnostics · {len(subset)} puzzles · exact-gradient trajectory, lr "
+                        f"{config['lr']} · {draws} draws", title_justify="left")
+    for name in ("step", "estimator", "samples", "cosine", "rel. bias ± noise", "rel. variance"):
+        table.add_column(name, justify="left" if name == "estimator" else "right")
+    for r in results:
+        table.add_row(str(r.step), r.label, str(r.samples), f"{r.cosine:.3f}", f"{r.bias:.3g} ± {r.bias_se:.2g}",
+                      f"{r.variance:.3g}")
+    console.print(table)
+    if out:
+        settings = dict(puzzles=list(subset.ids), checkpoints=checkpoints, draws=draws, lr=config["lr"],
+                        samples=config["samples"])
+        try:
+            paths = write_diagnostics(results, out, settings)
+        except OSError as exc:
+            fail(f"cannot write {out}-diagnostics.*: {exc}")
         err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 
