@@ -104,10 +104,11 @@ def main(argv: list[str] | None = None) -> None:
                                                         f"({e.trial.seconds:.0f} s)", flush=True))
         studies.append(study)
         chosen.append(study.chosen(0.05))
+        print(f"{name}: tuned in {time.perf_counter() - start:.0f} s -> {chosen[-1][0].label}, lr {chosen[-1][1]}",
+              flush=True)
         defaults = EstimatorSpec(name, tuple(parameter_defaults(name).items()))
         if args.defaults and chosen[-1] != (defaults, 0.05):
             chosen.append((spec, 0.05))
-        print(f"{name}: tuned in {time.perf_counter() - start:.0f} s -> {chosen[-1]}", flush=True)
     write_tuning(studies, splits, out / "table2")
     runs = []
     for spec, lr in chosen:

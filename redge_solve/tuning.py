@@ -235,7 +235,7 @@ def tune_estimator(
             record = _run_trial(data, spec, params, trial.number, criterion, protocol, overrides, seeds, executor,
                                 chunk_size, on_step)
             seen[key] = len(result.trials)
-        for name in ("rate", "loss", "seconds", "repeat_of", "error"):  # so a stored study reloads its records
+        for name in ("params", "rate", "loss", "seconds", "repeat_of", "error"):  # a stored study reloads these
             trial.set_user_attr(name, getattr(record, name))
         if record.value is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -253,9 +253,10 @@ def _reload(study: Any, result: StudyResult, optuna: Any) -> None:
         if frozen.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL):
             continue
         attrs = frozen.user_attrs
-        result.trials.append(Trial(frozen.number, dict(frozen.params), frozen.value, attrs.get("rate", math.nan),
-                                   attrs.get("loss", math.nan), attrs.get("seconds", 0.0), attrs.get("repeat_of"),
-                                   attrs.get("error")))
+        # the parameters run (rounded, see Dimension), not Optuna's raw suggestion
+        result.trials.append(Trial(frozen.number, dict(attrs.get("params", frozen.params)), frozen.value,
+                                   attrs.get("rate", math.nan), attrs.get("loss", math.nan),
+                                   attrs.get("seconds", 0.0), attrs.get("repeat_of"), attrs.get("error")))
 
 
 def _run_trial(data: CompareInput, spec: EstimatorSpec, params: dict[str, Any], number: int, criterion: str,
