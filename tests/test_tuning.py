@@ -4,6 +4,7 @@ finished trials, and the files that record the chosen parameters, every trial an
 import csv
 import json
 import sys
+from importlib.util import find_spec
 
 import pytest
 import torch
@@ -25,6 +26,7 @@ from redge_solve.tuning import (
 PUZZLES_4 = ["1000000000030000", "0200000400100003", "1234000000000000", "0000341200000000",
              "0000000000000000", "1000000000000002"]
 TINY = dict(steps=15, samples=2, restarts=1, lr=0.2)
+needs_optuna = pytest.mark.skipif(find_spec("optuna") is None, reason='optuna not installed (pip install -e ".[tune]")')
 
 
 def data(count: int = 6, ids=None):
@@ -65,6 +67,7 @@ def test_a_higher_rate_always_wins_and_the_loss_only_breaks_ties(instances, seed
         assert (value_a > value_b) == (loss_a < loss_b) or abs(value_a - value_b) < 1e-12
 
 
+@needs_optuna
 def test_a_seeded_study_repeats_and_starts_from_the_defaults():
     first = tune_estimator(data(), EstimatorSpec("redge"), 3, overrides=TINY, sampler_seed=3)
     again = tune_estimator(data(), EstimatorSpec("redge"), 3, overrides=TINY, sampler_seed=3)
@@ -76,6 +79,7 @@ def test_a_seeded_study_repeats_and_starts_from_the_defaults():
     assert spec.param_dict == first.best.params and lr == 0.2
 
 
+@needs_optuna
 def test_fixed_parameters_are_not_searched_and_nothing_to_tune_runs_no_trial():
     study = tune_estimator(data(), EstimatorSpec("redge", (("n_steps", 2),)), 2, overrides=TINY, tune_lr=True)
     assert set(study.space) == {"t_1", "lr"}
@@ -85,6 +89,7 @@ def test_fixed_parameters_are_not_searched_and_nothing_to_tune_runs_no_trial():
     assert tune_estimator(data(), EstimatorSpec("st"), 5, overrides=TINY).trials == []
 
 
+@needs_optuna
 def test_a_stored_study_resumes_without_rerunning_its_trials(tmp_path, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
     first = tune_estimator(data(), EstimatorSpec("gumbel"), 2, overrides=TINY, storage=storage)
@@ -97,6 +102,7 @@ def test_a_stored_study_resumes_without_rerunning_its_trials(tmp_path, monkeypat
         [(t.params, t.value, t.rate, t.loss) for t in first.trials]
 
 
+@needs_optuna
 def test_ctrl_c_keeps_the_finished_trials(monkeypatch, tmp_path):
     real = tuning.compare
     calls = []
@@ -118,6 +124,7 @@ def test_ctrl_c_keeps_the_finished_trials(monkeypatch, tmp_path):
     assert [r["estimator"] for r in rows] == ["gumbel", "gumbel"]
 
 
+@needs_optuna
 def test_cli_tune_writes_the_chosen_parameters_every_trial_and_both_splits(tmp_path):
     source = tmp_path / "six.csv"
     source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
