@@ -33,8 +33,9 @@ from torch import Tensor
 from .atomic import write_atomic
 from .compare import EstimatorSpec, csv_value
 from .estimators import Estimator, make_estimator
+from .optim import Adam
 from .plots import new_figure, png_bytes
-from .solver import Adam, Problem
+from .solver import Problem
 
 
 def expected_objective(problem: Problem) -> Callable[[Tensor], Tensor]:
