@@ -220,3 +220,26 @@ def test_cli_end_to_end_and_error_without_traceback(tmp_path):
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert "no parameter 't_9'" in bad.stderr
+
+
+def test_load_compare_input_reads_every_source_and_checks_each_puzzle(tmp_path):
+    from redge_solve.compare import CompareInputError, load_compare_input
+
+    good = tmp_path / "good.csv"
+    good.write_text("puzzle,solution\n" + "\n".join(f"{p}," for p in PUZZLES_4) + "\n")
+    data = load_compare_input(str(good), offset=1, limit=2)
+    assert data.kind == "sudoku" and data.ids == (1, 2) and len(data) == data.problem.num_instances == 2
+    assert torch.equal(data.problem.grids, clues()[1:3])
+    queens = load_compare_input("queens:5,6,7", offset=1)
+    assert queens.kind == "instances" and queens.ids == (1, 2) and queens.problem.num_instances == 2
+    for rows, message in [
+        (["1100000000000000"], "row 0: the clues put 1 twice in row 1"),
+        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad character 'X'"),
+        ([PUZZLES_4[0], "1" + "0" * 80], "compare needs puzzles of one size"),
+    ]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text("puzzle\n" + "\n".join(rows) + "\n")
+        with pytest.raises(CompareInputError, match=message):
+            load_compare_input(str(bad))
+    with pytest.raises(CompareInputError, match="no puzzles"):
+        load_compare_input(str(good), offset=10)

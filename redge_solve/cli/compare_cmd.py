@@ -110,6 +110,9 @@ def compare_command(
         False, "--diagnose",
         help="Then measure each estimator's gradient against the exact one (cosine, relative bias ± its noise, "
              "relative variance) at --checkpoints of an exact-gradient trajectory on the first --diagnose-puzzles."),
+    diagnose_only: bool = typer.Option(
+        False, "--diagnose-only", help="Only the diagnostics, no comparison runs (so reinforce may join with the "
+                                       "paper protocol's one sample: each estimate uses at least its minimum)."),
     checkpoints: str = typer.Option("0,10,100,1000", "--checkpoints", help="Steps at which --diagnose measures."),
     draws: int = typer.Option(200, "--draws", min=2, help="Gradient estimates per estimator and checkpoint."),
     diagnose_puzzles: int = typer.Option(10, "--diagnose-puzzles", min=1,
@@ -126,7 +129,16 @@ def compare_command(
 ) -> None:
     """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed;
     optionally each tuned first (--tune)."""
-    from ..compare import CRITERIA, PROTOCOLS, CompareInputError, compare, expand_specs, load_compare_input, run_config
+    from ..compare import (
+        CRITERIA,
+        PROTOCOLS,
+        CompareInputError,
+        EstimatorSpec,
+        compare,
+        expand_specs,
+        load_compare_input,
+        run_config,
+    )
 
     # --- everything is validated before any data is loaded or any run starts
     if protocol not in PROTOCOLS:
@@ -139,12 +151,16 @@ def compare_command(
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(grid or [], "--grid").items()}
     overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr)
+    diagnose = diagnose or diagnose_only
     try:
         specs = expand_specs(names, fixed, grids)
-        for spec in specs:
+        for spec in [] if diagnose_only else specs:
             run_config(spec, seed_list[0], protocol, overrides)
+        base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides)  # the lr and samples diagnosed
     except ValueError as exc:
         fail(str(exc))
+    if diagnose_only and tune is not None:
+        fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
     if tune is not None:
         from ..tuning import OptunaMissing, import_optuna
 
@@ -165,6 +181,9 @@ def compare_command(
         parts = data.split(tune_fraction) if tune is not None else (data,)
     except (CompareInputError, ValueError) as exc:
         fail(str(exc))
+    if diagnose_only:
+        _diagnose(data, specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
+        return
     executor = open_executor(executor_name, address, num_workers)
     if chunk_size is None and executor.name == "ray":
         chunk_size = -(-max(len(p) for p in parts) // executor.workers)
@@ -250,8 +269,8 @@ def compare_command(
             fail(f"cannot write {out}.*: {exc}")
         err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
     if diagnose:
-        _diagnose(data if tune is None else parts[-1], result, checkpoint_list, draws, diagnose_puzzles, out,
-                  progress)
+        specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows]
+        _diagnose(parts[-1], specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
 
 
 def _steps(text: str) -> list[int]:
@@ -264,16 +283,15 @@ def _steps(text: str) -> list[int]:
     return steps
 
 
-def _diagnose(data, result, checkpoints: list[int], draws: int, puzzles: int, out: Optional[str],
-              progress: bool) -> None:
-    """``--diagnose``: the gradient diagnostics of the compared specs, as a table (and files with --out)."""
-    from ..compare import EstimatorSpec
+def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draws: int, puzzles: int,
+              out: Optional[str], progress: bool) -> None:
+    """``--diagnose``: the gradient diagnostics of ``specs`` (the exact reference left out), as a table (and files
+    with --out), on the first ``puzzles`` of ``data`` along the exact trajectory at ``lr``."""
     from ..diagnostics import diagnose, write_diagnostics
 
     subset = data.subset(slice(0, puzzles))
-    specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows
-             if row.estimator != "exact"]
-    config = result.rows[0].config
+    specs = [spec for spec in specs if spec.name != "exact"]
+    config = dict(lr=lr, samples=samples)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
     with bar, sigterm_as_interrupt():
