@@ -38,7 +38,7 @@ from redge_solve.compare import (  # noqa: E402
 )
 from redge_solve.estimators import ESTIMATORS, parameter_defaults  # noqa: E402
 from redge_solve.solver import SolverConfig  # noqa: E402
-from redge_solve.tuning import StudyResult, tune_estimator, write_tuning  # noqa: E402
+from redge_solve.tuning import StudyResult, TuneSettings, tune_estimator, write_tuning  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sudoku3m-dev-1000-34clues.csv"
 PAPER = {  # Table 2 of the paper: loss mean, std, solved % (Ritvik19/Sudoku-Dataset, first 2000 train puzzles)
@@ -64,6 +64,12 @@ def load_runs(path: Path) -> dict[str, Run]:
                                         [tuple(p) for p in data["curve"]], data["seconds"], data["steps"],
                                         data["error"])
     return runs
+
+
+def report_trial(event) -> None:
+    t = event.trial
+    print(f"  {event.estimator} trial {t.number}: {t.params} -> {t.rate:.1f}% loss {t.loss:.2f} ({t.seconds:.0f} s)",
+          flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,10 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.estimators.split(","):
         spec = EstimatorSpec(name)
         start = time.perf_counter()
-        study = tune_estimator(tune_part, spec, args.trials, args.criterion, "paper", storage=storage,
-                               on_trial=lambda e: print(f"  {e.estimator} trial {e.trial.number}: {e.trial.params} "
-                                                        f"-> {e.trial.rate:.1f}% loss {e.trial.loss:.2f} "
-                                                        f"({e.trial.seconds:.0f} s)", flush=True))
+        settings = TuneSettings(args.trials, args.criterion, "paper", storage=storage)
+        study = tune_estimator(tune_part, spec, settings, on_trial=report_trial)
         studies.append(study)
         chosen.append(study.chosen(0.05))
         print(f"{name}: tuned in {time.perf_counter() - start:.0f} s -> {chosen[-1][0].label}, lr {chosen[-1][1]}",

@@ -41,7 +41,7 @@ from .atomic import write_atomic
 from .estimators import canonical_name, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .plots import new_figure, plot_mean_band, png_bytes
-from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
+from .problems.sudoku import SudokuBatch
 from .records import sudoku_records
 from .solver import Problem, PuzzleResults, SolverConfig, paper_protocol, solve
 
@@ -566,6 +566,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
     or each file's chromatic number), ``queens:N1,N2,...``, else Sudoku rows ``offset .. offset+limit`` of a
     puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
     break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
+    from .batch import parse_row
     from .data import SourceError, iter_chunks, open_source
     from .problems.instances import batch, problem_source
     from .problems.textfile import ProblemFileError
@@ -594,16 +595,11 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         raise CompareInputError(f"no puzzles in {source} from row {offset}")
     clues, solutions = [], []
     for row in rows:
-        try:
-            clue = grid_from_string(row.puzzle)
-            solutions.append(None if row.solution is None else grid_from_string(row.solution, math.isqrt(len(clue))))
-        except ValueError as exc:
-            raise CompareInputError(f"row {row.index}: {exc}") from None
-        conflicts = clue_conflicts(clue)
-        if conflicts:
-            unit, digit = conflicts[0]
-            raise CompareInputError(f"row {row.index}: the clues put {digit} twice in {unit}")
-        clues.append(clue)
+        parsed = parse_row(row)  # the checks of ``batch``: symbols, size, clues that break a rule, the solution
+        if isinstance(parsed, str):
+            raise CompareInputError(f"row {row.index}: {parsed}")
+        clues.append(parsed[0])
+        solutions.append(parsed[1])
     if len({c.numel() for c in clues}) != 1:
         raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
     return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows])

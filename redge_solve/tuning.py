@@ -183,40 +183,56 @@ def objective_value(rate: float, loss: float, instances: int, seeds: int) -> flo
     return rate - 50.0 / (instances * seeds) * loss / (1.0 + loss)
 
 
+@dataclass(frozen=True)
+class TuneSettings:
+    """How every study runs: ``trials`` per estimator, scored by ``criterion`` under ``protocol`` (with
+    ``overrides``) over ``seeds``; the learning rate searched too with ``tune_lr``; TPE seeded by ``sampler_seed``;
+    ``storage`` an Optuna URL (e.g. ``sqlite:///tune.db``) that keeps the studies between processes."""
+
+    trials: int
+    criterion: str = "solved_last"
+    protocol: str = "default"
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    tune_lr: bool = False
+    sampler_seed: int = 0
+    storage: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.criterion not in CRITERIA:
+            raise ValueError(f"unknown criterion {self.criterion!r}; choose from {', '.join(CRITERIA)}")
+        if self.trials < 1:
+            raise ValueError(f"the number of trials must be >= 1, got {self.trials}")
+        if not self.seeds:
+            raise ValueError("no tuning seeds")
+        object.__setattr__(self, "overrides", {k: v for k, v in dict(self.overrides).items() if v is not None})
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+
+
 def tune_estimator(
     data: CompareInput,
     spec: EstimatorSpec,
-    trials: int,
-    criterion: str = "solved_last",
-    protocol: str = "default",
-    overrides: Mapping[str, Any] | None = None,
-    seeds: Sequence[int] = (0,),
-    tune_lr: bool = False,
-    sampler_seed: int = 0,
+    settings: TuneSettings,
     executor: Executor | None = None,
     chunk_size: int | None = None,
-    storage: str | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
     into: StudyResult | None = None,
 ) -> StudyResult:
-    """The study of ``spec``'s estimator on ``data`` (the tuning split): ``trials`` trials (see the module
-    docstring); ``spec.params`` stay fixed. ``storage`` (an Optuna URL such as ``sqlite:///tune.db``) keeps the
-    study between processes: a rerun loads the trials already told and runs only the missing ones. ``into``: the
-    ``StudyResult`` to fill (the caller keeps it on Ctrl-C, which is re-raised after the last finished trial)."""
-    if criterion not in CRITERIA:
-        raise ValueError(f"unknown criterion {criterion!r}; choose from {', '.join(CRITERIA)}")
-    if trials < 1:
-        raise ValueError(f"the number of trials must be >= 1, got {trials}")
+    """The study of ``spec``'s estimator on ``data`` (the tuning split), see the module docstring; ``spec.params``
+    stay fixed. With ``settings.storage`` a rerun loads the trials already told and runs only the missing ones.
+    ``into``: the ``StudyResult`` to fill (the caller keeps it on Ctrl-C, which is re-raised after the last
+    finished trial)."""
     optuna = import_optuna()
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    trials, criterion, protocol = settings.trials, settings.criterion, settings.protocol
+    overrides, seeds, storage = dict(settings.overrides), settings.seeds, settings.storage
     base = run_config(spec, seeds[0], protocol, overrides)
-    space = search_space(spec.name, spec.param_dict, tune_lr)
+    space = search_space(spec.name, spec.param_dict, settings.tune_lr)
     result = into or StudyResult(spec.name, spec.param_dict, space, criterion)
     result.fixed, result.space, result.criterion = spec.param_dict, space, criterion
     if not space:
         return result
-    sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=max(2, min(10, trials // 3)))
+    sampler = optuna.samplers.TPESampler(seed=settings.sampler_seed, n_startup_trials=max(2, min(10, trials // 3)))
     study = optuna.create_study(direction="maximize", sampler=sampler, storage=storage,
                                 study_name=f"{spec.label}/{criterion}/{protocol}", load_if_exists=storage is not None)
     _reload(study, result, optuna)
@@ -282,17 +298,10 @@ def tune_and_compare(
     data: CompareInput,
     specs: Sequence[EstimatorSpec],
     seeds: Sequence[int],
-    trials: int,
+    settings: TuneSettings,
     fraction: float = 0.5,
-    criterion: str = "solved_last",
-    protocol: str = "default",
-    overrides: Mapping[str, Any] | None = None,
-    tune_seeds: Sequence[int] = (0,),
-    tune_lr: bool = False,
-    sampler_seed: int = 0,
     executor: Executor | None = None,
     chunk_size: int | None = None,
-    storage: str | None = None,
     on_trial: Callable[[TrialEvent], None] | None = None,
     on_run: Callable[[RunEvent], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
@@ -303,15 +312,14 @@ def tune_and_compare(
     the studies so far while tuning; during the final runs the ``KeyboardInterrupt`` passes through."""
     tune_part, test_part = data.split(fraction)
     splits = {"tune": list(tune_part.ids), "test": list(test_part.ids)}
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    protocol, overrides = settings.protocol, dict(settings.overrides)
     studies: list[StudyResult] = []
     for spec in specs:
         run_config(spec, seeds[0], protocol, overrides)  # every spec valid before the first trial
     try:
         for spec in specs:
-            studies.append(StudyResult(spec.name, spec.param_dict, {}, criterion))
-            tune_estimator(tune_part, spec, trials, criterion, protocol, overrides, tune_seeds, tune_lr, sampler_seed,
-                           executor, chunk_size, storage, on_trial, on_step, into=studies[-1])
+            studies.append(StudyResult(spec.name, spec.param_dict, {}, settings.criterion))
+            tune_estimator(tune_part, spec, settings, executor, chunk_size, on_trial, on_step, into=studies[-1])
     except KeyboardInterrupt:
         if studies:
             studies[-1].interrupted = True

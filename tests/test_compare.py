@@ -233,8 +233,8 @@ def test_load_compare_input_reads_every_source_and_checks_each_puzzle(tmp_path):
     queens = load_compare_input("queens:5,6,7", offset=1)
     assert queens.kind == "instances" and queens.ids == (1, 2) and queens.problem.num_instances == 2
     for rows, message in [
-        (["1100000000000000"], "row 0: the clues put 1 twice in row 1"),
-        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad character 'X'"),
+        (["1100000000000000"], "row 0: conflicting clues: 1 twice in row 1"),
+        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad puzzle: bad character 'X'"),
         ([PUZZLES_4[0], "1" + "0" * 80], "compare needs puzzles of one size"),
     ]:
         bad = tmp_path / "bad.csv"

@@ -17,6 +17,7 @@ from redge_solve.cli import app
 from redge_solve.compare import EstimatorSpec, sudoku_input
 from redge_solve.tuning import (
     OptunaMissing,
+    TuneSettings,
     TuningInterrupted,
     objective_value,
     tune_and_compare,
@@ -69,8 +70,8 @@ def test_a_higher_rate_always_wins_and_the_loss_only_breaks_ties(instances, seed
 
 @needs_optuna
 def test_a_seeded_study_repeats_and_starts_from_the_defaults():
-    first = tune_estimator(data(), EstimatorSpec("redge"), 3, overrides=TINY, sampler_seed=3)
-    again = tune_estimator(data(), EstimatorSpec("redge"), 3, overrides=TINY, sampler_seed=3)
+    first = tune_estimator(data(), EstimatorSpec("redge"), TuneSettings(3, overrides=TINY, sampler_seed=3))
+    again = tune_estimator(data(), EstimatorSpec("redge"), TuneSettings(3, overrides=TINY, sampler_seed=3))
     assert [t.params for t in first.trials] == [t.params for t in again.trials]
     assert [t.value for t in first.trials] == [t.value for t in again.trials]
     assert first.trials[0].params == {"n_steps": 3, "t_1": 0.5}  # the package defaults
@@ -81,22 +82,23 @@ def test_a_seeded_study_repeats_and_starts_from_the_defaults():
 
 @needs_optuna
 def test_fixed_parameters_are_not_searched_and_nothing_to_tune_runs_no_trial():
-    study = tune_estimator(data(), EstimatorSpec("redge", (("n_steps", 2),)), 2, overrides=TINY, tune_lr=True)
+    settings = TuneSettings(2, overrides=TINY, tune_lr=True)
+    study = tune_estimator(data(), EstimatorSpec("redge", (("n_steps", 2),)), settings)
     assert set(study.space) == {"t_1", "lr"}
     assert all(t.params.keys() == {"t_1", "lr"} for t in study.trials)
     spec, lr = study.chosen(0.2)
     assert spec.param_dict["n_steps"] == 2 and lr == study.best.params["lr"]
-    assert tune_estimator(data(), EstimatorSpec("st"), 5, overrides=TINY).trials == []
+    assert tune_estimator(data(), EstimatorSpec("st"), TuneSettings(5, overrides=TINY)).trials == []
 
 
 @needs_optuna
 def test_a_stored_study_resumes_without_rerunning_its_trials(tmp_path, monkeypatch):
     storage = f"sqlite:///{tmp_path / 'studies.db'}"
-    first = tune_estimator(data(), EstimatorSpec("gumbel"), 2, overrides=TINY, storage=storage)
+    first = tune_estimator(data(), EstimatorSpec("gumbel"), TuneSettings(2, overrides=TINY, storage=storage))
     calls = []
     real = tuning.compare
     monkeypatch.setattr(tuning, "compare", lambda *a, **k: calls.append(1) or real(*a, **k))
-    more = tune_estimator(data(), EstimatorSpec("gumbel"), 3, overrides=TINY, storage=storage)
+    more = tune_estimator(data(), EstimatorSpec("gumbel"), TuneSettings(3, overrides=TINY, storage=storage))
     assert len(calls) <= 1 and len(more.trials) == 3
     assert [(t.params, t.value, t.rate, t.loss) for t in more.trials[:2]] == \
         [(t.params, t.value, t.rate, t.loss) for t in first.trials]
@@ -115,7 +117,8 @@ def test_ctrl_c_keeps_the_finished_trials(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tuning, "compare", interrupt_third)
     with pytest.raises(TuningInterrupted) as info:
-        tune_and_compare(data(), [EstimatorSpec("gumbel"), EstimatorSpec("redge")], [0], 2, overrides=TINY)
+        tune_and_compare(data(), [EstimatorSpec("gumbel"), EstimatorSpec("redge")], [0],
+                         TuneSettings(2, overrides=TINY))
     studies = info.value.studies
     assert [s.estimator for s in studies] == ["gumbel", "redge"]
     assert len(studies[0].trials) == 2 and len(studies[1].trials) == 0 and studies[1].interrupted

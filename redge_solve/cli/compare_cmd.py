@@ -232,11 +232,13 @@ def compare_command(
                                  puzzle_ids=data.ids, on_run=on_run, on_step=on_step, executor=executor,
                                  chunk_size=chunk_size)
             else:
-                from ..tuning import TuningInterrupted, tune_and_compare
+                from ..tuning import TuneSettings, TuningInterrupted, tune_and_compare
 
-                result = tune_and_compare(data, specs, seed_list, tune, tune_fraction, criterion, protocol, overrides,
-                                          tune_seed_list, tune_lr, executor=executor, chunk_size=chunk_size,
-                                          storage=tune_storage, on_trial=on_trial, on_run=on_run, on_step=on_step)
+                settings = TuneSettings(tune, criterion, protocol, overrides, tuple(tune_seed_list), tune_lr,
+                                        storage=tune_storage)
+
+                result = tune_and_compare(data, specs, seed_list, settings, tune_fraction, executor, chunk_size,
+                                          on_trial=on_trial, on_run=on_run, on_step=on_step)
         except KeyboardInterrupt as interrupt:
             err_console.print("interrupted")
             if tune is not None and isinstance(interrupt, TuningInterrupted) and out:
