@@ -12,7 +12,9 @@ last sample, ties broken by the mean final penalty), on the first --tune-puzzles
 Test: the paper protocol (1000 Adam steps, lr 0.05, one sample, one restart, no early stop) with the chosen
 parameters on the first --test-puzzles of rows 500..999, seeds 0..--seeds−1; with --defaults also the package
 defaults on the same puzzles and seeds. Writes OUT/table2.{csv,json,png,md}, OUT/table2-trials.csv,
-OUT/table2-splits.csv, OUT/table2-tuning.png. Reads the dev data from ../shared/data (not shipped with the project).
+OUT/table2-splits.csv, OUT/table2-tuning.png, and (--diagnose N) OUT/table2-diagnostics.{csv,json,png}: the
+gradient diagnostics of the chosen settings on the first N test puzzles. Reads the dev data from ../shared/data
+(not shipped with the project).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from redge_solve.compare import (  # noqa: E402
     summarise,
     write_outputs,
 )
+from redge_solve.diagnostics import diagnose, write_diagnostics  # noqa: E402
 from redge_solve.estimators import ESTIMATORS, parameter_defaults  # noqa: E402
 from redge_solve.solver import SolverConfig  # noqa: E402
 from redge_solve.tuning import StudyResult, TuneSettings, tune_estimator, write_tuning  # noqa: E402
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
                                                                                  else ())))
     parser.add_argument("--defaults", action="store_true", help="also test the package defaults")
     parser.add_argument("--criterion", default="solved_last")
+    parser.add_argument("--diagnose", type=int, default=10, metavar="N",
+                        help="gradient diagnostics of the chosen estimators (and REINFORCE) on the first N test "
+                             "puzzles, 200 draws at steps 0, 10, 100, 1000 (0: none)")
     args = parser.parse_args(argv)
     if not Path(args.data).exists():
         sys.exit(f"skipped: {args.data} not found (the dev data lives in ../shared/data)")
@@ -132,6 +138,14 @@ def main(argv: list[str] | None = None) -> None:
                                           criterion=args.criterion, tune_seeds=[0]),
                             splits=splits, tuning=[s.to_json() for s in studies])
     write_outputs(comparison, out / "table2")
+    if args.diagnose:
+        specs = [spec for spec, _ in chosen if spec.name != "exact"] + [EstimatorSpec("reinforce")]
+        subset = test_part.subset(slice(0, args.diagnose))
+        start = time.perf_counter()
+        results = diagnose(subset.problem, specs, (0, 10, 100, 1000), 200, 1, 0.05)
+        write_diagnostics(results, out / "table2", dict(puzzles=list(subset.ids), checkpoints=[0, 10, 100, 1000],
+                                                        draws=200, lr=0.05, samples=1))
+        print(f"diagnostics: {time.perf_counter() - start:.0f} s", flush=True)
     (out / "table2.md").write_text(markdown(comparison, args))
     print((out / "table2.md").read_text())
 
