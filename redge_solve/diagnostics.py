@@ -39,7 +39,7 @@ from .solver import Problem
 
 
 def expected_objective(problem: Problem) -> Callable[[Tensor], Tensor]:
-    """``probs (S, F, K) -> E[f] (S, I)`` of ``problem`` in closed form (``expected_penalty``); raises
+    """``probs (F, K) -> E[f] (I,)`` of ``problem`` in closed form (``expected_penalty``); raises
     ``ValueError`` for a problem without one."""
     if hasattr(problem, "expected_penalty"):
         return problem.expected_penalty
@@ -54,7 +54,7 @@ def exact_gradient(problem: Problem, logits: Tensor) -> Tensor:
     """``∇_θ Σ_i E_{X~π_θ}[f_i(X)]`` at ``logits`` ``(F, K)``, by autograd through the closed form."""
     objective = expected_objective(problem)
     theta = logits.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(objective(theta.softmax(-1).unsqueeze(0)).sum(), theta)
+    (grad,) = torch.autograd.grad(objective(theta.softmax(-1)).sum(), theta)
     return grad
 
 

@@ -288,8 +288,9 @@ class ConstraintBatch:
         return literal, group, count.to(self.dtype), slot_of, slot_group
 
     def expected_penalty(self, probs: Tensor) -> Tensor:
-        """``E_{X~π}[f(X)]`` per instance in closed form, for independent rows ``X_v ~ Cat(probs_v)``:
-        ``(S, F, K) -> (S, I)`` (differentiable; fixed rows are constant one-hots).
+        """``E_{X~π}[f(X)]`` per instance ``(I,)`` in closed form, for independent rows ``X_v ~ Cat(probs_v)`` with
+        probabilities ``probs`` ``(F, K)`` (differentiable: its gradient is the exact ∇ E f; fixed rows are
+        constant one-hots).
 
         With p_ℓ = P(x_ℓ = 1): E[x_ℓ x_ℓ'] = p_ℓ p_ℓ' for literals of different variables, p_ℓ for the same
         literal (x² = x) and 0 for two values of one variable. So, with s_G = Σ_{ℓ∈G} x_ℓ (members counted with
@@ -301,9 +302,9 @@ class ConstraintBatch:
 
         where E s_{G,v} = Σ_c m_c p_{v,c} and E s_{G,v}² = Σ_c m_c² p_{v,c} (m_c: how often (v, c) is in G).
         """
-        flat = self.flat(probs)
+        flat = self.flat(probs.unsqueeze(0))
         literal, group, count, slot_of, slot_group = self._moment_plan
-        k, s = self.num_categories, probs.shape[0]
+        k, s = self.num_categories, 1
         p = flat.index_select(1, literal)
         slots = slot_group.shape[0]
         slot_mean = flat.new_zeros(s, slots).index_add_(1, slot_of, p * count)
@@ -317,8 +318,8 @@ class ConstraintBatch:
         same_row = self.pairs[:, 0] // k == self.pairs[:, 1] // k
         same_literal = self.pairs[:, 0] == self.pairs[:, 1]
         conflict = torch.where(same_row, a * same_literal.to(a.dtype), a * b)
-        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)
-        return terms.new_zeros(s, self.num_instances).index_add(1, self.term_instance, terms)
+        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)[0]
+        return terms.new_zeros(self.num_instances).index_add(0, self.term_instance, terms)
 
     def fill(self, x: Tensor) -> Tensor:
         """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
