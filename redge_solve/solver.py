@@ -19,11 +19,12 @@ from typing import Callable, Mapping, Protocol
 import torch
 from torch import Tensor
 
-from .estimators import Estimator, Surrogate, make_estimator
+from .estimators import Estimator, ProblemObjective, Surrogate, make_estimator
 from .estimators._categorical import one_hot_argmax
 from .estimators._noise import KeyedNoise, key_tensor, normal
 from .memory import puzzles_per_batch
 from .optim import Adam
+from .problems.sudoku import DEDUCTION_LEVELS
 
 
 class Problem(Protocol):
@@ -42,6 +43,8 @@ class Problem(Protocol):
     def repeat(self, times: int) -> "Problem": ...
     def select(self, keep: Tensor) -> "Problem": ...
     def variable_mask(self, keep: Tensor) -> Tensor: ...
+    def deduce(self, level: str) -> "Problem": ...  # the exact pre-step (``SolverConfig.deduce``), or itself
+    def candidates(self) -> Tensor | None: ...  # (F, K) bool: values a free variable may take; None: all
 
 
 MAX_LR = 1e37
@@ -66,6 +69,8 @@ class SolverConfig:
     seed: int = 0
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
+    deduce: str = "none"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
+    max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -78,6 +83,10 @@ class SolverConfig:
             raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
         if not 0 <= self.init_std < float("inf"):
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
+        if self.deduce not in DEDUCTION_LEVELS:
+            raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {self.deduce!r}")
+        if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
+            raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         if self.samples < estimator.min_samples:
             raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
@@ -90,7 +99,8 @@ class SolverConfig:
 DEFAULTS = SolverConfig()
 """The product's default settings (read these rather than repeating the tuned numbers)."""
 
-PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0)
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
+                      deduce="none")
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
@@ -177,6 +187,8 @@ def solve(
     """
     count, device = problem.num_instances, problem.var_instance.device
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
+    deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
+    problem = problem.deduce(config.deduce)
     size = puzzles_per_batch(problem, config, memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
@@ -193,7 +205,7 @@ def solve(
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[first:first + size] = True
             sub = problem if size >= count else problem.select(keep)
-            parts.append(_solve_batch(sub, config, ids[keep], step))
+            parts.append(_solve_batch(sub, config, ids[keep], step, deadline))
             live[0] = None
     except KeyboardInterrupt:
         raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
@@ -229,8 +241,15 @@ class _Batch:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
         problem = self.problem
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
-                                      self.noise, problem.var_instance.device)
+                                      self.noise, problem.var_instance.device, problem.candidates())
         self.optimizer = Adam(self.logits, self.config.lr)
+
+    def objective(self) -> ProblemObjective:
+        """The penalty of the rows in the batch, with what estimators need beyond its values."""
+        problem = self.problem
+        # the closed-form expectation where the problem has one (the `exact` estimator needs it)
+        expected = getattr(problem, "expected_penalty", None)
+        return ProblemObjective(problem.penalty, problem.var_instance, expected)
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
@@ -329,8 +348,10 @@ def _solve_batch(
     config: SolverConfig,
     puzzle_ids: Tensor,
     on_step: Callable[[Progress], None] | None = None,
+    deadline: float | None = None,
 ) -> PuzzleResults:
-    """``solve`` for one batch that fits in memory: sample → step → judge → record → report → shrink."""
+    """``solve`` for one batch that fits in memory: sample → step → judge → record → report → shrink. At
+    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one."""
     start = time.perf_counter()
     estimator = config.make_estimator()
     results = _new_results(problem)
@@ -339,12 +360,12 @@ def _solve_batch(
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             batch.reset()
-        out = estimator.surrogate(batch.problem.penalty, batch.logits, config.samples, batch.noise)
+        out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
         with torch.no_grad():
             verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
-            last_step = step == config.steps
+            last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             stopping = _record(results, batch, verdict, out, step, last_step, config.early_stop,
                                time.perf_counter() - start)
             if on_step is not None:
@@ -372,12 +393,21 @@ def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
     return (per_instance > 0).view(-1, restarts).any(1)
 
 
-def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device) -> Tensor:
+EXCLUDED_LOGIT = -1e4
+"""The logit of a value a variable may not take: its probability underflows to exactly 0 in float32, so every
+estimator's gradient for it is exactly 0 and Adam never moves it; samples and modes never pick it."""
+
+
+def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device,
+                    allowed: Tensor | None = None) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
-    the start; at a reset, the estimator draws after it), so they depend only on each variable's key."""
+    the start; at a reset, the estimator draws after it), so they depend only on each variable's key. Values
+    outside ``allowed`` (bool ``(F, K)``, None: all allowed) start at ``EXCLUDED_LOGIT``."""
     logits = torch.zeros(variables, categories, dtype=torch.float32, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
+    if allowed is not None:
+        logits.masked_fill_(~allowed, EXCLUDED_LOGIT)
     return logits.requires_grad_(True)
 
 
