@@ -12,8 +12,8 @@ estimator (one ``surrogate`` call with S samples each) give, with ``ḡ = Σ g_m
     variance   = tr Σ̂ / ‖g*‖²                relative variance of one estimate
 
 So an unbiased estimator (REINFORCE) shows ``bias ≈ bias_se``, and a biased one ``bias ≫ bias_se`` once M is large.
-The exact gradient comes from the problem's ``expected_penalty`` (closed form under the mean-field law); a Sudoku
-batch without one is taken through its generic constraint form (same variables, same penalty).
+The exact gradient comes from the problem's ``expected_penalty`` (closed form under the mean-field law; Sudoku and
+the generic constraint problems have one), as for the ``exact`` estimator.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from torch import Tensor
 from .atomic import write_atomic
 from .compare import EstimatorSpec, csv_value
 from .estimators import Estimator, make_estimator
+from .estimators.base import ProblemObjective
 from .optim import Adam
 from .plots import new_figure, png_bytes
 from .solver import Problem
@@ -43,10 +44,6 @@ def expected_objective(problem: Problem) -> Callable[[Tensor], Tensor]:
     ``ValueError`` for a problem without one."""
     if hasattr(problem, "expected_penalty"):
         return problem.expected_penalty
-    from .problems.sudoku import SudokuBatch, sudoku_constraints
-
-    if isinstance(problem, SudokuBatch):
-        return sudoku_constraints(problem.grids, problem.dtype).expected_penalty
     raise ValueError(f"{type(problem).__name__} has no closed-form expected penalty to diagnose against")
 
 
@@ -108,7 +105,8 @@ def gradient_draws(problem: Problem, estimator: Estimator, logits: Tensor, draws
         copy_starts = _instance_starts(instance, copies.num_instances)
         original = starts[instance // count] + torch.arange(instance.shape[0]) - copy_starts[instance]
         theta = logits.detach()[original].requires_grad_(True)
-        loss = estimator.surrogate(copies.penalty, theta, samples, generator).loss
+        objective = ProblemObjective(copies.penalty, copies.var_instance, getattr(copies, "expected_penalty", None))
+        loss = estimator.surrogate(objective, theta, samples, generator).loss
         (grad,) = torch.autograd.grad(loss, theta)
         out[done + instance % count, original] = grad
         done += count

@@ -243,3 +243,17 @@ def test_load_compare_input_reads_every_source_and_checks_each_puzzle(tmp_path):
             load_compare_input(str(bad))
     with pytest.raises(CompareInputError, match="no puzzles"):
         load_compare_input(str(good), offset=10)
+
+
+@pytest.mark.parametrize("source", ["sudoku", "queens"])
+def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_seed(source):
+    from redge_solve.compare import load_compare_input
+
+    data = sudoku_input(clues()) if source == "sudoku" else load_compare_input("queens:5,6")
+    result = compare(data.problem, data.make_records, [EstimatorSpec("exact"), EstimatorSpec("st")], [0, 1],
+                     "paper", {"steps": 40, "lr": 0.2}, puzzle_ids=data.ids)
+    exact = [run for run in result.runs if run.spec.name == "exact"]
+    assert [run.error for run in exact] == [None, None]
+    # the gradient is deterministic: the logits, so their mode, are the same under every seed (samples only judge)
+    assert [r["solved_mode"] for r in exact[0].records] == [r["solved_mode"] for r in exact[1].records]
+    assert result.rows[0].label == "exact" and result.rows[0].stats["solved_mode"].std == 0

@@ -76,6 +76,5 @@ def test_expected_penalty_of_a_sudoku_batch_equals_the_generic_one():
     variance = 3 * (probs * (1 - probs)).sum(-1)  # each free cell is in 3 units; per instance below
     by_instance = torch.zeros(2, dtype=torch.float64).index_add_(0, generic.var_instance, variance)
     assert torch.allclose(mean, relaxed + by_instance, atol=1e-9)
-    specialised = SudokuBatch.from_grids(grids, torch.float64)
-    if hasattr(specialised, "expected_penalty"):  # the specialised Sudoku form (on main since the hard-Sudoku work)
-        assert torch.allclose(specialised.expected_penalty(probs), mean, atol=1e-9)
+    specialised = SudokuBatch.from_grids(grids, torch.float64)  # the specialised form, from the hard-Sudoku work
+    assert torch.allclose(specialised.expected_penalty(probs), mean, atol=1e-9)

@@ -15,7 +15,7 @@ from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
 
-DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
+DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov,exact"
 
 
 def _seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -80,7 +80,8 @@ def compare_command(
     solution_column: str = typer.Option("solution", "--solution-column"),
     estimators: str = typer.Option(
         DEFAULT_ESTIMATORS, "--estimators", "-e",
-        help="Comma-separated estimators. Default: the six of the paper's Table 2 (reinforce needs >= 2 samples).",
+        help="Comma-separated estimators. Default: the six of the paper's Table 2 and the exact gradient as the "
+             "reference (reinforce needs >= 2 samples).",
     ),
     seeds: str = typer.Option("3", "--seeds", help="Number of seeds (0..N-1) or a list like 0,5,7."),
     param: Annotated[Optional[list[str]], typer.Option("--param", help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
