@@ -70,6 +70,7 @@ class SolverConfig:
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
     deduce: str = "none"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
+    weight_step: float = 0.0  # each step, every penalty term's weight grows by this times the mode's term; 0: off
     max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
 
     def __post_init__(self) -> None:
@@ -85,6 +86,8 @@ class SolverConfig:
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
         if self.deduce not in DEDUCTION_LEVELS:
             raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {self.deduce!r}")
+        if not 0 <= self.weight_step < float("inf"):
+            raise ValueError(f"weight_step must be a finite number >= 0, got {self.weight_step!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
@@ -100,7 +103,7 @@ DEFAULTS = SolverConfig()
 """The product's default settings (read these rather than repeating the tuned numbers)."""
 
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
-                      deduce="none")
+                      deduce="none", weight_step=0.0)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
@@ -226,9 +229,10 @@ def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
 
 class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
-    ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, and ``active``, the
-    positions in the run's results of the puzzles still in the batch. ``reset()`` restarts every row from fresh
-    logits; ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
+    ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
+    penalty terms (None unless ``weight_step`` > 0), and ``active``, the positions in the run's results of the
+    puzzles still in the batch. ``reset()`` restarts every row from fresh logits (and unit weights);
+    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
         self.config, self.restarts = config, config.restarts
@@ -243,13 +247,27 @@ class _Batch:
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
                                       self.noise, problem.var_instance.device, problem.candidates())
         self.optimizer = Adam(self.logits, self.config.lr)
+        self.weights = None
+        if self.config.weight_step > 0:
+            terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
+            self.weights = torch.ones_like(terms[0])
+
+    def raise_weights(self, mode: Tensor) -> None:
+        """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
+        constraints the mode keeps violating pull harder (dual ascent on the terms' Lagrange multipliers)."""
+        if self.weights is not None:
+            self.weights.add_(self.problem.terms(mode)[0], alpha=self.config.weight_step)
 
     def objective(self) -> ProblemObjective:
         """The penalty of the rows in the batch, with what estimators need beyond its values."""
         problem = self.problem
         # the closed-form expectation where the problem has one (the `exact` estimator needs it)
         expected = getattr(problem, "expected_penalty", None)
-        return ProblemObjective(problem.penalty, problem.var_instance, expected)
+        if self.weights is None:
+            return ProblemObjective(problem.penalty, problem.var_instance, expected)
+        weights = self.weights
+        return ProblemObjective(lambda x: problem.penalty(x, weights), problem.var_instance,
+                                None if expected is None else (lambda probs: expected(probs, weights)))
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
@@ -258,6 +276,8 @@ class _Batch:
         self.logits = self.logits[keep_vars].detach().requires_grad_(True)
         self.optimizer = self.optimizer.select(self.logits, keep_vars)
         self.noise = self.noise.select(keep_vars)
+        if self.weights is not None:
+            self.weights = self.weights[keep_instances]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 
@@ -334,7 +354,8 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
         done = active[stopping]
         results.solved_last[done] = verdict.puzzle_sample_ok[stopping]
         results.solved_mode[done] = verdict.puzzle_mode_ok[stopping]
-        results.penalty[done] = out.values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
+        values = out.values if batch.weights is None else batch.problem.penalty(out.samples)  # unweighted f
+        results.penalty[done] = values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
         results.steps_run[done] = step
         results.seconds[done] = seconds
         unsolved = stopping & ~results.found[active] & ~diverged
@@ -365,6 +386,7 @@ def _solve_batch(
         batch.optimizer.step(grad)
         with torch.no_grad():
             verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
+            batch.raise_weights(verdict.mode)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             stopping = _record(results, batch, verdict, out, step, last_step, config.early_stop,
                                time.perf_counter() - start)

@@ -172,24 +172,35 @@ class SudokuBatch:
         matrix, _ = self._incidence
         return _stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
 
-    def penalty(self, x: Tensor) -> Tensor:
-        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``.
+    def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``; with ``weights`` ``(I, 3N·N)`` (one per
+        unit and digit, see ``terms``) the weighted ``Σ_{u,k} w_{u,k} (c_{u,k} − 1)²``.
 
-        Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (c − 1)``, again one sparse
+        Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))``, again one sparse
         product per sample.
         """
-        return _Penalty.apply(x, self)
+        return _Penalty.apply(x, self, weights)
 
-    def expected_penalty(self, probs: Tensor) -> Tensor:
+    def terms(self, x: Tensor) -> Tensor:
+        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
+        return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
+
+    def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor:
         """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
 
             E f = Σ_u ‖E c_u − 1‖² + Σ_u Σ_k Var(c_{u,k}) = f(probs) + 3 Σ_{i} Σ_k p_{ik}(1 − p_{ik})
 
         (E c_u = A p + clue counts; the variance of a count adds over the free cells of the unit, and every free
-        cell lies in three units). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
-        variance = (probs * (1 - probs)).sum(-1)
-        per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, variance)
-        return self.penalty(probs.unsqueeze(0))[0] + 3 * per_puzzle
+        cell lies in three units). With ``weights`` (see ``penalty``) each term is weighted: f_w(probs) +
+        Σ_{u,k} w_{u,k} Σ_{i ∈ u} p_{ik}(1 − p_{ik}). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
+        variance = probs * (1 - probs)
+        if weights is None:
+            per_variable = 3 * variance.sum(-1)
+            per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, per_variable)
+        else:
+            unit_variance = self._incidence[0] @ variance  # (I * 3N, N)
+            per_puzzle = (unit_variance.view(self.num_instances, -1) * weights).sum(-1)
+        return self.penalty(probs.unsqueeze(0), weights)[0] + per_puzzle
 
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
@@ -220,21 +231,23 @@ class SudokuBatch:
 
 
 class _Penalty(torch.autograd.Function):
-    """``f(X) = Σ_u ||c_u − 1||²`` per puzzle with ``∂f/∂X = 2 Aᵀ (c − 1)`` (see ``SudokuBatch.penalty``)."""
+    """``f(X) = Σ_{u,k} w_{u,k} (c_{u,k} − 1)²`` per puzzle (w = 1 when not given) with
+    ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))`` (see ``SudokuBatch.penalty``)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, batch: SudokuBatch) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None) -> Tensor:  # type: ignore[override]
         excess = batch.unit_excess(x)  # (S, I * 3N, N)
         ctx.transpose = batch._incidence[1]
-        ctx.save_for_backward(excess)
-        return excess.square().view(x.shape[0], batch.num_instances, -1).sum(-1)
+        weighted = excess if weights is None else excess * weights.view(-1, batch.side)
+        ctx.save_for_backward(weighted)
+        return (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        (excess,) = ctx.saved_tensors
-        count, side = grad.shape[0], excess.shape[-1]
-        scaled = excess.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
-        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None
+        (weighted,) = ctx.saved_tensors
+        count, side = grad.shape[0], weighted.shape[-1]
+        scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
+        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None, None
 
 
 def _stack(tensors: list[Tensor]) -> Tensor:
