@@ -389,7 +389,9 @@ def study_png(studies: Sequence[StudyResult | Mapping[str, Any]]) -> bytes:
         axes.step(numbers, running, where="post", label="best so far")
         loss_axes = axes.twinx()  # the tie-break TPE also sees: the mean final penalty
         loss_axes.plot([t["number"] for t in ok], [t["loss"] for t in ok], ".", color="grey", markersize=3)
-        loss_axes.set_ylabel("loss (grey)", fontsize="small")
+        loss_axes.set_ylabel("loss (grey, log)", fontsize="small")
+        if ok and min(t["loss"] for t in ok) > 0:
+            loss_axes.set_yscale("log")
         chosen = study["best_params"] or study["fixed"] or {}
         text = ", ".join(f"{k}={_short(v)}" for k, v in chosen.items()) or "nothing to tune"
         axes.set_title(f"{study['estimator']}: {text}", fontsize="small")
