@@ -353,6 +353,12 @@ class Poisoned:
     def variable_mask(self, keep):
         return self.inner.variable_mask(keep)
 
+    def deduce(self, level):
+        return Poisoned(self.inner.deduce(level), self.poison)
+
+    def candidates(self):
+        return self.inner.candidates()
+
 
 def puzzles_4(count: int, blanks: int, seed: int = 0) -> torch.Tensor:
     rng = random.Random(seed)

@@ -29,7 +29,8 @@ ParamOpt = Annotated[Optional[list[str]], typer.Option(
 OutOpt = Annotated[Optional[str], typer.Option(
     "--out", help="Write PREFIX.csv, PREFIX-curves.csv, PREFIX.json and PREFIX.png.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="torch.set_num_threads (default: torch's).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    "--threads", help="torch threads (default: the global --threads, else as many as cores are free).")]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th step in the curves.")]
 
 
