@@ -55,22 +55,21 @@ MAX_LR = 1e37
 class SolverConfig:
     """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
 
-    # Defaults measured on Sudoku-3M dev puzzles (benchmarks/RESULTS_sudoku.md, benchmarks/tune_sudoku.py): on 50
-    # hard (21-28 clue) puzzles, 3000 steps of ST with 4 samples x 4 restarts solved 31/50 at lr 0.05, 25/50 at
-    # lr 0.2, 7/50 at lr 0.5, and 38/50 at lr 0.2 with a fresh start every 500 steps (35/50 every 300; 5/50 at lr
-    # 0.1 every 500). Solutions come from the mode, almost never from a sample. Early stop keeps easy puzzles cheap.
+    # Sudoku's defaults, measured per difficulty band (benchmarks/bench_hard.py; docs/hard-sudoku.md): the exact
+    # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
+    # fresh start every 500 steps; early stop keeps easy puzzles cheap, 10000 steps give hard ones time.
     estimator: str = "st"
     params: Mapping[str, float | int] = field(default_factory=dict)
-    steps: int = 3000
-    samples: int = 4
-    restarts: int = 4
-    lr: float = 0.2
+    steps: int = 10000
+    samples: int = 2
+    restarts: int = 8
+    lr: float = 0.3
     early_stop: bool = True
     seed: int = 0
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
-    deduce: str = "none"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
-    weight_step: float = 0.0  # each step, every penalty term's weight grows by this times the mode's term; 0: off
+    deduce: str = "singles"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
+    weight_step: float = 0.01  # each step, every penalty term's weight grows by this times the mode's term; 0: off
     max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
 
     def __post_init__(self) -> None:
@@ -100,7 +99,11 @@ class SolverConfig:
 
 
 DEFAULTS = SolverConfig()
-"""The product's default settings (read these rather than repeating the tuned numbers)."""
+"""The product's default settings, Sudoku's (read these rather than repeating the tuned numbers)."""
+
+CONSTRAINT_DEFAULTS = SolverConfig(steps=3000, samples=4, restarts=4, lr=0.2, deduce="none", weight_step=0.0)
+"""The base of the other problems' defaults (Latin squares, queens, colouring, JSON specs): the settings measured
+before the hard-Sudoku work; generic constraint batches have no pre-step and no per-instance term weights."""
 
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
                       deduce="none", weight_step=0.0)
@@ -192,7 +195,9 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
-    size = puzzles_per_batch(problem, config, memory_budget)
+    size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
+                             restarts=config.restarts, samples=config.samples,
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
 
@@ -250,6 +255,9 @@ class _Batch:
         self.weights = None
         if self.config.weight_step > 0:
             terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
+            if terms.dim() != 3:
+                raise ValueError("weight_step needs a problem whose terms are (S, instances, terms), as Sudoku's "
+                                 "are; generic constraint problems do not support it yet")
             self.weights = torch.ones_like(terms[0])
 
     def raise_weights(self, mode: Tensor) -> None:

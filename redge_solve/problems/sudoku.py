@@ -12,12 +12,15 @@ per puzzle, and a grid is solved when ``Σ_u Σ_k max(c_{u,k} − 1, 0) = 0`` (f
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import torch
 from torch import Tensor
+
+from ..symbols import BLANKS, SYMBOLS
 
 SIZES = {4: 2, 9: 3, 16: 4, 25: 5}
 """side N -> block size n."""
@@ -41,14 +44,27 @@ def unit_name(side: int, unit: int) -> str:
     return f"{('row', 'column', 'block')[kind]} {index + 1}"
 
 
+def unit_digit_counts(grids: Tensor) -> Tensor:
+    """How often each unit holds each digit: ``(B, 3N, N + 1)`` long for grids ``(B, N²)`` (0 = blank),
+
+        c[b, u, d] = #{cells i of unit u : grids[b, i] = d},
+
+    units as in ``units_of_cells`` (N rows, N columns, N blocks), column 0 counting the blanks. One scatter-add
+    over every (grid, cell, unit) at once."""
+    grids = grids.long()
+    count, cells = grids.shape
+    side = math.isqrt(cells)
+    units = units_of_cells(side).to(grids.device).expand(count, cells, 3)
+    digits = grids.unsqueeze(-1).expand(count, cells, 3)
+    batch = torch.arange(count, device=grids.device).view(count, 1, 1).expand(count, cells, 3)
+    counts = torch.zeros(count, 3 * side, side + 1, dtype=torch.long, device=grids.device)
+    return counts.index_put_((batch, units, digits), torch.ones_like(digits), accumulate=True)
+
+
 def clue_conflicts(grid: Tensor) -> list[tuple[str, int]]:
     """Units in which a clue digit appears twice, as ``[(unit name, digit), ...]`` for one grid ``(N²,)``."""
     side = math.isqrt(grid.numel())
-    units = units_of_cells(side)
-    counts = torch.zeros(3 * side, side + 1, dtype=torch.long)
-    for j in range(3):
-        counts.index_put_((units[:, j], grid.long()), torch.ones_like(grid, dtype=torch.long), accumulate=True)
-    bad = (counts[:, 1:] > 1).nonzero().tolist()
+    bad = (unit_digit_counts(grid.view(1, -1))[0, :, 1:] > 1).nonzero().tolist()
     return [(unit_name(side, u), d + 1) for u, d in bad]
 
 
@@ -146,13 +162,7 @@ class SudokuBatch:
     @cached_property
     def _clue_counts(self) -> Tensor:
         """Each unit's counts of the clue digits ``(I * 3N, N)`` (the constant part of ``c_u``)."""
-        side, units = self.side, units_of_cells(self.side).to(self.grids.device)
-        counts = torch.zeros(self.num_instances, 3 * side, side + 1, dtype=self.dtype, device=self.grids.device)
-        puzzle = torch.arange(self.num_instances, device=self.grids.device).unsqueeze(1).expand_as(self.grids)
-        ones = torch.ones(self.grids.shape, dtype=self.dtype, device=self.grids.device)
-        for j in range(3):
-            counts.index_put_((puzzle, units[:, j].expand_as(self.grids), self.grids), ones, accumulate=True)
-        return counts[:, :, 1:].reshape(-1, side)
+        return unit_digit_counts(self.grids)[:, :, 1:].to(self.dtype).reshape(-1, self.side)
 
     @cached_property
     def _clue_counts_less_one(self) -> Tensor:
@@ -255,10 +265,6 @@ def _stack(tensors: list[Tensor]) -> Tensor:
     return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
 
 
-SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
-BLANKS = "0."
-
-
 def grid_from_string(text: str, side: int | None = None) -> Tensor:
     """Parse one puzzle written as N² symbols (``'0'`` or ``'.'`` blank; digits, then letters A–P above 9,
     case-insensitive) into an ``(N²,)`` long tensor. The side N is inferred from the length unless given.
@@ -291,17 +297,62 @@ def grid_to_string(grid: Tensor, blank: str = "0") -> str:
     return "".join(blank if v == 0 else SYMBOLS[v - 1] for v in grid.tolist())
 
 
+def validate_puzzle(puzzle: str, solution: str | None = None, size: int | None = None
+                    ) -> tuple[Tensor, Tensor | None] | str:
+    """The clues ``(N²,)`` and solution (or None) of a puzzle written as N² symbols (``grid_from_string``), or the
+    reason it cannot be solved, one line: a wrong length or bad character (with its row and column when the size
+    is known), a digit twice in a unit, a solution of the wrong size, with a blank, contradicting a clue, or
+    breaking a rule. An empty ``solution`` counts as none. ``size`` forces the side N."""
+    try:
+        clues = grid_from_string(puzzle, size)
+    except ValueError as error:
+        return _with_row_column(str(error), puzzle.strip(), size)
+    conflicts = clue_conflicts(clues)
+    if conflicts:
+        unit, digit = conflicts[0]
+        extra = len(conflicts) - 1
+        more = f" (and {extra} more conflict{'s' if extra > 1 else ''})" if extra else ""
+        return f"clues conflict: {SYMBOLS[digit - 1]} appears twice in {unit}{more}"
+    if solution is None or not solution.strip():
+        return clues, None
+    try:
+        parsed = grid_from_string(solution, math.isqrt(clues.numel()))
+    except ValueError as error:
+        return f"solution: {error}"
+    return _solution_problem(clues, parsed) or (clues, parsed)
+
+
+def _with_row_column(reason: str, text: str, size: int | None) -> str:
+    """Add the row and column to a 'bad character ... at position p' reason when the grid size is known."""
+    match = re.search(r"at position (\d+)", reason)
+    side = size or next((n for n in SIZES if n * n == len(text)), None)
+    if match is None or side is None:
+        return reason
+    row, col = divmod(int(match.group(1)) - 1, side)
+    return reason.replace(match.group(0), f"{match.group(0)} (row {row + 1}, column {col + 1})", 1)
+
+
+def _solution_problem(clues: Tensor, solution: Tensor) -> str | None:
+    side = math.isqrt(clues.numel())
+    blanks = (solution == 0).nonzero().flatten().tolist()
+    if blanks:
+        row, col = divmod(blanks[0], side)
+        return f"solution has a blank at row {row + 1}, column {col + 1}"
+    differ = ((clues != 0) & (clues != solution)).nonzero().flatten().tolist()
+    if differ:
+        row, col = divmod(differ[0], side)
+        return (f"solution contradicts the clues at row {row + 1}, column {col + 1} "
+                f"(clue {SYMBOLS[int(clues[differ[0]]) - 1]}, solution {SYMBOLS[int(solution[differ[0]]) - 1]})")
+    conflicts = clue_conflicts(solution)
+    if conflicts:
+        unit, digit = conflicts[0]
+        return f"solution is not a valid grid: {SYMBOLS[digit - 1]} appears twice in {unit}"
+    return None
+
+
 def grid_violations(grids: Tensor) -> Tensor:
     """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` of complete grids ``(B, N²)`` (digits 1..N; 0 counts as no digit)."""
-    grids = grids.long()
-    count, cells = grids.shape
-    side = math.isqrt(cells)
-    units = units_of_cells(side).to(grids.device)
-    counts = torch.zeros(count, 3 * side, side + 1, dtype=torch.long, device=grids.device)
-    batch = torch.arange(count, device=grids.device).unsqueeze(1).expand(count, cells)
-    for j in range(3):
-        counts.index_put_((batch, units[:, j].expand(count, cells), grids), torch.ones_like(grids), accumulate=True)
-    return (counts[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
+    return (unit_digit_counts(grids)[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
 
 
 # ---- Sudoku as a generic constraint problem (the specialised penalty above is proven equal to it in the tests) ----
