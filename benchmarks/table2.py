@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from redge_solve.compare import (  # noqa: E402
-    PAPER_ESTIMATORS,
     Comparison,
     EstimatorSpec,
     Run,
@@ -39,7 +38,7 @@ from redge_solve.compare import (  # noqa: E402
     write_outputs,
 )
 from redge_solve.diagnostics import diagnose, write_diagnostics  # noqa: E402
-from redge_solve.estimators import ESTIMATORS, parameter_defaults  # noqa: E402
+from redge_solve.estimators import ESTIMATORS, PAPER_ESTIMATORS, parameter_defaults  # noqa: E402
 from redge_solve.solver import SolverConfig  # noqa: E402
 from redge_solve.tuning import StudyResult, TuneSettings, tune_estimator, write_tuning  # noqa: E402
 

@@ -38,22 +38,20 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 
 from .atomic import write_atomic
-from .estimators import canonical_name, make_estimator, parameter_defaults
+from .config import Protocol, build_config
+from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .plots import new_figure, plot_mean_band, png_bytes
-from .problems.sudoku import SudokuBatch
+from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import sudoku_records
-from .solver import Problem, PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import CONSTRAINT_DEFAULTS, DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
 RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
 """(results of a window of the instances, the window) -> one record per instance of the window, with at least the
 keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``first_solved_step``); a record with an
 ``error`` key has no result."""
 
-PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
-"""The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
-least two samples per step, so it cannot run under the paper protocol's single sample)."""
-PROTOCOLS = ("default", "paper")
+PROTOCOLS = tuple(p.value for p in Protocol)
 OVERRIDABLE = ("steps", "samples", "restarts", "lr")
 
 
@@ -103,8 +101,10 @@ def _split_key(key: str, names: Sequence[str], what: str) -> list[tuple[str, str
 
 
 def _coerce(name: str, param: str, value: Any) -> float | int:
-    est = make_estimator(name, **{param: value})  # raises a one-line ValueError on a bad value
-    return getattr(est, param)
+    """``value`` as parameter ``param`` of ``name`` (``coerce_params``), range-checked by the estimator."""
+    value = coerce_params(name, {param: value})[param]
+    make_estimator(name, **{param: value})  # raises a one-line ValueError on a value out of range
+    return value
 
 
 def expand_specs(
@@ -156,17 +156,17 @@ def expand_specs(
 
 
 def run_config(
-    spec: EstimatorSpec, seed: int, protocol: str = "default", overrides: Mapping[str, Any] | None = None
+    spec: EstimatorSpec, seed: int, protocol: Protocol | str = Protocol.default,
+    overrides: Mapping[str, Any] | None = None, defaults: SolverConfig = DEFAULTS,
 ) -> SolverConfig:
-    """The ``SolverConfig`` of one run: the product defaults or the paper protocol, then ``overrides``."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    """The ``SolverConfig`` of one run (``build_config``): ``defaults`` (the problem's product settings: Sudoku's
+    ``DEFAULTS``, ``CONSTRAINT_DEFAULTS`` for the other problems) with the spec's estimator, then the protocol,
+    then ``overrides``."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     bad = [k for k in overrides if k not in OVERRIDABLE]
     if bad:
         raise ValueError(f"cannot override {', '.join(bad)}; only {', '.join(OVERRIDABLE)}")
-    config = SolverConfig(estimator=spec.name, params=spec.param_dict, seed=seed)
-    return paper_protocol(config, **overrides) if protocol == "paper" else replace(config, **overrides)
+    return build_config(defaults, spec.name, spec.param_dict, protocol, seed=seed, **overrides)
 
 
 @dataclass
@@ -367,9 +367,11 @@ def compare(
     on_step: Callable[[Any], None] | None = None,
     executor: Executor | None = None,
     chunk_size: int | None = None,
+    defaults: SolverConfig = DEFAULTS,
 ) -> Comparison:
     """Run every (spec, seed) on the instances of ``problem`` and summarise; ``make_records`` turns each task's
-    results into one record per instance (see ``RecordMaker``; ``CompareInput`` bundles both).
+    results into one record per instance (see ``RecordMaker``; ``CompareInput`` bundles both). ``defaults``: the
+    settings the protocol starts from (``CompareInput.defaults``: Sudoku's or the other problems').
 
     puzzle_ids: a stable id per instance (the noise keys and the records' ids; default 0..I−1).
     Every config is built (and validated) before the first run starts, so a bad combination fails at once.
@@ -386,7 +388,7 @@ def compare(
     ids = list(range(problem.num_instances)) if puzzle_ids is None else [int(i) for i in puzzle_ids]
     if len(ids) != problem.num_instances:
         raise ValueError(f"{len(ids)} puzzle ids for {problem.num_instances} instances")
-    plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
+    plan = [(spec, seed, run_config(spec, seed, protocol, overrides, defaults)) for spec in specs for seed in seeds]
     executor = executor or LocalExecutor()
     size = max(1, chunk_size or len(ids))
     bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
@@ -412,7 +414,7 @@ def compare(
         runs.append(run)
         if on_run is not None:
             on_run(RunEvent(part.run, len(plan), spec, seed, config, run))
-    return Comparison(runs, summarise(runs), protocol, dict(overrides), ids)
+    return Comparison(runs, summarise(runs), Protocol(protocol).value, dict(overrides), ids)
 
 
 @dataclass(frozen=True)
@@ -524,14 +526,15 @@ class CompareInput:
     make_records: SudokuRecords | InstanceRecords
     ids: tuple[int, ...]
     kind: str
+    defaults: SolverConfig = DEFAULTS  # the product settings of this kind of problem (the default protocol's)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def subset(self, window: slice) -> "CompareInput":
         """The instances ``window`` (e.g. a tuning or a test split), ids and records kept with them."""
-        return CompareInput(window_of(self.problem, window), self.make_records.subset(window), self.ids[window],
-                            self.kind)
+        return replace(self, problem=window_of(self.problem, window), make_records=self.make_records.subset(window),
+                       ids=self.ids[window])
 
     def split(self, fraction: float) -> tuple["CompareInput", "CompareInput"]:
         """The first ``round(fraction · I)`` instances and the rest: disjoint, together all of them, neither empty.
@@ -566,7 +569,6 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
     or each file's chromatic number), ``queens:N1,N2,...``, else Sudoku rows ``offset .. offset+limit`` of a
     puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
     break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
-    from .batch import parse_row
     from .data import SourceError, iter_chunks, open_source
     from .problems.instances import batch, problem_source
     from .problems.textfile import ProblemFileError
@@ -584,7 +586,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         if not instances:
             raise CompareInputError(f"no instances in {source} from {offset}")
         ids = tuple(range(offset, offset + len(instances)))
-        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances")
+        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances",
+                            CONSTRAINT_DEFAULTS)
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
         rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
@@ -595,7 +598,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         raise CompareInputError(f"no puzzles in {source} from row {offset}")
     clues, solutions = [], []
     for row in rows:
-        parsed = parse_row(row)  # the checks of ``batch``: symbols, size, clues that break a rule, the solution
+        parsed = validate_puzzle(row.puzzle, row.solution)  # symbols, size, clues that break a rule, the solution
         if isinstance(parsed, str):
             raise CompareInputError(f"row {row.index}: {parsed}")
         clues.append(parsed[0])

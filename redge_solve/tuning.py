@@ -41,6 +41,7 @@ from .compare import (
     summarise,
     write_outputs,
 )
+from .config import Protocol
 from .estimators import parameter_defaults
 from .executors import Executor
 from .plots import new_figure, png_bytes
@@ -191,7 +192,7 @@ class TuneSettings:
 
     trials: int
     criterion: str = "solved_last"
-    protocol: str = "default"
+    protocol: Protocol | str = Protocol.default
     overrides: Mapping[str, Any] = field(default_factory=dict)
     seeds: tuple[int, ...] = (0,)
     tune_lr: bool = False
@@ -207,6 +208,7 @@ class TuneSettings:
             raise ValueError("no tuning seeds")
         object.__setattr__(self, "overrides", {k: v for k, v in dict(self.overrides).items() if v is not None})
         object.__setattr__(self, "seeds", tuple(self.seeds))
+        object.__setattr__(self, "protocol", Protocol(self.protocol).value)  # a plain name (the study's name)
 
 
 def tune_estimator(
@@ -226,7 +228,7 @@ def tune_estimator(
     optuna = import_optuna()
     trials, criterion, protocol = settings.trials, settings.criterion, settings.protocol
     overrides, seeds, storage = dict(settings.overrides), settings.seeds, settings.storage
-    base = run_config(spec, seeds[0], protocol, overrides)
+    base = run_config(spec, seeds[0], protocol, overrides, data.defaults)
     space = search_space(spec.name, spec.param_dict, settings.tune_lr)
     result = into or StudyResult(spec.name, spec.param_dict, space, criterion)
     result.fixed, result.space, result.criterion = spec.param_dict, space, criterion
@@ -283,7 +285,8 @@ def _run_trial(data: CompareInput, spec: EstimatorSpec, params: dict[str, Any], 
     trial_overrides = {**overrides, **({"lr": params["lr"]} if "lr" in params else {})}
     start = time.perf_counter()
     result = compare(data.problem, data.make_records, [candidate], seeds, protocol, trial_overrides,
-                     puzzle_ids=data.ids, on_step=on_step, executor=executor, chunk_size=chunk_size)
+                     puzzle_ids=data.ids, on_step=on_step, executor=executor, chunk_size=chunk_size,
+                     defaults=data.defaults)
     seconds = time.perf_counter() - start
     row = result.rows[0]
     errors = [run.error for run in result.runs if run.error]
@@ -315,7 +318,7 @@ def tune_and_compare(
     protocol, overrides = settings.protocol, dict(settings.overrides)
     studies: list[StudyResult] = []
     for spec in specs:
-        run_config(spec, seeds[0], protocol, overrides)  # every spec valid before the first trial
+        run_config(spec, seeds[0], protocol, overrides, data.defaults)  # every spec valid before the first trial
     try:
         for spec in specs:
             studies.append(StudyResult(spec.name, spec.param_dict, {}, settings.criterion))
@@ -324,7 +327,7 @@ def tune_and_compare(
         if studies:
             studies[-1].interrupted = True
         raise TuningInterrupted(studies, splits) from None
-    base_lr = run_config(specs[0], seeds[0], protocol, overrides).lr
+    base_lr = run_config(specs[0], seeds[0], protocol, overrides, data.defaults).lr
     runs = []
     for position, study in enumerate(studies):
         spec, lr = study.chosen(base_lr)
@@ -335,9 +338,9 @@ def tune_and_compare(
 
         part = compare(test_part.problem, test_part.make_records, [spec], seeds, protocol, {**overrides, "lr": lr},
                        puzzle_ids=test_part.ids, on_run=shifted, on_step=on_step, executor=executor,
-                       chunk_size=chunk_size)
+                       chunk_size=chunk_size, defaults=data.defaults)
         runs += part.runs
-    return Comparison(runs, summarise(runs), protocol, overrides, list(test_part.ids), splits=splits,
+    return Comparison(runs, summarise(runs), Protocol(protocol).value, overrides, list(test_part.ids), splits=splits,
                       tuning=[s.to_json() for s in studies])
 
 

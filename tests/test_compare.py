@@ -186,7 +186,7 @@ def test_a_diverging_run_is_recorded_and_left_out_of_the_row(monkeypatch):
         (["--param", "redge.n_steps"], "must look like name=value"),
         (["--grid", "redge.t_1=0.3,x"], "must be a number"),
         (["-e", "reinforce", "--protocol", "paper"], "reinforce needs at least 2 samples"),
-        (["--protocol", "fast"], "--protocol must be one of"),
+        (["--protocol", "fast"], "'fast' is not one of 'default', 'paper'"),
         (["--seeds", "0"], "--seeds must be"),
     ],
 )
@@ -233,8 +233,8 @@ def test_load_compare_input_reads_every_source_and_checks_each_puzzle(tmp_path):
     queens = load_compare_input("queens:5,6,7", offset=1)
     assert queens.kind == "instances" and queens.ids == (1, 2) and queens.problem.num_instances == 2
     for rows, message in [
-        (["1100000000000000"], "row 0: conflicting clues: 1 twice in row 1"),
-        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad puzzle: bad character 'X'"),
+        (["1100000000000000"], "row 0: clues conflict: 1 appears twice in row 1"),
+        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad character 'X' at position 3"),
         ([PUZZLES_4[0], "1" + "0" * 80], "compare needs puzzles of one size"),
     ]:
         bad = tmp_path / "bad.csv"
@@ -257,3 +257,17 @@ def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_s
     # the gradient is deterministic: the logits, so their mode, are the same under every seed (samples only judge)
     assert [r["solved_mode"] for r in exact[0].records] == [r["solved_mode"] for r in exact[1].records]
     assert result.rows[0].label == "exact" and result.rows[0].stats["solved_mode"].std == 0
+
+
+def test_cli_out_follows_the_output_policy(tmp_path):
+    source = tmp_path / "four.csv"
+    source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
+    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "--no-progress"]
+    # PREFIX.csv would be the input itself: refused even with --force, before any run
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "four"), "--force"])
+    assert refused.exit_code == 2 and "is the input file" in refused.output
+    (tmp_path / "old-diagnostics.json").write_text("{}")  # an existing output of --diagnose
+    kept = CliRunner().invoke(app, [*args, "--diagnose-only", "--out", str(tmp_path / "old")])
+    assert kept.exit_code == 2 and "already exists" in kept.output
+    assert (tmp_path / "old-diagnostics.json").read_text() == "{}"
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "old")]).exit_code == 0  # no clash without it

@@ -7,31 +7,16 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..config import Protocol
+from . import options as opt
 from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
-from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
+from .executor_opts import open_executor
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov,exact"
-
-
-def _seeds(text: str, option: str = "--seeds") -> list[int]:
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            count = int(text)
-            if count < 1:
-                fail(f"{option} must be a count >= 1 or a list like 0,5,7, got {text!r}")
-            seeds = list(range(count))
-    except ValueError:
-        fail(f"{option} must be a count >= 1 or a list like 0,5,7, got {text!r}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        fail(f"{option} must list distinct integers, got {text!r}")
-    return seeds
 
 
 def _fmt(stat, digits: int = 1, pct: bool = False) -> str:
@@ -78,20 +63,16 @@ def compare_command(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Number of rows to use (default: all)."),
     puzzle_column: str = typer.Option("puzzle", "--puzzle-column"),
     solution_column: str = typer.Option("solution", "--solution-column"),
-    estimators: str = typer.Option(
-        DEFAULT_ESTIMATORS, "--estimators", "-e",
-        help="Comma-separated estimators. Default: the six of the paper's Table 2 and the exact gradient as the "
-             "reference (reinforce needs >= 2 samples).",
-    ),
-    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (0..N-1) or a list like 0,5,7."),
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
-    grid: Annotated[
-        Optional[list[str]], typer.Option("--grid", help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")
-    ] = None,
-    protocol: str = typer.Option("default", "--protocol", help="default (product settings) or paper (Table 2)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Override the protocol's steps."),
-    samples: Optional[int] = typer.Option(None, "--samples", help="Override samples per step."),
-    restarts: Optional[int] = typer.Option(None, "--restarts", help="Override restarts per puzzle."),
+    estimators: opt.Estimators = DEFAULT_ESTIMATORS,
+    seeds: opt.Seeds = "3",
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", callback=opt.assignments, help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", callback=opt.assignments, help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")] = None,
+    protocol: opt.ProtocolOption = Protocol.default,
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Override the protocol's steps."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=1, help="Override samples per step."),
+    restarts: Optional[int] = typer.Option(None, "--restarts", min=1, help="Override restarts per puzzle."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
     tune: Optional[int] = typer.Option(
         None, "--tune", min=1, metavar="N",
@@ -100,7 +81,8 @@ def compare_command(
     tune_fraction: float = typer.Option(0.5, "--tune-fraction", min=0.0, max=1.0,
                                         help="Share of the puzzles (the first ones) used for tuning."),
     tune_lr: bool = typer.Option(False, "--tune-lr", help="Tune the learning rate too (log-uniform 0.005..0.5)."),
-    tune_seeds: str = typer.Option("1", "--tune-seeds", help="Seeds of each trial: a count or a list like 0,5."),
+    tune_seeds: Annotated[str, typer.Option("--tune-seeds", callback=opt.seed_list,
+                                            help="Seeds of each trial: a count or a list like 0,5.")] = "1",
     criterion: str = typer.Option("solved_last", "--criterion",
                                   help="What tuning maximises: solved_last, solved_mode, solved_any or found "
                                        "(ties broken by the mean final penalty)."),
@@ -121,10 +103,11 @@ def compare_command(
     out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with "
                                       "--tune also PREFIX-trials.csv, PREFIX-splits.csv, PREFIX-tuning.png; with "
                                       "--diagnose PREFIX-diagnostics.csv/.json/.png)."),
+    force: opt.Force = False,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
-    executor_name: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-    address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
-    num_workers: Optional[int] = typer.Option(None, "--num-workers", help=WORKERS_HELP),
+    executor_name: opt.Executor = "local",
+    address: opt.Address = None,
+    num_workers: opt.NumWorkers = None,
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
 ) -> None:
@@ -132,7 +115,6 @@ def compare_command(
     optionally each tuned first (--tune)."""
     from ..compare import (
         CRITERIA,
-        PROTOCOLS,
         CompareInputError,
         EstimatorSpec,
         compare,
@@ -142,11 +124,9 @@ def compare_command(
     )
 
     # --- everything is validated before any data is loaded or any run starts
-    if protocol not in PROTOCOLS:
-        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     if criterion not in CRITERIA:
         fail(f"--criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
-    seed_list = _seeds(seeds)
+    seed_list = list(seeds)  # a list already (the option's callback)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
     fixed = parse_assignments(param or [], "--param")
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
@@ -157,7 +137,6 @@ def compare_command(
         specs = expand_specs(names, fixed, grids)
         for spec in [] if diagnose_only else specs:
             run_config(spec, seed_list[0], protocol, overrides)
-        base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides)  # the lr and samples diagnosed
     except ValueError as exc:
         fail(str(exc))
     if diagnose_only and tune is not None:
@@ -174,11 +153,16 @@ def compare_command(
         try:
             import_optuna()
         except OptunaMissing as exc:
-            fail(escape(str(exc)))
-    tune_seed_list = _seeds(tune_seeds, "--tune-seeds")
+            fail(str(exc))
+    tune_seed_list = list(tune_seeds)
     checkpoint_list = _steps(checkpoints) if diagnose else []
+    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + \
+        ((("-trials.csv", "-splits.csv", "-tuning.png")) if tune is not None else ()) + \
+        (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if diagnose else ())
+    opt.check_output("--out", out, [source], force, suffixes=outputs)
     try:
         data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None)
+        base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides, data.defaults)  # for --diagnose
         parts = data.split(tune_fraction) if tune is not None else (data,)
     except (CompareInputError, ValueError) as exc:
         fail(str(exc))
@@ -194,7 +178,7 @@ def compare_command(
                    if tune is not None else "")
     err_console.print(
         f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
-        f"{len(parts[-1])} puzzles {tuning_note}({protocol} protocol)", highlight=False)
+        f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
     quiet_bar = not progress or not err_console.is_terminal
@@ -231,7 +215,7 @@ def compare_command(
             if tune is None:
                 result = compare(data.problem, data.make_records, specs, seed_list, protocol, overrides,
                                  puzzle_ids=data.ids, on_run=on_run, on_step=on_step, executor=executor,
-                                 chunk_size=chunk_size)
+                                 chunk_size=chunk_size, defaults=data.defaults)
             else:
                 from ..tuning import TuneSettings, TuningInterrupted, tune_and_compare
 
@@ -252,7 +236,7 @@ def compare_command(
         result.settings.update(tune=tune, tune_fraction=tune_fraction, tune_lr=tune_lr, tune_seeds=tune_seed_list,
                                criterion=criterion)
     config = result.rows[0].config
-    title = (f"{protocol} protocol · {len(result.puzzle_ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
+    title = (f"{protocol.value} protocol · {len(result.puzzle_ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
              f"{config['steps']} steps, {config['samples']} sample(s), {config['restarts']} restart(s), "
              + ("lr tuned" if tune_lr else f"lr {config['lr']}")
              + f", early stop {'on' if config['early_stop'] else 'off'}"
