@@ -20,6 +20,7 @@ from functools import cached_property, lru_cache
 import torch
 from torch import Tensor
 
+from ..settings import DEDUCTION_LEVELS
 from ..symbols import BLANKS, SYMBOLS
 
 SIZES = {4: 2, 9: 3, 16: 4, 25: 5}
@@ -383,12 +384,6 @@ def sudoku_constraints(grids: Tensor, dtype: torch.dtype = torch.float32):
 
 
 # ---- Exact deduction from the clues: the optional pre-step of the solver (``SolverConfig.deduce``) ----
-
-DEDUCTION_LEVELS = ("none", "candidates", "singles")
-"""none: the model is a categorical over all N digits in every free cell (the paper's). candidates: the digits a
-free cell's row, column and block already hold are removed from it. singles: candidates, then naked and hidden
-singles placed until none is left (each placement removes candidates from its units)."""
-
 
 def _unit_membership(side: int, device: torch.device) -> Tensor:
     """``(3N, N²)`` float: 1 where the cell belongs to the unit (rows, then columns, then blocks)."""
