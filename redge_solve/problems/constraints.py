@@ -316,6 +316,52 @@ class ConstraintBatch:
             out = out + _DifferPenalty.apply(rows, self)
         return out
 
+    @cached_property
+    def _moment_plan(self) -> tuple[Tensor, ...]:
+        """Index tensors of ``expected_penalty``: the distinct (group, literal) members with their multiplicity m,
+        each one's (group, row) slot, and the group of every slot."""
+        literals = self.base.numel()
+        pairs, count = torch.unique(self.member_group * literals + self.member_literal, return_counts=True)
+        group, literal = pairs // literals, pairs % literals
+        slots, slot_of = torch.unique(group * (literals // self.num_categories) + literal // self.num_categories,
+                                      return_inverse=True)
+        slot_group = slots // (literals // self.num_categories)
+        return literal, group, count.to(self.dtype), slot_of, slot_group
+
+    def expected_penalty(self, probs: Tensor) -> Tensor:
+        """``E_{X~π}[f(X)]`` per instance ``(I,)`` in closed form, for independent rows ``X_v ~ Cat(probs_v)`` with
+        probabilities ``probs`` ``(F, K)`` (differentiable: its gradient is the exact ∇ E f; fixed rows are
+        constant one-hots).
+
+        With p_ℓ = P(x_ℓ = 1): E[x_ℓ x_ℓ'] = p_ℓ p_ℓ' for literals of different variables, p_ℓ for the same
+        literal (x² = x) and 0 for two values of one variable. So, with s_G = Σ_{ℓ∈G} x_ℓ (members counted with
+        their multiplicity) and s_{G,v} its part on variable v (independent across v):
+
+            exactly one:  E(s_G − 1)² = (E s_G − 1)² + Σ_v Var s_{G,v}
+            at most one:  E[(s_G² − Σ x_ℓ²) / 2] = ((E s_G)² + Σ_v Var s_{G,v} − E s_G) / 2
+            conflict:     E[x_ℓ x_ℓ'] (as above);   forbidden: p_ℓ
+
+        where E s_{G,v} = Σ_c m_c p_{v,c} and E s_{G,v}² = Σ_c m_c² p_{v,c} (m_c: how often (v, c) is in G).
+        """
+        flat = self.flat(probs.unsqueeze(0))
+        literal, group, count, slot_of, slot_group = self._moment_plan
+        k, s = self.num_categories, 1
+        p = flat.index_select(1, literal)
+        slots = slot_group.shape[0]
+        slot_mean = flat.new_zeros(s, slots).index_add_(1, slot_of, p * count)
+        slot_square = flat.new_zeros(s, slots).index_add_(1, slot_of, p * count.square())
+        variance = flat.new_zeros(s, self.num_groups).index_add_(1, slot_group, slot_square - slot_mean.square())
+        mean = flat.new_zeros(s, self.num_groups).index_add_(1, group, p * count)
+        exact = (mean[:, : self.num_exact] - 1).square() + variance[:, : self.num_exact]
+        rest, spread = mean[:, self.num_exact:], variance[:, self.num_exact:]
+        atmost = (rest.square() + spread - rest) / 2
+        a, b = flat.index_select(1, self.pairs[:, 0]), flat.index_select(1, self.pairs[:, 1])
+        same_row = self.pairs[:, 0] // k == self.pairs[:, 1] // k
+        same_literal = self.pairs[:, 0] == self.pairs[:, 1]
+        conflict = torch.where(same_row, a * same_literal.to(a.dtype), a * b)
+        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)[0]
+        return terms.new_zeros(self.num_instances).index_add(0, self.term_instance, terms)
+
     def fill(self, x: Tensor) -> Tensor:
         """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
         out = self.fixed_values.expand(x.shape[0], -1, -1).clone()
