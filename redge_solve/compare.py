@@ -1,5 +1,8 @@
-"""Compare gradient estimators on the same Sudoku puzzles: every (estimator spec, seed) run, then one summary row
-per spec. Never prints; ``cli/compare_cmd.py`` wires it to the command line and ``plots.py`` draws the curves.
+"""Compare gradient estimators on the same instances (Sudoku puzzles, or any solver ``Problem``): every (estimator
+spec, seed) run, then one summary row per spec. Never prints; ``cli/compare_cmd.py`` wires it to the command line.
+``load_compare_input`` reads a source (puzzle file, hub dataset, graphs, ``queens:N,...``) into a ``CompareInput``
+(the problem and the maker of its per-instance records); ``tuning.py`` tunes each estimator before a comparison
+and ``diagnostics.py`` measures its gradients against the exact one.
 
 Definitions used in the table (all computed by ``summarise`` from the per-puzzle records of the runs):
 
@@ -35,19 +38,20 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import torch
 
 from .atomic import write_atomic
-from .estimators import canonical_name, make_estimator, parameter_defaults
+from .config import Protocol, build_config
+from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
-from .problems.sudoku import SudokuBatch
+from .plots import new_figure, plot_mean_band, png_bytes
+from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import sudoku_records
-from .solver import Problem, PuzzleResults, SolverConfig, paper_protocol, solve
+from .solver import CONSTRAINT_DEFAULTS, DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
 RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
-"""(results of a window of instances, the window) -> one record per instance (``compare``'s other problems)."""
+"""(results of a window of the instances, the window) -> one record per instance of the window, with at least the
+keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``first_solved_step``); a record with an
+``error`` key has no result."""
 
-PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
-"""The six estimators of the paper's Table 2; the default selection (reinforce is not in Table 2 and needs at
-least two samples per step, so it cannot run under the paper protocol's single sample)."""
-PROTOCOLS = ("default", "paper")
+PROTOCOLS = tuple(p.value for p in Protocol)
 OVERRIDABLE = ("steps", "samples", "restarts", "lr", "deduce", "weight_step", "reset_every", "max_seconds")
 
 
@@ -97,8 +101,10 @@ def _split_key(key: str, names: Sequence[str], what: str) -> list[tuple[str, str
 
 
 def _coerce(name: str, param: str, value: Any) -> float | int:
-    est = make_estimator(name, **{param: value})  # raises a one-line ValueError on a bad value
-    return getattr(est, param)
+    """``value`` as parameter ``param`` of ``name`` (``coerce_params``), range-checked by the estimator."""
+    value = coerce_params(name, {param: value})[param]
+    make_estimator(name, **{param: value})  # raises a one-line ValueError on a value out of range
+    return value
 
 
 def expand_specs(
@@ -150,17 +156,17 @@ def expand_specs(
 
 
 def run_config(
-    spec: EstimatorSpec, seed: int, protocol: str = "default", overrides: Mapping[str, Any] | None = None
+    spec: EstimatorSpec, seed: int, protocol: Protocol | str = Protocol.default,
+    overrides: Mapping[str, Any] | None = None, defaults: SolverConfig = DEFAULTS,
 ) -> SolverConfig:
-    """The ``SolverConfig`` of one run: the product defaults or the paper protocol, then ``overrides``."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
+    """The ``SolverConfig`` of one run (``build_config``): ``defaults`` (the problem's product settings: Sudoku's
+    ``DEFAULTS``, ``CONSTRAINT_DEFAULTS`` for the other problems) with the spec's estimator, then the protocol,
+    then ``overrides``."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     bad = [k for k in overrides if k not in OVERRIDABLE]
     if bad:
         raise ValueError(f"cannot override {', '.join(bad)}; only {', '.join(OVERRIDABLE)}")
-    config = SolverConfig(estimator=spec.name, params=spec.param_dict, seed=seed)
-    return paper_protocol(config, **overrides) if protocol == "paper" else replace(config, **overrides)
+    return build_config(defaults, spec.name, spec.param_dict, protocol, seed=seed, **overrides)
 
 
 @dataclass
@@ -216,43 +222,52 @@ def config_dict(config: SolverConfig) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class MeanStd:
+    """A mean and its population standard deviation (ddof 0); both NaN over no values."""
+
+    mean: float
+    std: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "MeanStd":
+        """mean = Σ v / n, std = √(Σ (v − mean)² / n)."""
+        if not values:
+            return cls(math.nan, math.nan)
+        mean = sum(values) / len(values)
+        return cls(mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values)))
+
+
+CRITERIA = ("solved_last", "solved_mode", "solved_any", "found")
+STATS = ("loss", *CRITERIA)
+"""The keys of ``SpecSummary.stats``: the loss, then the solve rates (percent) by each criterion."""
+
+
 @dataclass
 class SpecSummary:
-    """One row of the comparison table (see the module docstring for the definitions)."""
+    """One row of the comparison table (see the module docstring for the definitions). ``stats`` holds the loss and
+    the four solve rates (``STATS``); ``flat`` spells them out as ``loss_mean``, ``loss_std``, ... for the files."""
 
     label: str
     estimator: str
     params: dict[str, Any]
     seeds: list[int]
     puzzles: int
-    loss_mean: float
-    loss_std: float
-    solved_last_mean: float
-    solved_last_std: float
-    solved_mode_mean: float
-    solved_mode_std: float
-    solved_any_mean: float
-    solved_any_std: float
-    found_mean: float
-    found_std: float
+    stats: dict[str, MeanStd]
     mean_step_to_solve: float | None
     ms_per_step: float
     diverged: int = 0  # runs (seeds) that stopped with NaN/inf logits; excluded from every other figure
     config: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-CRITERIA = ("solved_last", "solved_mode", "solved_any", "found")
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    if not values:
-        return math.nan, math.nan
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / len(values)
-    return mean, math.sqrt(var)
+    def flat(self) -> dict[str, Any]:
+        """The row with each statistic as ``NAME_mean`` and ``NAME_std`` (the JSON table row, in file order)."""
+        out: dict[str, Any] = dict(label=self.label, estimator=self.estimator, params=self.params, seeds=self.seeds,
+                                   puzzles=self.puzzles)
+        for name in STATS:
+            out[f"{name}_mean"], out[f"{name}_std"] = self.stats[name].mean, self.stats[name].std
+        out.update(mean_step_to_solve=self.mean_step_to_solve, ms_per_step=self.ms_per_step,
+                   diverged=self.diverged, config=self.config)
+        return out
 
 
 def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
@@ -263,38 +278,25 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
     rows = []
     for spec, all_runs in groups.items():
         group = [run for run in all_runs if run.error is None]
-        losses = [r["mean_sample_penalty"] for run in group for r in run.records]
-        loss_mean, loss_std = _mean_std(losses)
-        rates = {}
+        stats = {"loss": MeanStd.of([r["mean_sample_penalty"] for run in group for r in run.records])}
         for key in CRITERIA:
-            per_seed = [100.0 * sum(bool(r[key]) for r in run.records) / max(len(run.records), 1) for run in group]
-            rates[key] = _mean_std(per_seed)
+            stats[key] = MeanStd.of([100.0 * sum(bool(r[key]) for r in run.records) / max(len(run.records), 1)
+                                     for run in group])
         steps = [r["first_solved_step"] for run in group for r in run.records if r["found"]]
         config = config_dict(all_runs[0].config)
         config.pop("seed", None)
-        rows.append(
-            SpecSummary(
-                label=spec.label,
-                estimator=spec.name,
-                params=spec.param_dict,
-                seeds=[run.seed for run in group],
-                puzzles=len(group[0].records) if group else 0,
-                loss_mean=loss_mean,
-                loss_std=loss_std,
-                solved_last_mean=rates["solved_last"][0],
-                solved_last_std=rates["solved_last"][1],
-                solved_mode_mean=rates["solved_mode"][0],
-                solved_mode_std=rates["solved_mode"][1],
-                solved_any_mean=rates["solved_any"][0],
-                solved_any_std=rates["solved_any"][1],
-                found_mean=rates["found"][0],
-                found_std=rates["found"][1],
-                mean_step_to_solve=(sum(steps) / len(steps)) if steps else None,
-                ms_per_step=(sum(run.ms_per_step for run in group) / len(group)) if group else math.nan,
-                diverged=len(all_runs) - len(group),
-                config=config,
-            )
-        )
+        rows.append(SpecSummary(
+            label=spec.label,
+            estimator=spec.name,
+            params=spec.param_dict,
+            seeds=[run.seed for run in group],
+            puzzles=len(group[0].records) if group else 0,
+            stats=stats,
+            mean_step_to_solve=(sum(steps) / len(steps)) if steps else None,
+            ms_per_step=(sum(run.ms_per_step for run in group) / len(group)) if group else math.nan,
+            diverged=len(all_runs) - len(group),
+            config=config,
+        ))
     return rows
 
 
@@ -309,24 +311,35 @@ def curve_percent(run: Run, length: int | None = None) -> list[float]:
 
 @dataclass
 class Comparison:
+    """The runs and table of one comparison. ``settings``: free-form (source, split, ...); ``splits``: the
+    instance ids of each split (``{"tune": [...], "test": [...]}`` after tuning); ``tuning``: one JSON-ready
+    study per tuned estimator (``tuning.StudyResult.to_json``). All three go into the JSON."""
+
     runs: list[Run]
     rows: list[SpecSummary]
     protocol: str
     overrides: dict[str, Any]
     puzzle_ids: list[int]
-    settings: dict[str, Any] = field(default_factory=dict)  # free-form (source, split, ...), for the JSON
+    settings: dict[str, Any] = field(default_factory=dict)
+    splits: dict[str, list[int]] = field(default_factory=dict)
+    tuning: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "protocol": self.protocol,
             "overrides": self.overrides,
             "puzzles": len(self.puzzle_ids),
             "puzzle_ids": self.puzzle_ids,
             "settings": self.settings,
             "definitions": DEFINITIONS,
-            "table": [row.to_json() for row in self.rows],
+            "table": [row.flat() for row in self.rows],
             "runs": [run.to_json() for run in self.runs],
         }
+        if self.splits:
+            out["splits"] = self.splits
+        if self.tuning:
+            out["tuning"] = self.tuning
+        return out
 
 
 DEFINITIONS = {
@@ -343,45 +356,44 @@ DEFINITIONS = {
 
 
 def compare(
-    clues: torch.Tensor | None,
+    problem: Problem,
+    make_records: RecordMaker,
     specs: Sequence[EstimatorSpec],
     seeds: Sequence[int],
     protocol: str = "default",
     overrides: Mapping[str, Any] | None = None,
     puzzle_ids: Sequence[int] | None = None,
-    solutions: Sequence[torch.Tensor | None] | None = None,
-    metas: Sequence[dict[str, Any]] | None = None,
     on_run: Callable[[RunEvent], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
     executor: Executor | None = None,
     chunk_size: int | None = None,
-    problem: Problem | None = None,
-    make_records: RecordMaker | None = None,
+    defaults: SolverConfig = DEFAULTS,
 ) -> Comparison:
-    """Run every (spec, seed) on the same puzzles ``clues`` ``(B, N²)`` and summarise.
+    """Run every (spec, seed) on the instances of ``problem`` and summarise; ``make_records`` turns each task's
+    results into one record per instance (see ``RecordMaker``; ``CompareInput`` bundles both). ``defaults``: the
+    settings the protocol starts from (``CompareInput.defaults``: Sudoku's or the other problems').
 
+    puzzle_ids: a stable id per instance (the noise keys and the records' ids; default 0..I−1).
     Every config is built (and validated) before the first run starts, so a bad combination fails at once.
     ``on_run`` gets a ``RunEvent`` before and after each run; ``on_step`` the solver's ``Progress`` per step
-    (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` puzzles
+    (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` instances
     (default: all) run by ``executor`` (default: this process); results are batch-invariant, so only the timings
     (``seconds``, ms/step: then the sum over the run's tasks) depend on the split.
-    Other problems: pass ``problem`` (any solver ``Problem``; ``clues`` is then unused) and ``make_records``
-    ((results, window) -> one record per instance of ``window`` with the keys of ``sudoku_records`` that
-    ``summarise`` reads).
     """
     if not seeds:
         raise ValueError("no seeds")
     if len(set(seeds)) != len(seeds):
         raise ValueError("seeds repeat")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    count = problem.num_instances if problem is not None else clues.shape[0]
-    ids = list(range(count)) if puzzle_ids is None else [int(i) for i in puzzle_ids]
-    plan = [(spec, seed, run_config(spec, seed, protocol, overrides)) for spec in specs for seed in seeds]
+    ids = list(range(problem.num_instances)) if puzzle_ids is None else [int(i) for i in puzzle_ids]
+    if len(ids) != problem.num_instances:
+        raise ValueError(f"{len(ids)} puzzle ids for {problem.num_instances} instances")
+    plan = [(spec, seed, run_config(spec, seed, protocol, overrides, defaults)) for spec in specs for seed in seeds]
     executor = executor or LocalExecutor()
     size = max(1, chunk_size or len(ids))
     bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
-    task = partial(solve_part, clues=clues, ids=ids, solutions=solutions, metas=metas,
-                   on_step=on_step if executor.in_process else None, problem=problem, make_records=make_records)
+    task = partial(solve_part, problem=problem, make_records=make_records, ids=ids,
+                   on_step=on_step if executor.in_process else None)
 
     def parts() -> Iterator[RunPart]:
         for index, (spec, seed, config) in enumerate(plan):
@@ -402,12 +414,12 @@ def compare(
         runs.append(run)
         if on_run is not None:
             on_run(RunEvent(part.run, len(plan), spec, seed, config, run))
-    return Comparison(runs, summarise(runs), protocol, dict(overrides), ids)
+    return Comparison(runs, summarise(runs), Protocol(protocol).value, dict(overrides), ids)
 
 
 @dataclass(frozen=True)
 class RunPart:
-    """One task of ``compare``: run number ``run`` (its ``config``) on the puzzles ``start:stop``."""
+    """One task of ``compare``: run number ``run`` (its ``config``) on the instances ``start:stop``."""
 
     run: int
     config: SolverConfig
@@ -424,36 +436,27 @@ class PartResult:
     error: str | None = None
 
 
-def solve_part(part: RunPart, clues: torch.Tensor | None, ids: Sequence[int],
-               solutions: Sequence[torch.Tensor | None] | None = None,
-               metas: Sequence[dict[str, Any]] | None = None,
-               on_step: Callable[[Any], None] | None = None,
-               problem: Problem | None = None,
-               make_records: RecordMaker | None = None) -> PartResult:
-    """One task (here or on a Ray worker): solve puzzles ``start:stop`` (of ``clues``, or of ``problem``'s
-    instances with ``make_records``) with the part's config."""
+def window_of(problem: Problem, window: slice) -> Problem:
+    """The instances ``window`` of ``problem`` (the problem itself when the window covers it)."""
+    keep = torch.zeros(problem.num_instances, dtype=torch.bool)
+    keep[window] = True
+    return problem if keep.all() else problem.select(keep)
+
+
+def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: Sequence[int],
+               on_step: Callable[[Any], None] | None = None) -> PartResult:
+    """One task (here or on a Ray worker): solve instances ``start:stop`` of ``problem`` with the part's config."""
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
-    if problem is None:
-        sub: Problem = SudokuBatch.from_grids(clues[window])
-    else:
-        keep = torch.zeros(problem.num_instances, dtype=torch.bool)
-        keep[window] = True
-        sub = problem if keep.all() else problem.select(keep)
     start = time.perf_counter()
-    results = solve(sub, part.config, puzzle_ids=torch.tensor(ids[window], dtype=torch.long), on_step=on_step)
+    results = solve(window_of(problem, window), part.config, puzzle_ids=torch.tensor(ids[window], dtype=torch.long),
+                    on_step=on_step)
     seconds = time.perf_counter() - start
     diverged = results.diverged_step[results.diverged_step >= 0]
     if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
         error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
         return PartResult([], [], seconds, 0, error=error)
-    if make_records is not None:
-        records = make_records(results, window)
-    else:
-        records = sudoku_records(results, clues[window], ids[window],
-                                 None if solutions is None else solutions[window],
-                                 None if metas is None else metas[window])
-    return PartResult(records, list(results.curve), seconds, int(results.steps_run.max()))
+    return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()))
 
 
 def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
@@ -474,48 +477,199 @@ def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
     return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done))
 
 
+# ---- inputs ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SudokuRecords:
+    """``RecordMaker`` of Sudoku puzzles: ``sudoku_records`` of a window (clues ``(I, N²)``, ids, optional known
+    solutions and per-row metadata, all in instance order). A plain object, so Ray can ship it to workers."""
+
+    clues: torch.Tensor
+    ids: tuple[int, ...]
+    solutions: tuple[torch.Tensor | None, ...] | None = None
+    metas: tuple[dict[str, Any], ...] | None = None
+
+    def __call__(self, results: PuzzleResults, window: slice) -> list[dict[str, Any]]:
+        return sudoku_records(results, self.clues[window], self.ids[window],
+                              None if self.solutions is None else self.solutions[window],
+                              None if self.metas is None else self.metas[window])
+
+    def subset(self, window: slice) -> "SudokuRecords":
+        return SudokuRecords(self.clues[window], self.ids[window],
+                             None if self.solutions is None else self.solutions[window],
+                             None if self.metas is None else self.metas[window])
+
+
+@dataclass(frozen=True)
+class InstanceRecords:
+    """``RecordMaker`` of named instances (colouring, queens, ...): ``instance_records`` of a window."""
+
+    instances: tuple[Any, ...]  # problems.instances.Instance
+    ids: tuple[int, ...]
+
+    def __call__(self, results: PuzzleResults, window: slice) -> list[dict[str, Any]]:
+        from .problems.instances import instance_records
+
+        return instance_records(results, self.instances[window], self.ids[window])
+
+    def subset(self, window: slice) -> "InstanceRecords":
+        return InstanceRecords(self.instances[window], self.ids[window])
+
+
+@dataclass(frozen=True)
+class CompareInput:
+    """What ``compare`` runs on: the problem, the maker of its records, and each instance's id (its row in the
+    source; the noise keys). ``kind``: "sudoku" or "instances"."""
+
+    problem: Problem
+    make_records: SudokuRecords | InstanceRecords
+    ids: tuple[int, ...]
+    kind: str
+    defaults: SolverConfig = DEFAULTS  # the product settings of this kind of problem (the default protocol's)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, window: slice) -> "CompareInput":
+        """The instances ``window`` (e.g. a tuning or a test split), ids and records kept with them."""
+        return replace(self, problem=window_of(self.problem, window), make_records=self.make_records.subset(window),
+                       ids=self.ids[window])
+
+    def split(self, fraction: float) -> tuple["CompareInput", "CompareInput"]:
+        """The first ``round(fraction · I)`` instances and the rest: disjoint, together all of them, neither empty.
+        Raises ``ValueError`` when there are too few instances to split so."""
+        if not 0 < fraction < 1:
+            raise ValueError(f"the tuning fraction must lie strictly between 0 and 1, got {fraction}")
+        cut = round(fraction * len(self))
+        if not 0 < cut < len(self):
+            raise ValueError(f"cannot split {len(self)} instance(s) {fraction:g} / {1 - fraction:g} into two "
+                             "non-empty parts; use more instances")
+        return self.subset(slice(0, cut)), self.subset(slice(cut, len(self)))
+
+
+def sudoku_input(clues: torch.Tensor, ids: Sequence[int] | None = None,
+                 solutions: Sequence[torch.Tensor | None] | None = None,
+                 metas: Sequence[dict[str, Any]] | None = None) -> CompareInput:
+    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` (ids default to 0..I−1)."""
+    ids = tuple(range(clues.shape[0])) if ids is None else tuple(int(i) for i in ids)
+    records = SudokuRecords(clues, ids, None if solutions is None else tuple(solutions),
+                            None if metas is None else tuple(metas))
+    return CompareInput(SudokuBatch.from_grids(clues), records, ids, "sudoku")
+
+
+class CompareInputError(ValueError):
+    """A source ``compare`` cannot read (one line for the user)."""
+
+
+def load_compare_input(source: str, colors: int | None = None, split: str = "train", offset: int = 0,
+                       limit: int | None = None, puzzle_column: str = "puzzle",
+                       solution_column: str | None = "solution") -> CompareInput:
+    """The instances named by ``source``: a DIMACS ``.col`` file or a directory of them (coloured with ``colors``
+    or each file's chromatic number), ``queens:N1,N2,...``, else Sudoku rows ``offset .. offset+limit`` of a
+    puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
+    break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
+    from .data import SourceError, iter_chunks, open_source
+    from .problems.instances import batch, problem_source
+    from .problems.textfile import ProblemFileError
+
+    if offset < 0:
+        raise CompareInputError(f"the offset must be >= 0, got {offset}")
+    if limit is not None and limit < 1:
+        raise CompareInputError(f"the limit must be >= 1, got {limit}")
+    try:
+        instances = problem_source(source, colors)
+    except ProblemFileError as exc:
+        raise CompareInputError(str(exc)) from None
+    if instances is not None:
+        instances = instances[offset:None if limit is None else offset + limit]
+        if not instances:
+            raise CompareInputError(f"no instances in {source} from {offset}")
+        ids = tuple(range(offset, offset + len(instances)))
+        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances",
+                            CONSTRAINT_DEFAULTS)
+    try:
+        dataset = open_source(source, split, puzzle_column, solution_column or None)
+        rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
+                for row in chunk]
+    except SourceError as exc:
+        raise CompareInputError(str(exc)) from None
+    if not rows:
+        raise CompareInputError(f"no puzzles in {source} from row {offset}")
+    clues, solutions = [], []
+    for row in rows:
+        parsed = validate_puzzle(row.puzzle, row.solution)  # symbols, size, clues that break a rule, the solution
+        if isinstance(parsed, str):
+            raise CompareInputError(f"row {row.index}: {parsed}")
+        clues.append(parsed[0])
+        solutions.append(parsed[1])
+    if len({c.numel() for c in clues}) != 1:
+        raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
+    return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows])
+
+
 # ---- files -------------------------------------------------------------------------------------------------------
 
+CONFIG_COLUMNS = ("steps", "samples", "restarts", "lr", "early_stop")
 CSV_COLUMNS = (
-    "label", "estimator", "params", "seeds", "puzzles", "loss_mean", "loss_std",
-    "solved_last_mean", "solved_last_std", "solved_mode_mean", "solved_mode_std",
-    "solved_any_mean", "solved_any_std", "found_mean", "found_std", "mean_step_to_solve", "ms_per_step", "diverged",
-    "steps", "samples", "restarts", "lr", "early_stop",
+    "label", "estimator", "params", "seeds", "puzzles", *(f"{s}_{m}" for s in STATS for m in ("mean", "std")),
+    "mean_step_to_solve", "ms_per_step", "diverged", *CONFIG_COLUMNS,
 )
 
 
 def table_csv(rows: Sequence[SpecSummary]) -> str:
+    """The table as CSV (``CSV_COLUMNS``): params as JSON, seeds space-separated, floats as ``repr``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        data = row.to_json()
+        data = row.flat()
         data["params"] = json.dumps(row.params, sort_keys=False)
         data["seeds"] = " ".join(str(s) for s in row.seeds)
-        for key in ("steps", "samples", "restarts", "lr", "early_stop"):
-            data[key] = row.config.get(key)
-        writer.writerow(["" if data[c] is None else _csv_value(data[c]) for c in CSV_COLUMNS])
+        data.update({key: row.config.get(key) for key in CONFIG_COLUMNS})
+        writer.writerow(["" if data[c] is None else csv_value(data[c]) for c in CSV_COLUMNS])
     return buffer.getvalue()
 
 
-def _csv_value(value: Any) -> Any:
+def csv_value(value: Any) -> Any:
+    """A CSV cell: floats as ``repr`` (every digit kept), the rest as they are."""
     return repr(value) if isinstance(value, float) else value
 
 
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves)."""
     prefix = Path(prefix)
-    written = []
-    csv_path = prefix.with_name(prefix.name + ".csv")
-    write_atomic(csv_path, table_csv(comparison.rows), make_parents=True)
-    written.append(csv_path)
-    json_path = prefix.with_name(prefix.name + ".json")
-    write_atomic(json_path, json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
-    written.append(json_path)
+    written = [prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".json")]
+    write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
+    write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
     if plot:
-        from .plots import comparison_png
-
-        png_path = prefix.with_name(prefix.name + ".png")
-        write_atomic(png_path, comparison_png(comparison), make_parents=True)
-        written.append(png_path)
+        written.append(prefix.with_name(prefix.name + ".png"))
+        write_atomic(written[2], comparison_png(comparison), make_parents=True)
     return written
+
+
+def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
+    """Puzzles found (%) vs step: one line per estimator spec (mean over seeds), band = min..max over seeds."""
+    figure = new_figure(8, 5)
+    axes = figure.subplots()
+    length = max((len(run.curve) for run in comparison.runs), default=0)
+    steps = list(range(1, length + 1))
+    for row in comparison.rows:
+        runs = [run for run in comparison.runs if run.spec.label == row.label and run.error is None]
+        curves = [curve_percent(run, length) for run in runs]
+        if not curves or not steps:
+            continue
+        plot_mean_band(axes, steps, curves, f"{row.label} ({row.stats['found'].mean:.1f}%)")
+    seeds = len({run.seed for run in comparison.runs})
+    config = comparison.rows[0].config if comparison.rows else {}
+    axes.set_title(
+        title
+        or f"{comparison.protocol} protocol: {len(comparison.puzzle_ids)} puzzles, {seeds} seed(s), "
+        f"{config.get('samples')} sample(s), {config.get('restarts')} restart(s)"
+    )
+    axes.set_xlabel("step")
+    axes.set_ylabel("puzzles solved so far (%, sample or mode)")
+    axes.set_ylim(-2, 102)
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    return png_bytes(figure)

@@ -1,4 +1,5 @@
-"""Plots of comparisons, rendered off-screen (matplotlib's Agg backend) to PNG bytes."""
+"""Plot helpers, rendered off-screen (matplotlib's Agg backend) to PNG bytes; the figures themselves live next
+to what they show (``compare.comparison_png``, ``tuning.study_png``, ``diagnostics.diagnostics_png``)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-    from .compare import Comparison
 
 
 def new_figure(width: float, height: float) -> "Figure":
@@ -39,32 +38,3 @@ def png_bytes(figure: "Figure") -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def comparison_png(comparison: "Comparison", title: str | None = None) -> bytes:
-    """Puzzles found (%) vs step: one line per estimator spec (mean over seeds), band = min..max over seeds."""
-    from .compare import curve_percent
-
-    figure = new_figure(8, 5)
-    axes = figure.subplots()
-    length = max((len(run.curve) for run in comparison.runs), default=0)
-    steps = list(range(1, length + 1))
-    for row in comparison.rows:
-        runs = [run for run in comparison.runs if run.spec.label == row.label and run.error is None]
-        curves = [curve_percent(run, length) for run in runs]
-        if not curves or not steps:
-            continue
-        plot_mean_band(axes, steps, curves, f"{row.label} ({row.found_mean:.1f}%)")
-    seeds = len({run.seed for run in comparison.runs})
-    config = comparison.rows[0].config if comparison.rows else {}
-    axes.set_title(
-        title
-        or f"{comparison.protocol} protocol: {len(comparison.puzzle_ids)} puzzles, {seeds} seed(s), "
-        f"{config.get('samples')} sample(s), {config.get('restarts')} restart(s)"
-    )
-    axes.set_xlabel("step")
-    axes.set_ylabel("puzzles solved so far (%, sample or mode)")
-    axes.set_ylim(-2, 102)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
-    return png_bytes(figure)

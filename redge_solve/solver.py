@@ -52,6 +52,7 @@ class Problem(Protocol):
     def variable_mask(self, keep: Tensor) -> Tensor: ...
     def deduce(self, level: str) -> "Problem": ...  # the exact pre-step (``SolverConfig.deduce``), or itself
     def candidates(self) -> Tensor | None: ...  # (F, K) bool: values a free variable may take; None: all
+    def expected_penalty(self, probs: Tensor) -> Tensor: ...  # (F, K) -> (I,): E[f] under the mean-field law
 
 
 @dataclass
@@ -193,10 +194,8 @@ class _Batch:
         self.weights = None
         if self.config.weight_step > 0:
             terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
-            if terms.dim() != 3:
-                raise ValueError("weight_step needs a problem whose terms are (S, instances, terms), as Sudoku's "
-                                 "are; generic constraint problems do not support it yet")
-            self.weights = torch.ones_like(terms[0])
+            if terms.dim() == 3:  # per-instance terms (S, I, T), as Sudoku's; generic constraints: no weights yet
+                self.weights = torch.ones_like(terms[0])
 
     def raise_weights(self, mode: Tensor) -> None:
         """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
@@ -207,13 +206,12 @@ class _Batch:
     def objective(self) -> ProblemObjective:
         """The penalty of the rows in the batch, with what estimators need beyond its values."""
         problem = self.problem
-        # the closed-form expectation where the problem has one (the `exact` estimator needs it)
-        expected = getattr(problem, "expected_penalty", None)
+        expected = problem.expected_penalty  # the closed-form E[f] (the `exact` estimator's)
         if self.weights is None:
             return ProblemObjective(problem.penalty, problem.var_instance, expected)
         weights = self.weights
         return ProblemObjective(lambda x: problem.penalty(x, weights), problem.var_instance,
-                                None if expected is None else (lambda probs: expected(probs, weights)))
+                                lambda probs: expected(probs, weights))
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""

@@ -81,7 +81,7 @@ def test_compare_on_a_directory_of_graphs_and_on_queens(tmp_path):
     (["latin"], "11..\n", "appears twice in row 1"),
     (["latin"], "", "empty file"),
     (["color"], "e 1 2\n", "edge before"),
-    (["color"], "p edge 2 1\ne 1 2\n", "give --colors"),
+    (["color"], "p edge 2 1\ne 1 3\n", "vertex 3 is outside 1..2"),
     (["color", "--colors", "0"], "p edge 2 1\ne 1 2\n", "--colors must be"),
     (["solve"], '{"variables": 2}', "values: Field required"),
     (["solve"], '{"variables": 2, "values": 2, "differ": [[0, "z"]]}', "differ[0][1]: unknown variable 'z'"),

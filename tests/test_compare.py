@@ -18,6 +18,7 @@ from redge_solve.compare import (
     compare,
     expand_specs,
     run_config,
+    sudoku_input,
     summarise,
     table_csv,
     write_outputs,
@@ -32,10 +33,16 @@ def clues() -> torch.Tensor:
     return torch.tensor([[int(c) for c in p] for p in PUZZLES_4])
 
 
+def run(puzzles: torch.Tensor, specs, ids=None, **kwargs):
+    """``compare`` on Sudoku puzzles, ``ids`` the puzzle ids (default 0..B-1)."""
+    data = sudoku_input(puzzles, ids)
+    return compare(data.problem, data.make_records, specs, puzzle_ids=data.ids, **kwargs)
+
+
 @pytest.fixture(scope="module")
 def comparison():
     specs = expand_specs(["st", "redge"], {}, {"redge.t_1": ["0.3", "0.9"]})
-    return compare(clues(), specs, seeds=[0, 1], protocol="default", overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+    return run(clues(), specs, [10, 11, 12, 13], seeds=[0, 1], protocol="default", overrides=SMALL)
 
 
 def test_grid_expands_to_the_cartesian_product_per_estimator():
@@ -133,18 +140,18 @@ def test_table_csv_and_json_agree_with_the_records(comparison, tmp_path):
 
 def test_same_seed_gives_the_same_table(comparison):
     specs = [EstimatorSpec("redge", (("t_1", 0.3),))]
-    again = compare(clues(), specs, seeds=[1], overrides=SMALL, puzzle_ids=[10, 11, 12, 13])
+    again = run(clues(), specs, [10, 11, 12, 13], seeds=[1], overrides=SMALL)
     first = [r for r in comparison.runs if r.spec == specs[0] and r.seed == 1][0]
     strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]
     assert strip(again.runs[0].records) == strip(first.records)
     assert again.runs[0].curve == first.curve
-    row = {k: v for k, v in again.rows[0].to_json().items() if k != "ms_per_step"}
+    row = {k: v for k, v in again.rows[0].flat().items() if k != "ms_per_step"}
     assert row["solved_last_mean"] == 100 * sum(r["solved_last"] for r in first.records) / 4
 
 
 def test_callbacks_see_every_run_and_step():
     events, steps = [], []
-    compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], protocol="paper", overrides={"steps": 5},
+    run(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], protocol="paper", overrides={"steps": 5},
             on_run=lambda e: events.append((e.index, e.total, e.seed, e.run is None)),
             on_step=lambda p: steps.append(p.step))
     assert events == [(0, 2, 0, True), (0, 2, 0, False), (1, 2, 1, True), (1, 2, 1, False)]
@@ -163,11 +170,11 @@ def test_a_diverging_run_is_recorded_and_left_out_of_the_row(monkeypatch):
         return results
 
     monkeypatch.setattr(module, "solve", flaky)
-    result = compare(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], overrides=dict(SMALL, steps=5))
+    result = run(clues()[:2], [EstimatorSpec("st")], seeds=[0, 1], overrides=dict(SMALL, steps=5))
     assert [run.error for run in result.runs] == [None, "logits became NaN/inf at step 3 in 1 puzzle(s)"]
     row = result.rows[0]
     assert row.diverged == 1 and row.seeds == [0] and row.puzzles == 2
-    assert row.solved_last_std == 0.0  # one remaining seed
+    assert row.stats["solved_last"].std == 0.0  # one remaining seed
     assert "diverged" in table_csv(result.rows).splitlines()[0]
 
 
@@ -179,7 +186,7 @@ def test_a_diverging_run_is_recorded_and_left_out_of_the_row(monkeypatch):
         (["--param", "redge.n_steps"], "must look like name=value"),
         (["--grid", "redge.t_1=0.3,x"], "must be a number"),
         (["-e", "reinforce", "--protocol", "paper"], "reinforce needs at least 2 samples"),
-        (["--protocol", "fast"], "--protocol must be one of"),
+        (["--protocol", "fast"], "'fast' is not one of 'default', 'paper'"),
         (["--seeds", "0"], "--seeds must be"),
     ],
 )
@@ -213,3 +220,54 @@ def test_cli_end_to_end_and_error_without_traceback(tmp_path):
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert "no parameter 't_9'" in bad.stderr
+
+
+def test_load_compare_input_reads_every_source_and_checks_each_puzzle(tmp_path):
+    from redge_solve.compare import CompareInputError, load_compare_input
+
+    good = tmp_path / "good.csv"
+    good.write_text("puzzle,solution\n" + "\n".join(f"{p}," for p in PUZZLES_4) + "\n")
+    data = load_compare_input(str(good), offset=1, limit=2)
+    assert data.kind == "sudoku" and data.ids == (1, 2) and len(data) == data.problem.num_instances == 2
+    assert torch.equal(data.problem.grids, clues()[1:3])
+    queens = load_compare_input("queens:5,6,7", offset=1)
+    assert queens.kind == "instances" and queens.ids == (1, 2) and queens.problem.num_instances == 2
+    for rows, message in [
+        (["1100000000000000"], "row 0: clues conflict: 1 appears twice in row 1"),
+        ([PUZZLES_4[0], "12x4000000000000"], "row 1: bad character 'X' at position 3"),
+        ([PUZZLES_4[0], "1" + "0" * 80], "compare needs puzzles of one size"),
+    ]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text("puzzle\n" + "\n".join(rows) + "\n")
+        with pytest.raises(CompareInputError, match=message):
+            load_compare_input(str(bad))
+    with pytest.raises(CompareInputError, match="no puzzles"):
+        load_compare_input(str(good), offset=10)
+
+
+@pytest.mark.parametrize("source", ["sudoku", "queens"])
+def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_seed(source):
+    from redge_solve.compare import load_compare_input
+
+    data = sudoku_input(clues()) if source == "sudoku" else load_compare_input("queens:5,6")
+    result = compare(data.problem, data.make_records, [EstimatorSpec("exact"), EstimatorSpec("st")], [0, 1],
+                     "paper", {"steps": 40, "lr": 0.2}, puzzle_ids=data.ids)
+    exact = [run for run in result.runs if run.spec.name == "exact"]
+    assert [run.error for run in exact] == [None, None]
+    # the gradient is deterministic: the logits, so their mode, are the same under every seed (samples only judge)
+    assert [r["solved_mode"] for r in exact[0].records] == [r["solved_mode"] for r in exact[1].records]
+    assert result.rows[0].label == "exact" and result.rows[0].stats["solved_mode"].std == 0
+
+
+def test_cli_out_follows_the_output_policy(tmp_path):
+    source = tmp_path / "four.csv"
+    source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
+    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "--no-progress"]
+    # PREFIX.csv would be the input itself: refused even with --force, before any run
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "four"), "--force"])
+    assert refused.exit_code == 2 and "is the input file" in refused.output
+    (tmp_path / "old-diagnostics.json").write_text("{}")  # an existing output of --diagnose
+    kept = CliRunner().invoke(app, [*args, "--diagnose-only", "--out", str(tmp_path / "old")])
+    assert kept.exit_code == 2 and "already exists" in kept.output
+    assert (tmp_path / "old-diagnostics.json").read_text() == "{}"
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "old")]).exit_code == 0  # no clash without it

@@ -16,7 +16,7 @@ from test_batch import ROOT, _start_and_stop, read_lines, run_cli
 
 from redge_solve import threads
 from redge_solve.batch import read_done
-from redge_solve.compare import EstimatorSpec, compare
+from redge_solve.compare import EstimatorSpec, compare, sudoku_input
 from redge_solve.executors import (
     FAIL_LOG_ENV,
     FAIL_ROWS_ENV,
@@ -155,15 +155,19 @@ def test_compare_on_ray_gives_the_local_comparison(ray_cluster):
     rows = SAMPLE.read_text().splitlines()[1:5]
     clues = torch.stack([grid_from_string(line.split(",")[0]) for line in rows])
     specs = [EstimatorSpec("st"), EstimatorSpec("redge", (("n_steps", 2),))]
-    settings = dict(seeds=[0, 1], overrides=dict(steps=40, samples=2, restarts=1), puzzle_ids=[5, 6, 7, 8])
+    data = sudoku_input(clues, [5, 6, 7, 8])
+    # the paper protocol: no pre-step and no early stop, so every run takes its 40 steps whatever the defaults
+    settings = dict(seeds=[0, 1], protocol="paper", overrides=dict(steps=40, samples=2, restarts=1),
+                    puzzle_ids=data.ids)
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # as each Ray task runs
     try:
-        local = compare(clues, specs, **settings)
+        local = compare(data.problem, data.make_records, specs, **settings)
     finally:
         torch.set_num_threads(before)
     events = []
-    remote = compare(clues, specs, **settings, executor=RayExecutor(num_workers=2), chunk_size=3,
+    remote = compare(data.problem, data.make_records, specs, **settings, executor=RayExecutor(num_workers=2),
+                     chunk_size=3,
                      on_run=lambda e: events.append((e.index, e.run is None)))
     assert without_timings(remote.to_json()) == without_timings(local.to_json())
     assert sorted(events) == [(i, before) for i in range(4) for before in (False, True)]

@@ -359,6 +359,9 @@ class Poisoned:
     def candidates(self):
         return self.inner.candidates()
 
+    def expected_penalty(self, probs):
+        return self.inner.expected_penalty(probs)
+
 
 def puzzles_4(count: int, blanks: int, seed: int = 0) -> torch.Tensor:
     rng = random.Random(seed)

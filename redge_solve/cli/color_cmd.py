@@ -1,20 +1,37 @@
-"""``redge-solve color FILE.col --colors K``: colour a DIMACS graph with K colours, no edge monochromatic."""
+"""``redge-solve color FILE.col [--colors K]``: colour a DIMACS graph with K colours, no edge monochromatic; or,
+without K (none given, none stated in the file, or ``--fewest``), with as few colours as the search reaches."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+import time
+from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import fail
+from .common import (
+    EXIT_ALL_SOLVED,
+    EXIT_INTERRUPTED,
+    console,
+    err_console,
+    fail,
+    sigterm_as_interrupt,
+    write_json_lines,
+)
 from .problem_run import run
 
+if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
+    from ..problems.color_search import Attempt, SearchResult
+    from ..problems.coloring import Graph
+    from ..settings import SolverConfig
+
 MAX_COLORS = 1000
+DEFAULT_MAX_SECONDS = 60.0
 
 
 def render_coloring(record: dict[str, Any]) -> Text:
@@ -35,7 +52,7 @@ def render_coloring(record: dict[str, Any]) -> Text:
     return text
 
 
-def load_graph(path: str):
+def load_graph(path: str) -> Graph:
     """The graph of a DIMACS file (``-`` = stdin), or a one-line error (exit 2)."""
     from ..problems.coloring import parse_dimacs  # torch: not for --help
     from ..problems.textfile import ProblemFileError, read_text
@@ -53,7 +70,13 @@ def color(
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
                                help="A DIMACS graph ('p edge V E', 'e U V' lines), '-' for stdin."),
     colors: Optional[int] = typer.Option(None, "--colors", "-k", show_default=False,
-                                         help="Number of colours (default: the file's 'c chromatic number K')."),
+                                         help="Number of colours (default: the file's 'c chromatic number K'; "
+                                              "with neither, search for the fewest)."),
+    fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
+                                                        "its chromatic number (the search then stops there)."),
+    search_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds",
+                                      help="Fewest-colours search: wall-clock budget of each number of colours "
+                                           "tried, 0 for none (the step budget --steps applies too)."),
     estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
     param: opt.Param = None,
     steps: opt.Steps = COLOR_DEFAULTS.steps,
@@ -64,21 +87,123 @@ def color(
     no_early_stop: opt.NoEarlyStop = False,
     json_path: opt.Json = None,
     force: opt.Force = False,
-    max_seconds: opt.MaxSeconds = None,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Colour a graph by gradient descent. Exit 0 solved, 1 not solved, 2 bad input."""
+    """Colour a graph by gradient descent: with K colours (exit 0 solved, 1 not solved), or with the fewest
+    colours found, starting from DSATUR (exit 0). Exit 2 bad input, 130 interrupted."""
     config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
+    if not search_seconds >= 0:  # also NaN
+        fail(f"--max-seconds must be a number >= 0, got {search_seconds}")
+    if colors is not None and fewest:
+        fail("--fewest searches for the number of colours: give it without --colors")
     opt.check_output("--json", json_path, [file], force)
     graph = load_graph(file)
+    label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
-        if graph.chromatic_number is None:
-            fail(f"{file}: give --colors K (the file states no 'c chromatic number')")
+        if fewest or graph.chromatic_number is None:
+            search(graph, config, search_seconds, label, json_path, quiet)
         colors = graph.chromatic_number
+    if colors > MAX_COLORS:
+        fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
     from ..problems.instances import coloring_instance
 
-    instance = coloring_instance(graph, colors)
-    label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges, {colors} colours"
-    run([instance], config, label, render_coloring, json_path, quiet, "graph")
+    run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
+        quiet, "graph")
+
+
+def _colours(count: int) -> str:
+    return f"{count} colour{'' if count == 1 else 's'}"
+
+
+def _attempt_line(attempt: Attempt) -> str:
+    if attempt.method == "dsatur":
+        return f"DSATUR: [bold]{_colours(attempt.used)}[/] ({attempt.seconds:.2f} s)"
+    if attempt.found:
+        fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
+        return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
+                f"({attempt.seconds:.2f} s)")
+    why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
+           "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
+    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
+
+
+def search_record(result: SearchResult, verified: bool, interrupted: bool = False) -> dict[str, Any]:
+    """The ``--json`` record of a fewest-colours search: the best colouring (1-based colours), how it was found,
+    DSATUR's K, the lower bound, whether the colouring passed the direct check, and every K tried
+    (``attempts``)."""
+    return {
+        "name": result.graph.name or "graph",
+        "vertices": result.graph.num_vertices,
+        "edges": int(result.graph.edges.shape[0]),
+        "found": True,  # a search always has a colouring: DSATUR's at worst
+        "num_colors": result.best_colors,
+        "method": result.best_method,
+        "dsatur_colors": result.dsatur_colors,
+        "lower_bound": result.lower_bound,
+        "optimal": result.optimal,
+        "verified": verified,
+        "interrupted": interrupted,
+        "colors": (result.best_coloring + 1).tolist(),
+        "attempts": [a.record() for a in result.attempts],
+    }
+
+
+def search(graph: Graph, config: SolverConfig, max_seconds: float, label: str, json_path: str | None,
+           quiet: bool) -> NoReturn:
+    """Run the fewest-colours search with a progress bar, print each colouring found and the best; exit 0, or
+    130 on Ctrl-C after printing and saving the best colouring found."""
+    from ..problems.color_search import SearchInterrupted, fewest_colors
+    from ..problems.coloring import verify_coloring
+
+    out = err_console if json_path == "-" else console
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+               TextColumn("best penalty {task.fields[penalty]}"), TimeElapsedColumn())
+    start = time.perf_counter()
+    if not quiet:
+        out.print(f"[bold]{label}[/]: searching for the fewest colours", highlight=False)
+    interrupted = False
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
+        tasks: dict[int, Any] = {}
+
+        def on_step(k: int, progress) -> None:
+            if k not in tasks:
+                tasks[k] = bar.add_task(f"{k} colours", total=progress.steps, penalty="-")
+            bar.update(tasks[k], completed=progress.step, penalty=f"{progress.best_penalty:.0f}")
+
+        def on_attempt(attempt: Attempt) -> None:
+            if attempt.colors in tasks:
+                bar.remove_task(tasks.pop(attempt.colors))
+            if not quiet:
+                out.print(_attempt_line(attempt), highlight=False)
+                if attempt.found:
+                    out.print(f"  colours of vertices 1..{graph.num_vertices}: "
+                              f"{' '.join(str(int(c) + 1) for c in attempt.coloring)}", highlight=False,
+                              soft_wrap=True)
+
+        try:
+            result = fewest_colors(graph, config, max_seconds, graph.chromatic_number, on_attempt, on_step)
+        except SearchInterrupted as interrupt:
+            result, interrupted = interrupt.result, True
+    verified = verify_coloring(graph, result.best_coloring, result.best_colors)
+    if json_path is not None:
+        write_json_lines(json_path, [search_record(result, verified, interrupted)])
+    if not verified:  # every colouring of a result was checked already: a bug if this happens
+        err_console.print(f"[red]{graph.name}: the best colouring fails the direct check[/]")
+        raise typer.Exit(1)
+    if not quiet:
+        bound = (f"optimal (a {result.lower_bound}-clique)" if result.optimal else
+                 f"lower bound {result.lower_bound}")
+        if graph.chromatic_number is not None and result.lower_bound == graph.chromatic_number:
+            bound = "optimal (the file's chromatic number)" if result.optimal else \
+                f"the file states χ = {graph.chromatic_number}"
+        method = "DSATUR" if result.best_method == "dsatur" else "gradient"
+        out.print(f"[bold]best: {_colours(result.best_colors)}[/] ({method}), DSATUR {result.dsatur_colors}; {bound}; "
+                  f"{time.perf_counter() - start:.2f} s", highlight=False)
+        out.print(render_coloring({"found": True, "colors": (result.best_coloring + 1).tolist()}), end="")
+    if interrupted:
+        err_console.print(f"interrupted: keeping the best colouring found, {_colours(result.best_colors)}",
+                          highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_ALL_SOLVED)

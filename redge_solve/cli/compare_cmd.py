@@ -1,72 +1,53 @@
-"""``redge-solve compare SOURCE``: run several estimators (and parameter grids) on the same puzzles, then a table,
-and optionally PREFIX.csv / PREFIX.json / PREFIX.png. Only wires ``redge_solve.compare``."""
+"""``redge-solve compare SOURCE``: run several estimators (and parameter grids) on the same puzzles, optionally each
+tuned first, then a table, and optionally PREFIX.csv / PREFIX.json / PREFIX.png. Only validates, shows progress and
+renders: the work is ``redge_solve.compare`` and ``redge_solve.tuning``."""
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Optional
 
 import typer
-from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..config import Protocol
 from . import options as opt
 from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
-from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
-from .progress import time_left_text
+from .executor_opts import open_executor
 
-DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
-
-
-def _seeds(text: str) -> list[int]:
-    try:
-        if "," in text:
-            seeds = [int(s) for s in text.split(",") if s.strip()]
-        else:
-            count = int(text)
-            if count < 1:
-                fail(f"--seeds must be a count >= 1 or a list like 0,5,7, got {text!r}")
-            seeds = list(range(count))
-    except ValueError:
-        fail(f"--seeds must be a count >= 1 or a list like 0,5,7, got {text!r}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        fail(f"--seeds must list distinct integers, got {text!r}")
-    return seeds
+DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov,exact"
 
 
-def _fmt(mean: float, std: float, digits: int = 1) -> str:
-    """``mean±std`` without spaces, so a cell never wraps; "—" when every run of the row diverged (NaN)."""
-    if mean != mean:
+def _fmt(stat, digits: int = 1, pct: bool = False) -> str:
+    if stat.mean != stat.mean:  # NaN: every run of the row diverged
         return "—"
-    return f"{mean:.{digits}f}±{std:.{digits}f}"
+    suffix = "%" if pct else ""
+    return f"{stat.mean:.{digits}f}{suffix} ± {stat.std:.{digits}f}"
 
 
-def render_table(rows, title: str) -> Table:
-    """One row per estimator setting, readable at 80 columns and in a pipe: its parameters (and diverged runs, if
-    any) go on their own line under the estimator's name, folded when long; means ± std are written without
-    spaces and the headers take two lines. Solved columns are % (mean ± std over seeds); loss is mean ± std over
-    puzzles and seeds; step: mean first solved step."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  collapse_padding=True, leading=1)
-    table.add_column("estimator\nparameters", overflow="fold", min_width=9)
-    for header in ("\nloss", "solved %\nlast", "solved %\nmode", "solved %\nany", "\nfound", "mean\nstep",
-                   "ms/\nstep"):
-        table.add_column(header, justify="right", no_wrap=True)
+def render_table(rows, title: str, show_lr: bool = False) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("estimator", style="bold cyan")
+    table.add_column("parameters")
+    if show_lr:
+        table.add_column("lr", justify="right")
+    table.add_column("loss", justify="right")
+    for name in ("solved last", "solved mode", "solved any", "found", "step to solve", "ms/step"):
+        table.add_column(name, justify="right")
+    show_diverged = any(row.diverged for row in rows)
+    if show_diverged:
+        table.add_column("diverged", justify="right")
     for row in rows:
-        params = ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults"
-        if row.diverged:
-            params += f"; [red]{row.diverged} of {row.diverged + len(row.seeds)} runs diverged[/]"
         table.add_row(
-            f"[bold cyan]{row.estimator}[/]\n[dim]{params}[/]",
-            _fmt(row.loss_mean, row.loss_std, 1),
-            _fmt(row.solved_last_mean, row.solved_last_std),
-            _fmt(row.solved_mode_mean, row.solved_mode_std),
-            _fmt(row.solved_any_mean, row.solved_any_std),
-            _fmt(row.found_mean, row.found_std),
+            row.estimator,
+            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults",
+            *([f"{row.config['lr']:.3g}"] if show_lr else []),
+            _fmt(row.stats["loss"], 2),
+            *(_fmt(row.stats[key], 1, True) for key in ("solved_last", "solved_mode", "solved_any", "found")),
             "—" if row.mean_step_to_solve is None else f"{row.mean_step_to_solve:.0f}",
             "—" if row.ms_per_step != row.ms_per_step else f"{row.ms_per_step:.1f}",
+            *([f"{row.diverged}/{row.diverged + len(row.seeds)}"] if show_diverged else []),
         )
     return table
 
@@ -78,113 +59,138 @@ def compare_command(
     colors: Optional[int] = typer.Option(None, "--colors", min=1, help="Colours for .col graphs (default: each "
                                          "file's 'c chromatic number')."),
     split: str = typer.Option("train", "--split", help="Dataset split (hub or local)."),
-    offset: int = typer.Option(0, "--offset", help="First row to use."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Number of rows to use (default: all)."),
+    offset: int = typer.Option(0, "--offset", min=0, help="First row to use."),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Number of rows to use (default: all)."),
     puzzle_column: str = typer.Option("puzzle", "--puzzle-column"),
     solution_column: str = typer.Option("solution", "--solution-column"),
-    estimators: str = typer.Option(
-        DEFAULT_ESTIMATORS, "--estimators", "-e",
-        help="Comma-separated estimators. Default: the six of the paper's Table 2 (reinforce needs >= 2 samples).",
-    ),
-    seeds: str = typer.Option("3", "--seeds", help="Number of seeds (0..N-1) or a list like 0,5,7."),
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
-    grid: Annotated[
-        Optional[list[str]], typer.Option("--grid", help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")
-    ] = None,
-    protocol: str = typer.Option("default", "--protocol", help="default (product settings) or paper (Table 2)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Override the protocol's steps."),
-    samples: Optional[int] = typer.Option(None, "--samples", help="Override samples per step."),
-    restarts: Optional[int] = typer.Option(None, "--restarts", help="Override restarts per puzzle."),
+    estimators: opt.Estimators = DEFAULT_ESTIMATORS,
+    seeds: opt.Seeds = "3",
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", callback=opt.assignments, help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", callback=opt.assignments, help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")] = None,
+    protocol: opt.ProtocolOption = Protocol.default,
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Override the protocol's steps."),
+    samples: Optional[int] = typer.Option(None, "--samples", min=1, help="Override samples per step."),
+    restarts: Optional[int] = typer.Option(None, "--restarts", min=1, help="Override restarts per puzzle."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
     deduce: opt.Deduce = None,  # type: ignore[assignment]  (None: the protocol's)
     weight_step: opt.WeightStep = None,  # type: ignore[assignment]
     reset_every: opt.ResetEvery = None,  # type: ignore[assignment]
     max_seconds: opt.MaxSeconds = None,
-    out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png."),
+    tune: Optional[int] = typer.Option(
+        None, "--tune", min=1, metavar="N",
+        help="Tune each estimator first: an Optuna study of N trials (seeded TPE) on the first --tune-fraction of "
+             "the puzzles, then the table with the chosen parameters on the rest (needs the .[tune] extra)."),
+    tune_fraction: float = typer.Option(0.5, "--tune-fraction", min=0.0, max=1.0,
+                                        help="Share of the puzzles (the first ones) used for tuning."),
+    tune_lr: bool = typer.Option(False, "--tune-lr", help="Tune the learning rate too (log-uniform 0.005..0.5)."),
+    tune_seeds: Annotated[str, typer.Option("--tune-seeds", callback=opt.seed_list,
+                                            help="Seeds of each trial: a count or a list like 0,5.")] = "1",
+    criterion: str = typer.Option("solved_last", "--criterion",
+                                  help="What tuning maximises: solved_last, solved_mode, solved_any or found "
+                                       "(ties broken by the mean final penalty)."),
+    tune_storage: Optional[str] = typer.Option(
+        None, "--tune-storage", metavar="URL",
+        help="Optuna storage (e.g. sqlite:///tune.db): a rerun resumes its studies instead of starting over."),
+    diagnose: bool = typer.Option(
+        False, "--diagnose",
+        help="Then measure each estimator's gradient against the exact one (cosine, relative bias ± its noise, "
+             "relative variance) at --checkpoints of an exact-gradient trajectory on the first --diagnose-puzzles."),
+    diagnose_only: bool = typer.Option(
+        False, "--diagnose-only", help="Only the diagnostics, no comparison runs (so reinforce may join with the "
+                                       "paper protocol's one sample: each estimate uses at least its minimum)."),
+    checkpoints: str = typer.Option("0,10,100,1000", "--checkpoints", help="Steps at which --diagnose measures."),
+    draws: int = typer.Option(200, "--draws", min=2, help="Gradient estimates per estimator and checkpoint."),
+    diagnose_puzzles: int = typer.Option(10, "--diagnose-puzzles", min=1,
+                                         help="Puzzles (the first of the compared ones) --diagnose uses."),
+    out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with "
+                                      "--tune also PREFIX-trials.csv, PREFIX-splits.csv, PREFIX-tuning.png; with "
+                                      "--diagnose PREFIX-diagnostics.csv/.json/.png)."),
+    force: opt.Force = False,
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
-    executor_name: str = typer.Option("local", "--executor", help=EXECUTOR_HELP),
-    address: Optional[str] = typer.Option(None, "--address", help=ADDRESS_HELP),
-    num_workers: Optional[int] = typer.Option(None, "--num-workers", help=WORKERS_HELP),
+    executor_name: opt.Executor = "local",
+    address: opt.Address = None,
+    num_workers: opt.NumWorkers = None,
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
 ) -> None:
-    """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed."""
-    from ..compare import PROTOCOLS, compare, expand_specs, run_config, write_outputs
+    """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed;
+    optionally each tuned first (--tune)."""
+    from ..compare import (
+        CRITERIA,
+        CompareInputError,
+        EstimatorSpec,
+        compare,
+        expand_specs,
+        load_compare_input,
+        run_config,
+    )
 
     # --- everything is validated before any data is loaded or any run starts
-    if protocol not in PROTOCOLS:
-        fail(f"--protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-    if offset < 0:
-        fail(f"--offset must be >= 0, got {offset}")
-    if limit is not None and limit < 1:
-        fail(f"--limit must be >= 1, got {limit}")
-    seed_list = _seeds(seeds)
+    if criterion not in CRITERIA:
+        fail(f"--criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
+    seed_list = list(seeds)  # a list already (the option's callback)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
     fixed = parse_assignments(param or [], "--param")
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(grid or [], "--grid").items()}
     overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
                      reset_every=reset_every, max_seconds=max_seconds, deduce=deduce and deduce.value)
+    diagnose = diagnose or diagnose_only
     try:
         specs = expand_specs(names, fixed, grids)
-        for spec in specs:
+        for spec in [] if diagnose_only else specs:
             run_config(spec, seed_list[0], protocol, overrides)
     except ValueError as exc:
         fail(str(exc))
+    if diagnose_only and tune is not None:
+        fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
+    if tune is not None:
+        from ..tuning import OptunaMissing, import_optuna
 
-    from ..problems.instances import batch, instance_records, problem_source
-    from ..problems.textfile import ProblemFileError
-
-    try:  # graph colouring (.col file or directory) or queens:N,...; else Sudoku data
-        instances = problem_source(source, colors)
-    except ProblemFileError as exc:
-        fail(str(exc))
-    extra: dict = {}
-    if instances is not None:
-        if weight_step:  # the solver's per-term weights exist for Sudoku's terms only
-            fail("--weight-step needs Sudoku puzzles; graphs and queens are solved without breakout weights")
-        overrides["weight_step"] = 0.0  # Sudoku's default does not apply to generic constraint batches
-        clue_tensor, solutions, metas, ids = None, None, None, list(range(len(instances)))
-        extra = dict(problem=batch(instances),
-                     make_records=lambda results, window: instance_records(results, instances[window], ids[window]))
-    else:
-        from ..data import SourceError, iter_chunks, open_source
-        from ..problems.sudoku import grid_from_string
-
+        if grids:
+            fail("--tune chooses the parameters itself; drop --grid (fix a parameter with --param)")
+        if tune_lr and lr is not None:
+            fail("--tune-lr tunes the learning rate; drop --lr")
+        if not 0 < tune_fraction < 1:
+            fail(f"--tune-fraction must lie strictly between 0 and 1, got {tune_fraction}")
         try:
-            dataset = open_source(source, split, puzzle_column, solution_column or None)
-            rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
-                    for row in chunk]
-        except SourceError as exc:
+            import_optuna()
+        except OptunaMissing as exc:
             fail(str(exc))
-        if not rows:
-            fail(f"no puzzles in {source} from row {offset}")
-        try:
-            import torch
-
-            clues = [grid_from_string(row.puzzle) for row in rows]
-            solutions = [None if row.solution is None else grid_from_string(row.solution) for row in rows]
-        except ValueError as exc:
-            bad = next(r for r in rows if not _parses(r.puzzle) or (r.solution is not None and not _parses(r.solution)))
-            fail(f"row {bad.index}: {exc}")
-        if len({c.numel() for c in clues}) != 1:
-            fail("compare needs puzzles of one size; select rows with --offset/--limit")
-        clue_tensor = torch.stack(clues)
-        metas, ids = [r.meta for r in rows], [r.index for r in rows]
+    tune_seed_list = list(tune_seeds)
+    checkpoint_list = _steps(checkpoints) if diagnose else []
+    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + \
+        ((("-trials.csv", "-splits.csv", "-tuning.png")) if tune is not None else ()) + \
+        (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if diagnose else ())
+    opt.check_output("--out", out, [source], force, suffixes=outputs)
+    try:
+        data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None)
+        base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides, data.defaults)  # for --diagnose
+        parts = data.split(tune_fraction) if tune is not None else (data,)
+    except (CompareInputError, ValueError) as exc:
+        fail(str(exc))
+    if diagnose_only:
+        _diagnose(data, specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
+        return
     executor = open_executor(executor_name, address, num_workers)
     if chunk_size is None and executor.name == "ray":
-        chunk_size = -(-len(ids) // executor.workers)
+        chunk_size = -(-max(len(p) for p in parts) // executor.workers)
 
     plan_runs = len(specs) * len(seed_list)
+    tuning_note = (f"after tuning each on {len(parts[0])} of them ({tune} trials, {len(tune_seed_list)} seed(s)), "
+                   if tune is not None else "")
     err_console.print(
         f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
-        f"{len(ids)} puzzles ({protocol} protocol)", highlight=False)
+        f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.fields[left]}"), console=err_console, transient=True, disable=not progress)
+                   console=err_console, transient=True, disable=not progress)
+    quiet_bar = not progress or not err_console.is_terminal
     with bar, sigterm_as_interrupt():
-        outer = bar.add_task("runs", total=plan_runs, left="")
-        inner = bar.add_task("steps", total=1, visible=executor.in_process, left="")  # seen only in-process
-        started = time.perf_counter()
+        trials_task = bar.add_task("trials", total=(tune or 0) * len(specs), visible=tune is not None)
+        outer = bar.add_task("runs", total=plan_runs)
+        inner = bar.add_task("steps", total=1, visible=executor.in_process)  # steps are seen only in-process
 
         def on_run(event) -> None:
             if event.run is None:
@@ -192,45 +198,128 @@ def compare_command(
                            total=event.config.steps)
             else:
                 bar.advance(outer)
-                done = int(bar.tasks[outer].completed)
-                bar.update(outer, left=time_left_text(done, plan_runs, time.perf_counter() - started))
-                if not progress or not err_console.is_terminal:
+                if quiet_bar:
                     run = event.run
                     note = run.error or f"{sum(r['found'] for r in run.records)}/{len(run.records)} found"
                     err_console.print(f"[{event.index + 1}/{event.total}] {event.spec.label} seed {event.seed}: "
                                       f"{note}, {run.seconds:.1f} s", highlight=False, soft_wrap=True)
 
+        def on_trial(event) -> None:
+            bar.advance(trials_task)
+            if quiet_bar:
+                t = event.trial
+                result = t.error or f"{criterion} {t.rate:.1f}%, loss {t.loss:.2f}"
+                err_console.print(f"tune {event.estimator} [{event.done}/{event.total}] {t.params}: {result}"
+                                  + (f" (= trial {t.repeat_of})" if t.repeat_of is not None else ""),
+                                  highlight=False, soft_wrap=True)
+
         def on_step(p) -> None:
-            bar.update(inner, completed=p.step, total=p.steps, left=time_left_text(p.step, p.steps, p.elapsed))
+            bar.update(inner, completed=p.step, total=p.steps)
 
         try:
-            result = compare(clue_tensor, specs, seed_list, protocol, overrides, puzzle_ids=ids,
-                             solutions=solutions, metas=metas, on_run=on_run, on_step=on_step,
-                             executor=executor, chunk_size=chunk_size, **extra)
-        except KeyboardInterrupt:
+            if tune is None:
+                result = compare(data.problem, data.make_records, specs, seed_list, protocol, overrides,
+                                 puzzle_ids=data.ids, on_run=on_run, on_step=on_step, executor=executor,
+                                 chunk_size=chunk_size, defaults=data.defaults)
+            else:
+                from ..tuning import TuneSettings, TuningInterrupted, tune_and_compare
+
+                settings = TuneSettings(tune, criterion, protocol, overrides, tuple(tune_seed_list), tune_lr,
+                                        storage=tune_storage)
+
+                result = tune_and_compare(data, specs, seed_list, settings, tune_fraction, executor, chunk_size,
+                                          on_trial=on_trial, on_run=on_run, on_step=on_step)
+        except KeyboardInterrupt as interrupt:
             err_console.print("interrupted")
+            if tune is not None and isinstance(interrupt, TuningInterrupted) and out:
+                _write_trials(interrupt, out)
             raise typer.Exit(130) from None
         finally:
             executor.close()
     result.settings = dict(source=source, split=split, offset=offset, limit=limit, seeds=seed_list)
+    if tune is not None:
+        result.settings.update(tune=tune, tune_fraction=tune_fraction, tune_lr=tune_lr, tune_seeds=tune_seed_list,
+                               criterion=criterion)
     config = result.rows[0].config
-    title = (f"{protocol} protocol · {len(ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
+    title = (f"{protocol.value} protocol · {len(result.puzzle_ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
              f"{config['steps']} steps, {config['samples']} sample(s), {config['restarts']} restart(s), "
-             f"lr {config['lr']}, early stop {'on' if config['early_stop'] else 'off'}")
-    console.print(render_table(result.rows, title))
+             + ("lr tuned" if tune_lr else f"lr {config['lr']}")
+             + f", early stop {'on' if config['early_stop'] else 'off'}"
+             + (f" · tuned on {len(result.splits['tune'])} other puzzles, {tune} trials by {criterion}"
+                if tune is not None else ""))
+    console.print(render_table(result.rows, title, show_lr=tune_lr))
     if out:
         try:
+            from ..compare import write_outputs
+
             paths = write_outputs(result, out)
+            if tune is not None:
+                from ..tuning import write_tuning
+
+                paths += write_tuning(result.tuning, result.splits, out)
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
         err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if diagnose:
+        specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows]
+        _diagnose(parts[-1], specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
 
 
-def _parses(text: str) -> bool:
-    from ..problems.sudoku import grid_from_string
+def _steps(text: str) -> list[int]:
+    try:
+        steps = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError:
+        steps = []
+    if not steps or steps[0] < 0:
+        fail(f"--checkpoints must list steps >= 0 like 0,10,100, got {text!r}")
+    return steps
+
+
+def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draws: int, puzzles: int,
+              out: Optional[str], progress: bool) -> None:
+    """``--diagnose``: the gradient diagnostics of ``specs`` (the exact reference left out), as a table (and files
+    with --out), on the first ``puzzles`` of ``data`` along the exact trajectory at ``lr``."""
+    from ..diagnostics import diagnose, write_diagnostics
+
+    subset = data.subset(slice(0, puzzles))
+    specs = [spec for spec in specs if spec.name != "exact"]
+    config = dict(lr=lr, samples=samples)
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err_console, transient=True, disable=not progress)
+    with bar, sigterm_as_interrupt():
+        task = bar.add_task("diagnostics", total=len(specs) * len(checkpoints))
+        try:
+            results = diagnose(subset.problem, specs, checkpoints, draws, config["samples"], config["lr"],
+                               on_result=lambda _: bar.advance(task))
+        except ValueError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+    table = Table(title=f"gradient diagnostics · {len(subset)} puzzles · exact-gradient trajectory, lr "
+                        f"{config['lr']} · {draws} draws", title_justify="left")
+    for name in ("step", "estimator", "samples", "cosine", "rel. bias ± noise", "rel. variance"):
+        table.add_column(name, justify="left" if name == "estimator" else "right")
+    for r in results:
+        table.add_row(str(r.step), r.label, str(r.samples), f"{r.cosine:.3f}", f"{r.bias:.3g} ± {r.bias_se:.2g}",
+                      f"{r.variance:.3g}")
+    console.print(table)
+    if out:
+        settings = dict(puzzles=list(subset.ids), checkpoints=checkpoints, draws=draws, lr=config["lr"],
+                        samples=config["samples"])
+        try:
+            paths = write_diagnostics(results, out, settings)
+        except OSError as exc:
+            fail(f"cannot write {out}-diagnostics.*: {exc}")
+        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def _write_trials(interrupt, out: str) -> None:
+    """What Ctrl-C during tuning keeps: every finished trial and both splits."""
+    from ..tuning import write_tuning
 
     try:
-        grid_from_string(text)
-        return True
-    except ValueError:
-        return False
+        paths = write_tuning(interrupt.studies, interrupt.splits, out)
+    except OSError as exc:
+        fail(f"cannot write {out}-*: {exc}")
+    err_console.print("kept the finished trials: " + ", ".join(str(p) for p in paths), highlight=False)

@@ -8,8 +8,9 @@ forbidden assignments, all written over *literals* ``ℓ = (v, c)`` ("variable v
 
     exactly one,  group G:        (Σ_{ℓ∈G} x_ℓ − 1)²
     at most one,  group G:        Σ_{ℓ<ℓ' ∈ G} x_ℓ x_ℓ' = ((Σ_{ℓ∈G} x_ℓ)² − Σ_{ℓ∈G} x_ℓ²) / 2
-    conflict      (ℓ, ℓ'):        x_ℓ x_ℓ'                         ("not both": two variables must differ is one
-    forbidden     ℓ:              x_ℓ                                conflict (u,c),(v,c) per value c)
+    conflict      (ℓ, ℓ'):        x_ℓ x_ℓ'                         ("not both")
+    differ        (u, v):         Σ_c X[u, c] X[v, c]               (one conflict (u,c),(v,c) per value c)
+    forbidden     ℓ:              x_ℓ
 
     f(X) = Σ of all terms of the instance.
 
@@ -22,10 +23,20 @@ constraint touching a clue becomes a constraint on the remaining free variables 
 tensors into a flat copy of all instances' rows (with one constant zero slot for padding), so the penalty is a
 few gathers, products and one ``index_add`` — no Python loop over groups or instances. ``verify`` checks the
 original constraints directly on an integer assignment, without the penalty.
+
+"Differ" pairs (graph colouring's edges, all-different lists) are kept as variable pairs rather than K literal
+conflicts each: with A the symmetric ``(R, R)`` adjacency of the pairs over all rows (sparse CSR),
+
+    Σ_{(u,v)} Σ_c X[u,c] X[v,c] = ½ Σ_r ⟨X_r, (A X)_r⟩,     ∂/∂X_r = (A X)_r
+
+one sparse-dense product per sample for the value, and the gradient written out from the same product
+(``_DifferPenalty``). ``ConstraintSpec.expanded`` gives the same instance with every pair spelled out as literal
+conflicts (the generic path); the tests prove the two penalties and gradients equal.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -61,6 +72,7 @@ class ConstraintSpec:
     exactly_one, at_most_one: ``(G, L)`` long flat literals ``v·K + c`` per group, −1 padding.
     conflicts: ``(C, 2)`` long pairs of flat literals that must not both hold.
     forbidden: ``(U,)`` long flat literals that must not hold.
+    differ: ``(P, 2)`` long pairs of variables that must take different values.
     """
 
     num_variables: int
@@ -70,6 +82,7 @@ class ConstraintSpec:
     at_most_one: Tensor = field(default_factory=lambda: torch.zeros(0, 1, dtype=torch.long))
     conflicts: Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
     forbidden: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+    differ: Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
 
     @classmethod
     def build(
@@ -83,8 +96,8 @@ class ConstraintSpec:
         differ: Tensor | None = None,
         forbidden: Tensor | None = None,
     ) -> "ConstraintSpec":
-        """Normalise and check the pieces (``differ``: ``(P, 2)`` variable pairs, expanded into conflicts).
-        Raises ``ValueError`` on an index out of range."""
+        """Normalise and check the pieces (``differ``: ``(P, 2)`` variable pairs, kept as pairs: see the module
+        docstring). Raises ``ValueError`` on an index out of range."""
         if num_variables < 1 or num_categories < 1:
             raise ValueError(f"need at least one variable and one value, got {num_variables} and {num_categories}")
         fixed = torch.full((num_variables,), -1, dtype=torch.long) if fixed is None else fixed.long().clone()
@@ -93,8 +106,9 @@ class ConstraintSpec:
         if ((fixed < -1) | (fixed >= num_categories)).any():
             raise ValueError(f"a fixed value is outside 0..{num_categories - 1}")
         pairs = torch.zeros(0, 2, dtype=torch.long) if conflicts is None else conflicts.long().reshape(-1, 2)
-        if differ is not None:
-            pairs = torch.cat([pairs, differ_conflicts(differ, num_categories)])
+        differ = torch.zeros(0, 2, dtype=torch.long) if differ is None else differ.long().reshape(-1, 2)
+        if differ.numel() and ((differ < 0) | (differ >= num_variables)).any():
+            raise ValueError(f"differ names a variable outside 0..{num_variables - 1}")
         spec = cls(
             num_variables,
             num_categories,
@@ -103,6 +117,7 @@ class ConstraintSpec:
             pad_groups([] if at_most_one is None else at_most_one),
             pairs,
             torch.zeros(0, dtype=torch.long) if forbidden is None else forbidden.long().reshape(-1),
+            differ,
         )
         literals = num_variables * num_categories
         for name in ("exactly_one", "at_most_one", "conflicts", "forbidden"):
@@ -126,7 +141,16 @@ class ConstraintSpec:
 
         extra = (torch.arange(self.num_variables).view(-1, 1) * wide + torch.arange(k, wide)).reshape(-1)
         return ConstraintSpec(self.num_variables, wide, self.fixed, remap(self.exactly_one), remap(self.at_most_one),
-                              remap(self.conflicts), torch.cat([remap(self.forbidden), extra]))
+                              remap(self.conflicts), torch.cat([remap(self.forbidden), extra]), self.differ)
+
+    def expanded(self) -> "ConstraintSpec":
+        """The same instance with every differ pair (u, v) spelled out as K literal conflicts (u·K+c, v·K+c): the
+        generic penalty, term by term the sum that the differ kernel computes as a sparse product."""
+        if not self.differ.numel():
+            return self
+        conflicts = torch.cat([self.conflicts, differ_conflicts(self.differ, self.num_categories)])
+        return ConstraintSpec(self.num_variables, self.num_categories, self.fixed, self.exactly_one,
+                              self.at_most_one, conflicts, self.forbidden)
 
     def verify(self, assignment: Tensor) -> list[str]:
         """The constraints an integer assignment ``(V,)`` (values 0..K−1) breaks, in words; empty when valid.
@@ -148,6 +172,8 @@ class ConstraintSpec:
             problems += [f"{name} group {g} has {int(counts[g])} true" for g in (~ok(counts)).nonzero().flatten()]
         both = (holds[self.conflicts[:, 0]] & holds[self.conflicts[:, 1]]).nonzero().flatten().tolist()
         problems += [f"conflict {c} holds on both sides" for c in both]
+        same = (values[self.differ[:, 0]] == values[self.differ[:, 1]]).nonzero().flatten().tolist()
+        problems += [f"variables {int(self.differ[p, 0])} and {int(self.differ[p, 1])} must differ" for p in same]
         problems += [f"forbidden assignment {int(u)} holds" for u in self.forbidden[holds[self.forbidden] == 1]]
         return problems
 
@@ -173,6 +199,8 @@ class ConstraintBatch:
     singles: Tensor  # (U,)
     term_instance: Tensor  # (GE + GA + C + U,) instance of each penalty term, in that order
     width: int  # V_max of ``fill``'s output; kept by ``select`` and ``repeat`` so solutions keep one shape
+    row_instance: Tensor  # (R,) instance of each row
+    adjacency: Tensor | None  # (R, R) sparse CSR: the differ pairs over rows, both directions; None when none
     dtype: torch.dtype = torch.float32
 
     @classmethod
@@ -214,6 +242,7 @@ class ConstraintBatch:
         real = groups != pad
         pairs, pair_owner = shifted("conflicts")
         singles, single_owner = shifted("forbidden")
+        differ = torch.cat([s.differ + start for s, start in zip(specs, row_start.tolist(), strict=True)])
         return cls(
             specs=specs,
             var_instance=instance_of_row[free],
@@ -228,6 +257,8 @@ class ConstraintBatch:
             singles=singles,
             term_instance=torch.cat([exact_owner, atmost_owner, pair_owner, single_owner]),
             width=max(int(sizes.max()), width or 0),
+            row_instance=instance_of_row,
+            adjacency=_adjacency(differ, rows, dtype) if differ.numel() else None,
             dtype=dtype,
         )
 
@@ -269,11 +300,67 @@ class ConstraintBatch:
         single = flat.index_select(1, self.singles)
         return torch.cat([exact, atmost, conflict, single], 1)
 
+    @cached_property
+    def _all_free(self) -> bool:
+        """Whether the free variables are all the rows, in order (then ``x`` is the full assignment)."""
+        return self.var_row.shape[0] == self.row_instance.shape[0]
+
     def penalty(self, x: Tensor) -> Tensor:
-        """``f(X)`` per instance: ``(S, F, K) -> (S, I)``, the sum of the instance's terms."""
-        terms = self.terms(x)
-        out = terms.new_zeros(x.shape[0], self.num_instances)
-        return out.index_add(1, self.term_instance, terms)
+        """``f(X)`` per instance: ``(S, F, K) -> (S, I)``, the sum of the instance's terms, the differ pairs'
+        ``½ Σ_r ⟨X_r, (A X)_r⟩`` by the sparse kernel (``_DifferPenalty``)."""
+        out = x.new_zeros(x.shape[0], self.num_instances)
+        if self.term_instance.numel():
+            out = out.index_add(1, self.term_instance, self.terms(x))
+        if self.adjacency is not None:
+            rows = x if self._all_free else self.flat(x).view(x.shape[0], -1, self.num_categories)[:, :-1]
+            out = out + _DifferPenalty.apply(rows, self)
+        return out
+
+    @cached_property
+    def _moment_plan(self) -> tuple[Tensor, ...]:
+        """Index tensors of ``expected_penalty``: the distinct (group, literal) members with their multiplicity m,
+        each one's (group, row) slot, and the group of every slot."""
+        literals = self.base.numel()
+        pairs, count = torch.unique(self.member_group * literals + self.member_literal, return_counts=True)
+        group, literal = pairs // literals, pairs % literals
+        slots, slot_of = torch.unique(group * (literals // self.num_categories) + literal // self.num_categories,
+                                      return_inverse=True)
+        slot_group = slots // (literals // self.num_categories)
+        return literal, group, count.to(self.dtype), slot_of, slot_group
+
+    def expected_penalty(self, probs: Tensor) -> Tensor:
+        """``E_{X~π}[f(X)]`` per instance ``(I,)`` in closed form, for independent rows ``X_v ~ Cat(probs_v)`` with
+        probabilities ``probs`` ``(F, K)`` (differentiable: its gradient is the exact ∇ E f; fixed rows are
+        constant one-hots).
+
+        With p_ℓ = P(x_ℓ = 1): E[x_ℓ x_ℓ'] = p_ℓ p_ℓ' for literals of different variables, p_ℓ for the same
+        literal (x² = x) and 0 for two values of one variable. So, with s_G = Σ_{ℓ∈G} x_ℓ (members counted with
+        their multiplicity) and s_{G,v} its part on variable v (independent across v):
+
+            exactly one:  E(s_G − 1)² = (E s_G − 1)² + Σ_v Var s_{G,v}
+            at most one:  E[(s_G² − Σ x_ℓ²) / 2] = ((E s_G)² + Σ_v Var s_{G,v} − E s_G) / 2
+            conflict:     E[x_ℓ x_ℓ'] (as above);   forbidden: p_ℓ
+
+        where E s_{G,v} = Σ_c m_c p_{v,c} and E s_{G,v}² = Σ_c m_c² p_{v,c} (m_c: how often (v, c) is in G).
+        """
+        flat = self.flat(probs.unsqueeze(0))
+        literal, group, count, slot_of, slot_group = self._moment_plan
+        k, s = self.num_categories, 1
+        p = flat.index_select(1, literal)
+        slots = slot_group.shape[0]
+        slot_mean = flat.new_zeros(s, slots).index_add_(1, slot_of, p * count)
+        slot_square = flat.new_zeros(s, slots).index_add_(1, slot_of, p * count.square())
+        variance = flat.new_zeros(s, self.num_groups).index_add_(1, slot_group, slot_square - slot_mean.square())
+        mean = flat.new_zeros(s, self.num_groups).index_add_(1, group, p * count)
+        exact = (mean[:, : self.num_exact] - 1).square() + variance[:, : self.num_exact]
+        rest, spread = mean[:, self.num_exact:], variance[:, self.num_exact:]
+        atmost = (rest.square() + spread - rest) / 2
+        a, b = flat.index_select(1, self.pairs[:, 0]), flat.index_select(1, self.pairs[:, 1])
+        same_row = self.pairs[:, 0] // k == self.pairs[:, 1] // k
+        same_literal = self.pairs[:, 0] == self.pairs[:, 1]
+        conflict = torch.where(same_row, a * same_literal.to(a.dtype), a * b)
+        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)[0]
+        return terms.new_zeros(self.num_instances).index_add(0, self.term_instance, terms)
 
     def fill(self, x: Tensor) -> Tensor:
         """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
@@ -303,3 +390,33 @@ class ConstraintBatch:
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free variables belong to kept instances."""
         return keep[self.var_instance]
+
+
+def _adjacency(pairs: Tensor, rows: int, dtype: torch.dtype) -> Tensor:
+    """The ``(rows, rows)`` symmetric adjacency of variable pairs as a sparse CSR matrix: entry (u, v) counts the
+    pairs {u, v} (a pair listed twice counts twice, as its literal conflicts would)."""
+    both = torch.cat([pairs, pairs.flip(1)]).T
+    values = torch.ones(both.shape[1], dtype=dtype)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_coo_tensor(both, values, (rows, rows)).coalesce().to_sparse_csr()
+
+
+class _DifferPenalty(torch.autograd.Function):
+    """The differ pairs' penalty per instance, ``f_i(X) = ½ Σ_{r ∈ i} ⟨X_r, (A X)_r⟩ = Σ_{(u,v)} Σ_c X_uc X_vc``,
+    from one sparse product per sample; since A is symmetric, ``∂f_i/∂X_r = (A X)_r``: the backward pass reuses
+    the forward product (no second sparse product)."""
+
+    @staticmethod
+    def forward(ctx, rows: Tensor, batch: ConstraintBatch) -> Tensor:  # type: ignore[override]
+        matrix = batch.adjacency
+        neighbours = torch.stack([matrix @ sample.contiguous() for sample in rows])  # (S, R, K): (A X)_r
+        per_row = (rows * neighbours).sum(-1).mul_(0.5)
+        ctx.save_for_backward(neighbours, batch.row_instance)
+        out = per_row.new_zeros(rows.shape[0], batch.num_instances)
+        return out.index_add_(1, batch.row_instance, per_row)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        neighbours, row_instance = ctx.saved_tensors
+        return neighbours * grad[:, row_instance].unsqueeze(-1), None

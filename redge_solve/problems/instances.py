@@ -17,7 +17,7 @@ from torch import Tensor
 from ..grouped import OnGroup, solve_grouped
 from ..records import cost_fields, divergence, outcome_fields
 from ..solver import PuzzleResults, SolverConfig
-from .coloring import Graph, coloring_spec, conflicting_edges
+from .coloring import Graph, coloring_spec, conflicting_edges, maximal_cliques
 from .constraints import ConstraintBatch, ConstraintSpec
 from .latin import LatinPuzzle, latin_spec, line_conflicts, symbol
 from .queens import attacking_pairs, queens_spec
@@ -70,7 +70,7 @@ def coloring_instance(graph: Graph, colors: int) -> Instance:
         return _domain_problems(values, colors) or [f"edge {u + 1}-{v + 1} has both ends colour {int(values[u]) + 1}"
                                                     for u, v in conflicting_edges(graph, values).tolist()]
 
-    return Instance(graph.name or "graph", coloring_spec(graph, colors), check,
+    return Instance(graph.name or "graph", coloring_spec(graph, colors, maximal_cliques(graph)), check,
                     lambda values: {"colors": (values + 1).tolist(), "num_colors": colors})
 
 

@@ -1,0 +1,143 @@
+"""Graph colouring on DIMACS COLOR instances: DSATUR (networkx) against the fewest-colours search, and the step
+time of a 10⁴-edge graph.
+
+    python benchmarks/bench_color.py                       # every .col of ../shared/data/dimacs, 1 seed
+    python benchmarks/bench_color.py --seeds 3 --max-seconds 60 --out benchmarks/color.json
+    python benchmarks/bench_color.py --speed-only          # just the ms/step of the 10⁴-edge graph
+
+For each instance: V, E (undirected, duplicates merged), χ (from the data README's list), DSATUR's colours and
+seconds (networkx ``greedy_color(strategy="DSATUR")``, this run), and the search's colours reached, seconds and
+solver steps (all attempts together; the search stops at χ, which it is told). ``--at-chi`` adds one run of the
+solver at K = χ directly (what ``redge-solve color FILE --colors χ`` runs, clique groups included): solved, first
+solved step, seconds. Colours and steps do not depend on the machine's load; seconds do.
+
+The speed part builds a G(n, m) random graph with n = 1000 vertices and m = 10⁴ edges (networkx
+``gnm_random_graph``, seed 0), K = its DSATUR colours, and times ``--speed-steps`` solver steps of the colouring
+defaults (early stop off) after a short warm-up: ms/step, and ms/step of the penalty with its gradient alone.
+Prints a Markdown table (per-instance lines go to stderr as they finish) and writes everything to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from redge_solve.problems.color_search import dsatur, fewest_colors  # noqa: E402
+from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, parse_dimacs  # noqa: E402,E501
+from redge_solve.problems.constraints import ConstraintBatch  # noqa: E402
+from redge_solve.solver import solve  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "dimacs"
+CHI = {"anna": 11, "david": 11, "games120": 9, "myciel4": 5, "myciel5": 6, "queen6_6": 7, "queen7_7": 7,
+       "queen8_8": 9, "queen8_12": 12, "mulsol.i.1": 49, "zeroin.i.1": 49}
+"""Chromatic numbers of the dev instances (../shared/data/README.md)."""
+
+
+def instance_rows(data: pathlib.Path, seeds: int, max_seconds: float, steps: int | None, at_chi: bool) -> list[dict]:
+    rows = []
+    config = COLOR_DEFAULTS if steps is None else replace(COLOR_DEFAULTS, steps=steps)
+    for path in sorted(data.glob("*.col")):
+        name = path.stem
+        graph = parse_dimacs(path.read_text(), name)
+        chi = CHI.get(name, graph.chromatic_number)
+        start = time.perf_counter()
+        dsatur_k = len(set(dsatur(graph).tolist()))
+        dsatur_seconds = time.perf_counter() - start
+        for seed in range(seeds):
+            start = time.perf_counter()
+            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=chi)
+            row = {"name": name, "vertices": graph.num_vertices, "edges": int(graph.edges.shape[0]), "chi": chi,
+                   "seed": seed, "dsatur_colors": dsatur_k, "dsatur_seconds": round(dsatur_seconds, 4),
+                   "colors": result.best_colors, "method": result.best_method, "lower_bound": result.lower_bound,
+                   "seconds": round(time.perf_counter() - start, 3),
+                   "steps": sum(a.steps for a in result.attempts),
+                   "attempts": [a.record() for a in result.attempts]}
+            if at_chi and chi is not None:
+                problem = ConstraintBatch.from_specs([coloring_spec(graph, chi, maximal_cliques(graph))])
+                start = time.perf_counter()
+                out = solve(problem, replace(config, seed=seed))
+                row["at_chi"] = {"solved": bool(out.found[0]), "first_solved_step": int(out.first_solved_step[0]),
+                                 "steps": int(out.steps_run[0]), "seconds": round(time.perf_counter() - start, 3)}
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != "attempts"}), file=sys.stderr, flush=True)
+    return rows
+
+
+def speed(steps: int) -> dict:
+    """ms/step of the colouring defaults on a G(1000, 10⁴) graph (see the module docstring)."""
+    import networkx as nx
+
+    nx_graph = nx.gnm_random_graph(1000, 10_000, seed=0)
+    graph = Graph.from_edges(1000, list(nx_graph.edges()), "gnm-1000-10000")
+    k = len(set(dsatur(graph).tolist()))
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, maximal_cliques(graph))])
+    config = replace(COLOR_DEFAULTS, early_stop=False)
+    solve(problem, replace(config, steps=5))  # warm-up
+    start = time.perf_counter()
+    solve(problem, replace(config, steps=steps))
+    per_step = (time.perf_counter() - start) / steps
+    repeated = problem.repeat(config.restarts)
+    x = torch.rand(config.samples, repeated.num_variables, k, requires_grad=True)
+    start = time.perf_counter()
+    for _ in range(steps):
+        torch.autograd.grad(repeated.penalty(x).sum(), x)
+    kernel = (time.perf_counter() - start) / steps
+    return {"graph": graph.name, "vertices": 1000, "edges": int(graph.edges.shape[0]), "colors": k,
+            "samples": config.samples, "restarts": config.restarts, "estimator": config.estimator, "steps": steps,
+            "ms_per_step": round(per_step * 1000, 3), "penalty_and_gradient_ms": round(kernel * 1000, 3)}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| instance | V | E | χ | DSATUR | DSATUR s | ours | ours s | steps | at χ: solved (step) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        at = r.get("at_chi")
+        at_text = "—" if at is None else (f"yes ({at['first_solved_step']})" if at["solved"] else
+                                          f"no ({at['steps']} steps)")
+        lines.append(f"| {r['name']} (seed {r['seed']}) | {r['vertices']} | {r['edges']} | {r['chi']} | "
+                     f"{r['dsatur_colors']} | {r['dsatur_seconds']:.3f} | **{r['colors']}** | {r['seconds']:.1f} | "
+                     f"{r['steps']} | {at_text} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=pathlib.Path, default=DATA, help="directory of .col files")
+    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="budget of each K tried")
+    parser.add_argument("--steps", type=int, default=None, help="step budget of each K (default: the defaults')")
+    parser.add_argument("--at-chi", action="store_true", help="also solve each instance at K = χ directly")
+    parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--speed-steps", type=int, default=100)
+    parser.add_argument("--out", default=None, help="JSON output path")
+    args = parser.parse_args()
+    record: dict = {"command": " ".join(sys.argv), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+                    "torch": torch.__version__, "threads": torch.get_num_threads(),
+                    "config": {k: v for k, v in COLOR_DEFAULTS.__dict__.items() if k != "params"}}
+    if not args.speed_only:
+        if not args.data.is_dir():
+            print(f"skipping the instances: {args.data} does not exist (the dev data lives in ../shared/data)",
+                  file=sys.stderr)
+        else:
+            record["instances"] = instance_rows(args.data, args.seeds, args.max_seconds, args.steps, args.at_chi)
+            print(table(record["instances"]))
+    record["speed"] = speed(args.speed_steps)
+    print(f"\nspeed: {record['speed']}")
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

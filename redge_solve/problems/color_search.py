@@ -1,0 +1,173 @@
+"""The fewest colours for a graph: a DSATUR colouring first, then the gradient solver at K−1, K−2, … colours.
+
+    K₀ = colours of DSATUR (networkx ``greedy_color(G, strategy="DSATUR")``)
+    for K = K_best − 1, K_best − 2, … down to the lower bound L:
+        solve the K-colouring problem (``coloring_spec``) within ``config.steps`` steps and ``max_seconds``;
+        a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K'; a failure stops.
+
+L is the size of the largest clique seen (``maximal_cliques``: networkx ``find_cliques``, capped so that dense
+graphs stay fast; any clique is a lower bound on χ), raised to a known χ when one is given: no colouring with
+fewer colours exists, so the search stops there. The cliques of exactly K vertices also enter each K's penalty
+(``coloring_spec``). Every colouring reported is checked directly on the edges, and the best never has more
+colours than DSATUR's (DSATUR's own colouring is the fallback). Ctrl-C raises ``SearchInterrupted`` carrying the
+result so far, whose best colouring is final.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..solver import Interrupted, Progress, SolverConfig, solve
+from .coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
+from .constraints import ConstraintBatch
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One number of colours tried. method: ``"dsatur"`` or ``"gradient"``; colors: the K asked for; used: the
+    colours the colouring found actually uses (≤ K), 0 when none was found; steps: solver steps run (0 for
+    DSATUR); first_solved_step: the step the colouring appeared, −1 if none; stopped: why the attempt ended
+    (``"solved"``, ``"steps"`` when the step budget ran out, ``"time"`` when ``max_seconds`` did, ``"interrupted"``)."""
+
+    colors: int
+    method: str
+    found: bool
+    used: int
+    steps: int
+    first_solved_step: int
+    seconds: float
+    stopped: str
+    coloring: Tensor | None = None  # (V,) long, 0-based colours, when found
+
+    def record(self) -> dict:
+        """JSON-ready fields (without the colouring itself)."""
+        return {"colors": self.colors, "method": self.method, "found": self.found, "used": self.used,
+                "steps": self.steps, "first_solved_step": self.first_solved_step,
+                "seconds": round(self.seconds, 4), "stopped": self.stopped}
+
+
+@dataclass
+class SearchResult:
+    """The search so far. best_*: the fewest colours found, by which method, and the colouring (0-based);
+    dsatur_colors: DSATUR's K; lower_bound: L (see the module docstring); optimal: best_colors == lower_bound."""
+
+    graph: Graph
+    dsatur_colors: int
+    lower_bound: int
+    best_colors: int
+    best_method: str
+    best_coloring: Tensor
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def optimal(self) -> bool:
+        return self.best_colors <= self.lower_bound
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``fewest_colors``; ``result`` holds every finished attempt and the best colouring so far."""
+
+    def __init__(self, result: SearchResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+def dsatur(graph: Graph) -> Tensor:
+    """A DSATUR colouring ``(V,)`` (0-based) by networkx ``greedy_color(G, strategy="DSATUR")``: repeatedly colour
+    the vertex with the most distinct colours among its neighbours (ties: highest degree) with the lowest colour
+    free there."""
+    import networkx as nx
+
+    colors = nx.greedy_color(to_networkx(graph), strategy="DSATUR")
+    return torch.tensor([colors[v] for v in range(graph.num_vertices)], dtype=torch.long)
+
+
+def compact(coloring: Tensor) -> Tensor:
+    """The same partition with the colours actually used renumbered 0..K'−1 (in the order of the old numbers)."""
+    return torch.unique(coloring, return_inverse=True)[1]
+
+
+def colors_used(coloring: Tensor) -> int:
+    return int(torch.unique(coloring).numel())
+
+
+def fewest_colors(
+    graph: Graph,
+    config: SolverConfig,
+    max_seconds: float = float("inf"),
+    known_chromatic: int | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
+    on_step: Callable[[int, Progress], None] | None = None,
+) -> SearchResult:
+    """The fewest colours this search reaches for ``graph`` (see the module docstring).
+
+    config: the gradient solver's settings for every attempt (``config.steps`` bounds each attempt); max_seconds:
+    the wall-clock budget of each gradient attempt (``SolverConfig.max_seconds`` of its run; 0 or inf: none);
+    known_chromatic: a χ known beforehand (stops the search there). on_attempt is called after each attempt,
+    on_step(K, progress) after each solver step.
+    Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
+    """
+    start = time.perf_counter()
+    first = dsatur(graph)
+    dsatur_k = colors_used(first)
+    opening = Attempt(dsatur_k, "dsatur", True, dsatur_k, 0, -1, time.perf_counter() - start, "solved", first)
+    result = SearchResult(graph, dsatur_k, 1, dsatur_k, "dsatur", first, [opening])
+    if on_attempt is not None:
+        on_attempt(opening)
+    try:
+        cliques = maximal_cliques(graph)
+    except KeyboardInterrupt:
+        raise SearchInterrupted(result) from None
+    result.lower_bound = max(map(len, cliques), default=1)
+    if known_chromatic is not None:
+        result.lower_bound = max(result.lower_bound, known_chromatic)
+    while result.best_colors > result.lower_bound:
+        attempt = _attempt(graph, cliques, result.best_colors - 1, config, max_seconds, on_step)
+        result.attempts.append(attempt)
+        if attempt.found:
+            result.best_colors, result.best_method, result.best_coloring = attempt.used, "gradient", attempt.coloring
+        if on_attempt is not None:
+            on_attempt(attempt)
+        if attempt.stopped == "interrupted":
+            raise SearchInterrupted(result)
+        if not attempt.found:
+            break
+    return result
+
+
+def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, max_seconds: float,
+             on_step: Callable[[int, Progress], None] | None) -> Attempt:
+    """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), ended
+    by success, ``config.steps``, ``max_seconds`` or Ctrl-C (``stopped``). A colouring counts only if it passes
+    ``verify_coloring``."""
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)])
+    start = time.perf_counter()
+    last: list[Progress | None] = [None]
+
+    def step(progress: Progress) -> None:
+        last[0] = progress
+        if on_step is not None:
+            on_step(k, progress)
+
+    budget = max_seconds if 0 < max_seconds < float("inf") else None
+    stopped = "steps"
+    try:
+        results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step)
+        if not bool(results.found[0]) and int(results.steps_run[0]) < config.steps:
+            stopped = "time"  # the solver's wall-clock budget (SolverConfig.max_seconds) ended the run
+    except Interrupted as interrupt:
+        results, stopped = interrupt.results, "interrupted"
+    seconds = time.perf_counter() - start
+    steps = last[0].step if last[0] is not None else 0
+    found = results is not None and len(results.found) == 1 and bool(results.found[0])
+    coloring = results.solution[0][: graph.num_vertices].clone() if found else None  # type: ignore[union-attr]
+    if coloring is None or not verify_coloring(graph, coloring, k):
+        return Attempt(k, "gradient", False, 0, steps, -1, seconds, stopped)
+    coloring = compact(coloring)
+    return Attempt(k, "gradient", True, colors_used(coloring), steps, int(results.first_solved_step[0]), seconds,
+                   "solved" if stopped != "interrupted" else stopped, coloring)

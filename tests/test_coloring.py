@@ -1,0 +1,280 @@
+"""Graph colouring at scale: the differ pairs' sparse kernel equals the generic literal-conflict penalty (value and
+gradient), the fewest-colours search never reports an invalid colouring nor more colours than DSATUR, and bad
+``.col`` files are one line (exit 2), never a traceback."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import pathlib
+from dataclasses import replace
+
+import networkx as nx
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_cli_problems import invoke
+
+from redge_solve.problems.color_search import (
+    SearchInterrupted,
+    compact,
+    dsatur,
+    fewest_colors,
+)
+from redge_solve.problems.coloring import (
+    COLOR_DEFAULTS,
+    Graph,
+    chromatic_number,
+    coloring_spec,
+    maximal_cliques,
+    myciel,
+    parse_dimacs,
+    petersen,
+    verify_coloring,
+)
+from redge_solve.problems.constraints import ConstraintBatch, ConstraintSpec
+from redge_solve.solver import CONSTRAINT_DEFAULTS
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GRAPHS = ROOT / "puzzles" / "graphs"
+
+
+@st.composite
+def specs_with_differ(draw):
+    """One to three instances over the same K: random differ pairs (repeats and both orders allowed), some fixed
+    variables, and sometimes other constraints beside them."""
+    k = draw(st.integers(1, 4))
+    specs = []
+    for _ in range(draw(st.integers(1, 3))):
+        v = draw(st.integers(2, 7))
+        pair = st.tuples(st.integers(0, v - 1), st.integers(0, v - 1)).filter(lambda p: p[0] != p[1])
+        differ = draw(st.lists(pair, min_size=1, max_size=12))
+        fixed = torch.tensor(draw(st.lists(st.integers(-1, k - 1), min_size=v, max_size=v)))
+        fixed[draw(st.integers(0, v - 1))] = -1  # at least one free variable
+        literal = st.integers(0, v * k - 1)
+        groups = draw(st.lists(st.lists(literal, min_size=1, max_size=3, unique=True), max_size=2))
+        forbidden = torch.tensor(draw(st.lists(literal, max_size=2)), dtype=torch.long)
+        specs.append(ConstraintSpec.build(v, k, fixed=fixed, differ=torch.tensor(differ), exactly_one=groups,
+                                          forbidden=forbidden))
+    return specs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_differ_kernel_equals_the_generic_penalty_and_its_gradient(specs, samples, seed):
+    kernel = ConstraintBatch.from_specs(specs, torch.float64)
+    generic = ConstraintBatch.from_specs([s.expanded() for s in specs], torch.float64)
+    assert kernel.adjacency is not None and generic.adjacency is None  # the two paths really differ
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(samples, kernel.num_variables, kernel.num_categories, generator=gen, dtype=torch.float64)
+    weights = torch.randn(samples, kernel.num_instances, generator=gen, dtype=torch.float64)
+    grads = []
+    for problem in (kernel, generic):
+        point = x.clone().requires_grad_(True)
+        value = problem.penalty(point)
+        (grad,) = torch.autograd.grad((value * weights).sum(), point)
+        grads.append((value.detach(), grad))
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    torch.testing.assert_close(grads[0][1], grads[1][1])
+    # on one-hot assignments both are the same exact integer, and the direct check agrees with zero penalty
+    values = torch.randint(0, kernel.num_categories, (kernel.num_variables,), generator=gen)
+    hot = torch.nn.functional.one_hot(values, kernel.num_categories).to(torch.float64).unsqueeze(0)
+    exact = kernel.penalty(hot)
+    assert torch.equal(exact, generic.penalty(hot)) and torch.equal(exact, exact.round())
+    filled = kernel.fill(hot.float())[0]
+    for i, spec in enumerate(specs):
+        assert (exact[0, i] == 0) == (not spec.verify(filled[i, : spec.num_variables]))
+
+
+def test_differ_kernel_counts_each_listed_pair_and_survives_select_and_repeat():
+    graph_spec = ConstraintSpec.build(3, 3, differ=torch.tensor([[0, 1], [1, 0], [1, 2]]))  # 0-1 listed twice
+    batch = ConstraintBatch.from_specs([graph_spec, coloring_spec(petersen(), 3)]).repeat(2)
+    same = torch.zeros(1, batch.num_variables, batch.num_categories)
+    same[..., 0] = 1  # every vertex colour 0: every listed pair conflicts once
+    assert batch.penalty(same).tolist() == [[3.0, 3.0, 15.0, 15.0]]
+    kept = batch.select(torch.tensor([False, True, True, False]))
+    assert kept.penalty(same[:, : kept.num_variables]).tolist() == [[3.0, 15.0]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(2, 6), st.integers(1, 4), st.data())
+def test_clique_groups_keep_zero_penalty_exactly_on_proper_colourings(n, k, data):
+    pairs = [(u, v) for u in range(n) for v in range(u + 1, n)]
+    edges = data.draw(st.lists(st.sampled_from(pairs), unique=True, max_size=len(pairs)))
+    graph = Graph.from_edges(n, edges)
+    cliques = maximal_cliques(graph)
+    with_groups = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)])
+    plain = ConstraintBatch.from_specs([coloring_spec(graph, k)])
+    values = torch.tensor(list(itertools.product(range(k), repeat=n)))
+    hot = torch.nn.functional.one_hot(values, k).float()
+    penalty, edges_only = with_groups.penalty(hot)[:, 0], plain.penalty(hot)[:, 0]
+    proper = torch.tensor([verify_coloring(graph, c, k) for c in values])
+    assert torch.equal(penalty == 0, proper) and torch.equal(penalty, penalty.round())
+    assert bool((penalty >= edges_only).all())  # the groups only add terms
+    groups = with_groups.num_exact
+    assert groups == k * sum(len(c) == k for c in cliques)  # one group per colour on each clique of K vertices
+
+
+@pytest.mark.parametrize("graph", [petersen(), myciel(3), myciel(4)], ids=lambda g: g.name)
+def test_dsatur_cliques_and_the_clique_bound_are_networkx(graph):
+    colors = dsatur(graph)
+    assert verify_coloring(graph, colors, int(colors.max()) + 1)
+    reference = nx.Graph(graph.edges.tolist())
+    assert int(colors.max()) + 1 == max(nx.greedy_color(reference, strategy="DSATUR").values()) + 1
+    assert sorted(maximal_cliques(graph)) == sorted(sorted(c) for c in nx.find_cliques(reference))
+    omega = max(len(c) for c in nx.find_cliques(reference))
+    assert fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=1)).lower_bound == omega
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 20), min_size=1, max_size=30))
+def test_compact_keeps_the_partition_and_numbers_colours_densely(values):
+    coloring = torch.tensor(values)
+    out = compact(coloring)
+    assert sorted(set(out.tolist())) == list(range(len(set(values))))
+    assert torch.equal(coloring.unsqueeze(0) == coloring.unsqueeze(1), out.unsqueeze(0) == out.unsqueeze(1))
+
+
+def random_graph(n: int, p: float, seed: int) -> Graph:
+    return Graph.from_edges(n, list(nx.gnp_random_graph(n, p, seed=seed).edges()), f"gnp-{n}-{p}-{seed}")
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(4, 30), st.floats(0.1, 0.7), st.integers(0, 1000))
+def test_fewest_colors_reports_valid_colourings_never_more_colours_than_dsatur(n, p, seed):
+    graph = random_graph(n, p, seed)
+    config = replace(CONSTRAINT_DEFAULTS, steps=60, samples=2, restarts=2, init_std=1.0, seed=seed)
+    result = fewest_colors(graph, config)
+    assert result.best_colors <= result.dsatur_colors == len(set(dsatur(graph).tolist()))
+    assert verify_coloring(graph, result.best_coloring, result.best_colors)
+    assert len(set(result.best_coloring.tolist())) == result.best_colors
+    assert result.lower_bound <= result.best_colors
+    tried = [a.colors for a in result.attempts]
+    assert tried == sorted(tried, reverse=True) and result.attempts[0].method == "dsatur"
+    for attempt in result.attempts:  # every colouring an attempt reports is valid with the colours it claims
+        assert attempt.found == (attempt.coloring is not None)
+        if attempt.found:
+            assert verify_coloring(graph, attempt.coloring, attempt.used) and attempt.used <= attempt.colors
+    failed = [a for a in result.attempts if not a.found]
+    assert len(failed) <= 1 and (not failed or failed[0] is result.attempts[-1])
+    assert result.optimal or failed  # it stops at the bound or at the first failure
+
+
+@pytest.mark.parametrize("n, seed", [(14, 0), (16, 0), (20, 10)])
+def test_fewest_colors_goes_below_dsatur_down_to_chi(n, seed):
+    # G(n, ½) graphs on which networkx's DSATUR uses one colour more than χ (found by exact search)
+    graph = random_graph(n, 0.5, seed)
+    chi = chromatic_number(graph)
+    result = fewest_colors(graph, COLOR_DEFAULTS)
+    assert result.dsatur_colors == chi + 1 and result.best_colors == chi and result.best_method == "gradient"
+    assert verify_coloring(graph, result.best_coloring, chi)
+    assert result.optimal == (result.lower_bound == chi)
+    assert result.attempts[-1].found or result.attempts[-1].colors == chi - 1
+
+
+def test_interrupt_keeps_the_best_colouring():
+    graph = myciel(4)
+    calls = []
+
+    def on_step(k, progress):
+        calls.append(k)
+        raise KeyboardInterrupt
+
+    with pytest.raises(SearchInterrupted) as caught:
+        fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=50), on_step=on_step)
+    result = caught.value.result
+    assert calls and result.best_method == "dsatur" and verify_coloring(graph, result.best_coloring,
+                                                                          result.best_colors)
+    assert result.attempts[-1].stopped == "interrupted" and not result.attempts[-1].found
+
+
+# ---- command line --------------------------------------------------------------------------------------------
+
+
+def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
+    text = (GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic")
+    path = tmp_path / "g.col"
+    path.write_text(text)
+    target = tmp_path / "out.jsonl"
+    result = invoke("color", str(path), "--json", str(target), "--steps", "300")
+    assert result.exit_code == 0, result.output
+    assert "DSATUR" in result.output and "best: 5 colours" in result.output
+    (record,) = [json.loads(line) for line in target.read_text().splitlines()]
+    graph = parse_dimacs(text)
+    assert record["verified"] and record["num_colors"] == 5 and record["lower_bound"] == 2
+    assert verify_coloring(graph, torch.tensor(record["colors"]) - 1, record["num_colors"])
+    assert record["attempts"][0]["method"] == "dsatur" and record["dsatur_colors"] >= record["num_colors"]
+    assert [a["colors"] for a in record["attempts"][1:]] == list(range(record["attempts"][0]["used"] - 1, 3, -1))
+    assert record["attempts"][-1] == {**record["attempts"][-1], "colors": 4, "found": False}
+
+
+def test_fewest_flag_searches_despite_a_stated_chromatic_number():
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--json", "-", "-q")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["num_colors"] == 3 and record["optimal"] and record["lower_bound"] == 3
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("c no p line\ne 1 2\n", "edge before"),
+    ("c nothing\n", "no 'p edge"),
+    ("p edge 3 1\ne 1 4\n", "vertex 4 is outside 1..3"),
+    ("p edge 3 1\ne 0 2\n", "vertex 0 is outside 1..3"),
+    ("p edge 3 1\ne 2 2\n", "self-loop on vertex 2"),
+    ("p edge 3 1\np edge 3 1\n", "a second 'p' line"),
+    ("p edge x 1\n", "expected 'p edge VERTICES EDGES'"),
+    ("p edge 3 1\ne 1\n", "expected 'e U V'"),
+])
+@pytest.mark.parametrize("extra", [[], ["--colors", "3"]])
+def test_bad_col_file_is_one_line_exit_2(tmp_path, text, reason, extra):
+    path = tmp_path / "bad.col"
+    path.write_text(text)
+    result = invoke("color", str(path), *extra)
+    assert result.exit_code == 2, result.output
+    assert reason in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_duplicate_edges_count_once_as_dimacs_files_list_them_both_ways():
+    text = "p edge 3 4\ne 1 2\ne 2 1\ne 1 2\ne 2 3\n"
+    graph = parse_dimacs(text)
+    assert graph.edges.tolist() == [[0, 1], [1, 2]]
+    result = invoke("color", "-", "--json", "-", "-q", stdin=text)
+    assert result.exit_code == 0 and json.loads(result.stdout)["num_colors"] == 2
+
+
+def test_an_attempt_out_of_time_says_so_and_ends_the_search():
+    graph = myciel(4)  # χ 5 = DSATUR's colours, clique bound 2: the attempt at 4 colours cannot succeed
+    result = fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=500), max_seconds=1e-9)
+    last = result.attempts[-1]
+    assert (last.colors, last.found, last.stopped) == (4, False, "time") and 1 <= last.steps < 500
+    steps_only = fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=5), max_seconds=0).attempts[-1]
+    assert (steps_only.stopped, steps_only.steps) == ("steps", 5)
+
+
+def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tmp_path, monkeypatch):
+    from redge_solve.cli import color_cmd
+
+    real = color_cmd.fewest_colors
+
+    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step):
+        def ctrl_c(k, progress):  # Ctrl-C at the first step of the first gradient attempt
+            raise KeyboardInterrupt
+
+        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c)
+
+    monkeypatch.setattr(color_cmd, "fewest_colors", interrupted_search)
+    target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
+    path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
+    result = invoke("color", str(path), "--json", str(target))
+    assert result.exit_code == 130, result.output
+    assert "best: 5 colours" in result.output and "interrupted: keeping the best colouring found" in result.output
+    record = json.loads(target.read_text())
+    assert record["interrupted"] and record["verified"] and record["num_colors"] == 5
+    assert record["attempts"][-1]["stopped"] == "interrupted"
+
+
+def test_bad_max_seconds_is_one_line_exit_2():
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--max-seconds", "-1")
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "--max-seconds must be a number >= 0" in result.output
