@@ -81,7 +81,7 @@ def compare_command(
     tune: Optional[int] = typer.Option(
         None, "--tune", min=1, metavar="N",
         help="Tune each estimator first: an Optuna study of N trials (seeded TPE) on the first --tune-fraction of "
-             "the puzzles, then the table with the chosen parameters on the rest (needs the .[tune] extra)."),
+             "the puzzles, then the table with the chosen parameters on the rest (needs the optional 'tune' extra)."),
     tune_fraction: float = typer.Option(0.5, "--tune-fraction", min=0.0, max=1.0,
                                         help="Share of the puzzles (the first ones) used for tuning."),
     tune_lr: bool = typer.Option(False, "--tune-lr", help="Tune the learning rate too (log-uniform 0.005..0.5)."),
