@@ -1,0 +1,144 @@
+"""Mutation testing of the estimators and the Sudoku penalty/verification with ``mutmut`` (slow: not part of CI).
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/mutation.py                 # everything below
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/mutation.py --target sudoku --max-children 1
+    python benchmarks/mutation.py --report-only                                # re-read the last run
+
+mutmut (a dev extra) mutates one expression at a time (``+`` → ``-``, ``0.5`` → ``1.5``, a dropped argument, ...)
+and runs the tests that cover the mutated function; a mutant the tests still pass is a *survivor*. The run happens
+in a scratch copy of the project (``--workdir``, default ``/tmp/redge-mutation``), so the checkout gets no
+``mutants/`` folder and no mutmut section in pyproject.toml. Every survivor is explained in
+``benchmarks/MUTATION.md`` as equivalent (no test can tell it apart) or killed by a named test.
+
+What is mutated (``TARGETS``) and by which tests (``TESTS``): the tests are a fast subset, chosen so one mutant
+run takes seconds (the estimator tests in float64 with fixed seeds, the penalty/verification tests).
+The report (``--out``, JSON) holds the counts by status, the score killed / (killed + survived), the survivors'
+names and diffs, and the wall time of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TARGETS = {
+    # the whole estimator package; compat.py is the thin drop-in for the authors' API
+    "estimators": ["redge_solve/estimators/*"],
+    # only verify_grid and the penalty of sudoku.py are selected below (by mutant name)
+    "sudoku": ["redge_solve/problems/sudoku.py"],
+}
+SUDOKU_FUNCTIONS = ["verify_grid", "grid_violations", "units_of_cells", "SudokuBatch*", "_Penalty*", "_stack"]
+TESTS = {
+    "estimators": ["tests/test_estimators.py", "tests/test_estimator_laws.py", "tests/test_noise.py"],
+    "sudoku": ["tests/test_problems.py", "tests/test_penalty_fast_path.py", "tests/test_sudoku_checks.py"],
+}
+
+
+def mutant_patterns(target: str) -> list[str]:
+    """mutmut mutant-name globs for a target (mutant names look like ``module.xǁClassǁmethod__mutmut_3``)."""
+    if target == "estimators":
+        return ["redge_solve.estimators.*"]
+    return [f"redge_solve.problems.sudoku.*{name}*" for name in SUDOKU_FUNCTIONS]
+
+
+def prepare(workdir: Path, targets: list[str]) -> None:
+    """A scratch copy of the package and tests with a pyproject.toml that configures mutmut only."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(ROOT / "redge_solve", workdir / "redge_solve", ignore=ignore)
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    shutil.copytree(ROOT / "puzzles", workdir / "puzzles", ignore=ignore)  # read by the tests
+    only = [p for t in targets for p in TARGETS[t]]
+    tests = [p for t in targets for p in TESTS[t] if (ROOT / p).exists()]
+    quoted = lambda items: "[" + ", ".join(json.dumps(i) for i in items) + "]"
+    (workdir / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        'source_paths = ["redge_solve"]\n'
+        'also_copy = ["puzzles"]\n'
+        f"only_mutate = {quoted(only)}\n"
+        f"pytest_add_cli_args_test_selection = {quoted(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+        "use_git_change_detection = false\n"
+        "\n[tool.pytest.ini_options]\n"
+        'testpaths = ["tests"]\n'
+        'markers = ["slow: longer end-to-end runs"]\n',
+        encoding="utf-8",
+    )
+
+
+def mutmut(workdir: Path, *args: str, check: bool = True) -> str:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(workdir))
+    done = subprocess.run(["nice", "-n", "10", sys.executable, "-m", "mutmut", *args], cwd=workdir, env=env,
+                          capture_output=True, text=True, check=False)
+    if check and done.returncode != 0:
+        raise SystemExit(f"mutmut {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-3000:]}"
+                         f"\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def report(workdir: Path, targets: list[str], seconds: float | None) -> dict:
+    """Counts by status (only the selected mutants), the score and every survivor with its diff."""
+    lines = mutmut(workdir, "results", "--all", "true").splitlines()
+    statuses: dict[str, str] = {}
+    for line in lines:
+        match = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
+        if match:
+            statuses[match.group(1)] = match.group(2).strip()
+    import fnmatch
+
+    patterns = [p for t in targets for p in mutant_patterns(t)]
+    statuses = {k: v for k, v in statuses.items() if any(fnmatch.fnmatch(k, p) for p in patterns)}
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        counts[status] = counts.get(status, 0) + 1
+    killed, survived = counts.get("killed", 0), counts.get("survived", 0)
+    survivors = {name: mutmut(workdir, "show", name, check=False) for name, s in sorted(statuses.items())
+                 if s == "survived"}
+    return {
+        "targets": targets,
+        "tests": [p for t in targets for p in TESTS[t]],
+        "counts": counts,
+        "score": killed / (killed + survived) if killed + survived else None,
+        "seconds": seconds,
+        "survivors": survivors,
+        "command": " ".join(sys.argv),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", choices=[*TARGETS, "all"], default="all")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/redge-mutation"))
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "mutation-report.json")
+    parser.add_argument("--report-only", action="store_true", help="summarise the last run in --workdir")
+    parser.add_argument("mutants", nargs="*", help="mutmut name globs to run instead of the whole target")
+    args = parser.parse_args()
+    targets = list(TARGETS) if args.target == "all" else [args.target]
+    seconds = None
+    if not args.report_only:
+        prepare(args.workdir, targets)
+        started = time.perf_counter()
+        names = args.mutants or [p for t in targets for p in mutant_patterns(t)]
+        mutmut(args.workdir, "run", "--max-children", str(args.max_children), *names, check=False)
+        seconds = round(time.perf_counter() - started, 1)
+    result = report(args.workdir, targets, seconds)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{result['counts']}  score {result['score']}  ({seconds} s)  -> {args.out}")
+    for name in result["survivors"]:
+        print("survived:", name)
+
+
+if __name__ == "__main__":
+    main()
