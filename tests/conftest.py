@@ -15,7 +15,7 @@ import random
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pytest
 import torch
@@ -61,7 +61,8 @@ def run_cli(*args: str, stdin: str | None = None):
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment for ``python -m redge_solve`` in a subprocess: this checkout first on the path, one thread."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1",
+               COLUMNS="120")
     env.update(extra)
     return env
 
@@ -90,15 +91,38 @@ def wait_for_output(process: subprocess.Popen, condition: Callable[[str], bool])
     pytest.fail(f"the process exited ({process.returncode}) before the awaited line:\n{''.join(seen)[-3000:]}")
 
 
-def wait_for_file_lines(process: subprocess.Popen, path: Path, lines: int, marker: str) -> None:
-    """Wait until ``path`` has at least ``lines`` complete lines, on the process's progress output: the process
-    prints ``marker`` after every chunk it writes (``--verbose`` batch progress), so each marker line is the
-    event on which the file is checked again."""
+SIGNAL_AFTER = """
+import importlib, os, sys
+module, attribute, calls, sig = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+owner = importlib.import_module(module)
+*path, attribute = attribute.split(".")
+for name in path:
+    owner = getattr(owner, name)
+original, seen = getattr(owner, attribute), [0]
 
-    def enough(line: str) -> bool:
-        return marker in line and path.exists() and path.read_bytes().count(b"\n") >= lines
+def counted(*args, **kwargs):
+    result = original(*args, **kwargs)
+    seen[0] += 1
+    if seen[0] == calls:
+        os.kill(os.getpid(), sig)
+    return result
 
-    wait_for_output(process, enough)
+setattr(owner, attribute, counted)
+from redge_solve.cli import main
+sys.argv = ["redge-solve", *sys.argv[5:]]
+main()
+"""
+
+
+def start_signalled(args: Iterable[Any], hook: str, calls: int, sig: int, **env: str) -> subprocess.Popen:
+    """``python -m redge_solve ARGS`` in a subprocess that sends itself ``sig`` right after its ``calls``-th call
+    of ``hook`` (``"module:attribute"``, e.g. ``"redge_solve.batch:append_records"`` once per chunk written,
+    ``"redge_solve.problems.sudoku:SudokuBatch.penalty"`` once per solver step): the signal arrives at a known
+    point of the run, as a Ctrl-C or ``kill`` would, with no clock involved. stdout/stderr are text pipes."""
+    module, attribute = hook.split(":")
+    command = [sys.executable, "-c", SIGNAL_AFTER, module, attribute, str(calls), str(int(sig)), *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=subprocess_env(**env), cwd=ROOT)
 
 
 # ------------------------------------------------------------------------------------------------- files
