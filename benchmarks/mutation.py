@@ -87,6 +87,35 @@ def mutmut(workdir: Path, *args: str, check: bool = True) -> str:
     return done.stdout
 
 
+def source_of(mutant: str) -> Path:
+    """``redge_solve/estimators/_noise.py`` for ``redge_solve.estimators._noise.x_fn__mutmut_3``."""
+    module = mutant.split(".x")[0] if ".x" in mutant else mutant.rsplit(".", 1)[0]
+    return Path(*module.split(".")).with_suffix(".py")
+
+
+def recheck(workdir: Path, targets: list[str], survivors: list[str]) -> dict[str, str]:
+    """Each survivor applied to the source for real (``mutmut apply``) and the tests run without mutmut.
+
+    mutmut switches mutants at run time inside functions, so code that ran before the switch (at import, or
+    whose result a module-level cache kept) cannot show its mutant: such a mutant "survives" although the tests
+    kill it. This pass tells those apart: ``killed`` here means the tests fail on the applied mutant."""
+    tests = [p for t in targets for p in TESTS[t] if (workdir / p).exists()]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(workdir))
+    verdicts = {}
+    for name in survivors:
+        path = source_of(name)
+        pristine = (ROOT / path).read_bytes()
+        try:
+            mutmut(workdir, "apply", name)
+            done = subprocess.run(["nice", "-n", "10", sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                                   "no:cacheprovider", *tests], cwd=workdir, env=env,
+                                  capture_output=True, text=True, check=False)
+            verdicts[name] = "survived" if done.returncode == 0 else "killed"
+        finally:
+            (workdir / path).write_bytes(pristine)
+    return verdicts
+
+
 def report(workdir: Path, targets: list[str], seconds: float | None) -> dict:
     """Counts by status (only the selected mutants), the score and every survivor with its diff."""
     lines = mutmut(workdir, "results", "--all", "true").splitlines()
@@ -123,6 +152,8 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "mutation-report.json")
     parser.add_argument("--report-only", action="store_true", help="summarise the last run in --workdir")
+    parser.add_argument("--recheck", action="store_true",
+                        help="apply each survivor to the source and run the tests without mutmut (see recheck)")
     parser.add_argument("mutants", nargs="*", help="mutmut name globs to run instead of the whole target")
     args = parser.parse_args()
     targets = list(TARGETS) if args.target == "all" else [args.target]
@@ -134,10 +165,19 @@ def main() -> None:
         mutmut(args.workdir, "run", "--max-children", str(args.max_children), *names, check=False)
         seconds = round(time.perf_counter() - started, 1)
     result = report(args.workdir, targets, seconds)
+    if args.recheck:
+        started = time.perf_counter()
+        result["recheck"] = recheck(args.workdir, targets, list(result["survivors"]))
+        result["recheck_seconds"] = round(time.perf_counter() - started, 1)
+        killed = sum(v == "killed" for v in result["recheck"].values())
+        total = result["counts"].get("killed", 0) + result["counts"].get("survived", 0)
+        result["score_after_recheck"] = (result["counts"].get("killed", 0) + killed) / total if total else None
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{result['counts']}  score {result['score']}  ({seconds} s)  -> {args.out}")
     for name in result["survivors"]:
-        print("survived:", name)
+        print("survived:", name, result.get("recheck", {}).get(name, ""))
+    if "score_after_recheck" in result:
+        print(f"score after the recheck: {result['score_after_recheck']}")
 
 
 if __name__ == "__main__":

@@ -284,3 +284,11 @@ def test_min_variance_is_the_authors():
     from redge_solve.estimators.redge_cov import MIN_VARIANCE
 
     assert MIN_VARIANCE == redge_cov.MIN_VAR
+
+
+def test_surrogate_sample_counts_default_to_the_fewest_each_estimator_needs():
+    logits, f = logits_of(2), quadratic(2)
+    assert make_estimator("reinforce").surrogate(f, logits).values.shape == (2,)  # leave-one-out needs two
+    for name in ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov"):
+        assert make_estimator(name).surrogate(f, logits).values.shape == (1,)
+        assert make_estimator(name).sample(logits).shape == logits.shape  # no sample axis by default
