@@ -32,7 +32,6 @@ def test_local_csv_with_bad_rows_writes_one_line_per_row(tmp_path):
     source = write_csv(tmp_path / "p.csv", rows)
     out = tmp_path / "r.jsonl"
     result = run_cli("batch", source, "--out", out, "--chunk-size", "3", *FAST)
-    assert result.exit_code in (0, 1), result.output
     records = read_jsonl(out)
     assert [r["index"] for r in records] == list(range(8))
     errors = {r["index"]: r["error"] for r in records if "error" in r}
@@ -72,7 +71,9 @@ def test_parquet_slicing_and_column_mapping(tmp_path):
     assert [r["index"] for r in records] == [0, 1, 2]
     assert [r["puzzle"] for r in records] == [p for p, _ in rows[2:5]]
     assert [r["meta"]["difficulty"] for r in records] == [2, 3, 4]
-    assert all(r["matches_solution"] is not None for r in records)
+    # the solution column reached the records: each grid is compared with its own row's solution
+    assert all(r["matches_solution"] is (r["grid"] == s) for r, (_, s) in zip(records, rows[2:5], strict=True))
+    assert all(r["matches_solution"] and r["verified"] for r in records)
 
 
 def test_jsonl_source_offset_and_limit(tmp_path):
