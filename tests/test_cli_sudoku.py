@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import ROOT
 
 from redge_solve.problems.sudoku import grid_from_string, verify_grid
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUZZLE_A, SOLUTION_A = "...3..2.3..1..32", "2413132432414132"
 PUZZLE_B = "4...21...24...1."
 FAST = ["--lr", "0.2", "--steps", "200"]
