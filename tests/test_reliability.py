@@ -300,6 +300,10 @@ def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
             assert not command.per_puzzle, output
             return
         records = command.records(out)
+        if records and all(r.get("found") is True for r in records):
+            assert result.exit_code == 0, output  # every puzzle read was solved
+        if any(r.get("found") is False for r in records):
+            assert result.exit_code == 1, output  # some puzzle left unsolved
         if command.per_puzzle or records:
             by_line = {}
             for record in records:
