@@ -292,3 +292,45 @@ def test_surrogate_sample_counts_default_to_the_fewest_each_estimator_needs():
     for name in ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov"):
         assert make_estimator(name).surrogate(f, logits).values.shape == (1,)
         assert make_estimator(name).sample(logits).shape == logits.shape  # no sample axis by default
+
+
+def test_reinforce_on_a_problem_penalty_sums_log_probabilities_per_instance():
+    # f = SudokuBatch.penalty maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i is the sum over its
+    # own free cells, and each cell's gradient is its own puzzle's (f − baseline) times its score, over S
+    from conftest import grids_4
+
+    from redge_solve.problems.sudoku import SudokuBatch
+
+    batch = SudokuBatch.from_grids(grids_4(3, blanks=6), dtype=DT)
+    logits = torch.randn(batch.num_variables, 4, dtype=DT, generator=torch.Generator().manual_seed(21))
+    theta = logits.clone().requires_grad_()
+    out = make_estimator("reinforce").surrogate(batch.penalty, theta, 4, torch.Generator().manual_seed(22))
+    out.loss.backward()
+    v = out.values  # (S, I)
+    baseline = (v.sum(0, keepdim=True) - v) / 3
+    weight = (v - baseline)[:, batch.var_instance]  # (S, F): each cell takes its puzzle's weight
+    expected = (weight[..., None] * (out.samples - logits.softmax(-1))).mean(0)
+    assert (v[:, 0] != v[:, 1]).any() or (v[:, 1] != v[:, 2]).any()  # puzzles with different values
+    assert torch.allclose(theta.grad, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_reinforce_surrogate_passes_the_pathwise_gradient_to_parameters_inside_f():
+    # f(X; w) = Σ w ⊙ X: besides the score-function term for θ, ∂loss/∂w = mean_s X_s (the ordinary gradient)
+    logits = logits_of(3)
+    w = torch.randn(3, K, dtype=DT, generator=torch.Generator().manual_seed(23)).requires_grad_()
+    out = make_estimator("reinforce").surrogate(lambda x: (x * w).sum((-1, -2)), logits.clone().requires_grad_(),
+                                                 5, torch.Generator().manual_seed(24))
+    out.loss.backward()
+    assert torch.allclose(w.grad, out.samples.mean(0), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("name,params,message", [
+    ("gumbel", dict(tau=0.0), "tau must be a finite number > 0, got 0.0"),
+    ("reinmax", dict(tau=float("inf")), "tau must be a finite number > 0, got inf"),
+    ("redge", dict(n_steps=0), "n_steps must be an integer >= 1, got 0"),
+    ("redge-cov", dict(t_1=1.5), "t_1 must lie in (0, 1], got 1.5"),
+])
+def test_parameter_errors_name_the_parameter_and_its_domain(name, params, message):
+    with pytest.raises(ValueError) as info:
+        make_estimator(name, **params)
+    assert str(info.value) == message
