@@ -43,6 +43,10 @@ TESTS = {
 }
 
 
+RECHECK_FIRST = {"_noise": ["tests/test_noise.py"], "compat": ["tests/test_estimators.py"],
+                 "sudoku": ["tests/test_sudoku_checks.py"]}
+
+
 def mutant_patterns(target: str) -> list[str]:
     """mutmut mutant-name globs for a target (mutant names look like ``module.xǁClassǁmethod__mutmut_3``)."""
     if target == "estimators":
@@ -99,17 +103,21 @@ def recheck(workdir: Path, targets: list[str], survivors: list[str]) -> dict[str
     mutmut switches mutants at run time inside functions, so code that ran before the switch (at import, or
     whose result a module-level cache kept) cannot show its mutant: such a mutant "survives" although the tests
     kill it. This pass tells those apart: ``killed`` here means the tests fail on the applied mutant."""
+    shutil.rmtree(workdir / "tests")  # today's tests, which may have been written after the run started
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     tests = [p for t in targets for p in TESTS[t] if (workdir / p).exists()]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(workdir))
     verdicts = {}
     for name in survivors:
         path = source_of(name)
         pristine = (ROOT / path).read_bytes()
+        # the tests most likely to fail first, then the rest (with -x a killed mutant stops at the first failure)
+        first = [t for t in RECHECK_FIRST.get(path.stem, []) if (workdir / t).exists()]
         try:
             mutmut(workdir, "apply", name)
             done = subprocess.run(["nice", "-n", "10", sys.executable, "-m", "pytest", "-x", "-q", "-p",
-                                   "no:cacheprovider", *tests], cwd=workdir, env=env,
-                                  capture_output=True, text=True, check=False)
+                                   "no:cacheprovider", *first, *[t for t in tests if t not in first]], cwd=workdir,
+                                  env=env, capture_output=True, text=True, check=False)
             verdicts[name] = "survived" if done.returncode == 0 else "killed"
         finally:
             (workdir / path).write_bytes(pristine)
