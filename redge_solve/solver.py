@@ -12,7 +12,6 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Mapping, Protocol
@@ -20,10 +19,12 @@ from typing import Callable, Mapping, Protocol
 import torch
 from torch import Tensor
 
-from .estimators import Estimator, make_estimator
+from .estimators import Estimator, ProblemObjective, Surrogate, make_estimator
 from .estimators._categorical import one_hot_argmax
 from .estimators._noise import KeyedNoise, key_tensor, normal
 from .memory import puzzles_per_batch
+from .optim import Adam
+from .problems.sudoku import DEDUCTION_LEVELS
 
 
 class Problem(Protocol):
@@ -42,6 +43,8 @@ class Problem(Protocol):
     def repeat(self, times: int) -> "Problem": ...
     def select(self, keep: Tensor) -> "Problem": ...
     def variable_mask(self, keep: Tensor) -> Tensor: ...
+    def deduce(self, level: str) -> "Problem": ...  # the exact pre-step (``SolverConfig.deduce``), or itself
+    def candidates(self) -> Tensor | None: ...  # (F, K) bool: values a free variable may take; None: all
 
 
 MAX_LR = 1e37
@@ -66,6 +69,8 @@ class SolverConfig:
     seed: int = 0
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
+    deduce: str = "none"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
+    max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -78,6 +83,10 @@ class SolverConfig:
             raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
         if not 0 <= self.init_std < float("inf"):
             raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
+        if self.deduce not in DEDUCTION_LEVELS:
+            raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {self.deduce!r}")
+        if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
+            raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         if self.samples < estimator.min_samples:
             raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
@@ -90,7 +99,8 @@ class SolverConfig:
 DEFAULTS = SolverConfig()
 """The product's default settings (read these rather than repeating the tuned numbers)."""
 
-PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0)
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
+                      deduce="none")
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
@@ -177,6 +187,8 @@ def solve(
     """
     count, device = problem.num_instances, problem.var_instance.device
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
+    deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
+    problem = problem.deduce(config.deduce)
     size = puzzles_per_batch(problem, config, memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
@@ -193,7 +205,7 @@ def solve(
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[first:first + size] = True
             sub = problem if size >= count else problem.select(keep)
-            parts.append(_solve_batch(sub, config, ids[keep], step))
+            parts.append(_solve_batch(sub, config, ids[keep], step, deadline))
             live[0] = None
     except KeyboardInterrupt:
         raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
@@ -212,26 +224,84 @@ def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
     return PuzzleResults(**tensors, curve=curve)
 
 
-def _solve_batch(
-    problem: Problem,
-    config: SolverConfig,
-    puzzle_ids: Tensor,
-    on_step: Callable[[Progress], None] | None = None,
-) -> PuzzleResults:
-    """``solve`` for one batch that fits in memory."""
-    start = time.perf_counter()
-    estimator = config.make_estimator()
-    count, restarts, samples = problem.num_instances, config.restarts, config.samples
-    device = problem.var_instance.device  # every tensor of the run lives where the problem does
-    ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
-    active = torch.arange(count, device=device)  # puzzles still in the batch
-    current = problem.repeat(restarts)
-    noise = KeyedNoise(instance_keys(ids, restarts, current, config.seed))
-    logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-    optimizer = Adam(logits, config.lr)
+class _Batch:
+    """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
+    ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, and ``active``, the
+    positions in the run's results of the puzzles still in the batch. ``reset()`` restarts every row from fresh
+    logits; ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
 
+    def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
+        self.config, self.restarts = config, config.restarts
+        self.problem = problem.repeat(self.restarts)
+        self.active = torch.arange(problem.num_instances, device=puzzle_ids.device)
+        self.noise = KeyedNoise(instance_keys(puzzle_ids, self.restarts, self.problem, config.seed))
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
+        problem = self.problem
+        self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
+                                      self.noise, problem.var_instance.device, problem.candidates())
+        self.optimizer = Adam(self.logits, self.config.lr)
+
+    def objective(self) -> ProblemObjective:
+        """The penalty of the rows in the batch, with what estimators need beyond its values."""
+        problem = self.problem
+        # the closed-form expectation where the problem has one (the `exact` estimator needs it)
+        expected = getattr(problem, "expected_penalty", None)
+        return ProblemObjective(problem.penalty, problem.var_instance, expected)
+
+    def shrink(self, keep: Tensor) -> None:
+        """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
+        keep_instances = keep.repeat_interleave(self.restarts)
+        keep_vars = self.problem.variable_mask(keep_instances)
+        self.logits = self.logits[keep_vars].detach().requires_grad_(True)
+        self.optimizer = self.optimizer.select(self.logits, keep_vars)
+        self.noise = self.noise.select(keep_vars)
+        self.problem = self.problem.select(keep_instances)
+        self.active = self.active[keep]
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What one step's samples and mode show, per active puzzle (``A``) or instance (``A * R``)."""
+
+    mode: Tensor  # (1, F, K) one-hot argmax of the logits
+    mode_penalty: Tensor  # (A * R,)
+    sample_ok: Tensor  # (S, A * R) the hard sample is a valid solution
+    mode_ok: Tensor  # (A * R,) the mode is a valid solution
+    puzzle_sample_ok: Tensor  # (A,) some sample of some restart is valid
+    puzzle_mode_ok: Tensor  # (A,) the mode of some restart is valid
+    diverged: Tensor  # (A,) some restart's logits are NaN/inf
+
+
+def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int) -> _Verdict:
+    """Judge a step: which samples (penalty ``values`` ``(S, A * R)``) and modes of ``logits`` are solutions."""
+    num_active = problem.num_instances // restarts
+    diverged = torch.zeros(num_active, dtype=torch.bool, device=logits.device)
+    # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
+    if not logits.sum().isfinite() and not torch.isfinite(logits).all():
+        diverged = _diverged(logits, problem, restarts)
+    mode = one_hot_argmax(logits).unsqueeze(0)
+    mode_penalty = problem.penalty(mode)[0]
+    sample_ok = values < 0.5  # penalties of hard samples are integers
+    mode_ok = mode_penalty < 0.5
+    return _Verdict(
+        mode=mode,
+        mode_penalty=mode_penalty,
+        sample_ok=sample_ok,
+        mode_ok=mode_ok,
+        puzzle_sample_ok=sample_ok.any(0).view(num_active, restarts).any(1),
+        puzzle_mode_ok=mode_ok.view(num_active, restarts).any(1),
+        diverged=diverged,
+    )
+
+
+def _new_results(problem: Problem) -> PuzzleResults:
+    """Results of a run over ``problem``'s puzzles before its first step (nothing solved, nothing run)."""
+    count, device = problem.num_instances, problem.var_instance.device
     example = problem.fill(torch.zeros(1, problem.num_variables, problem.num_categories, device=device))[0]
-    results = PuzzleResults(
+    return PuzzleResults(
         solved_any=torch.zeros(count, dtype=torch.bool, device=device),
         solved_mode=torch.zeros(count, dtype=torch.bool, device=device),
         solved_last=torch.zeros(count, dtype=torch.bool, device=device),
@@ -244,129 +314,76 @@ def _solve_batch(
         diverged_step=torch.full((count,), -1, dtype=torch.long, device=device),
     )
 
+
+def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surrogate, step: int,
+            last_step: bool, early_stop: bool, seconds: float) -> Tensor:
+    """Write a judged step into ``results``; returns bool ``(A,)``: the active puzzles that stop now (solved
+    with early stop, diverged, or at the last step)."""
+    active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
+    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now, with no result
+    results.found[active[diverged]] = False
+    newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~results.found[active] & ~diverged
+    if newly.any():
+        _record_solutions(results, batch.problem, out.samples, verdict, active, newly, restarts)
+        results.first_solved_step[active[newly]] = step
+    results.solved_any[active] |= verdict.puzzle_sample_ok
+    results.curve.append((step, int(results.found.sum())))
+
+    stopping = (results.found[active] & early_stop) | last_step | diverged
+    if stopping.any():
+        done = active[stopping]
+        results.solved_last[done] = verdict.puzzle_sample_ok[stopping]
+        results.solved_mode[done] = verdict.puzzle_mode_ok[stopping]
+        results.penalty[done] = out.values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
+        results.steps_run[done] = step
+        results.seconds[done] = seconds
+        unsolved = stopping & ~results.found[active] & ~diverged
+        if unsolved.any():
+            _record_best_modes(results, batch.problem, verdict, active, unsolved, restarts)
+    return stopping
+
+
+def _solve_batch(
+    problem: Problem,
+    config: SolverConfig,
+    puzzle_ids: Tensor,
+    on_step: Callable[[Progress], None] | None = None,
+    deadline: float | None = None,
+) -> PuzzleResults:
+    """``solve`` for one batch that fits in memory: sample → step → judge → record → report → shrink. At
+    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one."""
+    start = time.perf_counter()
+    estimator = config.make_estimator()
+    results = _new_results(problem)
+    batch = _Batch(problem, config, puzzle_ids.long().to(problem.var_instance.device))
     for step in range(1, config.steps + 1):
-        noise.next_step()
+        batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            logits = _initial_logits(current.num_variables, current.num_categories, config.init_std, noise, device)
-            optimizer = Adam(logits, config.lr)
-        out = estimator.surrogate(current.penalty, logits, samples, noise)
-        (grad,) = torch.autograd.grad(out.loss, logits)
-        optimizer.step(grad)
+            batch.reset()
+        out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
+        (grad,) = torch.autograd.grad(out.loss, batch.logits)
+        batch.optimizer.step(grad)
         with torch.no_grad():
-            diverged = torch.zeros(active.shape[0], dtype=torch.bool, device=device)
-            # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
-            if not logits.sum().isfinite() and not torch.isfinite(logits).all():
-                diverged = _diverged(logits, current, restarts)  # such a puzzle leaves the batch now, no result
-                results.diverged_step[active[diverged]] = step
-                results.found[active[diverged]] = False
-
-            mode = one_hot_argmax(logits).unsqueeze(0)
-            mode_penalty = current.penalty(mode)[0]
-            sample_ok = out.values < 0.5  # (S, I): penalties of hard samples are integers
-            mode_ok = mode_penalty < 0.5
-            num_active = active.shape[0]
-            puzzle_sample_ok = sample_ok.any(0).view(num_active, restarts).any(1)
-            puzzle_mode_ok = mode_ok.view(num_active, restarts).any(1)
-            newly = (puzzle_sample_ok | puzzle_mode_ok) & ~results.found[active] & ~diverged
-            last_step = step == config.steps
-
-            if newly.any():
-                _record_solutions(results, current, out.samples, mode, sample_ok, mode_ok, active, newly, restarts)
-                results.first_solved_step[active[newly]] = step
-            results.solved_any[active] |= puzzle_sample_ok
-            results.curve.append((step, int(results.found.sum())))
-
-            stopping = (results.found[active] & config.early_stop) | last_step | diverged
-            if stopping.any():
-                done = active[stopping]
-                results.solved_last[done] = puzzle_sample_ok[stopping]
-                results.solved_mode[done] = puzzle_mode_ok[stopping]
-                results.penalty[done] = out.values.mean(0).view(num_active, restarts).mean(1)[stopping]
-                results.steps_run[done] = step
-                results.seconds[done] = time.perf_counter() - start
-                unsolved = stopping & ~results.found[active] & ~diverged
-                if unsolved.any():
-                    _record_best_modes(results, current, mode, mode_penalty, active, unsolved, restarts)
+            verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
+            last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
+            stopping = _record(results, batch, verdict, out, step, last_step, config.early_stop,
+                               time.perf_counter() - start)
             if on_step is not None:
-                on_step(
-                    Progress(
-                        step=step,
-                        steps=config.steps,
-                        solved=int(results.found.sum()),
-                        total=count,
-                        active=int((~stopping).sum()),
-                        best_penalty=float(out.values.min()) if out.values.numel() else 0.0,
-                        elapsed=time.perf_counter() - start,
-                        results=results,
-                    )
-                )
+                on_step(Progress(
+                    step=step,
+                    steps=config.steps,
+                    solved=int(results.found.sum()),
+                    total=problem.num_instances,
+                    active=int((~stopping).sum()),
+                    best_penalty=float(out.values.min()) if out.values.numel() else 0.0,
+                    elapsed=time.perf_counter() - start,
+                    results=results,
+                ))
             if last_step or bool(stopping.all()):
                 break
             if stopping.any():
-                keep = ~stopping
-                keep_instances = keep.repeat_interleave(restarts)
-                keep_vars = current.variable_mask(keep_instances)
-                logits = logits[keep_vars].detach().requires_grad_(True)
-                optimizer = optimizer.select(logits, keep_vars)
-                noise = noise.select(keep_vars)
-                current = current.select(keep_instances)
-                active = active[keep]
+                batch.shrink(~stopping)
     return results
-
-
-class Adam:
-    """Adam (β = (0.9, 0.999), ε = 1e-8) on one tensor of logits, computed as ``torch.optim.Adam`` computes it:
-
-        m ← β₁ m + (1 − β₁) g,   v ← β₂ v + (1 − β₂) g²,   θ ← θ − lr / (1 − β₁ᵗ) · m / (√v / √(1 − β₂ᵗ) + ε)
-
-    in torch's fused kernel (``torch._fused_adam_``, what ``torch.optim.Adam(fused=True)`` calls: one pass) where
-    this torch has it for the device, else in the same elementwise steps as torch's unfused Adam. Not
-    ``torch.optim`` itself: its first use imports ``torch._dynamo``, about 2 s at the start of every process.
-    """
-
-    BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
-
-    def __init__(self, logits: Tensor, lr: float) -> None:
-        self.logits, self.lr = logits, lr
-        self.exp_avg, self.exp_avg_sq = torch.zeros_like(logits), torch.zeros_like(logits)
-        self.steps = torch.zeros((), dtype=torch.float32, device=logits.device)  # as torch keeps it for fusing
-
-    def select(self, logits: Tensor, keep: Tensor) -> "Adam":
-        """The state of the kept variables (bool ``(F,)``), continuing on ``logits`` (the kept logits)."""
-        kept = Adam(logits, self.lr)
-        kept.exp_avg, kept.exp_avg_sq, kept.steps = self.exp_avg[keep], self.exp_avg_sq[keep], self.steps.clone()
-        return kept
-
-    @torch.no_grad()
-    def step(self, grad: Tensor) -> None:
-        self.steps += 1
-        if _fused_adam(self.logits.device):
-            torch._fused_adam_([self.logits], [grad], [self.exp_avg], [self.exp_avg_sq], [], [self.steps],
-                               amsgrad=False, lr=self.lr, beta1=self.BETA1, beta2=self.BETA2, weight_decay=0.0,
-                               eps=self.EPS, maximize=False)
-            return
-        step = float(self.steps)
-        self.exp_avg.lerp_(grad, 1 - self.BETA1)
-        self.exp_avg_sq.mul_(self.BETA2).addcmul_(grad, grad, value=1 - self.BETA2)
-        denom = (self.exp_avg_sq.sqrt() / math.sqrt(1 - self.BETA2**step)).add_(self.EPS)
-        self.logits.addcdiv_(self.exp_avg, denom, value=-self.lr / (1 - self.BETA1**step))
-
-
-_FUSED_ADAM: dict[torch.device, bool] = {}
-
-
-def _fused_adam(device: torch.device) -> bool:
-    """Whether ``torch._fused_adam_`` runs on this device in this torch (CPU since torch 2.4), tried once."""
-    if device not in _FUSED_ADAM:
-        probe = torch.zeros(1, device=device)
-        try:
-            torch._fused_adam_([probe.clone()], [probe], [probe.clone()], [probe.clone()], [], [probe.clone()],
-                               amsgrad=False, lr=0.1, beta1=0.9, beta2=0.999, weight_decay=0.0, eps=1e-8,
-                               maximize=False)
-            _FUSED_ADAM[device] = True
-        except (AttributeError, RuntimeError, NotImplementedError):
-            _FUSED_ADAM[device] = False
-    return _FUSED_ADAM[device]
 
 
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
@@ -376,12 +393,21 @@ def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
     return (per_instance > 0).view(-1, restarts).any(1)
 
 
-def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device) -> Tensor:
+EXCLUDED_LOGIT = -1e4
+"""The logit of a value a variable may not take: its probability underflows to exactly 0 in float32, so every
+estimator's gradient for it is exactly 0 and Adam never moves it; samples and modes never pick it."""
+
+
+def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device,
+                    allowed: Tensor | None = None) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
-    the start; at a reset, the estimator draws after it), so they depend only on each variable's key."""
+    the start; at a reset, the estimator draws after it), so they depend only on each variable's key. Values
+    outside ``allowed`` (bool ``(F, K)``, None: all allowed) start at ``EXCLUDED_LOGIT``."""
     logits = torch.zeros(variables, categories, dtype=torch.float32, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
+    if allowed is not None:
+        logits.masked_fill_(~allowed, EXCLUDED_LOGIT)
     return logits.requires_grad_(True)
 
 
@@ -389,16 +415,14 @@ def _record_solutions(
     results: PuzzleResults,
     problem: Problem,
     samples: Tensor,
-    mode: Tensor,
-    sample_ok: Tensor,
-    mode_ok: Tensor,
+    verdict: _Verdict,
     active: Tensor,
     newly: Tensor,
     restarts: int,
 ) -> None:
     """Store, for each newly solved puzzle, its first valid candidate (samples first, then the mode)."""
-    candidates = problem.fill(torch.cat([samples, mode]))  # (S+1, I, *shape)
-    ok = torch.cat([sample_ok, mode_ok.unsqueeze(0)])  # (S+1, I)
+    candidates = problem.fill(torch.cat([samples, verdict.mode]))  # (S+1, I, *shape)
+    ok = torch.cat([verdict.sample_ok, verdict.mode_ok.unsqueeze(0)])  # (S+1, I)
     num_active, shape = active.shape[0], candidates.shape[2:]
     candidates = candidates.view(candidates.shape[0], num_active, restarts, *shape)
     ok = ok.view(ok.shape[0], num_active, restarts)
@@ -414,15 +438,14 @@ def _record_solutions(
 def _record_best_modes(
     results: PuzzleResults,
     problem: Problem,
-    mode: Tensor,
-    mode_penalty: Tensor,
+    verdict: _Verdict,
     active: Tensor,
     which: Tensor,
     restarts: int,
 ) -> None:
     """For puzzles stopping unsolved: the final mode of the restart with the lowest mode penalty."""
     num_active = active.shape[0]
-    grids = problem.fill(mode)[0]
+    grids = problem.fill(verdict.mode)[0]
     grids = grids.view(num_active, restarts, *grids.shape[1:])
-    best = mode_penalty.view(num_active, restarts).argmin(1)
+    best = verdict.mode_penalty.view(num_active, restarts).argmin(1)
     results.solution[active[which]] = grids[torch.arange(num_active, device=best.device), best][which]

@@ -15,7 +15,7 @@ from conftest import cubic_exp, exact_grad, in_quadrature, quadratic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redge_solve.estimators import ESTIMATORS, canonical_name, make_estimator, parameter_defaults
+from redge_solve.estimators import ESTIMATORS, GENERAL_ESTIMATORS, canonical_name, make_estimator, parameter_defaults
 from redge_solve.estimators.compat import SAMPLERS
 
 K = 3
@@ -191,7 +191,7 @@ def test_hand_written_chain_backwards_equal_autograd(n_steps, t_1):
 
 
 # ------------------------------------------------------------------------------------------------- 3. sample law
-@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
 def test_samples_are_exactly_one_hot(name):
     logits = torch.randn(4, 5, 7, dtype=torch.float32) * 3
     x = make_estimator(name).sample(logits, 64, torch.Generator().manual_seed(0))
@@ -296,7 +296,7 @@ def test_reinmax_expected_gradient_matches_official_package(tau):
 
 
 # ------------------------------------------------------------------------------------------ 5. shapes and dtypes
-@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
 @pytest.mark.parametrize("shape", [(K,), (5, K), (2, 3, 4, K)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_shapes_dtypes_and_gradient_shape(name, shape, dtype):
@@ -316,7 +316,7 @@ def test_shapes_dtypes_and_gradient_shape(name, shape, dtype):
     assert bool(torch.isfinite(logits.grad).all()) and logits.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
 def test_seeded_generator_reproduces_samples_and_gradients(name):
     est, f = make_estimator(name), quadratic(2)
 
@@ -330,7 +330,7 @@ def test_seeded_generator_reproduces_samples_and_gradients(name):
     assert torch.equal(x1, x2) and torch.equal(g1, g2)
 
 
-@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+@pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
 def test_keyed_noise_reproducible_and_per_row_invariant(name):
     from redge_solve.estimators._noise import KeyedNoise, key_tensor
 
@@ -448,7 +448,8 @@ def test_compat_samplers_accept_authors_names_and_reject_soft():
 
 # ---------------------------------------------------------------------------------------------- 8. registry
 def test_registry_defaults_are_the_authors():
-    assert set(ESTIMATORS) == {"st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov", "reinforce"}
+    assert set(GENERAL_ESTIMATORS) == {"st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov", "reinforce"}
+    assert set(ESTIMATORS) == {*GENERAL_ESTIMATORS, "exact"}
     assert parameter_defaults("redge") == {"n_steps": 3, "t_1": 0.5}
     assert parameter_defaults("redge-max") == {"n_steps": 5, "t_1": 0.5}
     assert parameter_defaults("redge-cov") == {"n_steps": 5, "t_1": 0.5}

@@ -105,15 +105,15 @@ def test_periodic_resets_are_batch_invariant_and_paper_protocol_switches_them_of
 def test_adam_is_torch_adam_and_select_continues_it(fused, monkeypatch):
     # the loop's Adam is torch's: bit for bit the fused kernel (torch.optim.Adam(fused=True)), or to rounding
     # torch's unfused steps where the kernel is missing; select() keeps the step count and the kept moments
-    import redge_solve.solver as solver
+    from redge_solve import optim
 
-    if fused and not solver._fused_adam(torch.device("cpu")):
+    if fused and not optim.fused_adam_available(torch.device("cpu")):
         pytest.skip("this torch has no fused Adam on CPU")
-    monkeypatch.setitem(solver._FUSED_ADAM, torch.device("cpu"), fused)
+    monkeypatch.setitem(optim._FUSED_ADAM, torch.device("cpu"), fused)
     gen = torch.Generator().manual_seed(0)
     grads = [torch.randn(6, 4, generator=gen) for _ in range(12)]
     ours, theirs = torch.zeros(6, 4), torch.zeros(6, 4, requires_grad=True)
-    adam = solver.Adam(ours, lr=0.05)
+    adam = optim.Adam(ours, lr=0.05)
     reference = torch.optim.Adam([theirs], lr=0.05, **({"fused": True} if fused else {"foreach": False}))
     keep = torch.tensor([True, False, True, True, False, True])
     for i, grad in enumerate(grads):
@@ -135,6 +135,21 @@ def test_adam_is_torch_adam_and_select_continues_it(fused, monkeypatch):
         else:
             torch.testing.assert_close(ours, theirs.detach(), rtol=1e-6, atol=1e-7)
     assert int(adam.steps) == 12
+
+
+def test_a_changed_fused_adam_signature_falls_back_to_the_unfused_steps(monkeypatch):
+    # torch._fused_adam_ is private: a signature change (TypeError) must select the unfused path, not crash
+    from redge_solve import optim
+
+    def changed(*args, **kwargs):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'amsgrad'")
+
+    monkeypatch.setattr(torch, "_fused_adam_", changed)
+    monkeypatch.setattr(optim, "_FUSED_ADAM", {})
+    assert not optim.fused_adam_available(torch.device("cpu"))
+    logits, grad = torch.zeros(3, 2), torch.ones(3, 2)
+    optim.Adam(logits, lr=0.1).step(grad)
+    torch.testing.assert_close(logits, torch.full((3, 2), -0.1))  # Adam's first step: lr · sign(g)
 
 
 def test_solving_does_not_import_torch_dynamo():

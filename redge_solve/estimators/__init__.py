@@ -11,7 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .base import Estimator, Objective, Surrogate
+from .base import Estimator, Objective, ProblemObjective, Surrogate
+from .exact import ExactGradient
 from .gumbel import GumbelSoftmax
 from .redge import ReDGE
 from .redge_cov import ReDGECov
@@ -21,8 +22,11 @@ from .reinmax import ReinMax
 from .straight_through import StraightThrough
 
 ESTIMATORS: dict[str, type[Estimator]] = {
-    cls.name: cls for cls in (StraightThrough, GumbelSoftmax, ReinMax, ReDGE, ReDGEMax, ReDGECov, ReinforceLOO)
+    cls.name: cls
+    for cls in (StraightThrough, GumbelSoftmax, ReinMax, ReDGE, ReDGEMax, ReDGECov, ReinforceLOO, ExactGradient)
 }
+GENERAL_ESTIMATORS = tuple(name for name, cls in ESTIMATORS.items() if not cls.needs_expectation)
+"""The estimators that work on any f (``exact`` needs a penalty with a closed-form expectation)."""
 ALIASES = {"redge_cov": "redge-cov", "redge_max": "redge-max", "reindge": "redge-max", "straight-through": "st"}
 
 
@@ -70,8 +74,11 @@ def make_estimator(name: str, **params: Any) -> Estimator:
 __all__ = [
     "ESTIMATORS",
     "Estimator",
+    "ExactGradient",
+    "GENERAL_ESTIMATORS",
     "GumbelSoftmax",
     "Objective",
+    "ProblemObjective",
     "ReDGE",
     "ReDGECov",
     "ReDGEMax",

@@ -29,6 +29,24 @@ Objective = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
+class ProblemObjective:
+    """f over a problem's flattened variables, with what some estimators need beyond f's values.
+
+    penalty: f, one-hot samples ``(S, F, K)`` -> values ``(S, I)`` (what calling the objective does).
+    var_instance: ``(F,)`` the instance of each variable (REINFORCE sums log-probabilities per instance).
+    expected: ``probs (F, K) -> (I,)``, E_{X~π}[f(X)] in closed form under the mean-field law, or None where the
+        problem has none (the ``exact`` estimator needs it).
+    """
+
+    penalty: Callable[[Tensor], Tensor]
+    var_instance: Tensor
+    expected: Callable[[Tensor], Tensor] | None = None
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.penalty(x)
+
+
+@dataclass(frozen=True)
 class Surrogate:
     """What ``Estimator.surrogate`` returns.
 
@@ -67,6 +85,7 @@ class Estimator:
     name: ClassVar[str]
     summary: ClassVar[str]
     min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
+    needs_expectation: ClassVar[bool] = False  # works only on a ProblemObjective with a closed-form expectation
 
     def params(self) -> dict[str, float | int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]

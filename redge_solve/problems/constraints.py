@@ -292,6 +292,14 @@ class ConstraintBatch:
         chosen = keep.nonzero().flatten().tolist()
         return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width)
 
+    def deduce(self, level: str) -> "ConstraintBatch":
+        """No exact pre-step for generic constraints: the batch itself, whatever the level."""
+        return self
+
+    def candidates(self) -> Tensor | None:
+        """Every value is open to every free variable (the penalty alone enforces the constraints)."""
+        return None
+
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free variables belong to kept instances."""
         return keep[self.var_instance]

@@ -76,6 +76,7 @@ class SudokuBatch:
     """A batch of ``I`` puzzles of one size as a penalty over their free cells.
 
     grids: ``(I, N²)`` long, 0 for blanks. The remaining fields are derived by ``from_grids``.
+    allowed: ``(I, N², N)`` bool, the digits each cell may take (see ``deduce``), or None: every digit.
     """
 
     grids: Tensor
@@ -83,14 +84,28 @@ class SudokuBatch:
     var_instance: Tensor  # (F,) which puzzle each free cell belongs to
     var_cell: Tensor  # (F,) its cell index in the grid
     dtype: torch.dtype = torch.float32  # of the penalty's counts
+    allowed: Tensor | None = None
 
     @classmethod
-    def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32) -> "SudokuBatch":
+    def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32,
+                   allowed: Tensor | None = None) -> "SudokuBatch":
         grids = grids.long()
         side = math.isqrt(grids.shape[-1])
         units_of_cells(side)  # validates the size
         instance, cell = (grids == 0).nonzero(as_tuple=True)
-        return cls(grids, side, instance, cell, dtype)
+        return cls(grids, side, instance, cell, dtype, allowed)
+
+    def deduce(self, level: str) -> "SudokuBatch":
+        """The batch after the exact pre-step ``deduce(grids, level)``: deduced digits become clues, and each free
+        cell's categorical is restricted to its candidates (``candidates()``)."""
+        if level == "none":
+            return self
+        grids, allowed = deduce(self.grids, level)
+        return SudokuBatch.from_grids(grids, self.dtype, allowed)
+
+    def candidates(self) -> Tensor | None:
+        """Bool ``(F, N)``: the digits each free cell may take, or None when every digit may."""
+        return None if self.allowed is None else self.allowed[self.var_instance, self.var_cell]
 
     @property
     def num_instances(self) -> int:
@@ -165,6 +180,17 @@ class SudokuBatch:
         """
         return _Penalty.apply(x, self)
 
+    def expected_penalty(self, probs: Tensor) -> Tensor:
+        """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
+
+            E f = Σ_u ‖E c_u − 1‖² + Σ_u Σ_k Var(c_{u,k}) = f(probs) + 3 Σ_{i} Σ_k p_{ik}(1 − p_{ik})
+
+        (E c_u = A p + clue counts; the variance of a count adds over the free cells of the unit, and every free
+        cell lies in three units). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
+        variance = (probs * (1 - probs)).sum(-1)
+        per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, variance)
+        return self.penalty(probs.unsqueeze(0))[0] + 3 * per_puzzle
+
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
         excess = (self.unit_counts(x) - 1).clamp(min=0).sum(-1)
@@ -178,11 +204,15 @@ class SudokuBatch:
 
     def repeat(self, times: int) -> "SudokuBatch":
         """Each puzzle ``times`` times in a row (instance ``i * times + r``), e.g. for independent restarts."""
-        return self if times == 1 else SudokuBatch.from_grids(self.grids.repeat_interleave(times, 0), self.dtype)
+        if times == 1:
+            return self
+        allowed = None if self.allowed is None else self.allowed.repeat_interleave(times, 0)
+        return SudokuBatch.from_grids(self.grids.repeat_interleave(times, 0), self.dtype, allowed)
 
     def select(self, keep: Tensor) -> "SudokuBatch":
         """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
-        return SudokuBatch.from_grids(self.grids[keep], self.dtype)
+        allowed = None if self.allowed is None else self.allowed[keep]
+        return SudokuBatch.from_grids(self.grids[keep], self.dtype, allowed)
 
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free cells belong to kept instances (to slice per-variable state)."""
@@ -286,3 +316,65 @@ def sudoku_constraints(grids: Tensor, dtype: torch.dtype = torch.float32):
     from .constraints import ConstraintBatch
 
     return ConstraintBatch.from_specs([sudoku_spec(g) for g in grids.long()], dtype)
+
+
+# ---- Exact deduction from the clues: the optional pre-step of the solver (``SolverConfig.deduce``) ----
+
+DEDUCTION_LEVELS = ("none", "candidates", "singles")
+"""none: the model is a categorical over all N digits in every free cell (the paper's). candidates: the digits a
+free cell's row, column and block already hold are removed from it. singles: candidates, then naked and hidden
+singles placed until none is left (each placement removes candidates from its units)."""
+
+
+def _unit_membership(side: int, device: torch.device) -> Tensor:
+    """``(3N, N²)`` float: 1 where the cell belongs to the unit (rows, then columns, then blocks)."""
+    units = units_of_cells(side).to(device)  # (N², 3)
+    membership = torch.zeros(3 * side, side * side, device=device)
+    cells = torch.arange(side * side, device=device).unsqueeze(1).expand(-1, 3)
+    membership[units, cells] = 1.0
+    return membership
+
+
+def candidates_of(grids: Tensor) -> Tensor:
+    """Bool ``(B, N², N)``: digit ``d + 1`` may go in the cell. A clue cell allows its own digit only; a blank cell
+    every digit that none of its three units holds yet."""
+    grids = grids.long()
+    side = math.isqrt(grids.shape[-1])
+    membership = _unit_membership(side, grids.device)
+    placed = torch.nn.functional.one_hot(grids, side + 1)[..., 1:].float()  # (B, N², N)
+    held = (membership @ placed) > 0  # (B, 3N, N): the unit already holds the digit
+    blocked = (membership.T @ held.float()) > 0  # (B, N², N): some unit of the cell holds it
+    return torch.where((grids == 0).unsqueeze(-1), ~blocked, placed > 0)
+
+
+def deduce(grids: Tensor, level: str = "singles") -> tuple[Tensor, Tensor]:
+    """The exact pre-step: ``(grids with the deduced digits placed, candidates (B, N², N))``.
+
+    ``level`` is one of ``DEDUCTION_LEVELS``. With "singles", each round places at once every naked single (a
+    blank cell with one candidate) and every hidden single (the only cell of a unit that can take a digit the unit
+    lacks), then recomputes the candidates; it stops when a round places nothing. Every placement is implied by
+    the clues, so a puzzle's solutions are unchanged. A puzzle without a solution may show a contradiction (a
+    cell with two hidden singles, or none left): such a cell is left blank and the search goes on as usual.
+    """
+    if level not in DEDUCTION_LEVELS:
+        raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {level!r}")
+    grids = grids.long().clone()
+    side = math.isqrt(grids.shape[-1])
+    if level == "none":
+        return grids, torch.ones(*grids.shape, side, dtype=torch.bool, device=grids.device)
+    membership = _unit_membership(side, grids.device)
+    digits = torch.arange(1, side + 1, device=grids.device)
+    while True:
+        candidates = candidates_of(grids)
+        if level == "candidates":
+            return grids, candidates
+        blank = grids == 0
+        free = candidates & blank.unsqueeze(-1)
+        naked = free & (free.sum(-1, keepdim=True) == 1)
+        unit_options = membership @ free.float()  # (B, 3N, N): cells of the unit that can take the digit
+        hidden = free & ((membership.T @ (unit_options == 1).float()) > 0)
+        placed = naked | hidden
+        single = placed.sum(-1) == 1  # a cell offered two digits (a contradiction) is left alone
+        if not single.any():
+            return grids, candidates
+        grids = torch.where(single, (placed.long() * digits).sum(-1), grids)

@@ -1,0 +1,167 @@
+"""The hard-Sudoku machinery: the exact pre-step (candidates, singles), candidate masking in the loop, the exact
+estimator's closed-form expectation, the time budget, and the paper protocol that none of it may touch."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from redge_solve import solver
+from redge_solve.estimators import GENERAL_ESTIMATORS, ProblemObjective, make_estimator
+from redge_solve.estimators._noise import KeyedNoise, key_tensor
+from redge_solve.problems.sudoku import SudokuBatch, candidates_of, deduce, grid_from_string, verify_grid
+from redge_solve.solver import PAPER_PROTOCOL, SolverConfig, paper_protocol, solve
+
+ROOT = Path(__file__).resolve().parent.parent
+with open(ROOT / "puzzles" / "sample.csv", newline="") as handle:
+    ROWS = list(csv.DictReader(handle))
+SOLUTIONS = torch.stack([grid_from_string(row["solution"]) for row in ROWS])
+PUZZLES = torch.stack([grid_from_string(row["puzzle"]) for row in ROWS])
+SOLUTION_4 = torch.tensor([1, 2, 3, 4, 3, 4, 1, 2, 2, 1, 4, 3, 4, 3, 2, 1])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(which=st.integers(0, len(ROWS) - 1), blanks=st.lists(st.booleans(), min_size=81, max_size=81),
+       level=st.sampled_from(["candidates", "singles"]))
+def test_deduction_never_removes_the_true_digit_nor_places_a_wrong_one(which, blanks, level):
+    # any clue subset of a valid grid has that grid among its solutions: deduction must keep its digits
+    solution = SOLUTIONS[which]
+    puzzle = torch.where(torch.tensor(blanks), torch.zeros_like(solution), solution)
+    grids, allowed = deduce(puzzle.unsqueeze(0), level)
+    assert allowed[0].gather(-1, (solution - 1).unsqueeze(-1)).all()
+    placed = grids[0] != 0
+    assert torch.equal(grids[0][placed], solution[placed])
+    assert torch.equal(grids[0][puzzle != 0], puzzle[puzzle != 0])  # the clues stay
+    if level == "candidates":
+        assert torch.equal(grids, puzzle.unsqueeze(0))
+
+
+def test_candidates_are_exactly_the_digits_no_unit_holds():
+    grid = SOLUTION_4.clone()
+    grid[[0, 5, 10]] = 0  # row 1 lacks 1; cell 5 (row 2, col 2, block 1) lacks 4; cell 10 lacks 4
+    allowed = candidates_of(grid.unsqueeze(0))[0]
+    assert allowed[0].tolist() == [True, False, False, False]
+    assert allowed[5].tolist() == [False, False, False, True]
+    assert allowed[1].tolist() == [False, True, False, False]  # a clue allows its own digit only
+    blank = torch.zeros(16, dtype=torch.long)
+    assert candidates_of(blank.unsqueeze(0)).all()
+
+
+def test_singles_solve_the_easy_sample_and_candidates_alone_do_not():
+    grids, _ = deduce(PUZZLES, "singles")
+    solved = (grids != 0).all(1)
+    assert solved.sum() >= 1
+    for grid, clues, solution in zip(grids[solved], PUZZLES[solved], SOLUTIONS[solved]):
+        assert verify_grid(grid, clues, solution)
+    assert torch.equal(deduce(PUZZLES, "candidates")[0], PUZZLES)
+    with pytest.raises(ValueError, match="deduce must be one of"):
+        deduce(PUZZLES, "all")
+
+
+def test_a_cell_offered_two_digits_at_once_gets_neither_then():
+    # no solution: cell 4 (row 1, column 4) is the only place for 1 in column 4 and for 2 in block 2; that round
+    # must not write a mixture of the two (1 + 2 = 3) into it; a later round may place one of them
+    grid = torch.tensor([0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 1, 0, 0, 1, 2, 0])
+    out, _ = deduce(grid.unsqueeze(0), "singles")
+    assert int(out[0, 3]) in (0, 1, 2)
+    assert torch.equal(out[0][grid != 0], grid[grid != 0])
+
+
+def _enumerated_expectation(batch: SudokuBatch, probs: torch.Tensor) -> torch.Tensor:
+    total = torch.zeros(batch.num_instances, dtype=probs.dtype)
+    variables, categories = probs.shape
+    for assignment in itertools.product(range(categories), repeat=variables):
+        index = torch.tensor(assignment)
+        x = torch.nn.functional.one_hot(index, categories).to(probs.dtype).unsqueeze(0)
+        weight = probs[torch.arange(variables), index].prod()
+        total = total + weight * batch.penalty(x)[0]
+    return total
+
+
+def _tiny_batch() -> SudokuBatch:
+    first, second = SOLUTION_4.clone(), SOLUTION_4.clone()
+    first[[0, 5, 15]] = 0
+    second[[2, 3]] = 0
+    return SudokuBatch.from_grids(torch.stack([first, second]), dtype=torch.float64)
+
+
+def test_expected_penalty_equals_enumeration():
+    batch = _tiny_batch()
+    gen = torch.Generator().manual_seed(0)
+    probs = (3 * torch.randn(batch.num_variables, 4, generator=gen, dtype=torch.float64)).softmax(-1)
+    torch.testing.assert_close(batch.expected_penalty(probs), _enumerated_expectation(batch, probs),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_exact_estimator_gradient_is_the_gradient_of_the_enumerated_expectation():
+    batch = _tiny_batch()
+    gen = torch.Generator().manual_seed(1)
+    logits = (2 * torch.randn(batch.num_variables, 4, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    objective = ProblemObjective(batch.penalty, batch.var_instance, batch.expected_penalty)
+    out = make_estimator("exact").surrogate(objective, logits, 3, gen)
+    (ours,) = torch.autograd.grad(out.loss, logits)
+    (exact,) = torch.autograd.grad(_enumerated_expectation(batch, logits.softmax(-1)).sum(), logits)
+    torch.testing.assert_close(ours, exact, rtol=1e-10, atol=1e-12)
+    assert out.samples.shape == (3, batch.num_variables, 4) and out.values.shape == (3, 2)
+    torch.testing.assert_close(out.values, batch.penalty(out.samples))
+    with pytest.raises(ValueError, match="closed-form expectation"):
+        make_estimator("exact").surrogate(batch.penalty, logits, 1, gen)
+
+
+@pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
+def test_every_estimator_leaves_excluded_digits_alone(name):
+    # an excluded digit's logit is EXCLUDED_LOGIT: never sampled, and its gradient is exactly zero
+    batch = SudokuBatch.from_grids(PUZZLES[:2])
+    allowed = candidates_of(PUZZLES[:2])[batch.var_instance, batch.var_cell]
+    logits = torch.randn(batch.num_variables, 9, generator=torch.Generator().manual_seed(3))
+    logits = logits.masked_fill(~allowed, solver.EXCLUDED_LOGIT).requires_grad_(True)
+    noise = KeyedNoise(key_tensor(0, torch.arange(batch.num_variables)))
+    noise.next_step()
+    objective = ProblemObjective(batch.penalty, batch.var_instance, batch.expected_penalty)
+    out = make_estimator(name).surrogate(objective, logits, 4, noise)
+    (grad,) = torch.autograd.grad(out.loss, logits)
+    assert not out.samples[:, ~allowed].any()
+    assert torch.all(grad[~allowed] == 0)
+    assert grad[allowed].abs().sum() > 0
+
+
+@pytest.mark.parametrize("level", ["candidates", "singles"])
+def test_solving_with_deduction_only_ever_uses_candidates_and_verifies(level):
+    config = SolverConfig(steps=40, samples=2, restarts=2, deduce=level, early_stop=False)
+    results = solve(SudokuBatch.from_grids(PUZZLES), config)
+    allowed = candidates_of(PUZZLES)
+    chosen = allowed.gather(-1, (results.solution - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    assert chosen.all()
+    for grid, clues, solution, found in zip(results.solution, PUZZLES, SOLUTIONS, results.found):
+        assert bool(found) == verify_grid(grid, clues, solution)
+
+
+def test_puzzles_solved_by_deduction_alone_finish_at_the_first_step():
+    grids, _ = deduce(PUZZLES, "singles")
+    done = (grids != 0).all(1)
+    results = solve(SudokuBatch.from_grids(PUZZLES[done]), SolverConfig(deduce="singles"))
+    assert results.found.all() and (results.steps_run == 1).all()
+
+
+def test_the_paper_protocol_switches_every_new_knob_off():
+    assert PAPER_PROTOCOL == dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0,
+                                  reset_every=0, deduce="none")
+    config = paper_protocol(SolverConfig(deduce="singles", restarts=8, init_std=1.0))
+    assert (config.deduce, config.restarts, config.init_std, config.reset_every) == ("none", 1, 0.0, 0)
+
+
+def test_the_time_budget_stops_unsolved_puzzles(monkeypatch):
+    # a clock that advances one second each time it is read: the budget of 5 s is spent after a few steps
+    ticks = itertools.count()
+    monkeypatch.setattr(solver.time, "perf_counter", lambda: float(next(ticks)))
+    results = solve(SudokuBatch.from_grids(torch.zeros(1, 81, dtype=torch.long)),
+                    SolverConfig(steps=1000, max_seconds=5.0))
+    assert 1 <= int(results.steps_run[0]) <= 5
+    with pytest.raises(ValueError, match="max_seconds"):
+        SolverConfig(max_seconds=0)
