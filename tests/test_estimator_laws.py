@@ -295,16 +295,18 @@ def test_surrogate_sample_counts_default_to_the_fewest_each_estimator_needs():
 
 
 def test_reinforce_on_a_problem_penalty_sums_log_probabilities_per_instance():
-    # f = SudokuBatch.penalty maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i is the sum over its
+    # f = a problem's penalty (a ProblemObjective) maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i is the sum over its
     # own free cells, and each cell's gradient is its own puzzle's (f − baseline) times its score, over S
     from conftest import grids_4
 
+    from redge_solve.estimators.base import ProblemObjective
     from redge_solve.problems.sudoku import SudokuBatch
 
     batch = SudokuBatch.from_grids(grids_4(3, blanks=6), dtype=DT)
     logits = torch.randn(batch.num_variables, 4, dtype=DT, generator=torch.Generator().manual_seed(21))
     theta = logits.clone().requires_grad_()
-    out = make_estimator("reinforce").surrogate(batch.penalty, theta, 4, torch.Generator().manual_seed(22))
+    objective = ProblemObjective(batch.penalty, batch.var_instance)
+    out = make_estimator("reinforce").surrogate(objective, theta, 4, torch.Generator().manual_seed(22))
     out.loss.backward()
     v = out.values  # (S, I)
     baseline = (v.sum(0, keepdim=True) - v) / 3

@@ -15,7 +15,7 @@ import pytest
 from conftest import PUZZLES, start_signalled
 
 LONG = ["--steps", "1000000", "--lr", "1e-4"]
-SOLVER_STEP = "redge_solve.solver:Adam.step"  # once per step of every solve() (sudoku, latin, queens, ...)
+SOLVER_STEP = "redge_solve.optim:Adam.step"  # once per step of every solve() (sudoku, latin, queens, ...)
 TORCH_STEP = "torch.optim:Adam.step"  # once per step of the bench experiments
 
 
