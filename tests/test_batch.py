@@ -123,6 +123,7 @@ def _start_and_stop(args, chunks: int, sig: int) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow
 def test_sigterm_then_sigkill_then_resume_gives_exactly_one_line_per_row(tmp_path):
     out = tmp_path / "r.jsonl"
     total = 30

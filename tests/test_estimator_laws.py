@@ -295,8 +295,8 @@ def test_surrogate_sample_counts_default_to_the_fewest_each_estimator_needs():
 
 
 def test_reinforce_on_a_problem_penalty_sums_log_probabilities_per_instance():
-    # f = a problem's penalty (a ProblemObjective) maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i is the sum over its
-    # own free cells, and each cell's gradient is its own puzzle's (f − baseline) times its score, over S
+    # f = a problem's penalty (a ProblemObjective) maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i
+    # is the sum over its own free cells, and each cell's gradient is its puzzle's (f − baseline) times its score
     from conftest import grids_4
 
     from redge_solve.estimators.base import ProblemObjective

@@ -28,6 +28,7 @@ from redge_solve.executors import (
 from redge_solve.problems.sudoku import grid_from_string
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
+pytestmark = pytest.mark.slow  # one local Ray for the module: seconds to start, real worker processes
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason='the ray extra is not installed (pip install -e ".[ray]")')
 SAMPLE = ROOT / "puzzles" / "sample.csv"
 FAST = ["--steps", "60", "--samples", "2", "--restarts", "1"]

@@ -268,6 +268,7 @@ def workdir(tmp_path_factory):
         yield path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: c.name)
 def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
     counter = itertools.count()
@@ -443,6 +444,7 @@ def _mixed_9x9(easy: int, hard: int) -> list[str]:
     return lines + ["0" * 81] * hard
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_path, sig):
     source = tmp_path / "p.txt"
@@ -463,6 +465,7 @@ def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, out.name])
 
 
+@pytest.mark.slow
 def test_batch_interrupted_keeps_finished_rows_of_the_chunk_in_flight_and_resume_completes(tmp_path):
     source = tmp_path / "p.csv"
     source.write_text("puzzle\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")
