@@ -130,3 +130,14 @@ def test_solved_criteria_are_their_definitions_on_the_run_s_own_samples(monkeypa
     criteria = [results.solved_any, results.solved_last, results.solved_mode]
     assert all(not torch.equal(a, b) for i, a in enumerate(criteria) for b in criteria[i + 1:])
     assert (results.found & ~results.solved_any).any()
+
+
+def test_repeat_and_select_keep_the_batch_s_dtype_and_order():
+    clues = grids_4(3, blanks=6)
+    batch = SudokuBatch.from_grids(clues, torch.float64)
+    repeated = batch.repeat(2)
+    assert repeated.dtype == torch.float64 and torch.equal(repeated.grids, clues.repeat_interleave(2, 0))
+    kept = batch.select(torch.tensor([True, False, True]))
+    assert kept.dtype == torch.float64 and torch.equal(kept.grids, clues[[0, 2]])
+    x = torch.nn.functional.one_hot(torch.zeros(1, kept.num_variables, dtype=torch.long), 4).double()
+    assert kept.penalty(x).dtype == torch.float64
