@@ -105,20 +105,26 @@ def source_of(mutant: str) -> Path:
     return Path(*module.split(".")).with_suffix(".py")
 
 
-def recheck(workdir: Path, targets: list[str], survivors: list[str]) -> dict[str, str]:
+def recheck(workdir: Path, targets: list[str], survivors: list[str], tests_ref: str | None) -> dict[str, str]:
     """Each survivor applied to the source for real (``mutmut apply``) and the tests run without mutmut.
 
     mutmut switches mutants at run time inside functions, so code that ran before the switch (at import, or
     whose result a module-level cache kept) cannot show its mutant: such a mutant "survives" although the tests
     kill it. This pass tells those apart: ``killed`` here means the tests fail on the applied mutant."""
-    shutil.rmtree(workdir / "tests")  # today's tests, which may have been written after the run started
-    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # today's tests (or those of the commit ``tests_ref``, one that matches the mutated source), which may have
+    # been written after the run started; the source stays the one the mutants were made from
+    shutil.rmtree(workdir / "tests")
+    if tests_ref:
+        archive = subprocess.run(["git", "archive", tests_ref, "tests"], cwd=ROOT, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive.stdout, check=True)
+    else:
+        shutil.copytree(ROOT / "tests", workdir / "tests", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     tests = [p for t in targets for p in TESTS[t] if (workdir / p).exists()]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONPATH=str(workdir))
     verdicts = {}
     for name in survivors:
         path = source_of(name)
-        pristine = (ROOT / path).read_bytes()
+        pristine = (workdir / path).read_bytes()
         # the tests most likely to fail first, then the rest (with -x a killed mutant stops at the first failure)
         first = [t for t in RECHECK_FIRST.get(path.stem, []) if (workdir / t.split("::")[0]).exists()]
         try:
@@ -170,6 +176,7 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="summarise the last run in --workdir")
     parser.add_argument("--recheck", action="store_true",
                         help="apply each survivor to the source and run the tests without mutmut (see recheck)")
+    parser.add_argument("--tests-ref", help="git ref whose tests/ the recheck runs (default: the working tree)")
     parser.add_argument("mutants", nargs="*", help="mutmut name globs to run instead of the whole target")
     args = parser.parse_args()
     targets = list(TARGETS) if args.target == "all" else [args.target]
@@ -183,7 +190,7 @@ def main() -> None:
     result = report(args.workdir, targets, seconds)
     if args.recheck:
         started = time.perf_counter()
-        result["recheck"] = recheck(args.workdir, targets, list(result["survivors"]))
+        result["recheck"] = recheck(args.workdir, targets, list(result["survivors"]), args.tests_ref)
         result["recheck_seconds"] = round(time.perf_counter() - started, 1)
         killed = sum(v == "killed" for v in result["recheck"].values())
         total = result["counts"].get("killed", 0) + result["counts"].get("survived", 0)
