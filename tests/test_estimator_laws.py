@@ -381,3 +381,8 @@ def test_reinmax_backward_per_sample_when_a_category_is_never_drawn(tau):
         default = logits.clone().requires_grad_()
         (reinmax_one_hot(default, x.detach()) * g).sum().backward()
         assert torch.allclose(default.grad, leaf.grad, rtol=1e-12, atol=1e-14)
+
+
+def test_an_estimator_prints_as_its_name_and_parameters():
+    assert str(make_estimator("redge")) == "redge(n_steps=3, t_1=0.5)"
+    assert str(make_estimator("gumbel", tau=2)) == "gumbel(tau=2.0)" and str(make_estimator("st")) == "st()"
