@@ -331,6 +331,9 @@ def test_reinforce_surrogate_passes_the_pathwise_gradient_to_parameters_inside_f
     ("reinmax", dict(tau=float("inf")), "tau must be a finite number > 0, got inf"),
     ("redge", dict(n_steps=0), "n_steps must be an integer >= 1, got 0"),
     ("redge-cov", dict(t_1=1.5), "t_1 must lie in (0, 1], got 1.5"),
+    ("redge", dict(n_steps="2.5"), "redge.n_steps must be an integer, got '2.5'"),  # text, as from a CLI
+    ("redge", dict(n_steps="abc"), "redge.n_steps must be an integer, got 'abc'"),
+    ("gumbel", dict(tau="x"), "gumbel.tau must be a number, got 'x'"),
 ])
 def test_parameter_errors_name_the_parameter_and_its_domain(name, params, message):
     with pytest.raises(ValueError) as info:
