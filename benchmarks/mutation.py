@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,10 +147,8 @@ def report(workdir: Path, targets: list[str], seconds: float | None) -> dict:
         match = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
         if match:
             statuses[match.group(1)] = match.group(2).strip()
-    import fnmatch
-
     patterns = [p for t in targets for p in mutant_patterns(t)]
-    statuses = {k: v for k, v in statuses.items() if any(fnmatch.fnmatch(k, p) for p in patterns)}
+    statuses = {k: v for k, v in statuses.items() if any(fnmatch(k, p) for p in patterns)}
     counts: dict[str, int] = {}
     for status in statuses.values():
         counts[status] = counts.get(status, 0) + 1
@@ -177,7 +176,8 @@ def main() -> None:
     parser.add_argument("--recheck", action="store_true",
                         help="apply each survivor to the source and run the tests without mutmut (see recheck)")
     parser.add_argument("--tests-ref", help="git ref whose tests/ the recheck runs (default: the working tree)")
-    parser.add_argument("mutants", nargs="*", help="mutmut name globs to run instead of the whole target")
+    parser.add_argument("mutants", nargs="*", help="mutmut name globs to run instead of the whole target (with "
+                        "--report-only --recheck: the survivors to recheck)")
     args = parser.parse_args()
     targets = list(TARGETS) if args.target == "all" else [args.target]
     seconds = None
@@ -190,11 +190,13 @@ def main() -> None:
     result = report(args.workdir, targets, seconds)
     if args.recheck:
         started = time.perf_counter()
-        result["recheck"] = recheck(args.workdir, targets, list(result["survivors"]), args.tests_ref)
+        chosen = [n for n in result["survivors"] if not args.mutants or any(fnmatch(n, p) for p in args.mutants)]
+        result["recheck"] = recheck(args.workdir, targets, chosen, args.tests_ref)
         result["recheck_seconds"] = round(time.perf_counter() - started, 1)
         killed = sum(v == "killed" for v in result["recheck"].values())
         total = result["counts"].get("killed", 0) + result["counts"].get("survived", 0)
         result["score_after_recheck"] = (result["counts"].get("killed", 0) + killed) / total if total else None
+        result["rechecked"] = "all survivors" if not args.mutants else args.mutants
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"{result['counts']}  score {result['score']}  ({seconds} s)  -> {args.out}")
     for name in result["survivors"]:
