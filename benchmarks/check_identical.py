@@ -10,6 +10,7 @@ per-puzzle results of a short paper-protocol solve (solutions, penalties, first 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +23,7 @@ from bench_speed import DATA, ESTIMATORS, load_grids  # noqa: E402
 from redge_solve.estimators import make_estimator  # noqa: E402
 from redge_solve.estimators._noise import KeyedNoise, key_tensor  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch  # noqa: E402
-from redge_solve.solver import SolverConfig, solve  # noqa: E402
+from redge_solve.solver import CONSTRAINT_DEFAULTS, solve  # noqa: E402
 
 
 def outputs() -> dict:
@@ -38,12 +39,13 @@ def outputs() -> dict:
         (grad,) = torch.autograd.grad(sur.loss, logits)
         out[f"{name}/loss"], out[f"{name}/values"], out[f"{name}/grad"] = sur.loss.detach(), sur.values, grad
         out[f"{name}/violations"] = batch.violations(sur.samples)
-        res = solve(batch, SolverConfig(estimator=name, params=params, steps=40, samples=1, restarts=1,
-                                        early_stop=False, seed=0))
+        # the settings of the recordings (Sudoku's defaults have moved on since: pre-step, weights, lr 0.3)
+        base = replace(CONSTRAINT_DEFAULTS, estimator=name, params=params, seed=0)
+        res = solve(batch, replace(base, steps=40, samples=1, restarts=1, early_stop=False))
         for field in ("solution", "penalty", "first_solved_step", "found", "solved_mode", "solved_last"):
             out[f"{name}/solve/{field}"] = getattr(res, field)
         out[f"{name}/solve/curve"] = torch.tensor(res.curve)
-        res = solve(batch, SolverConfig(estimator=name, params=params, steps=30, samples=2, restarts=2, seed=0))
+        res = solve(batch, replace(base, steps=30, samples=2, restarts=2))
         out[f"{name}/solve4/solution"], out[f"{name}/solve4/penalty"] = res.solution, res.penalty
     return out
 

@@ -32,7 +32,8 @@ problem = SudokuBatch.from_grids(grids)
 solve(problem, config, memory_budget=1 << 60)
 free = int(torch.bincount(problem.var_instance).float().mean())
 print(json.dumps(dict(rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                      estimate=bytes_per_puzzle(config, free, side))))
+                      estimate=bytes_per_puzzle(free, side, restarts=config.restarts, samples=config.samples,
+                                                calls=config.make_estimator().denoiser_calls))))
 """
 
 

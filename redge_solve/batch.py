@@ -1,10 +1,11 @@
 """Solving a dataset in chunks into a JSONL results file that survives being killed: the library side of ``batch``.
 
-Each chunk of rows is one tensor batch per grid size; rows that cannot be solved (unparseable, wrong length,
-conflicting clues) become ``error`` records. Records are appended one JSON line per row, in row order within a
-chunk, and the file is flushed and fsync'd after every chunk, so a SIGKILL loses at most the chunk in flight (and
-may leave a truncated last line, which ``read_done`` repairs). Noise is keyed by the dataset row index, so a row's
-result does not depend on the chunk size or on which rows were already done: resuming gives the same lines.
+Each chunk of rows is one tensor batch per grid size; rows that cannot be solved (``sudoku.validate_puzzle``:
+unparseable, wrong length, conflicting clues, a solution that is not one) become ``error`` records. Records are
+appended one JSON line per row, in row order within a chunk, and the file is flushed and fsync'd after every
+chunk, so a SIGKILL loses at most the chunk in flight (and may leave a truncated last line, which ``read_done``
+repairs). Noise is keyed by the dataset row index, so a row's result does not depend on the chunk size or on which
+rows were already done: resuming gives the same lines.
 Nothing here prints; progress goes through callbacks.
 """
 
@@ -23,10 +24,12 @@ import torch
 from .atomic import write_atomic
 from .data import PuzzleRow
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .grouped import GroupsInterrupted, solve_grouped
 from .memory import available_memory, bytes_per_puzzle
-from .problems.sudoku import SudokuBatch, clue_conflicts, grid_from_string
+from .outputs import OutputRefused, check_outputs
+from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import error_record, sudoku_records
-from .solver import Interrupted, Progress, SolverConfig, solve
+from .solver import Progress, PuzzleResults, SolverConfig
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
 
@@ -41,14 +44,16 @@ class RowsInterrupted(KeyboardInterrupt):
 
 
 class OutputError(ValueError):
-    """The output file cannot be used as asked (exists without --resume/--overwrite, unreadable); one line."""
+    """The output file cannot be used as asked (an input, exists without --resume/--force, unreadable); one line."""
 
 
 def default_chunk_size(config: SolverConfig, free_cells: int = 64, digits: int = 9,
                        memory: int | None = None) -> int:
     """Puzzles per chunk: a quarter of the available memory over ``bytes_per_puzzle``, clamped to 16–4000."""
     memory = available_memory() if memory is None else memory
-    fit = (memory // 4) // max(1, bytes_per_puzzle(config, free_cells, digits))
+    per_puzzle = bytes_per_puzzle(free_cells, digits, restarts=config.restarts, samples=config.samples,
+                                  calls=config.make_estimator().denoiser_calls)
+    fit = (memory // 4) // max(1, per_puzzle)
     return int(max(MIN_CHUNK, min(MAX_CHUNK, fit)))
 
 
@@ -95,16 +100,27 @@ def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> N
             os.fsync(handle.fileno())
 
 
-def prepare_output(path: Path, resume: bool, overwrite: bool) -> set[int]:
-    """Check ``path`` for a new run and return the row indices already done (when resuming)."""
-    if path.is_dir():
-        raise OutputError(f"{path} is a directory")
-    exists = path.exists() and path.stat().st_size > 0
+RESUME_HINT = "pass --resume to continue it or --force to replace it"
+
+
+def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
+    """The output policy (``outputs.check_outputs``) for ``out`` and its settings record ``OUT.meta.json``: neither
+    may be an input; ``out`` may exist only to be resumed or replaced (``force``); the folder must take files.
+    Raises ``OutputError`` (one line)."""
+    try:
+        check_outputs("--out", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
+        check_outputs("--out", out, [settings_path(out)], inputs=inputs, existing_ok=True)
+    except OutputRefused as exc:
+        raise OutputError(str(exc)) from None
+
+
+def prepare_output(path: Path, resume: bool, overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> set[int]:
+    """Check ``path`` for a new run (``check_output``), empty it when replacing it, and return the row indices
+    already done (when resuming)."""
+    check_output(path, resume, overwrite, inputs)
     if resume:
         return done_indices(path)
-    if exists and not overwrite:
-        raise OutputError(f"{path} already has results; pass --resume to continue it or --overwrite to replace it")
-    if exists:
+    if path.exists() and path.stat().st_size > 0:
         path.write_bytes(b"")
     return set()
 
@@ -158,52 +174,35 @@ class ChunkDone:
 
 
 def parse_row(row: PuzzleRow) -> tuple[torch.Tensor, torch.Tensor | None] | str:
-    """The clue grid and solution of a row, or the reason it cannot be solved."""
-    try:
-        grid = grid_from_string(row.puzzle)
-    except ValueError as exc:
-        return f"bad puzzle: {exc}"
-    conflicts = clue_conflicts(grid)
-    if conflicts:
-        where = ", ".join(f"{digit} twice in {unit}" for unit, digit in conflicts[:3])
-        more = f" (+{len(conflicts) - 3} more)" if len(conflicts) > 3 else ""
-        return f"conflicting clues: {where}{more}"
-    solution = None
-    if row.solution is not None:
-        side = int(round(grid.numel() ** 0.5))
-        try:
-            solution = grid_from_string(row.solution, side)
-        except ValueError as exc:
-            return f"bad solution: {exc}"
-    return grid, solution
+    """The clue grid and solution of a row, or the reason it cannot be solved (``sudoku.validate_puzzle``)."""
+    return validate_puzzle(row.puzzle, row.solution)
 
 
 def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
                on_step: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
-    """Records for ``rows`` (sorted by index): one tensor batch per grid size, keyed by the row indices."""
-    records: list[dict[str, Any]] = []
-    by_side: dict[int, list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]]] = {}
+    """Records for ``rows`` (sorted by index): one tensor batch per grid size, keyed by the row indices; a row
+    that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted`` with the finished rows."""
+    errors: list[dict[str, Any]] = []
+    valid: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]] = []
     for row in rows:
         parsed = parse_row(row)
         if isinstance(parsed, str):
-            records.append(error_record(row.index, row.puzzle, parsed))
+            errors.append(error_record(row.index, row.puzzle, parsed))
         else:
-            grid, solution = parsed
-            by_side.setdefault(grid.numel(), []).append((row, grid, solution))
-    for group in by_side.values():
-        grids = torch.stack([g for _, g, _ in group])
-        ids = torch.tensor([r.index for r, _, _ in group], dtype=torch.long)
-        solutions, metas = [s for _, _, s in group], [r.meta for r, _, _ in group]
-        try:
-            results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=ids, on_step=on_step)
-        except Interrupted as exc:  # keep the rows that had finished: they are final
-            n = len(exc.results.found)  # the puzzles the solver had reached
-            partial = sudoku_records(exc.results, grids[:n], ids[:n].tolist(), solutions[:n], metas[:n])
-            records.extend(r for r, ran in zip(partial, exc.results.steps_run.tolist(), strict=True) if ran > 0)
-            raise RowsInterrupted(sorted(records, key=lambda record: record["index"])) from None
-        records.extend(sudoku_records(results, grids, ids.tolist(), solutions, metas))
-    records.sort(key=lambda record: record["index"])
-    return records
+            valid.append((row, *parsed))
+
+    def records(results: PuzzleResults, group: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]]):
+        return sudoku_records(results, torch.stack([g for _, g, _ in group]), [r.index for r, _, _ in group],
+                              [s for _, _, s in group], [r.meta for r, _, _ in group])
+
+    try:
+        solved = solve_grouped(valid, lambda item: item[1].numel(), config,
+                               lambda group: SudokuBatch.from_grids(torch.stack([g for _, g, _ in group])),
+                               lambda group: [r.index for r, _, _ in group], records,
+                               lambda key, size: on_step)
+    except GroupsInterrupted as exc:  # keep the rows that had finished: they are final
+        raise RowsInterrupted(sorted(errors + exc.records, key=lambda record: record["index"])) from None
+    return sorted(errors + solved, key=lambda record: record["index"])
 
 
 def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:

@@ -15,6 +15,9 @@ holds: ``ray_runtime_env()`` ships the package directory this process imported a
 entry (Ray zips it into the cluster's object store, about 0.15 MiB), which works for a local Ray and for a
 cluster joined with ``--address``. The workers' Python must already have torch and the other dependencies.
 The driver's environment variables named ``REDGE_SOLVE_*`` are set in each task's process while it runs.
+Threads follow ``threads``' policy: a task reserves one CPU and runs torch on one thread, or on the count the
+driver was given explicitly (``--threads``, ``OMP_NUM_THREADS``), and the workers' OpenMP waits as the driver's
+(``OMP_WAIT_POLICY``/``GOMP_SPINCOUNT`` in the job's ``env_vars``).
 
 Test hook (documented, used by ``tests/test_ray.py``): ``REDGE_SOLVE_FAIL_ROWS=3,5`` makes every task whose rows
 include row 3 or 5 raise ``InjectedFailure`` on every attempt; with ``REDGE_SOLVE_FAIL_LOG=DIR`` each failing
@@ -30,6 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from .threads import task_env, task_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -121,9 +126,10 @@ def import_ray() -> Any:
 
 
 def ray_runtime_env() -> dict[str, Any]:
-    """The job-level runtime environment that makes Ray workers import this process's ``redge_solve``."""
+    """The job-level runtime environment that makes Ray workers import this process's ``redge_solve`` and wait
+    in OpenMP as this process does (``threads.task_env``)."""
     package = Path(__file__).resolve().parent
-    return {"py_modules": [str(package)]}
+    return {"py_modules": [str(package)], "env_vars": task_env()}
 
 
 def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
@@ -136,7 +142,7 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
 
 
 def _call(fn: Callable[[T], R], item: T, threads: int, env: dict[str, str]) -> R:
-    """A Ray task: ``fn(item)`` with the driver's number of torch threads and ``REDGE_SOLVE_*`` variables."""
+    """A Ray task: ``fn(item)`` with ``threads`` torch threads and the driver's ``REDGE_SOLVE_*`` variables."""
     import torch
 
     torch.set_num_threads(threads)
@@ -153,9 +159,9 @@ class RayExecutor:
     which must have been made with ``runtime_env=ray_runtime_env()``, is used and left open). ``workers``:
     ``num_workers``, else the cluster's CPUs.
 
-    Each task runs torch with this process's thread count (``torch.get_num_threads()``, which
-    ``OMP_NUM_THREADS`` sets): torch rounds some reductions differently with one thread than with several, so
-    this is what makes the output equal to a local run's. Ray itself would give each task one thread.
+    Each task runs torch on ``threads.task_threads()`` threads: one per task (the CPU it reserves), or the
+    count the driver was given explicitly. torch rounds some reductions differently with one thread than with
+    several, so a local run with the same count (``--threads 1`` by default) writes the same output.
     """
 
     name = "ray"
@@ -169,9 +175,7 @@ class RayExecutor:
             connect_ray(address, num_workers)
         self.workers = num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self._remote = ray.remote(_call).options(num_cpus=1, max_retries=max_retries, retry_exceptions=True)
-        import torch
-
-        self.threads = torch.get_num_threads()
+        self.threads = task_threads()
 
     def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | TaskFailed]]:
         ray = self._ray

@@ -32,7 +32,7 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
-from .problems.sudoku import SIZES, clue_conflicts, grid_from_string
+from .problems.sudoku import SIZES, validate_puzzle
 
 PUZZLE_COLUMNS = ("puzzle", "puzzles", "quizzes", "quiz", "grid")
 SOLUTION_COLUMNS = ("solution", "solutions")
@@ -140,61 +140,13 @@ def _strip_comment(line: str) -> str:
 
 def _check(index: int, line: int, puzzle: str, solution: str | None, size: int | None,
            meta: dict[str, Any]) -> Entry:
-    """One puzzle (and its solution) from their strings, or the reason it is bad."""
+    """One puzzle (and its solution) from their strings (separators removed), or the reason it is bad."""
     raw = puzzle.strip()
-    try:
-        clues = grid_from_string(_compact(raw), size)
-    except ValueError as error:
-        return BadPuzzle(index, line, _with_row_column(str(error), raw, size), raw)
-    side = math.isqrt(clues.numel())
-    conflicts = clue_conflicts(clues)
-    if conflicts:
-        unit, digit = conflicts[0]
-        extra = len(conflicts) - 1
-        more = f" (and {extra} more conflict{'s' if extra > 1 else ''})" if extra else ""
-        return BadPuzzle(index, line, f"clues conflict: {_symbol(digit)} appears twice in {unit}{more}", raw)
-    parsed_solution = None
-    if solution is not None and solution.strip():
-        try:
-            parsed_solution = grid_from_string(_compact(solution), side)
-        except ValueError as error:
-            return BadPuzzle(index, line, f"solution: {error}", raw)
-        reason = _solution_problem(clues, parsed_solution)
-        if reason:
-            return BadPuzzle(index, line, reason, raw)
+    checked = validate_puzzle(_compact(raw), None if solution is None else _compact(solution), size)
+    if isinstance(checked, str):
+        return BadPuzzle(index, line, checked, raw)
+    clues, parsed_solution = checked
     return Puzzle(index, line, clues, parsed_solution, meta)
-
-
-def _with_row_column(reason: str, raw: str, size: int | None) -> str:
-    """Add the row and column to a 'bad character ... at position p' reason when the grid size is known."""
-    match = re.search(r"at position (\d+)", reason)
-    side = size or _LINE_LENGTHS.get(len(_compact(raw)))
-    if match is None or side is None:
-        return reason
-    row, col = divmod(int(match.group(1)) - 1, side)
-    return reason.replace(match.group(0), f"{match.group(0)} (row {row + 1}, column {col + 1})", 1)
-
-
-def _solution_problem(clues: Tensor, solution: Tensor) -> str | None:
-    side = math.isqrt(clues.numel())
-    blanks = (solution == 0).nonzero().flatten().tolist()
-    if blanks:
-        row, col = divmod(blanks[0], side)
-        return f"solution has a blank at row {row + 1}, column {col + 1}"
-    differ = ((clues != 0) & (clues != solution)).nonzero().flatten().tolist()
-    if differ:
-        row, col = divmod(differ[0], side)
-        return (f"solution contradicts the clues at row {row + 1}, column {col + 1} "
-                f"(clue {_symbol(int(clues[differ[0]]))}, solution {_symbol(int(solution[differ[0]]))})")
-    conflicts = clue_conflicts(solution)
-    if conflicts:
-        unit, digit = conflicts[0]
-        return f"solution is not a valid grid: {_symbol(digit)} appears twice in {unit}"
-    return None
-
-
-def _symbol(digit: int) -> str:
-    return "123456789ABCDEFGHIJKLMNOP"[digit - 1]
 
 
 def _compact(text: str) -> str:

@@ -5,25 +5,21 @@ samples plus the estimator's temporaries kept for the backward pass, all float32
 
     bytes(puzzle) ≈ 4 · R · F · K · (a · S + b · S · (1 + calls) + c)
 
-with F free variables, K categories, R restarts, S samples and ``calls`` denoiser calls of a ReDGE chain
-(n_steps − 1; 0 for the others): a = 24, b = 20, c = 8. Calibrated by the peak resident memory of real runs
-(``benchmarks/measure_memory.py``, 2-core shared CPU, 2026-11-23, S = R = 4, 3 steps), measured / estimated
-per puzzle: st 423 / 839 kB (9×9 hard, 400 puzzles), 3.3 / 6.8 MB (16×16 blank), 11.1 / 26 MB (25×25 blank);
-gumbel 534 / 839 kB; reinmax 607 / 839 kB; reinforce 304 / 839 kB; redge (3 steps) 723 / 2129 kB; redge-max
-(9 steps) 1.8 / 6.0 MB; redge-cov (5 steps) 2.8 / 3.4 MB (9×9), 23.4 / 27.8 MB (16×16), 106 / 106 MB (25×25).
-Repeated measurements vary by up to ~40 % (an earlier run: redge-cov 16×16 13.5 MB, 25×25 93 MB); the default
-budget is half the available memory, which leaves room for that.
+with F free variables, K categories, R restarts, S samples and ``calls`` denoiser calls per sample
+(``Estimator.denoiser_calls``: n_steps − 1 for the ReDGE family, 1 for n_steps = 1; 0 for the others): a = 24, b =
+20, c = 8. Plain numbers in, so this module needs neither the solver nor the estimators. Calibrated by the peak
+resident memory of real runs (``benchmarks/measure_memory.py``, 2-core shared CPU, 2026-11-23, S = R = 4, 3 steps),
+measured / estimated per puzzle: st 423 / 839 kB (9×9 hard, 400 puzzles), 3.3 / 6.8 MB (16×16 blank), 11.1 / 26 MB
+(25×25 blank); gumbel 534 / 839 kB; reinmax 607 / 839 kB; reinforce 304 / 839 kB; redge (3 steps) 723 / 2129 kB;
+redge-max (9 steps) 1.8 / 6.0 MB; redge-cov (5 steps) 2.8 / 3.4 MB (9×9), 23.4 / 27.8 MB (16×16), 106 / 106 MB
+(25×25). Repeated measurements vary by up to ~40 % (an earlier run: redge-cov 16×16 13.5 MB, 25×25 93 MB); the
+default budget is half the available memory, which leaves room for that.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
-
-import torch
-
-if TYPE_CHECKING:
-    from .solver import Problem, SolverConfig
+from typing import Sequence
 
 BUDGET_ENV = "REDGE_MEMORY_BUDGET"
 """Bytes the solver may use for one batch; overrides the default share of the available memory."""
@@ -61,19 +57,20 @@ def budget() -> int:
     return available_memory() // BUDGET_SHARE
 
 
-def bytes_per_puzzle(config: "SolverConfig", free_cells: int = 64, categories: int = 9) -> int:
-    """The estimated peak bytes of one puzzle of ``free_cells`` variables over ``categories`` values (see the
-    module docstring)."""
-    calls = max(0, int(config.make_estimator().params().get("n_steps", 1)) - 1)
-    rows = config.restarts * free_cells * categories * 4
-    return rows * (config.samples * (PER_SAMPLE + PER_CALL * calls) + PER_RESTART)
+def bytes_per_puzzle(free_cells: int, categories: int, *, restarts: int, samples: int, calls: int = 0) -> int:
+    """The estimated peak bytes of one puzzle of ``free_cells`` variables over ``categories`` values, solved with
+    ``restarts`` restarts, ``samples`` samples per step and an estimator making ``calls`` denoiser calls per sample
+    (``Estimator.denoiser_calls``; see the module docstring)."""
+    rows = restarts * free_cells * categories * 4
+    return rows * (samples * (PER_SAMPLE + PER_CALL * calls) + PER_RESTART)
 
 
-def puzzles_per_batch(problem: "Problem", config: "SolverConfig", memory: int | None = None) -> int:
-    """How many puzzles of ``problem`` fit in ``memory`` bytes (default ``budget()``) at once; at least 1. The
-    largest puzzle of the batch sets the size of all."""
+def puzzles_per_batch(variables: Sequence[int], categories: int, *, restarts: int, samples: int, calls: int = 0,
+                      memory: int | None = None) -> int:
+    """How many puzzles fit in ``memory`` bytes (default ``budget()``) at once, given each puzzle's number of free
+    variables (``variables``; the largest sets the size of all); at least 1."""
     memory = budget() if memory is None else memory
-    if problem.num_instances == 0:
+    if not len(variables):
         return 1
-    largest = int(torch.bincount(problem.var_instance, minlength=problem.num_instances).max())
-    return max(1, memory // max(1, bytes_per_puzzle(config, largest, problem.num_categories)))
+    per_puzzle = bytes_per_puzzle(max(variables), categories, restarts=restarts, samples=samples, calls=calls)
+    return max(1, memory // max(1, per_puzzle))

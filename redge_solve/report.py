@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .atomic import write_atomic
+from .symbols import BLANKS
 
 CRITERIA = ("found", "solved_any", "solved_mode", "solved_last")
 CRITERION_LABELS = {"found": "found", "solved_any": "any", "solved_mode": "mode", "solved_last": "last"}
-BLANK_SYMBOLS = "0."
 
 
 FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -63,7 +63,7 @@ def load_records(path: Path) -> list[dict[str, Any]]:
 
 
 def clue_count(puzzle: str) -> int:
-    return sum(1 for char in puzzle if char not in BLANK_SYMBOLS)
+    return sum(1 for char in puzzle if char not in BLANKS)
 
 
 @dataclass

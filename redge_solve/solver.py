@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Protocol
 
 import torch
 from torch import Tensor
 
-from .estimators import Estimator, ProblemObjective, Surrogate, make_estimator
+from .estimators import ProblemObjective, Surrogate
 from .estimators._categorical import one_hot_argmax
 from .estimators._noise import KeyedNoise, key_tensor, normal
 from .memory import puzzles_per_batch
 from .optim import Adam
-from .problems.sudoku import DEDUCTION_LEVELS
+from .settings import (  # noqa: F401  (the settings, re-exported where they were always imported from)
+    CONSTRAINT_DEFAULTS,
+    DEFAULTS,
+    MAX_LR,
+    PAPER_PROTOCOL,
+    SolverConfig,
+    paper_protocol,
+)
 
 
 class Problem(Protocol):
@@ -45,69 +52,6 @@ class Problem(Protocol):
     def variable_mask(self, keep: Tensor) -> Tensor: ...
     def deduce(self, level: str) -> "Problem": ...  # the exact pre-step (``SolverConfig.deduce``), or itself
     def candidates(self) -> Tensor | None: ...  # (F, K) bool: values a free variable may take; None: all
-
-
-MAX_LR = 1e37
-"""Adam moves a logit by at most lr / (1 - β1) = 10 lr per step: above this the first step overflows float32."""
-
-
-@dataclass(frozen=True)
-class SolverConfig:
-    """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
-
-    # Defaults measured on Sudoku-3M dev puzzles (benchmarks/RESULTS_sudoku.md, benchmarks/tune_sudoku.py): on 50
-    # hard (21-28 clue) puzzles, 3000 steps of ST with 4 samples x 4 restarts solved 31/50 at lr 0.05, 25/50 at
-    # lr 0.2, 7/50 at lr 0.5, and 38/50 at lr 0.2 with a fresh start every 500 steps (35/50 every 300; 5/50 at lr
-    # 0.1 every 500). Solutions come from the mode, almost never from a sample. Early stop keeps easy puzzles cheap.
-    estimator: str = "st"
-    params: Mapping[str, float | int] = field(default_factory=dict)
-    steps: int = 3000
-    samples: int = 4
-    restarts: int = 4
-    lr: float = 0.2
-    early_stop: bool = True
-    seed: int = 0
-    init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
-    reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
-    deduce: str = "none"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
-    max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "samples", "restarts"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not 0 < self.lr <= MAX_LR:
-            raise ValueError(f"lr must be a number > 0 and <= {MAX_LR:g}, got {self.lr!r}")
-        if isinstance(self.reset_every, bool) or not isinstance(self.reset_every, int) or self.reset_every < 0:
-            raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
-        if not 0 <= self.init_std < float("inf"):
-            raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
-        if self.deduce not in DEDUCTION_LEVELS:
-            raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {self.deduce!r}")
-        if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
-            raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
-        estimator = self.make_estimator()  # validate the estimator name and parameters before any work
-        if self.samples < estimator.min_samples:
-            raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
-                             f"{self.samples}; pass --samples {estimator.min_samples} (or more)")
-
-    def make_estimator(self) -> Estimator:
-        return make_estimator(self.estimator, **dict(self.params))
-
-
-DEFAULTS = SolverConfig()
-"""The product's default settings (read these rather than repeating the tuned numbers)."""
-
-PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
-                      deduce="none")
-"""The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
-starting at zero (every extra knob of ``SolverConfig`` switched off)."""
-
-
-def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
-    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole)."""
-    return replace(config, **{**PAPER_PROTOCOL, **overrides})
 
 
 @dataclass
@@ -189,7 +133,9 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
-    size = puzzles_per_batch(problem, config, memory_budget)
+    size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
+                             restarts=config.restarts, samples=config.samples,
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
 
@@ -226,9 +172,10 @@ def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
 
 class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
-    ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, and ``active``, the
-    positions in the run's results of the puzzles still in the batch. ``reset()`` restarts every row from fresh
-    logits; ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
+    ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
+    penalty terms (None unless ``weight_step`` > 0), and ``active``, the positions in the run's results of the
+    puzzles still in the batch. ``reset()`` restarts every row from fresh logits (and unit weights);
+    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
         self.config, self.restarts = config, config.restarts
@@ -243,13 +190,30 @@ class _Batch:
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
                                       self.noise, problem.var_instance.device, problem.candidates())
         self.optimizer = Adam(self.logits, self.config.lr)
+        self.weights = None
+        if self.config.weight_step > 0:
+            terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
+            if terms.dim() != 3:
+                raise ValueError("weight_step needs a problem whose terms are (S, instances, terms), as Sudoku's "
+                                 "are; generic constraint problems do not support it yet")
+            self.weights = torch.ones_like(terms[0])
+
+    def raise_weights(self, mode: Tensor) -> None:
+        """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
+        constraints the mode keeps violating pull harder (dual ascent on the terms' Lagrange multipliers)."""
+        if self.weights is not None:
+            self.weights.add_(self.problem.terms(mode)[0], alpha=self.config.weight_step)
 
     def objective(self) -> ProblemObjective:
         """The penalty of the rows in the batch, with what estimators need beyond its values."""
         problem = self.problem
         # the closed-form expectation where the problem has one (the `exact` estimator needs it)
         expected = getattr(problem, "expected_penalty", None)
-        return ProblemObjective(problem.penalty, problem.var_instance, expected)
+        if self.weights is None:
+            return ProblemObjective(problem.penalty, problem.var_instance, expected)
+        weights = self.weights
+        return ProblemObjective(lambda x: problem.penalty(x, weights), problem.var_instance,
+                                None if expected is None else (lambda probs: expected(probs, weights)))
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
@@ -258,6 +222,8 @@ class _Batch:
         self.logits = self.logits[keep_vars].detach().requires_grad_(True)
         self.optimizer = self.optimizer.select(self.logits, keep_vars)
         self.noise = self.noise.select(keep_vars)
+        if self.weights is not None:
+            self.weights = self.weights[keep_instances]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 
@@ -334,7 +300,8 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
         done = active[stopping]
         results.solved_last[done] = verdict.puzzle_sample_ok[stopping]
         results.solved_mode[done] = verdict.puzzle_mode_ok[stopping]
-        results.penalty[done] = out.values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
+        values = out.values if batch.weights is None else batch.problem.penalty(out.samples)  # unweighted f
+        results.penalty[done] = values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
         results.steps_run[done] = step
         results.seconds[done] = seconds
         unsolved = stopping & ~results.found[active] & ~diverged
@@ -365,6 +332,7 @@ def _solve_batch(
         batch.optimizer.step(grad)
         with torch.no_grad():
             verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
+            batch.raise_weights(verdict.mode)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             stopping = _record(results, batch, verdict, out, step, last_step, config.early_stop,
                                time.perf_counter() - start)

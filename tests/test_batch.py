@@ -36,7 +36,7 @@ def test_local_csv_with_bad_rows_writes_one_line_per_row(tmp_path):
     assert [r["index"] for r in records] == list(range(8))
     errors = {r["index"]: r["error"] for r in records if "error" in r}
     assert set(errors) == {1, 3, 4}
-    assert "cells" in errors[1] and "bad character" in errors[3] and "conflicting clues" in errors[4]
+    assert "cells" in errors[1] and "bad character" in errors[3] and "clues conflict" in errors[4]
     solved = [r for r in records if "error" not in r]
     assert all(r["found"] and r["verified"] for r in solved)
     assert solved[0]["meta"] == {"difficulty": "easy"}

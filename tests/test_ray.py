@@ -14,6 +14,7 @@ import pytest
 import torch
 from conftest import ROOT, read_jsonl, run_cli, start_signalled, without_timing
 
+from redge_solve import threads
 from redge_solve.batch import read_done
 from redge_solve.compare import EstimatorSpec, compare
 from redge_solve.executors import (
@@ -26,6 +27,7 @@ from redge_solve.executors import (
     one_line,
 )
 from redge_solve.problems.sudoku import grid_from_string
+from redge_solve.threads import task_env
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 pytestmark = pytest.mark.slow  # one local Ray for the module: seconds to start, real worker processes
@@ -90,18 +92,25 @@ def test_injected_failure_becomes_error_lines_with_the_local_executor(tmp_path, 
 
 
 @needs_ray
-def test_workers_run_the_drivers_code_with_its_thread_count(ray_cluster):
+def test_workers_run_the_drivers_code_on_one_thread_or_the_explicit_count(ray_cluster, monkeypatch):
     def seen(_):
+        import os
+
         import redge_solve.batch
 
-        return Path(redge_solve.batch.__file__).read_text(), torch.get_num_threads()
+        return (Path(redge_solve.batch.__file__).read_text(), torch.get_num_threads(),
+                {key: os.environ.get(key) for key in task_env()})
 
-    executor = RayExecutor(num_workers=2)
-    (_, (source, threads)), = executor.imap(seen, [0])
+    monkeypatch.setattr(threads, "_explicit", None)  # as after `apply()` chose by itself
+    (_, (source, count, env)), = RayExecutor(num_workers=2).imap(seen, [0])
     import redge_solve.batch
 
     assert source == Path(redge_solve.batch.__file__).read_text()
-    assert threads == torch.get_num_threads()
+    assert count == 1  # a task reserves one CPU
+    assert env == task_env()  # the workers' OpenMP waits as the driver's
+    monkeypatch.setattr(threads, "_explicit", 3)  # as after `--threads 3` or OMP_NUM_THREADS=3
+    (_, (_, count, _)), = RayExecutor(num_workers=2).imap(seen, [0])
+    assert count == 3
 
 
 @needs_ray
@@ -134,8 +143,8 @@ def test_batch_on_ray_writes_the_local_file(ray_cluster, tmp_path):
     for executor in ("local", "ray"):
         files[executor] = tmp_path / f"{executor}.jsonl"
         extra = ["--executor", "ray", "--num-workers", "2"] if executor == "ray" else []
-        result = run_cli("batch", SAMPLE, "--limit", "6", "--chunk-size", "2", "--out", files[executor], *FAST,
-                         *extra)
+        result = run_cli("--threads", "1", "batch", SAMPLE, "--limit", "6", "--chunk-size", "2",
+                         "--out", files[executor], *FAST, *extra)  # one thread here as in each Ray task
         codes[executor] = result.exit_code
     local, remote = read_jsonl(files["local"]), read_jsonl(files["ray"])
     assert codes["local"] == (0 if all(r["found"] for r in local) else 1)  # exit 1: some row left unsolved
@@ -151,7 +160,12 @@ def test_compare_on_ray_gives_the_local_comparison(ray_cluster):
     clues = torch.stack([grid_from_string(line.split(",")[0]) for line in rows])
     specs = [EstimatorSpec("st"), EstimatorSpec("redge", (("n_steps", 2),))]
     settings = dict(seeds=[0, 1], overrides=dict(steps=40, samples=2, restarts=1), puzzle_ids=[5, 6, 7, 8])
-    local = compare(clues, specs, **settings)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each Ray task runs
+    try:
+        local = compare(clues, specs, **settings)
+    finally:
+        torch.set_num_threads(before)
     events = []
     remote = compare(clues, specs, **settings, executor=RayExecutor(num_workers=2), chunk_size=3,
                      on_run=lambda e: events.append((e.index, e.run is None)))

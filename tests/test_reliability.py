@@ -355,6 +355,12 @@ class Poisoned:
     def variable_mask(self, keep):
         return self.inner.variable_mask(keep)
 
+    def deduce(self, level):
+        return Poisoned(self.inner.deduce(level), self.poison)
+
+    def candidates(self):
+        return self.inner.candidates()
+
 
 def puzzles_4(count: int, blanks: int, seed: int = 0) -> torch.Tensor:
     rng = random.Random(seed)
@@ -522,9 +528,11 @@ def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
     grids = puzzles_4(7, blanks=9, seed=3)
     config = SolverConfig(steps=20, samples=2, restarts=2, lr=0.2, seed=5)
     problem = SudokuBatch.from_grids(grids)
-    per_puzzle = bytes_per_puzzle(config, 9, 4)
-    assert puzzles_per_batch(problem, config, memory=3 * per_puzzle) == 3
-    assert puzzles_per_batch(problem, config, memory=1) == 1
+    per_puzzle = bytes_per_puzzle(9, 4, restarts=2, samples=2)
+    variables = torch.bincount(problem.var_instance).tolist()
+    assert max(variables) == 9
+    assert puzzles_per_batch(variables, 4, restarts=2, samples=2, memory=3 * per_puzzle) == 3
+    assert puzzles_per_batch(variables, 4, restarts=2, samples=2, memory=1) == 1
     whole = solve(problem, config, memory_budget=1 << 40)
     seen = []
     split = solve(problem, config, memory_budget=3 * per_puzzle, on_step=lambda p: seen.append((p.total, p.solved)))
@@ -548,7 +556,7 @@ def test_interrupted_split_solve_carries_the_finished_puzzles():
             raise KeyboardInterrupt
 
     with pytest.raises(Interrupted) as caught:
-        solve(SudokuBatch.from_grids(grids), config, memory_budget=3 * bytes_per_puzzle(config, 9, 4),
+        solve(SudokuBatch.from_grids(grids), config, memory_budget=3 * bytes_per_puzzle(9, 4, restarts=2, samples=2),
               on_step=stop_in_the_second_sub_batch)
     partial = caught.value.results
     whole = solve(SudokuBatch.from_grids(grids), config)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from . import (  # noqa: F401  (each import registers its command)
+from ..threads import prepare
+
+prepare()  # before the commands import torch: OpenMP reads its wait policy when torch loads it
+
+from . import (  # noqa: E402, F401  (each import registers its command)
     batch_cmd,
     bench_cmd,
     color_cmd,
@@ -14,7 +18,7 @@ from . import (  # noqa: F401  (each import registers its command)
     solve_cmd,
     sudoku_cmd,
 )
-from .app import app
+from .app import app  # noqa: E402
 
 
 def main() -> None:

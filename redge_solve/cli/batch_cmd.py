@@ -5,17 +5,18 @@ from __future__ import annotations
 import shlex
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..batch import OutputError, default_chunk_size, prepare_output, record_settings, run_batch
+from ..batch import OutputError, check_output, default_chunk_size, prepare_output, record_settings, run_batch
+from ..config import Protocol
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
-from ..solver import DEFAULTS, SolverConfig, paper_protocol
+from ..solver import DEFAULTS
+from . import options as opt
 from .app import app
 from .common import (
     EXIT_ALL_SOLVED,
@@ -24,42 +25,14 @@ from .common import (
     console,
     err_console,
     fail,
-    parse_assignments,
     sigterm_as_interrupt,
 )
-from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP, open_executor
+from .executor_opts import open_executor
 from .report_cmd import print_report
 
 
-def _number(text: str) -> float | int:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def build_config(estimator: str, params: list[str], steps: int | None, samples: int | None, restarts: int | None,
-                 lr: float | None, seed: int, protocol: str) -> SolverConfig:
-    """The solver settings: dataclass defaults, then the protocol, then what was given explicitly."""
-    parsed = {}
-    for key, value in parse_assignments(params, "--param").items():
-        try:
-            parsed[key] = _number(value)
-        except ValueError:
-            fail(f"--param {key} must be a number, got {value!r}")
-    if protocol not in ("default", "paper"):
-        fail(f"--protocol must be default or paper, got {protocol!r}")
-    try:
-        config = SolverConfig(estimator=estimator, params=parsed, seed=seed)
-        explicit = {k: v for k, v in dict(steps=steps, samples=samples, restarts=restarts, lr=lr).items()
-                    if v is not None}
-        return paper_protocol(config, **explicit) if protocol == "paper" else replace(config, **explicit)
-    except (ValueError, TypeError, KeyError) as exc:
-        fail(" ".join(str(exc).split()) or type(exc).__name__)
-
-
 def _resume_command() -> str:
-    args = [a for a in sys.argv[1:] if a != "--overwrite"]
+    args = [a for a in sys.argv[1:] if a not in ("--force", "--overwrite")]
     if "--resume" not in args:
         args.append("--resume")
     return shlex.join(["redge-solve", *args])
@@ -67,6 +40,7 @@ def _resume_command() -> str:
 
 @app.command("batch")
 def batch(
+    ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="hf:OWNER/NAME (the Hugging Face Hub) or a local "
                                                ".csv/.tsv/.parquet/.json/.jsonl file")],
     split: Annotated[str, typer.Option("--split", help='Split with HF slicing, e.g. "train[:2000]".')] = "train",
@@ -76,35 +50,33 @@ def batch(
     offset: Annotated[int, typer.Option("--offset", min=0, help="First row (of the split) to solve.")] = 0,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Solve at most this many rows.")] = None,
     chunk_size: Annotated[Optional[int], typer.Option(
-        "--chunk-size", min=1, help="Puzzles per tensor batch [default: sized to available memory].")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Results file, one JSON line per row.")] = Path(
-        "results.jsonl"),
+        "--chunk-size", min=1, help="Puzzles per tensor batch (default: sized to the available memory).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", callback=opt.output_directory,
+                                      help="Results file, one JSON line per row.")] = Path("results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing results file.")] = False,
-    estimator: Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator.")] = DEFAULTS.estimator,
-    param: Annotated[Optional[List[str]], typer.Option(
-        "--param", "-p", help="Estimator parameter name=value (repeatable).")] = None,
-    steps: Annotated[Optional[int], typer.Option(
-        "--steps", min=1, help=f"Adam steps per puzzle (default: {DEFAULTS.steps}).")] = None,
-    samples: Annotated[Optional[int], typer.Option(
-        "--samples", min=1, help=f"Samples per step (default: {DEFAULTS.samples}).")] = None,
-    restarts: Annotated[Optional[int], typer.Option(
-        "--restarts", min=1, help=f"Restarts per puzzle (default: {DEFAULTS.restarts}).")] = None,
-    lr: Annotated[Optional[float], typer.Option(
-        "--lr", help=f"Adam learning rate (default: {DEFAULTS.lr}).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same results).")] = DEFAULTS.seed,
-    protocol: Annotated[str, typer.Option(
-        "--protocol", help="default, or paper (1000 steps, 1 sample, 1 restart, no early stop).")] = "default",
-    executor_name: Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)] = "local",
-    address: Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)] = None,
-    num_workers: Annotated[Optional[int], typer.Option("--num-workers", help=WORKERS_HELP)] = None,
+    force: Annotated[bool, typer.Option("--force", "--overwrite",
+                                        help="Replace an existing results file (never the input).")] = False,
+    estimator: opt.Estimator = DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = DEFAULTS.steps,
+    samples: opt.Samples = DEFAULTS.samples,
+    restarts: opt.Restarts = DEFAULTS.restarts,
+    lr: opt.Lr = DEFAULTS.lr,
+    seed: opt.Seed = DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    protocol: opt.ProtocolOption = Protocol.default,
+    executor_name: opt.Executor = "local",
+    address: opt.Address = None,
+    num_workers: opt.NumWorkers = None,
 ) -> None:
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
-    if resume and overwrite:
-        fail("--resume and --overwrite exclude each other")
-    config = build_config(estimator, param or [], steps, samples, restarts, lr, seed, protocol)
-    if not out.parent.exists():
-        fail(f"the directory of {out} does not exist")
+    if resume and force:
+        fail("--resume and --force exclude each other")
+    config = opt.solver_config(ctx, DEFAULTS)
+    try:
+        check_output(out, resume, force, [source])  # before loading any data
+    except OutputError as exc:
+        fail(str(exc))
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
     except SourceError as exc:
@@ -113,7 +85,7 @@ def batch(
         err_console.print("[yellow]interrupted[/] while loading the data; nothing was written")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     try:
-        done = prepare_output(out, resume, overwrite)
+        done = prepare_output(out, resume, force, [source])
         warning = record_settings(out, config, resume)
     except OutputError as exc:
         fail(str(exc))

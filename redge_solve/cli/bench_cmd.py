@@ -11,25 +11,23 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from . import options as opt
 from .app import app
 from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments, sigterm_as_interrupt
-from .compare_cmd import _seeds
 
 bench_app = typer.Typer(help="The paper's other experiments: polynomial programming, GMM inference, VAEs.",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 
-DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov"
-
-EstimatorsOpt = Annotated[str, typer.Option(
-    "--estimators", "-e", help="Comma-separated estimators (reinforce needs --samples >= 2).")]
-SeedsOpt = Annotated[str, typer.Option("--seeds", help="Number of seeds (0..N-1) or a list like 0,5,7.")]
 ParamOpt = Annotated[Optional[list[str]], typer.Option(
-    "--param", "-p", help="ESTIMATOR.PARAM=VALUE or PARAM=VALUE (repeatable); on top of the experiment's defaults.")]
+    "--param", "-p", callback=opt.assignments,
+    help="ESTIMATOR.PARAM=VALUE or PARAM=VALUE (repeatable); on top of the experiment's defaults.")]
 OutOpt = Annotated[Optional[str], typer.Option(
-    "--out", help="Write PREFIX.csv, PREFIX-curves.csv, PREFIX.json and PREFIX.png.")]
+    "--out", metavar="PREFIX", callback=opt.output_directory,
+    help="Write PREFIX.csv, PREFIX-curves.csv, PREFIX.json and PREFIX.png.")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="torch.set_num_threads (default: torch's).")]
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    "--threads", help="torch threads (default: the global --threads, else as many as cores are free).")]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th step in the curves.")]
 
 
@@ -43,12 +41,13 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
-def _setup(estimators: str, seeds: str, param: list[str] | None, defaults: dict, threads: int | None,
-           samples: int) -> tuple[list, list[int]]:
-    """Validated specs and seeds, or a one-line error and exit 2."""
-    from ..experiments.runner import build_specs
+def _setup(estimators: str, seeds: list[int], param: list[str] | None, defaults: dict, threads: int | None,
+           samples: int, out: str | None, force: bool, inputs: tuple[str, ...] = ()) -> tuple[list, list[int]]:
+    """Validated specs, seeds and output files, or a one-line error and exit 2."""
+    from ..experiments.runner import OUTPUT_SUFFIXES, build_specs
 
-    seed_list = _seeds(seeds)
+    opt.check_output("--out", out, inputs, force, OUTPUT_SUFFIXES)
+    seed_list = list(seeds)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
     try:
         specs = build_specs(names, defaults, parse_assignments(param or [], "--param"))
@@ -137,12 +136,13 @@ def poly_command(
     samples: int = typer.Option(256, "--samples", help="Samples per step (the paper's batch size)."),
     lr: float = typer.Option(0.05, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(1000, "--steps", help="Optimisation steps per run."),
-    estimators: EstimatorsOpt = DEFAULT_ESTIMATORS,
-    seeds: SeedsOpt = "3",
+    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
+    seeds: opt.Seeds = "3",
     param: ParamOpt = None,
     log_every: LogEveryOpt = 1,
     threads: ThreadsOpt = None,
     out: OutOpt = None,
+    force: opt.Force = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Polynomial programming (paper §4.1): minimise E[(1/L) Σ_l |x_l − t|^p] over mean-field logits."""
@@ -151,7 +151,7 @@ def poly_command(
     power_list = _floats(powers, "--powers")
     if any(not p > 0 for p in power_list):
         fail(f"--powers must be > 0, got {powers!r}")
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples)
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force)
     config = _config(PolyConfig, length=length, categories=categories, target=target, samples=samples, lr=lr,
                      steps=steps, log_every=log_every)
     by_setting = {f"p={p:g}": p for p in power_list}
@@ -177,18 +177,19 @@ def gmm_command(
     lr: float = typer.Option(0.01, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(3000, "--steps", help="Optimisation steps per run."),
     data_seed: int = typer.Option(0, "--data-seed", help="Seed of the simulated data (the same for every run)."),
-    estimators: EstimatorsOpt = DEFAULT_ESTIMATORS,
-    seeds: SeedsOpt = "3",
+    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
+    seeds: opt.Seeds = "3",
     param: ParamOpt = None,
     log_every: LogEveryOpt = 1,
     threads: ThreadsOpt = None,
     out: OutOpt = None,
+    force: opt.Force = False,
     progress: ProgressOpt = True,
 ) -> None:
     """GMM variational inference (paper §4.2): mean-field assignments + MAP means, exact negative ELBO curves."""
     from ..experiments.gmm import PAPER_PARAMS, GMMConfig, run_gmm, sample_gmm
 
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples)
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force)
     config = _config(GMMConfig, dim=dim, components=components, sigma=sigma, sigma_y=sigma_y,
                      observations=observations, samples=samples, lr=lr, steps=steps, data_seed=data_seed,
                      log_every=log_every)
@@ -218,12 +219,13 @@ def vae_command(
     lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(10000, "--steps", help="Optimisation steps per run."),
     eval_every: int = typer.Option(500, "--eval-every", help="Held-out negative ELBO every N steps."),
-    estimators: EstimatorsOpt = DEFAULT_ESTIMATORS,
-    seeds: SeedsOpt = "3",
+    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
+    seeds: opt.Seeds = "3",
     param: ParamOpt = None,
     log_every: LogEveryOpt = 1,
     threads: ThreadsOpt = None,
     out: OutOpt = None,
+    force: opt.Force = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Categorical and Bernoulli VAEs (paper §4.4) on binarised images: held-out negative ELBO per estimator."""
@@ -234,7 +236,8 @@ def vae_command(
     bad = [k for k in kind_list if k not in ("categorical", "bernoulli")]
     if not kind_list or bad or len(set(kind_list)) != len(kind_list):
         fail(f"--kinds must list categorical and/or bernoulli, got {kinds!r}")
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples)
+    source = str(DIGITS) if data == "digits" else data
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, (source,))
     common = dict(batch_size=batch_size, samples=samples, lr=lr, steps=steps, eval_every=eval_every,
                   log_every=log_every)
     configs = {}
@@ -242,7 +245,6 @@ def vae_command(
         shape = (latents, categories) if kind == "categorical" else (bits, 2)
         configs[f"{kind} {shape[0]}x{shape[1]}"] = _config(VAEConfig, latents=shape[0], categories=shape[1],
                                                             **common)
-    source = str(DIGITS) if data == "digits" else data
     err_console.print(f"loading {data} …", highlight=False)
     try:
         images = load_images(source)

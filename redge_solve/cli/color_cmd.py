@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import typer
 from rich.text import Text
@@ -14,7 +14,7 @@ from ..problems.textfile import ProblemFileError, read_text
 from . import options as opt
 from .app import app
 from .common import fail
-from .problem_run import check_json_path, run
+from .problem_run import run
 
 MAX_COLORS = 1000
 
@@ -48,25 +48,28 @@ def load_graph(path: str):
 
 @app.command("color")
 def color(
+    ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
                                help="A DIMACS graph ('p edge V E', 'e U V' lines), '-' for stdin."),
     colors: Optional[int] = typer.Option(None, "--colors", "-k", show_default=False,
                                          help="Number of colours (default: the file's 'c chromatic number K')."),
-    estimator: str = opt.estimator_option(COLOR_DEFAULTS),
-    param: Optional[List[str]] = opt.PARAM_OPTION,
-    steps: Optional[int] = opt.steps_option(COLOR_DEFAULTS),
-    samples: Optional[int] = opt.samples_option(COLOR_DEFAULTS),
-    restarts: Optional[int] = opt.restarts_option(COLOR_DEFAULTS),
-    lr: Optional[float] = opt.lr_option(COLOR_DEFAULTS),
-    seed: Optional[int] = opt.seed_option(COLOR_DEFAULTS),
-    json_path: Optional[str] = opt.JSON_OPTION,
-    quiet: bool = opt.QUIET_OPTION,
+    estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = COLOR_DEFAULTS.steps,
+    samples: opt.Samples = COLOR_DEFAULTS.samples,
+    restarts: opt.Restarts = COLOR_DEFAULTS.restarts,
+    lr: opt.Lr = COLOR_DEFAULTS.lr,
+    seed: opt.Seed = COLOR_DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Colour a graph by gradient descent. Exit 0 solved, 1 not solved, 2 bad input."""
-    config = opt.make_config(COLOR_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
-    check_json_path(json_path)
+    opt.check_output("--json", json_path, [file], force)
     graph = load_graph(file)
     if colors is None:
         if graph.chromatic_number is None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from typing import Any, Iterator, NoReturn
+from typing import Any, Callable, Hashable, Iterator, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 console = Console()
 err_console = Console(stderr=True)
@@ -16,9 +18,15 @@ err_console = Console(stderr=True)
 EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def print_error(message: str) -> None:
+    """``error: message`` on one line to stderr (``message`` is plain text, not markup)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage); ``message`` is
+    plain text (a path such as ``runs[1].csv`` is not read as markup)."""
+    print_error(message)
     raise typer.Exit(EXIT_BAD_INPUT)
 
 
@@ -32,6 +40,34 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def group_progress(label: Callable[[Hashable], str], steps: int, quiet: bool) -> Iterator[Callable[..., Any]]:
+    """A transient progress bar on stderr for each group of a ``grouped.solve_grouped`` run (none with ``quiet``):
+    yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``) and returns its
+    ``on_step``."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
+               TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
+               TextColumn("best penalty {task.fields[penalty]}"), TextColumn("{task.fields[rate]} steps/s"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
+        shown: list[Any] = []
+
+        def on_group(key: Hashable, size: int) -> Callable[[Any], None]:
+            for task in shown:  # the previous group is done
+                bar.remove_task(task)
+            task = bar.add_task(label(key), total=steps, solved=0, count=size, penalty="-", rate="-")
+            shown[:] = [task]
+
+            def on_step(p: Any) -> None:
+                rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
+                bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}",
+                           rate=f"{rate:.0f}")
+
+            return on_step
+
+        yield on_group
 
 
 def parse_assignments(items: list[str], what: str) -> dict[str, str]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from ..executors import Executor, RayMissing, make_executor, one_line
 from .common import fail
 
 EXECUTOR_HELP = "Where tasks run: local (this process) or ray (Ray tasks; see --address, --num-workers)."
-ADDRESS_HELP = "Ray cluster to join (HOST:PORT or auto) [default: start a local Ray with this machine's cores]."
-WORKERS_HELP = "Ray tasks at once [default: the cluster's CPUs]; a local Ray gets this many CPUs."
+ADDRESS_HELP = "Ray cluster to join (HOST:PORT or auto) (default: start a local Ray with this machine's cores)."
+WORKERS_HELP = "Ray tasks at once (default: the cluster's CPUs); a local Ray gets this many CPUs."
 
 
 def open_executor(name: str, address: str | None, num_workers: int | None) -> Executor:
@@ -18,7 +16,7 @@ def open_executor(name: str, address: str | None, num_workers: int | None) -> Ex
     try:
         return make_executor(name, address, num_workers)
     except (ValueError, RayMissing) as exc:
-        fail(escape(str(exc)))  # escape: rich would read ".[ray]" as markup
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - ray.init raises many types (ConnectionError, RuntimeError, ...)
         where = f"join Ray at {address}" if address else "start a local Ray"
-        fail(escape(f"cannot {where}: {one_line(exc)}"))
+        fail(f"cannot {where}: {one_line(exc)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 import torch
 import typer
@@ -14,7 +14,7 @@ from ..problems.textfile import ProblemFileError, read_text
 from . import options as opt
 from .app import app
 from .common import fail
-from .problem_run import check_json_path, run
+from .problem_run import run
 
 
 def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
@@ -39,22 +39,25 @@ def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
 
 @app.command("latin")
 def latin(
+    ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Partial Latin squares, '-' for stdin: one per line (n² symbols, '0' or '.' "
                                "blank) or a grid over n lines; blank lines separate squares."),
-    estimator: str = opt.estimator_option(LATIN_DEFAULTS),
-    param: Optional[List[str]] = opt.PARAM_OPTION,
-    steps: Optional[int] = opt.steps_option(LATIN_DEFAULTS),
-    samples: Optional[int] = opt.samples_option(LATIN_DEFAULTS),
-    restarts: Optional[int] = opt.restarts_option(LATIN_DEFAULTS),
-    lr: Optional[float] = opt.lr_option(LATIN_DEFAULTS),
-    seed: Optional[int] = opt.seed_option(LATIN_DEFAULTS),
-    json_path: Optional[str] = opt.JSON_OPTION,
-    quiet: bool = opt.QUIET_OPTION,
+    estimator: opt.Estimator = LATIN_DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = LATIN_DEFAULTS.steps,
+    samples: opt.Samples = LATIN_DEFAULTS.samples,
+    restarts: opt.Restarts = LATIN_DEFAULTS.restarts,
+    lr: opt.Lr = LATIN_DEFAULTS.lr,
+    seed: opt.Seed = LATIN_DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = opt.make_config(LATIN_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
-    check_json_path(json_path)
+    config = opt.solver_config(ctx, LATIN_DEFAULTS)
+    opt.check_output("--json", json_path, [file], force)
     name = "<stdin>" if file == "-" else file
     try:
         puzzles = parse_latin(read_text(file))

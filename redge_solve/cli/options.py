@@ -1,62 +1,144 @@
-"""Solver options shared by the solving commands (``sudoku``, ``latin``, ``queens``, ``color``, ``solve``), and
-the one place that turns them into a ``SolverConfig`` over a command's own defaults."""
+"""Every option that several commands share, declared once as a Typer ``Annotated`` alias, and the one place that
+turns a command's solver options into a ``SolverConfig``.
+
+A command declares ``steps: opt.Steps = COLOR_DEFAULTS.steps``: the alias carries the flag, its checks (``min=``,
+or a callback raising ``typer.BadParameter``) and help; the default, shown by ``--help``, is the command's own.
+``solver_config(ctx, defaults)`` then reads the solver options from the context, and keeps only the ones given
+explicitly (``ctx.get_parameter_source``) on top of the protocol, so ``--protocol paper --steps 50`` runs 50 steps
+while ``--protocol paper`` alone runs the paper's 1000.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional
+from pathlib import Path
+from typing import Annotated, Any, Optional
 
 import typer
 
-from ..solver import DEFAULTS, SolverConfig, paper_protocol
+from ..config import Protocol, build_config
+from ..estimators import PAPER_ESTIMATORS
+from ..outputs import check_outputs, directory_problem
+from ..solver import DEFAULTS, SolverConfig
 from .common import fail, parse_assignments
+from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP
 
-PARAM_OPTION = typer.Option(None, "--param", "-p", metavar="NAME=VALUE",
-                            help="Estimator parameter, repeatable (e.g. -p n_steps=5).")
-JSON_OPTION = typer.Option(None, "--json", metavar="PATH",
-                           help="Write one JSON record per instance (JSON Lines); '-' for stdout.")
-QUIET_OPTION = typer.Option(False, "--quiet", "-q", help="No progress, boards or summary; errors only.")
+# ---- callbacks: a bad value is a usage error (one line, exit 2) before the command starts --------------------------
 
 
-def estimator_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(defaults.estimator, "--estimator", "-e",
-                        help="Gradient estimator (see `redge-solve estimators`).")
+def assignments(value: Optional[list[str]]) -> Optional[list[str]]:
+    """``--param``/``--grid``: every item must look like ``name=value``."""
+    for item in value or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise typer.BadParameter(f"must look like name=value, got {item!r}")
+    return value
 
 
-def steps_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(None, "--steps", show_default=False, help=f"Adam steps (default: {defaults.steps})")
+def seed_list(value: str) -> list[int]:
+    """``--seeds``: a count N (seeds 0..N-1) or a list of distinct integers ``0,5,7``; the command gets the list."""
+    try:
+        if "," in value:
+            seeds = [int(s) for s in value.split(",") if s.strip()]
+        else:
+            count = int(value)
+            if count < 1:
+                raise ValueError
+            seeds = list(range(count))
+    except ValueError:
+        raise typer.BadParameter(f"must be a count >= 1 or a list like 0,5,7, got {value!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise typer.BadParameter(f"must list distinct integers, got {value!r}")
+    return seeds
 
 
-def samples_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(None, "--samples", show_default=False, help=f"Samples per step (default: {defaults.samples})")
+def output_directory(value: Any) -> Any:
+    """``--json``/``--out``/``--png``: the directory of the path must exist and be writable (checked before any
+    work; the rest of the output policy, inputs and existing files, is ``check_output``'s)."""
+    if value is not None and str(value) != "-":
+        problem = directory_problem(Path(str(value)))
+        if problem:
+            raise typer.BadParameter(problem)
+    return value
 
 
-def restarts_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(None, "--restarts", show_default=False,
-                        help=f"Independent restarts per instance (default: {defaults.restarts})")
+# ---- the aliases ---------------------------------------------------------------------------------------------------
+
+Estimator = Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator (see `redge-solve estimators`).")]
+Param = Annotated[Optional[list[str]], typer.Option(
+    "--param", "-p", metavar="NAME=VALUE", callback=assignments,
+    help="Estimator parameter, repeatable (e.g. -p n_steps=5).")]
+Steps = Annotated[int, typer.Option("--steps", min=1, help="Adam steps per instance.")]
+Samples = Annotated[int, typer.Option("--samples", min=1, help="Samples per step.")]
+Restarts = Annotated[int, typer.Option("--restarts", min=1, help="Independent restarts per instance.")]
+Lr = Annotated[float, typer.Option("--lr", help="Adam learning rate (> 0).")]
+Seed = Annotated[int, typer.Option("--seed", help="Random seed (the same seed gives the same results).")]
+NoEarlyStop = Annotated[bool, typer.Option(
+    "--no-early-stop", help="Keep optimising an instance after it is solved (to the last step).")]
+ProtocolOption = Annotated[Protocol, typer.Option(
+    "--protocol", case_sensitive=False,
+    help="default, or paper: the paper's Table 2, 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop "
+    "(options given explicitly still win).")]
+
+Json = Annotated[Optional[str], typer.Option(
+    "--json", metavar="PATH", callback=output_directory,
+    help="Write one JSON record per instance (JSON Lines); '-' for stdout.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file (never one of the inputs).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, boards or summary; errors only.")]
+
+Estimators = Annotated[str, typer.Option(
+    "--estimators", "-e", help="Comma-separated estimators (reinforce needs --samples >= 2).")]
+DEFAULT_ESTIMATORS = ",".join(PAPER_ESTIMATORS)
+"""The default of ``--estimators``: the six estimators of the paper's Table 2."""
+Seeds = Annotated[str, typer.Option(
+    "--seeds", callback=seed_list, help="Number of seeds (0..N-1) or a list like 0,5,7.")]
+
+Executor = Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)]
+Address = Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)]
+NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=WORKERS_HELP)]
+
+SOLVER_FIELDS = ("steps", "samples", "restarts", "lr", "seed")
+"""The ``SolverConfig`` fields that a command's options of the same name set."""
 
 
-def lr_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(None, "--lr", show_default=False, help=f"Adam learning rate (default: {defaults.lr})")
-
-
-def seed_option(defaults: SolverConfig = DEFAULTS):
-    return typer.Option(None, "--seed", show_default=False, help=f"Random seed (default: {defaults.seed})")
-
-
-def make_config(defaults: SolverConfig, estimator: str, params: Optional[list[str]], steps: Optional[int],
-                samples: Optional[int], restarts: Optional[int], lr: Optional[float], seed: Optional[int],
-                no_early_stop: bool = False, paper: bool = False) -> SolverConfig:
-    """``defaults`` with the estimator and its ``NAME=VALUE`` parameters, then the paper protocol if asked, then
-    every option given explicitly. A bad value is a one-line usage error (exit 2)."""
-    parsed = parse_assignments(params or [], "--param")
-    explicit = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, seed=seed)
-    overrides = {k: v for k, v in explicit.items() if v is not None}
-    if no_early_stop:
-        overrides["early_stop"] = False
-    try:  # one step, so a combination is validated whole (e.g. reinforce needs samples >= 2 under any protocol)
-        if paper:
-            return paper_protocol(defaults, estimator=estimator, params=parsed, **overrides)
-        return dataclasses.replace(defaults, estimator=estimator, params=parsed, **overrides)
+def solver_config(ctx: typer.Context, defaults: SolverConfig = DEFAULTS) -> SolverConfig:
+    """The settings a command's solver options ask for: ``build_config(defaults, --estimator, --param,
+    --protocol, ...)`` with, of ``--steps/--samples/--restarts/--lr/--seed/--no-early-stop``, only those given
+    explicitly (on the command line or from the environment). A bad value or combination is a one-line usage
+    error (exit 2)."""
+    values = ctx.params
+    params = parse_assignments(values.get("param") or [], "--param")
+    try:
+        return build_config(defaults, values.get("estimator"), params, values.get("protocol", Protocol.default),
+                            **explicit_settings(ctx))
     except ValueError as error:
+        fail(str(error))
+
+
+def explicit_settings(ctx: typer.Context) -> dict[str, Any]:
+    """The ``SolverConfig`` fields that the command's options set explicitly (on the command line or from the
+    environment, not by default): of ``SOLVER_FIELDS``, and ``early_stop=False`` for ``--no-early-stop``. What
+    goes on top of the protocol in ``build_config(..., **explicit_settings(ctx))``."""
+    explicit: dict[str, Any] = {name: ctx.params[name] for name in SOLVER_FIELDS
+                                if name in ctx.params and _given(ctx, name)}
+    if ctx.params.get("no_early_stop"):
+        explicit["early_stop"] = False
+    return explicit
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def check_output(option: str, given: str | Path | None, inputs: list[Any] | tuple[Any, ...] = (),
+                 force: bool = False, suffixes: tuple[str, ...] | None = None, existing_ok: bool = False,
+                 hint: str | None = None) -> None:
+    """The output policy (``redge_solve.outputs``) for ``option`` as typed (``given``): the path itself, or with
+    ``suffixes`` the files ``PREFIX + suffix``; a refusal is a one-line error (exit 2) before any work."""
+    from ..outputs import FORCE_HINT, OutputRefused, prefixed
+
+    paths = None if suffixes is None or given is None else prefixed(given, suffixes)
+    try:
+        check_outputs(option, given, paths, inputs, force=force, existing_ok=existing_ok, hint=hint or FORCE_HINT)
+    except OutputRefused as error:
         fail(str(error))

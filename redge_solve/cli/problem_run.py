@@ -1,66 +1,28 @@
-"""Running constraint-problem instances from the command line: progress, records, ``--json``, summary, exit code.
-Shared by ``latin``, ``queens``, ``color`` and ``solve``; each command only builds its instances and shows them."""
+"""Running constraint-problem instances from the command line: progress, ``--json``, summary, exit code (the
+solving itself is the library's ``problems.instances.solve_instances``). Shared by ``latin``, ``queens``, ``color``
+and ``solve``; each command only builds its instances and shows them."""
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, Sequence
 
-import torch
 import typer
 from rich.console import Console, RenderableType
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..problems.instances import Instance, batch, instance_records
-from ..solver import Interrupted, SolverConfig, solve
-from ..solver import Progress as SolveProgress
+from ..grouped import GroupsInterrupted
+from ..problems.instances import Instance, solve_instances
+from ..solver import SolverConfig
 from .common import (
     EXIT_ALL_SOLVED,
     EXIT_INTERRUPTED,
     EXIT_SOME_UNSOLVED,
     console,
     err_console,
-    fail,
+    group_progress,
     sigterm_as_interrupt,
     write_json_lines,
 )
-
-
-def check_json_path(json_path: str | None) -> None:
-    """Fail before solving when ``--json`` points into a missing directory."""
-    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
-        fail(f"--json: no such directory for {json_path}")
-
-
-def solve_instances(instances: Sequence[Instance], config: SolverConfig, label: str, quiet: bool
-                    ) -> list[dict[str, Any]]:
-    """Solve the instances, one tensor batch per number of values K (as ``sudoku`` does per size), with a
-    progress bar; one record each in input order (see ``instance_records``). An instance whose logits became
-    NaN/inf gets an error record instead of a result; Ctrl-C (or SIGTERM) exits 130 after saying what was solved."""
-    columns = (TextColumn(label), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
-               TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
-               TextColumn("best penalty {task.fields[penalty]}"), TimeElapsedColumn())
-    records: list[dict[str, Any]] = []
-    try:
-        with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
-            for k in sorted({i.spec.num_categories for i in instances}):
-                indices = [j for j, i in enumerate(instances) if i.spec.num_categories == k]
-                group = [instances[j] for j in indices]
-                task = bar.add_task("solve", total=config.steps, solved=0, count=len(group), penalty="-")
-
-                def on_step(p: SolveProgress, task=task) -> None:
-                    bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}")
-
-                results = solve(batch(group), config, puzzle_ids=torch.tensor(indices), on_step=on_step)
-                records += instance_records(results, group, indices)  # a diverged one: an error record
-                bar.remove_task(task)
-    except KeyboardInterrupt as interrupt:
-        partial = int(interrupt.results.found.sum()) if isinstance(interrupt, Interrupted) else 0
-        err_console.print(f"interrupted: {sum(r['found'] for r in records) + partial} instance(s) solved before "
-                          "the interrupt", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    return sorted(records, key=lambda r: r["index"])
 
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
@@ -97,9 +59,17 @@ def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], Rende
 def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         show: Callable[[dict[str, Any]], RenderableType | None], json_path: str | None, quiet: bool,
         what: str = "instance") -> None:
-    """Solve, report and exit (0 all solved, 1 some unsolved)."""
+    """Solve (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or SIGTERM)
+    writes the finished instances to ``--json``, says what was solved, and exits 130."""
     start = time.perf_counter()
-    records = solve_instances(instances, config, label, quiet)
+    try:
+        with sigterm_as_interrupt(), group_progress(lambda k: label, config.steps, quiet) as on_group:
+            records = solve_instances(instances, config, on_group)
+    except GroupsInterrupted as interrupt:
+        if json_path is not None:
+            write_json_lines(json_path, interrupt.records)
+        saved = f"; the {len(interrupt.records)} finished are in {json_path}" if json_path not in (None, "-") else ""
+        err_console.print(f"interrupted: {sum(r['found'] for r in interrupt.records)} of {len(instances)} "
+                          f"{what}(s) solved before the interrupt{saved}", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     report(records, show, json_path, quiet, time.perf_counter() - start, what)
-
-

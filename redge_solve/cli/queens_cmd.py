@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List
 
 import typer
 from rich.text import Text
@@ -12,7 +12,7 @@ from ..problems.queens import QUEENS_DEFAULTS, attacking_pairs
 from . import options as opt
 from .app import app
 from .common import fail
-from .problem_run import check_json_path, run
+from .problem_run import run
 
 MAX_N = 1000
 SPACED_UP_TO = 32  # boards wider than this are printed without spaces between squares
@@ -38,25 +38,28 @@ def render_board(columns: list[int]) -> Text:
 
 @app.command("queens")
 def queens(
+    ctx: typer.Context,
     sizes: List[int] = SIZES_ARGUMENT,
-    estimator: str = opt.estimator_option(QUEENS_DEFAULTS),
-    param: Optional[List[str]] = opt.PARAM_OPTION,
-    steps: Optional[int] = opt.steps_option(QUEENS_DEFAULTS),
-    samples: Optional[int] = opt.samples_option(QUEENS_DEFAULTS),
-    restarts: Optional[int] = opt.restarts_option(QUEENS_DEFAULTS),
-    lr: Optional[float] = opt.lr_option(QUEENS_DEFAULTS),
-    seed: Optional[int] = opt.seed_option(QUEENS_DEFAULTS),
+    estimator: opt.Estimator = QUEENS_DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = QUEENS_DEFAULTS.steps,
+    samples: opt.Samples = QUEENS_DEFAULTS.samples,
+    restarts: opt.Restarts = QUEENS_DEFAULTS.restarts,
+    lr: opt.Lr = QUEENS_DEFAULTS.lr,
+    seed: opt.Seed = QUEENS_DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
     board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
-    json_path: Optional[str] = opt.JSON_OPTION,
-    quiet: bool = opt.QUIET_OPTION,
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Solve N-Queens by gradient descent (rows are the variables, columns their values; one queen per column, at
     most one per diagonal). Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = opt.make_config(QUEENS_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
+    config = opt.solver_config(ctx, QUEENS_DEFAULTS)
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")
-    check_json_path(json_path)
+    opt.check_output("--json", json_path, [], force)
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None

@@ -8,19 +8,15 @@ import torch
 from rich.table import Table
 from rich.text import Text
 
-from ..problems.sudoku import SYMBOLS, units_of_cells
+from ..problems.sudoku import unit_digit_counts, units_of_cells
+from ..symbols import SYMBOLS
 
 
 def conflicting_cells(grid: torch.Tensor) -> torch.Tensor:
     """Bool ``(N²,)``: cells whose digit appears more than once in one of their units (blanks never conflict)."""
     grid = grid.long()
-    side = math.isqrt(grid.numel())
-    units = units_of_cells(side)
-    bad = torch.zeros(grid.numel(), dtype=torch.bool)
-    for j in range(3):
-        counts = torch.zeros(3 * side, side + 1, dtype=torch.long)
-        counts.index_put_((units[:, j], grid), torch.ones_like(grid), accumulate=True)
-        bad |= counts[units[:, j], grid] > 1
+    counts = unit_digit_counts(grid.view(1, -1))[0]  # (3N, N + 1)
+    bad = (counts[units_of_cells(math.isqrt(grid.numel())), grid.unsqueeze(1)] > 1).any(1)
     return bad & (grid != 0)
 
 

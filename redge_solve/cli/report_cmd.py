@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..report import CRITERIA, CRITERION_LABELS, Report, ReportError, Summary, load_records, summarize, write_histogram
+from . import options as opt
 from .app import app
 from .common import console, fail
 
@@ -52,11 +53,14 @@ def print_report(report: Report, out: Console = console, source: str = "") -> No
 @app.command("report")
 def report(
     results: Annotated[Path, typer.Argument(help="A results JSONL file written by `redge-solve batch`.")],
-    png: Annotated[Optional[Path], typer.Option("--png", help="Write a histogram of steps-to-solve (PNG).")] = None,
+    png: Annotated[Optional[Path], typer.Option("--png", callback=opt.output_directory,
+                                                help="Write a histogram of steps-to-solve (PNG).")] = None,
     difficulty_column: Annotated[str, typer.Option(
         "--difficulty-column", help="Meta column to break down by, when present.")] = "difficulty",
+    force: opt.Force = False,
 ) -> None:
     """Summarise a results file: rows, errors, solve rates by criterion, steps and time, by clues and difficulty."""
+    opt.check_output("--png", png, [results], force)
     try:
         records = load_records(results)
     except ReportError as exc:

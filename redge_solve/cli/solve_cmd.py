@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import typer
 from rich.table import Table
@@ -15,7 +15,7 @@ from ..problems.userspec import SPEC_DEFAULTS, json_schema, load_spec
 from . import options as opt
 from .app import app
 from .common import console, fail
-from .problem_run import check_json_path, run
+from .problem_run import run
 
 TABLE_UP_TO = 200
 
@@ -37,18 +37,21 @@ def render_assignment(record: dict[str, Any]) -> Table | None:
 
 @app.command("solve")
 def solve_spec(
+    ctx: typer.Context,
     spec: Optional[str] = typer.Argument(None, metavar="SPEC.json", show_default=False,
                                          help="The problem, '-' for stdin (format: README, or --schema)."),
     schema: bool = typer.Option(False, "--schema", help="Print the JSON schema of the format and exit."),
-    estimator: str = opt.estimator_option(SPEC_DEFAULTS),
-    param: Optional[List[str]] = opt.PARAM_OPTION,
-    steps: Optional[int] = opt.steps_option(SPEC_DEFAULTS),
-    samples: Optional[int] = opt.samples_option(SPEC_DEFAULTS),
-    restarts: Optional[int] = opt.restarts_option(SPEC_DEFAULTS),
-    lr: Optional[float] = opt.lr_option(SPEC_DEFAULTS),
-    seed: Optional[int] = opt.seed_option(SPEC_DEFAULTS),
-    json_path: Optional[str] = opt.JSON_OPTION,
-    quiet: bool = opt.QUIET_OPTION,
+    estimator: opt.Estimator = SPEC_DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = SPEC_DEFAULTS.steps,
+    samples: opt.Samples = SPEC_DEFAULTS.samples,
+    restarts: opt.Restarts = SPEC_DEFAULTS.restarts,
+    lr: opt.Lr = SPEC_DEFAULTS.lr,
+    seed: opt.Seed = SPEC_DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
     Exit 0 solved, 1 not solved, 2 bad input."""
@@ -57,8 +60,8 @@ def solve_spec(
         raise typer.Exit(0)
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
-    config = opt.make_config(SPEC_DEFAULTS, estimator, param, steps, samples, restarts, lr, seed)
-    check_json_path(json_path)
+    config = opt.solver_config(ctx, SPEC_DEFAULTS)
+    opt.check_output("--json", json_path, [spec], force)
     name = "<stdin>" if spec == "-" else spec
     try:
         problem = load_spec(read_text(spec))

@@ -8,21 +8,20 @@ solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzl
 
 from __future__ import annotations
 
-import enum
-import os
 import time
-from typing import Any, List, Optional
+from typing import Any, Optional
 
 import torch
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config import Protocol
 from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
+from ..grouped import GroupsInterrupted, solve_grouped
 from ..problems.sudoku import SIZES, SudokuBatch, grid_from_string
 from ..records import error_record, sudoku_records
-from ..solver import DEFAULTS, Interrupted, PuzzleResults, SolverConfig, solve
-from ..solver import Progress as SolveProgress
+from ..solver import DEFAULTS, PuzzleResults
+from . import options as opt
 from .app import app
 from .common import (
     EXIT_ALL_SOLVED,
@@ -31,66 +30,46 @@ from .common import (
     console,
     err_console,
     fail,
+    group_progress,
     sigterm_as_interrupt,
     write_json_lines,
 )
-from .options import PARAM_OPTION, make_config
 from .render import render_grid, summary_table
 
 SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
 
 
-class Protocol(str, enum.Enum):
-    default = "default"
-    paper = "paper"
-
-
-_PROTOCOL_OPTION = typer.Option(Protocol.default, "--protocol", case_sensitive=False,
-                                      help="'paper': 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop "
-                                      "(explicit options still override).")
-
-
 @app.command("sudoku")
 def sudoku(
+    ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
                                "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
                                "column."),
-    estimator: str = typer.Option(DEFAULTS.estimator, "--estimator", "-e",
-                                  help="Gradient estimator (see `redge-solve estimators`)."),
-    param: Optional[List[str]] = PARAM_OPTION,
-    steps: Optional[int] = typer.Option(None, "--steps", show_default=False,
-                                        help=f"Adam steps per puzzle (default: {DEFAULTS.steps})"),
-    samples: Optional[int] = typer.Option(None, "--samples", show_default=False,
-                                          help=f"Samples per step (default: {DEFAULTS.samples})"),
-    restarts: Optional[int] = typer.Option(None, "--restarts", show_default=False,
-                                           help=f"Independent restarts per puzzle (default: {DEFAULTS.restarts})"),
-    lr: Optional[float] = typer.Option(None, "--lr", show_default=False,
-                                       help=f"Adam learning rate (default: {DEFAULTS.lr})"),
-    seed: Optional[int] = typer.Option(None, "--seed", show_default=False,
-                                       help=f"Random seed (default: {DEFAULTS.seed})"),
-    no_early_stop: bool = typer.Option(False, "--no-early-stop",
-                                       help="Keep optimising a puzzle after it is solved (to the last step)."),
-    protocol: Protocol = _PROTOCOL_OPTION,
+    estimator: opt.Estimator = DEFAULTS.estimator,
+    param: opt.Param = None,
+    steps: opt.Steps = DEFAULTS.steps,
+    samples: opt.Samples = DEFAULTS.samples,
+    restarts: opt.Restarts = DEFAULTS.restarts,
+    lr: opt.Lr = DEFAULTS.lr,
+    seed: opt.Seed = DEFAULTS.seed,
+    no_early_stop: opt.NoEarlyStop = False,
+    protocol: opt.ProtocolOption = Protocol.default,
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
-    show: Optional[int] = typer.Option(None, "--show", show_default=False,
+    show: Optional[int] = typer.Option(None, "--show", min=0, show_default=False,
                                        help=f"How many grids to print (default: all up to {SHOW_ALL_UP_TO}, "
                                        "else none)."),
-    json_path: Optional[str] = typer.Option(None, "--json", metavar="PATH",
-                                            help="Write one JSON record per puzzle (JSON Lines, errors included); "
-                                            "'-' for stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, grids or summary; errors only."),
+    json_path: opt.Json = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    config = _config(estimator, param or [], steps, samples, restarts, lr, seed, no_early_stop, protocol)
+    config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    if show is not None and show < 0:
-        fail(f"--show must be >= 0, got {show}")
-    if json_path not in (None, "-") and not os.path.isdir(os.path.dirname(os.path.abspath(json_path))):
-        fail(f"--json: no such directory for {json_path}")  # before spending time on the solve
+    opt.check_output("--json", json_path, [file], force)  # before spending time on the solve
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)
@@ -110,17 +89,13 @@ def sudoku(
                           soft_wrap=True)
 
     out = err_console if json_path == "-" else console  # keep stdout clean for JSON
-    records: list[dict[str, Any]] = []
     start = time.perf_counter()
     try:
-        with sigterm_as_interrupt():
-            for side in sorted({p.side for p in good}):
-                group = [p for p in good if p.side == side]
-                records.extend(_solve_group(group, config, quiet))
-    except KeyboardInterrupt as interrupt:
-        if isinstance(interrupt, Interrupted):  # keep the puzzles of this group that had finished
-            partial = _group_records(interrupt.results, group[:len(interrupt.results.found)])
-            records.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran > 0)
+        with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", config.steps, quiet) as on_group:
+            records = solve_grouped(good, lambda p: p.side, config, _batch, lambda group: [p.index for p in group],
+                                    _group_records, on_group)
+    except GroupsInterrupted as interrupt:  # keep the puzzles that had finished
+        records = interrupt.records
         _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet)
         solved = sum(r["found"] for r in records if "error" not in r)
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
@@ -147,34 +122,8 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         _report(out, records, good, show, elapsed)
 
 
-def _config(estimator: str, params: list[str], steps, samples, restarts, lr, seed, no_early_stop: bool,
-            protocol: Protocol) -> SolverConfig:
-    return make_config(DEFAULTS, estimator, params, steps, samples, restarts, lr, seed, no_early_stop,
-                       paper=protocol is Protocol.paper)
-
-
-def _solve_group(group: list[Puzzle], config: SolverConfig, quiet: bool) -> list[dict[str, Any]]:
-    clues = torch.stack([p.clues for p in group])
-    ids = torch.tensor([p.index for p in group])
-    side = group[0].side
-    columns = (
-        TextColumn(f"{side}×{side}"),
-        BarColumn(),
-        TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
-        TextColumn("solved {task.fields[solved]}/{task.fields[puzzles]}"),
-        TextColumn("best penalty {task.fields[penalty]}"),
-        TextColumn("{task.fields[rate]} steps/s"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
-        task = bar.add_task("solve", total=config.steps, solved=0, puzzles=len(group), penalty="-", rate="-")
-
-        def on_step(p: SolveProgress) -> None:
-            rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
-            bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}", rate=f"{rate:.0f}")
-
-        results = solve(SudokuBatch.from_grids(clues), config, puzzle_ids=ids, on_step=on_step)
-    return _group_records(results, group)
+def _batch(group: list[Puzzle]) -> SudokuBatch:
+    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]))
 
 
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:

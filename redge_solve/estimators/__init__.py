@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Mapping
 
 from .base import Estimator, Objective, ProblemObjective, Surrogate
 from .exact import ExactGradient
@@ -28,6 +28,9 @@ ESTIMATORS: dict[str, type[Estimator]] = {
 GENERAL_ESTIMATORS = tuple(name for name, cls in ESTIMATORS.items() if not cls.needs_expectation)
 """The estimators that work on any f (``exact`` needs a penalty with a closed-form expectation)."""
 ALIASES = {"redge_cov": "redge-cov", "redge_max": "redge-max", "reindge": "redge-max", "straight-through": "st"}
+PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
+"""The six estimators of the paper's Table 2, the default selection of ``compare`` and ``bench`` (reinforce is not
+in Table 2 and needs at least two samples per step, so it cannot run under the paper protocol's single sample)."""
 
 
 def canonical_name(name: str) -> str:
@@ -43,12 +46,26 @@ def parameter_defaults(name: str) -> dict[str, Any]:
     return {f.name: f.default for f in dataclasses.fields(ESTIMATORS[canonical_name(name)])}
 
 
-def _coerce(name: str, param: str, value: Any, default: Any) -> Any:
-    kind = type(default)
+def coerce_params(name: str, params: Mapping[str, Any]) -> dict[str, float | int]:
+    """``params`` of estimator ``name`` checked and converted to each parameter's type: a string (from a command
+    line) is read as that type (``"5"`` -> 5 for an integer parameter, -> 5.0 for a float one), an integral float
+    (or ``"5.0"``) becomes an int for an integer parameter, an int a float for a float one. Raises a one-line
+    ``ValueError`` on an unknown estimator or parameter, or a value of the wrong kind (ranges are the estimator's
+    own check)."""
+    key = canonical_name(name)
+    defaults = parameter_defaults(key)
+    unknown = [param for param in params if param not in defaults]
+    if unknown:
+        known = ", ".join(defaults) or "none"
+        raise ValueError(f"estimator {key!r} has no parameter {unknown[0]!r} (its parameters: {known})")
+    return {param: _coerce(key, param, value, type(defaults[param])) for param, value in params.items()}
+
+
+def _coerce(name: str, param: str, value: Any, kind: type) -> Any:
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = float(text) if kind is float else int(text)
+            value = float(text) if kind is float else _integer(text)
         except ValueError:
             kind_name = "an integer" if kind is int else "a number"
             raise ValueError(f"{name}.{param} must be {kind_name}, got {text!r}") from None
@@ -59,20 +76,26 @@ def _coerce(name: str, param: str, value: Any, default: Any) -> Any:
     return value
 
 
+def _integer(text: str) -> int:
+    """``"5"`` or ``"5.0"`` -> 5; anything else raises ``ValueError``."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not value.is_integer():
+            raise
+        return int(value)
+
+
 def make_estimator(name: str, **params: Any) -> Estimator:
     """Build an estimator by registry name; parameters may be given as numbers or strings (from a CLI)."""
     key = canonical_name(name)
-    defaults = parameter_defaults(key)
-    for param in params:
-        if param not in defaults:
-            known = ", ".join(defaults) or "none"
-            raise ValueError(f"estimator {key!r} has no parameter {param!r} (its parameters: {known})")
-    coerced = {p: _coerce(key, p, v, defaults[p]) for p, v in params.items()}
-    return ESTIMATORS[key](**coerced)
+    return ESTIMATORS[key](**coerce_params(key, params))
 
 
 __all__ = [
     "ESTIMATORS",
+    "PAPER_ESTIMATORS",
     "Estimator",
     "ExactGradient",
     "GENERAL_ESTIMATORS",
@@ -87,6 +110,7 @@ __all__ = [
     "StraightThrough",
     "Surrogate",
     "canonical_name",
+    "coerce_params",
     "make_estimator",
     "parameter_defaults",
 ]

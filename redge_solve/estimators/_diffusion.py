@@ -20,7 +20,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._softmax import softmax
+from ._softmax import softmax, softmax_vjp
+from .base import Estimator, check_diffusion
 
 Denoiser = Callable[[Tensor, float, float], Tensor]
 """(x_t, α_t, σ_t) -> posterior probabilities D_t(x_t)."""
@@ -56,6 +57,22 @@ def ddim_to_last(x: Tensor, denoise: Denoiser, n_steps: int, t_1: float) -> tupl
     return x, alpha, sigma
 
 
+class DiffusionEstimator(Estimator):
+    """Base of the ReDGE family: a subclass declares the dataclass fields ``n_steps`` and ``t_1`` (with its own
+    defaults) and runs the DDIM chain of ``ddim_calls(n_steps, t_1)``."""
+
+    n_steps: int
+    t_1: float
+
+    def __post_init__(self) -> None:
+        check_diffusion(self.n_steps, self.t_1)
+
+    @property
+    def denoiser_calls(self) -> int:
+        """``len(ddim_calls(n_steps, t_1))``: n_steps − 1, and 1 for n_steps = 1."""
+        return len(ddim_calls(self.n_steps, self.t_1))
+
+
 def standard_chain(logits: Tensor, noise: Tensor, n_steps: int, t_1: float) -> tuple[Tensor, float, float]:
     """``ddim_to_last(noise, standard_denoiser(logits), n_steps, t_1)`` with a hand-written backward.
 
@@ -88,7 +105,7 @@ class _StandardChain(torch.autograd.Function):
     def backward(ctx, g: Tensor):  # type: ignore[override]
         outputs, grad_logits = ctx.saved_tensors, None
         for j, ((a, c_x, c_d), d) in enumerate(zip(reversed(ctx.calls), reversed(outputs), strict=True)):
-            jg = torch._softmax_backward_data(g, d, -1, d.dtype).mul_(c_d)  # c_D J g,  J g = D ⊙ (g − D·g)
+            jg = softmax_vjp(g, d).mul_(c_d)  # c_D J g,  J g = D ⊙ (g − D·g)
             g = (g.mul(c_x) if j == 0 else g.mul_(c_x)).add_(jg, alpha=a)  # autograd's incoming g is not touched
             grad_logits = jg if grad_logits is None else grad_logits.add_(jg)
         return grad_logits, None, None

@@ -15,7 +15,9 @@ or anything is NaN or inf, it is ``torch.softmax``. Off the CPU it is always tor
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -61,4 +63,38 @@ class _Softmax(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor):  # type: ignore[override]
         (out,) = ctx.saved_tensors
-        return torch._softmax_backward_data(g, out, -1, out.dtype)  # out ⊙ (g − out·g)
+        return softmax_vjp(g, out)
+
+
+def softmax_vjp(grad: Tensor, out: Tensor) -> Tensor:
+    """The softmax's vector-Jacobian product over the last axis, given its output ``out = softmax(x)``:
+
+        J g = out ⊙ (g − Σ_k out_k g_k)      (J = diag(out) − out outᵀ is symmetric, so also Jᵀ g).
+
+    torch's own backward kernel (``torch._softmax_backward_data``, private: one fused pass) when it is there and
+    gives this formula on a probe; else the formula with public operations (three passes)."""
+    kernel = _private_kernel()
+    if kernel is not None:
+        return kernel(grad, out, -1, out.dtype)
+    return _public_vjp(grad, out)
+
+
+def _public_vjp(grad: Tensor, out: Tensor) -> Tensor:
+    return out * (grad - (out * grad).sum(-1, keepdim=True))
+
+
+@functools.cache
+def _private_kernel() -> Callable[..., Tensor] | None:
+    """``torch._softmax_backward_data`` if it exists, takes ``(grad, out, dim, input_dtype)`` and computes the
+    formula of ``softmax_vjp`` on a small probe; else None (its signature has changed before)."""
+    kernel = getattr(torch, "_softmax_backward_data", None)
+    if kernel is None:
+        return None
+    grad = torch.tensor([[0.5, -1.0, 2.0], [1.0, 0.0, -3.0]], dtype=torch.float64)
+    out = torch.tensor([[0.2, 0.3, 0.5], [0.6, 0.3, 0.1]], dtype=torch.float64)
+    try:
+        probe = kernel(grad, out, -1, out.dtype)
+    except (TypeError, RuntimeError, NotImplementedError, ValueError):
+        return None
+    ok = isinstance(probe, Tensor) and probe.shape == grad.shape and torch.allclose(probe, _public_vjp(grad, out))
+    return kernel if ok else None

@@ -87,6 +87,12 @@ class Estimator:
     min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
     needs_expectation: ClassVar[bool] = False  # works only on a ProblemObjective with a closed-form expectation
 
+    @property
+    def denoiser_calls(self) -> int:
+        """Calls of the closed-form denoiser per sample: the length of the ReDGE family's DDIM chain
+        (``DiffusionEstimator``), 0 for the others (what ``memory`` needs to size a batch)."""
+        return 0
+
     def params(self) -> dict[str, float | int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 

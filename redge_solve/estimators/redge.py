@@ -15,22 +15,18 @@ from typing import ClassVar
 from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
-from ._diffusion import denoiser_logits, standard_chain
+from ._diffusion import DiffusionEstimator, denoiser_logits, standard_chain
 from ._noise import Generator, normal
 from ._softmax import softmax
-from .base import Estimator, check_diffusion
 
 
 @dataclass(frozen=True)
-class ReDGE(Estimator):
+class ReDGE(DiffusionEstimator):
     n_steps: int = 3
     t_1: float = 0.5
 
     name: ClassVar[str] = "redge"
     summary: ClassVar[str] = "ReDGE: ST at the end of a closed-form-denoiser DDIM chain"
-
-    def __post_init__(self) -> None:
-        check_diffusion(self.n_steps, self.t_1)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         noise = normal(logits, generator)

@@ -17,24 +17,20 @@ import torch
 from torch import Tensor
 
 from ._categorical import sample_one_hot, straight_through
-from ._diffusion import ddim_calls
+from ._diffusion import DiffusionEstimator, ddim_calls
 from ._noise import Generator, normal
-from ._softmax import softmax
-from .base import Estimator, check_diffusion
+from ._softmax import softmax, softmax_vjp
 
 MIN_VARIANCE = 0.1
 
 
 @dataclass(frozen=True)
-class ReDGECov(Estimator):
+class ReDGECov(DiffusionEstimator):
     n_steps: int = 5
     t_1: float = 0.5
 
     name: ClassVar[str] = "redge-cov"
     summary: ClassVar[str] = "ReDGE-Cov: ReDGE from N(p, p(1−p)) instead of N(0, I)"
-
-    def __post_init__(self) -> None:
-        check_diffusion(self.n_steps, self.t_1)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         last = cov_chain(logits, normal(logits, generator), self.n_steps, self.t_1)
@@ -88,7 +84,7 @@ class _CovChain(torch.autograd.Function):
         for j in reversed(range(len(calls))):
             alpha, sigma, c_x, c_d = calls[j]
             b, last = alpha / sigma**2, j == len(calls) - 1
-            h = torch._softmax_backward_data(g if last else grad_x.mul(c_d), outputs[j], -1, g.dtype)
+            h = softmax_vjp(g if last else grad_x.mul(c_d), outputs[j])
             scaled = h * precision  # r ⊙ h
             if last:
                 grad_logits, grad_x = h, scaled.mul(b)
@@ -102,5 +98,5 @@ class _CovChain(torch.autograd.Function):
         grad_variance = grad_x.mul_(noise).div_(root).mul_(0.5)  # ∂x_1 ⊙ Z / (2√v)
         grad_variance.addcmul_(grad_precision, precision.square(), value=-1.0)
         grad_probs.addcmul_(grad_variance.mul_(moment >= MIN_VARIANCE), probs.mul(-2.0).add_(1.0))
-        grad_logits.add_(torch._softmax_backward_data(grad_probs, probs, -1, probs.dtype))
+        grad_logits.add_(softmax_vjp(grad_probs, probs))
         return grad_logits, None, None

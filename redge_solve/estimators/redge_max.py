@@ -17,22 +17,18 @@ from typing import ClassVar
 from torch import Tensor
 
 from ._categorical import one_hot_like, reinmax_one_hot, sample_index, straight_through
-from ._diffusion import denoiser_logits, standard_chain
+from ._diffusion import DiffusionEstimator, denoiser_logits, standard_chain
 from ._noise import Generator, normal
 from ._softmax import softmax
-from .base import Estimator, check_diffusion
 
 
 @dataclass(frozen=True)
-class ReDGEMax(Estimator):
+class ReDGEMax(DiffusionEstimator):
     n_steps: int = 5
     t_1: float = 0.5
 
     name: ClassVar[str] = "redge-max"
     summary: ClassVar[str] = "ReDGE-Max: ReinMax at the end of the ReDGE chain"
-
-    def __post_init__(self) -> None:
-        check_diffusion(self.n_steps, self.t_1)
 
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         noise = normal(logits, generator)

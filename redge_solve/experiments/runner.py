@@ -25,13 +25,11 @@ import torch
 from ..atomic import write_atomic
 from ..compare import EstimatorSpec, expand_specs
 from ..estimators import Estimator, make_estimator
+from ..outputs import prefixed
 from ..plots import new_figure, plot_mean_band, png_bytes
 
 OnStep = Callable[[int, int, float], None]
 """``on_step(step, steps, value)``: called after each optimisation step with the step's training loss."""
-
-PAPER_ESTIMATORS = ("st", "gumbel", "reinmax", "redge", "redge-max", "redge-cov")
-
 
 class ExperimentConfig:
     """Base of the experiments' frozen config dataclasses: ``counts`` must be integers >= 1, ``positive`` numbers
@@ -221,16 +219,16 @@ def curves_png(bench: Bench, curve: str | None = None, ylabel: str | None = None
     return png_bytes(figure)
 
 
+OUTPUT_SUFFIXES = (".csv", "-curves.csv", ".json", ".png")
+"""What ``write_outputs`` adds to the prefix, in order (``outputs.prefixed``)."""
+
+
 def write_outputs(bench: Bench, prefix: str | os.PathLike, ylabel: str | None = None,
                   log_y: bool = False) -> list[Path]:
     """``PREFIX.csv``, ``PREFIX-curves.csv``, ``PREFIX.json`` and ``PREFIX.png``, each written atomically."""
-    prefix = Path(prefix)
-    outputs = [
-        (prefix.with_name(prefix.name + ".csv"), summary_csv(bench)),
-        (prefix.with_name(prefix.name + "-curves.csv"), curves_csv(bench)),
-        (prefix.with_name(prefix.name + ".json"), json.dumps(bench.to_json(), indent=1, allow_nan=True) + "\n"),
-        (prefix.with_name(prefix.name + ".png"), curves_png(bench, ylabel=ylabel, log_y=log_y)),
-    ]
-    for path, data in outputs:
-        write_atomic(path, data, make_parents=True)
-    return [path for path, _ in outputs]
+    data = [summary_csv(bench), curves_csv(bench), json.dumps(bench.to_json(), indent=1, allow_nan=True) + "\n",
+            curves_png(bench, ylabel=ylabel, log_y=log_y)]
+    paths = prefixed(prefix, OUTPUT_SUFFIXES)
+    for path, content in zip(paths, data, strict=True):
+        write_atomic(path, content, make_parents=True)
+    return paths

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from ..solver import DEFAULTS
+from ..solver import CONSTRAINT_DEFAULTS
 from .constraints import ConstraintSpec
 from .textfile import ProblemFileError
 
@@ -226,7 +226,7 @@ def geometric_radius_for(n: int) -> float:
     return math.sqrt(6.0 / (math.pi * n))
 
 
-COLOR_DEFAULTS = replace(DEFAULTS, init_std=1.0)
+COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
 """The ``color`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
 (2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on the four graphs of puzzles/graphs at their χ, 2 seeds:
 first solved steps (geometric-40, myciel3, myciel4, petersen) 5/6/6/19 and 4/5/11/29 with random initial logits (std

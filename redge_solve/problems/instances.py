@@ -2,8 +2,9 @@
 
 ``Instance`` is what the CLI and ``compare`` handle for Latin squares, N-Queens, graph colouring and user specs:
 ``batch(instances)`` is the solver's ``Problem`` (instances of different K are widened to the largest, the extra
-values forbidden), and ``instance_records`` turns the solver's results into JSON-ready records whose ``verified``
-and ``violations`` come from the problem's direct check, not from the penalty.
+values forbidden), ``instance_records`` turns the solver's results into JSON-ready records whose ``verified``
+and ``violations`` come from the problem's direct check, not from the penalty, and ``solve_instances`` does both
+for instances of any mix of sizes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any, Callable, Sequence
 
 from torch import Tensor
 
+from ..grouped import OnGroup, solve_grouped
 from ..records import cost_fields, divergence, outcome_fields
-from ..solver import PuzzleResults
+from ..solver import PuzzleResults, SolverConfig
 from .coloring import Graph, coloring_spec, conflicting_edges
 from .constraints import ConstraintBatch, ConstraintSpec
 from .latin import LatinPuzzle, latin_spec, line_conflicts, symbol
@@ -112,6 +114,20 @@ def instance_records(results: PuzzleResults, instances: Sequence[Instance], indi
             **instance.view(values),
         })
     return records
+
+
+def solve_instances(instances: Sequence[Instance], config: SolverConfig, on_group: OnGroup | None = None
+                    ) -> list[dict[str, Any]]:
+    """Solve ``instances``, one tensor batch per number of values K (``grouped.solve_grouped``; noise keyed by the
+    position, so the grouping changes no result): one record each, in input order (``instance_records``; an
+    instance whose logits became NaN/inf gets an error record). Ctrl-C raises ``GroupsInterrupted`` with the
+    instances that had finished."""
+    numbered = list(enumerate(instances))
+    return solve_grouped(numbered, lambda item: item[1].spec.num_categories, config,
+                         lambda group: batch([instance for _, instance in group]),
+                         lambda group: [index for index, _ in group],
+                         lambda results, group: instance_records(results, [i for _, i in group], [j for j, _ in group]),
+                         on_group)
 
 
 def solution_values(results: PuzzleResults, instances: Sequence[Instance]) -> list[Tensor]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from ..solver import DEFAULTS
+from ..solver import CONSTRAINT_DEFAULTS
+from ..symbols import SYMBOLS
 from .constraints import ConstraintSpec
-from .sudoku import SYMBOLS
 from .textfile import ProblemFileError
 
 MAX_SIDE = len(SYMBOLS)
@@ -126,7 +126,7 @@ def parse_latin(text: str) -> list[LatinPuzzle]:
     return puzzles
 
 
-LATIN_DEFAULTS = replace(DEFAULTS, init_std=1.0)
+LATIN_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
 """The ``latin`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
 (2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on puzzles/latin/squares.txt (4×4 to 7×7), 2 seeds: first
 solved steps 19/40/62/60 and 15/33/55/69 with random initial logits (std 1) against 9/69/70/128 and 6/59/93/161 from

@@ -17,7 +17,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
-from ..solver import DEFAULTS
+from ..solver import CONSTRAINT_DEFAULTS
 from .constraints import ConstraintSpec
 
 
@@ -63,7 +63,7 @@ def verify_queens(columns: Tensor) -> bool:
     return bool(((cols >= 0) & (cols < cols.numel())).all()) and not attacking_pairs(cols)
 
 
-QUEENS_DEFAULTS = replace(DEFAULTS, lr=0.2, init_std=1.0)
+QUEENS_DEFAULTS = replace(CONSTRAINT_DEFAULTS, lr=0.2, init_std=1.0)
 """The ``queens`` command's solver settings. Measured (2-core CPU, ST, 4 samples × 4 restarts, reset every 500):
 N = 16, 4 seeds: first solved step 239/63/66/198 with random initial logits (std 1) at lr 0.2, against
 1086/1112/245/118 from uniform logits; N = 64, 2 seeds: 479/195 against 930/384. Random initial logits break

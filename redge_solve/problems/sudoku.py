@@ -12,12 +12,16 @@ per puzzle, and a grid is solved when ``Σ_u Σ_k max(c_{u,k} − 1, 0) = 0`` (f
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import torch
 from torch import Tensor
+
+from ..settings import DEDUCTION_LEVELS
+from ..symbols import BLANKS, SYMBOLS
 
 SIZES = {4: 2, 9: 3, 16: 4, 25: 5}
 """side N -> block size n."""
@@ -41,14 +45,27 @@ def unit_name(side: int, unit: int) -> str:
     return f"{('row', 'column', 'block')[kind]} {index + 1}"
 
 
+def unit_digit_counts(grids: Tensor) -> Tensor:
+    """How often each unit holds each digit: ``(B, 3N, N + 1)`` long for grids ``(B, N²)`` (0 = blank),
+
+        c[b, u, d] = #{cells i of unit u : grids[b, i] = d},
+
+    units as in ``units_of_cells`` (N rows, N columns, N blocks), column 0 counting the blanks. One scatter-add
+    over every (grid, cell, unit) at once."""
+    grids = grids.long()
+    count, cells = grids.shape
+    side = math.isqrt(cells)
+    units = units_of_cells(side).to(grids.device).expand(count, cells, 3)
+    digits = grids.unsqueeze(-1).expand(count, cells, 3)
+    batch = torch.arange(count, device=grids.device).view(count, 1, 1).expand(count, cells, 3)
+    counts = torch.zeros(count, 3 * side, side + 1, dtype=torch.long, device=grids.device)
+    return counts.index_put_((batch, units, digits), torch.ones_like(digits), accumulate=True)
+
+
 def clue_conflicts(grid: Tensor) -> list[tuple[str, int]]:
     """Units in which a clue digit appears twice, as ``[(unit name, digit), ...]`` for one grid ``(N²,)``."""
     side = math.isqrt(grid.numel())
-    units = units_of_cells(side)
-    counts = torch.zeros(3 * side, side + 1, dtype=torch.long)
-    for j in range(3):
-        counts.index_put_((units[:, j], grid.long()), torch.ones_like(grid, dtype=torch.long), accumulate=True)
-    bad = (counts[:, 1:] > 1).nonzero().tolist()
+    bad = (unit_digit_counts(grid.view(1, -1))[0, :, 1:] > 1).nonzero().tolist()
     return [(unit_name(side, u), d + 1) for u, d in bad]
 
 
@@ -146,13 +163,7 @@ class SudokuBatch:
     @cached_property
     def _clue_counts(self) -> Tensor:
         """Each unit's counts of the clue digits ``(I * 3N, N)`` (the constant part of ``c_u``)."""
-        side, units = self.side, units_of_cells(self.side).to(self.grids.device)
-        counts = torch.zeros(self.num_instances, 3 * side, side + 1, dtype=self.dtype, device=self.grids.device)
-        puzzle = torch.arange(self.num_instances, device=self.grids.device).unsqueeze(1).expand_as(self.grids)
-        ones = torch.ones(self.grids.shape, dtype=self.dtype, device=self.grids.device)
-        for j in range(3):
-            counts.index_put_((puzzle, units[:, j].expand_as(self.grids), self.grids), ones, accumulate=True)
-        return counts[:, :, 1:].reshape(-1, side)
+        return unit_digit_counts(self.grids)[:, :, 1:].to(self.dtype).reshape(-1, self.side)
 
     @cached_property
     def _clue_counts_less_one(self) -> Tensor:
@@ -172,24 +183,35 @@ class SudokuBatch:
         matrix, _ = self._incidence
         return _stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
 
-    def penalty(self, x: Tensor) -> Tensor:
-        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``.
+    def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+        """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``; with ``weights`` ``(I, 3N·N)`` (one per
+        unit and digit, see ``terms``) the weighted ``Σ_{u,k} w_{u,k} (c_{u,k} − 1)²``.
 
-        Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (c − 1)``, again one sparse
+        Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))``, again one sparse
         product per sample.
         """
-        return _Penalty.apply(x, self)
+        return _Penalty.apply(x, self, weights)
 
-    def expected_penalty(self, probs: Tensor) -> Tensor:
+    def terms(self, x: Tensor) -> Tensor:
+        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
+        return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
+
+    def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor:
         """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
 
             E f = Σ_u ‖E c_u − 1‖² + Σ_u Σ_k Var(c_{u,k}) = f(probs) + 3 Σ_{i} Σ_k p_{ik}(1 − p_{ik})
 
         (E c_u = A p + clue counts; the variance of a count adds over the free cells of the unit, and every free
-        cell lies in three units). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
-        variance = (probs * (1 - probs)).sum(-1)
-        per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, variance)
-        return self.penalty(probs.unsqueeze(0))[0] + 3 * per_puzzle
+        cell lies in three units). With ``weights`` (see ``penalty``) each term is weighted: f_w(probs) +
+        Σ_{u,k} w_{u,k} Σ_{i ∈ u} p_{ik}(1 − p_{ik}). Differentiable in ``probs``: its gradient is the exact ∇ E f."""
+        variance = probs * (1 - probs)
+        if weights is None:
+            per_variable = 3 * variance.sum(-1)
+            per_puzzle = variance.new_zeros(self.num_instances).index_add(0, self.var_instance, per_variable)
+        else:
+            unit_variance = self._incidence[0] @ variance  # (I * 3N, N)
+            per_puzzle = (unit_variance.view(self.num_instances, -1) * weights).sum(-1)
+        return self.penalty(probs.unsqueeze(0), weights)[0] + per_puzzle
 
     def violations(self, x: Tensor) -> Tensor:
         """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` per puzzle: ``(S, F, N) -> (S, I)``; zero exactly on valid grids."""
@@ -220,30 +242,28 @@ class SudokuBatch:
 
 
 class _Penalty(torch.autograd.Function):
-    """``f(X) = Σ_u ||c_u − 1||²`` per puzzle with ``∂f/∂X = 2 Aᵀ (c − 1)`` (see ``SudokuBatch.penalty``)."""
+    """``f(X) = Σ_{u,k} w_{u,k} (c_{u,k} − 1)²`` per puzzle (w = 1 when not given) with
+    ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))`` (see ``SudokuBatch.penalty``)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, batch: SudokuBatch) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None) -> Tensor:  # type: ignore[override]
         excess = batch.unit_excess(x)  # (S, I * 3N, N)
         ctx.transpose = batch._incidence[1]
-        ctx.save_for_backward(excess)
-        return excess.square().view(x.shape[0], batch.num_instances, -1).sum(-1)
+        weighted = excess if weights is None else excess * weights.view(-1, batch.side)
+        ctx.save_for_backward(weighted)
+        return (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        (excess,) = ctx.saved_tensors
-        count, side = grad.shape[0], excess.shape[-1]
-        scaled = excess.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
-        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None
+        (weighted,) = ctx.saved_tensors
+        count, side = grad.shape[0], weighted.shape[-1]
+        scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
+        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None, None
 
 
 def _stack(tensors: list[Tensor]) -> Tensor:
     """``torch.stack``, but one tensor becomes a view (no copy: the paper's protocol has one sample)."""
     return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
-
-
-SYMBOLS = "123456789ABCDEFGHIJKLMNOP"
-BLANKS = "0."
 
 
 def grid_from_string(text: str, side: int | None = None) -> Tensor:
@@ -278,17 +298,62 @@ def grid_to_string(grid: Tensor, blank: str = "0") -> str:
     return "".join(blank if v == 0 else SYMBOLS[v - 1] for v in grid.tolist())
 
 
+def validate_puzzle(puzzle: str, solution: str | None = None, size: int | None = None
+                    ) -> tuple[Tensor, Tensor | None] | str:
+    """The clues ``(N²,)`` and solution (or None) of a puzzle written as N² symbols (``grid_from_string``), or the
+    reason it cannot be solved, one line: a wrong length or bad character (with its row and column when the size
+    is known), a digit twice in a unit, a solution of the wrong size, with a blank, contradicting a clue, or
+    breaking a rule. An empty ``solution`` counts as none. ``size`` forces the side N."""
+    try:
+        clues = grid_from_string(puzzle, size)
+    except ValueError as error:
+        return _with_row_column(str(error), puzzle.strip(), size)
+    conflicts = clue_conflicts(clues)
+    if conflicts:
+        unit, digit = conflicts[0]
+        extra = len(conflicts) - 1
+        more = f" (and {extra} more conflict{'s' if extra > 1 else ''})" if extra else ""
+        return f"clues conflict: {SYMBOLS[digit - 1]} appears twice in {unit}{more}"
+    if solution is None or not solution.strip():
+        return clues, None
+    try:
+        parsed = grid_from_string(solution, math.isqrt(clues.numel()))
+    except ValueError as error:
+        return f"solution: {error}"
+    return _solution_problem(clues, parsed) or (clues, parsed)
+
+
+def _with_row_column(reason: str, text: str, size: int | None) -> str:
+    """Add the row and column to a 'bad character ... at position p' reason when the grid size is known."""
+    match = re.search(r"at position (\d+)", reason)
+    side = size or next((n for n in SIZES if n * n == len(text)), None)
+    if match is None or side is None:
+        return reason
+    row, col = divmod(int(match.group(1)) - 1, side)
+    return reason.replace(match.group(0), f"{match.group(0)} (row {row + 1}, column {col + 1})", 1)
+
+
+def _solution_problem(clues: Tensor, solution: Tensor) -> str | None:
+    side = math.isqrt(clues.numel())
+    blanks = (solution == 0).nonzero().flatten().tolist()
+    if blanks:
+        row, col = divmod(blanks[0], side)
+        return f"solution has a blank at row {row + 1}, column {col + 1}"
+    differ = ((clues != 0) & (clues != solution)).nonzero().flatten().tolist()
+    if differ:
+        row, col = divmod(differ[0], side)
+        return (f"solution contradicts the clues at row {row + 1}, column {col + 1} "
+                f"(clue {SYMBOLS[int(clues[differ[0]]) - 1]}, solution {SYMBOLS[int(solution[differ[0]]) - 1]})")
+    conflicts = clue_conflicts(solution)
+    if conflicts:
+        unit, digit = conflicts[0]
+        return f"solution is not a valid grid: {SYMBOLS[digit - 1]} appears twice in {unit}"
+    return None
+
+
 def grid_violations(grids: Tensor) -> Tensor:
     """``Σ_u Σ_k max(c_{u,k} − 1, 0)`` of complete grids ``(B, N²)`` (digits 1..N; 0 counts as no digit)."""
-    grids = grids.long()
-    count, cells = grids.shape
-    side = math.isqrt(cells)
-    units = units_of_cells(side).to(grids.device)
-    counts = torch.zeros(count, 3 * side, side + 1, dtype=torch.long, device=grids.device)
-    batch = torch.arange(count, device=grids.device).unsqueeze(1).expand(count, cells)
-    for j in range(3):
-        counts.index_put_((batch, units[:, j].expand(count, cells), grids), torch.ones_like(grids), accumulate=True)
-    return (counts[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
+    return (unit_digit_counts(grids)[:, :, 1:] - 1).clamp(min=0).sum((1, 2))
 
 
 # ---- Sudoku as a generic constraint problem (the specialised penalty above is proven equal to it in the tests) ----
@@ -319,12 +384,6 @@ def sudoku_constraints(grids: Tensor, dtype: torch.dtype = torch.float32):
 
 
 # ---- Exact deduction from the clues: the optional pre-step of the solver (``SolverConfig.deduce``) ----
-
-DEDUCTION_LEVELS = ("none", "candidates", "singles")
-"""none: the model is a categorical over all N digits in every free cell (the paper's). candidates: the digits a
-free cell's row, column and block already hold are removed from it. singles: candidates, then naked and hidden
-singles placed until none is left (each placement removes candidates from its units)."""
-
 
 def _unit_membership(side: int, device: torch.device) -> Tensor:
     """``(3N, N²)`` float: 1 where the cell belongs to the unit (rows, then columns, then blocks)."""

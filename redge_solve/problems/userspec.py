@@ -29,7 +29,7 @@ from typing import Union
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..solver import DEFAULTS
+from ..solver import CONSTRAINT_DEFAULTS
 from .constraints import ConstraintSpec
 from .textfile import ProblemFileError
 
@@ -173,5 +173,5 @@ def load_spec(text: str) -> UserProblem:
     return UserProblem(model.name, variables, values, spec)
 
 
-SPEC_DEFAULTS = replace(DEFAULTS)
+SPEC_DEFAULTS = replace(CONSTRAINT_DEFAULTS)
 """The ``solve`` command's solver settings (the product defaults)."""

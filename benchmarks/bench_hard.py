@@ -1,0 +1,125 @@
+"""Hard Sudoku by difficulty band: solved %, median step, puzzles/s, with and without the exact pre-step.
+
+    python benchmarks/bench_hard.py                         # default settings, 100 puzzles per band
+    python benchmarks/bench_hard.py --per-band 20 --set estimator=exact --set restarts=16
+    python benchmarks/bench_hard.py --deduce singles,none --json benchmarks/hard-<date>.json
+
+Bands: the easiest Sudoku-3M band (difficulty 0-1, ``sudoku3m-dev-1000.csv``), the graded bands 2-3 ... 5-6 and
+6-8.5 (``sudoku3m-dev-graded.csv``, by its difficulty column), and 17-clue puzzles (``sudoku17-dev-500.txt``, no
+solution column: a result is verified against the rules and the clues, which for these unique-solution puzzles is
+the same). Each band is a seeded random sample of ``--per-band`` puzzles, solved as one batch with the product's
+default settings (``SolverConfig()`` and the ``sudoku`` command's) plus any ``--set NAME=VALUE``, once per
+``--deduce`` level. Every solution is verified directly (``verify_grid``). Time is wall-clock seconds of the
+batch's ``solve``; puzzles/s = band size / that time. The dev data live outside the repository (in
+``../shared/data`` beside a checkout); without them the benchmark says so and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, verify_grid  # noqa: E402
+from redge_solve.solver import DEFAULTS, SolverConfig, solve  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+GRADED_BANDS = [(2, 3), (3, 4), (4, 5), (5, 6), (6, 8.5)]
+
+
+def bands(per_band: int, seed: int) -> dict[str, list[tuple[str, str | None]]]:
+    """``{band: [(puzzle, solution or None), ...]}``, a seeded sample of each band."""
+    out: dict[str, list[tuple[str, str | None]]] = {}
+    with open(DATA / "sudoku3m-dev-1000.csv", newline="") as handle:
+        out["0-1"] = [(r["puzzle"], r["solution"]) for r in csv.DictReader(handle)]
+    with open(DATA / "sudoku3m-dev-graded.csv", newline="") as handle:
+        graded = list(csv.DictReader(handle))
+    for low, high in GRADED_BANDS:
+        rows = [r for r in graded if low <= float(r["difficulty"]) < high or float(r["difficulty"]) == high == 8.5]
+        out[f"{low}-{high:g}"] = [(r["puzzle"], r["solution"]) for r in rows]
+    with open(DATA / "sudoku17-dev-500.txt") as handle:
+        out["17 clues"] = [(line.strip(), None) for line in handle if line.strip() and not line.startswith("#")]
+    generator = torch.Generator().manual_seed(seed)
+    return {band: [rows[i] for i in torch.randperm(len(rows), generator=generator)[:per_band].tolist()]
+            for band, rows in out.items()}
+
+
+def run_band(rows: list[tuple[str, str | None]], config: SolverConfig) -> dict:
+    grids = torch.stack([grid_from_string(p) for p, _ in rows])
+    start = time.perf_counter()
+    results = solve(SudokuBatch.from_grids(grids), config)
+    seconds = time.perf_counter() - start
+    verified = [bool(results.found[i]) and verify_grid(results.solution[i], grids[i],
+                                                       None if s is None else grid_from_string(s))
+                for i, (_, s) in enumerate(rows)]
+    steps = [int(results.first_solved_step[i]) for i in range(len(rows)) if verified[i]]
+    return dict(puzzles=len(rows), solved=sum(verified), found=int(results.found.sum()),
+                median_step=statistics.median(steps) if steps else None, seconds=seconds,
+                puzzles_per_second=len(rows) / seconds)
+
+
+def parse_value(field: dataclasses.Field, text: str):
+    if field.name == "params":
+        return json.loads(text)
+    kind = str(field.type)
+    if "bool" in kind:
+        return text.lower() in ("1", "true", "yes")
+    if "int" in kind and "float" not in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--per-band", type=int, default=100, help="puzzles per band (default 100)")
+    parser.add_argument("--bands", default="", help="comma-separated band names to run (default: all)")
+    parser.add_argument("--deduce", default="singles,none", help="pre-step levels to run, comma-separated")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="SolverConfig field over the defaults (params as JSON), repeatable")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the band samples")
+    parser.add_argument("--json", help="write the table as JSON here")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        print(f"no dev data at {DATA}: this benchmark needs the shared Sudoku-3M and 17-clue samples")
+        return
+    fields = {f.name: f for f in dataclasses.fields(SolverConfig)}
+    overrides = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        overrides[name] = parse_value(fields[name], value)
+    samples = bands(args.per_band, args.seed)
+    wanted = [b for b in args.bands.split(",") if b] or list(samples)
+    rows = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; settings: defaults "
+          f"{dataclasses.replace(DEFAULTS, **overrides)}", flush=True)
+    print(f"{'band':9s} {'deduce':10s} {'solved':>9s} {'%':>6s} {'med step':>8s} {'s':>7s} {'puzzles/s':>9s}",
+          flush=True)
+    for level in args.deduce.split(","):
+        config = dataclasses.replace(DEFAULTS, **{**overrides, "deduce": level})
+        for band in wanted:
+            row = dict(band=band, deduce=level, **run_band(samples[band], config))
+            rows.append(row)
+            median = "-" if row["median_step"] is None else f"{row['median_step']:g}"
+            print(f"{band:9s} {level:10s} {row['solved']:>4d}/{row['puzzles']:<4d} "
+                  f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {row['seconds']:7.1f} "
+                  f"{row['puzzles_per_second']:9.2f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(settings={**{k: str(v) for k, v in overrides.items()}},
+                                                   torch=torch.__version__, threads=torch.get_num_threads(),
+                                                   rows=rows), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Solving items of several shapes (Sudoku sizes, numbers of values): one tensor batch per shape, one record per
+item in index order, and on Ctrl-C the records of every item that had finished.
+
+The solver needs one number of categories (and, for Sudoku, one grid size) per batch, so ``sudoku``, ``batch`` and
+the constraint-problem commands group their items by that shape, solve group after group, and turn each group's
+``PuzzleResults`` into records. ``solve_grouped`` is that loop, written once. Noise is keyed by each item's id, so
+neither the grouping nor the order of the groups changes any result. Nothing here prints; progress goes through
+the ``on_group`` callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable, Sequence, TypeVar
+
+import torch
+
+from .solver import Interrupted, Problem, Progress, PuzzleResults, SolverConfig, solve
+
+T = TypeVar("T")
+Records = list[dict[str, Any]]
+OnGroup = Callable[[Hashable, int], Callable[[Progress], None] | None]
+"""``on_group(key, size)`` before each group is solved; returns the ``on_step`` callback for that group (or None)."""
+
+
+class GroupsInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM made one) inside ``solve_grouped``: ``records`` holds every item that had finished, the
+    groups already solved and the items of the group in flight that had stopped (solved, or diverged) before the
+    interrupt, sorted by ``index``."""
+
+    def __init__(self, records: Records) -> None:
+        super().__init__()
+        self.records = records
+
+
+def solve_grouped(items: Sequence[T], key: Callable[[T], Hashable], config: SolverConfig,
+                  problem: Callable[[list[T]], Problem], ids: Callable[[list[T]], list[int]],
+                  records: Callable[[PuzzleResults, list[T]], Records], on_group: OnGroup | None = None) -> Records:
+    """Solve ``items`` one batch per ``key(item)`` (keys in sorted order, items in their order within a group):
+    ``problem(group)`` is the batch, ``ids(group)`` the ids that key its noise, ``records(results, group)`` one
+    record per item (with an ``index``). Returns every record, sorted by ``index``; raises ``GroupsInterrupted``
+    on Ctrl-C."""
+    done: Records = []
+    try:
+        for value in sorted({key(item) for item in items}):
+            group = [item for item in items if key(item) == value]
+            on_step = on_group(value, len(group)) if on_group is not None else None
+            try:
+                results = solve(problem(group), config, puzzle_ids=torch.tensor(ids(group), dtype=torch.long),
+                                on_step=on_step)
+            except Interrupted as interrupt:  # the items the solver had reached, and of those the ones that ran
+                reached = group[:len(interrupt.results.found)]
+                partial = records(interrupt.results, reached) if reached else []
+                done.extend(r for r, ran in zip(partial, interrupt.results.steps_run.tolist(), strict=True) if ran)
+                raise
+            done.extend(records(results, group))
+    except KeyboardInterrupt:
+        raise GroupsInterrupted(_by_index(done)) from None
+    return _by_index(done)
+
+
+def _by_index(records: Records) -> Records:
+    return sorted(records, key=lambda record: record["index"])

@@ -1,0 +1,91 @@
+"""The settings of a solving run, importable without torch (so ``--help`` can show the defaults in a blink).
+
+``SolverConfig`` is every knob of the solving loop (``solver.py``); ``DEFAULTS`` are Sudoku's, measured per
+difficulty band (docs/hard-sudoku.md); ``CONSTRAINT_DEFAULTS`` the base of the other problems'; ``paper_protocol``
+the paper's Table 2 with every extra knob switched off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from .estimators import Estimator
+
+DEDUCTION_LEVELS = ("none", "candidates", "singles")
+"""Sudoku's exact pre-step. none: the model is a categorical over all N digits in every free cell (the paper's).
+candidates: the digits a free cell's row, column and block already hold are removed from it. singles: candidates,
+then naked and hidden singles placed until none is left (each placement removes candidates from its units)."""
+
+MAX_LR = 1e37
+"""Adam moves a logit by at most lr / (1 - β1) = 10 lr per step: above this the first step overflows float32."""
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
+
+    # Sudoku's defaults, measured per difficulty band (benchmarks/bench_hard.py; docs/hard-sudoku.md): the exact
+    # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
+    # fresh start every 500 steps; early stop keeps easy puzzles cheap, 10000 steps give hard ones time.
+    estimator: str = "st"
+    params: Mapping[str, float | int] = field(default_factory=dict)
+    steps: int = 10000
+    samples: int = 2
+    restarts: int = 8
+    lr: float = 0.3
+    early_stop: bool = True
+    seed: int = 0
+    init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
+    reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
+    deduce: str = "singles"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
+    weight_step: float = 0.01  # each step, every penalty term's weight grows by this times the mode's term; 0: off
+    max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "samples", "restarts"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0 < self.lr <= MAX_LR:
+            raise ValueError(f"lr must be a number > 0 and <= {MAX_LR:g}, got {self.lr!r}")
+        if isinstance(self.reset_every, bool) or not isinstance(self.reset_every, int) or self.reset_every < 0:
+            raise ValueError(f"reset_every must be an integer >= 0, got {self.reset_every!r}")
+        if not 0 <= self.init_std < float("inf"):
+            raise ValueError(f"init_std must be a finite number >= 0, got {self.init_std!r}")
+        if self.deduce not in DEDUCTION_LEVELS:
+            raise ValueError(f"deduce must be one of {', '.join(DEDUCTION_LEVELS)}, got {self.deduce!r}")
+        if not 0 <= self.weight_step < float("inf"):
+            raise ValueError(f"weight_step must be a finite number >= 0, got {self.weight_step!r}")
+        if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
+            raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
+        if self.estimator == "st" and not self.params:
+            return  # nothing more to check (ST has no parameters, one sample will do), and no torch to import
+        estimator = self.make_estimator()  # validate the estimator name and parameters before any work
+        if self.samples < estimator.min_samples:
+            raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
+                             f"{self.samples}; pass --samples {estimator.min_samples} (or more)")
+
+    def make_estimator(self) -> Estimator:
+        from .estimators import make_estimator  # torch: only when a run is set up, not for --help
+
+        return make_estimator(self.estimator, **dict(self.params))
+
+
+DEFAULTS = SolverConfig()
+"""The product's default settings, Sudoku's (read these rather than repeating the tuned numbers)."""
+
+CONSTRAINT_DEFAULTS = SolverConfig(steps=3000, samples=4, restarts=4, lr=0.2, deduce="none", weight_step=0.0)
+"""The base of the other problems' defaults (Latin squares, queens, colouring, JSON specs): the settings measured
+before the hard-Sudoku work; generic constraint batches have no pre-step and no per-instance term weights."""
+
+PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
+                      deduce="none", weight_step=0.0)
+"""The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
+starting at zero (every extra knob of ``SolverConfig`` switched off)."""
+
+
+def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
+    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole)."""
+    return replace(config, **{**PAPER_PROTOCOL, **overrides})

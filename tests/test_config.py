@@ -1,0 +1,123 @@
+"""One way to build a ``SolverConfig`` (``config.build_config``), one ``--param`` coercion
+(``estimators.coerce_params``), and the shared command-line options: explicit values beat the protocol, ``--help``
+defaults are the ones that run, and a bad option value is one line with exit code 2."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from redge_solve.cli import app
+from redge_solve.config import Protocol, build_config
+from redge_solve.estimators import coerce_params
+from redge_solve.problems.coloring import COLOR_DEFAULTS
+from redge_solve.problems.latin import LATIN_DEFAULTS
+from redge_solve.problems.queens import QUEENS_DEFAULTS
+from redge_solve.problems.userspec import SPEC_DEFAULTS
+from redge_solve.solver import DEFAULTS, PAPER_PROTOCOL, SolverConfig
+
+PUZZLE = "...3..2.3..1..32"
+
+
+def test_coerce_params_reads_strings_as_each_parameters_type():
+    assert coerce_params("redge", {"n_steps": "5", "t_1": "1"}) == {"n_steps": 5, "t_1": 1.0}
+    coerced = coerce_params("redge", {"n_steps": "5.0", "t_1": 1})
+    assert coerced == {"n_steps": 5, "t_1": 1.0}
+    assert type(coerced["n_steps"]) is int and type(coerced["t_1"]) is float
+    with pytest.raises(ValueError, match=r"redge.n_steps must be an integer, got '5.5'"):
+        coerce_params("redge", {"n_steps": "5.5"})
+    with pytest.raises(ValueError, match=r"gumbel.tau must be a number, got 'hot'"):
+        coerce_params("gumbel", {"tau": "hot"})
+    with pytest.raises(ValueError, match=r"estimator 'st' has no parameter 'tau' \(its parameters: none\)"):
+        coerce_params("st", {"tau": "1"})
+
+
+def test_build_config_layers_defaults_protocol_and_explicit_values():
+    base = build_config(COLOR_DEFAULTS)
+    assert base == COLOR_DEFAULTS
+    paper = build_config(COLOR_DEFAULTS, "redge", {"n_steps": "3"}, "paper")
+    assert {k: getattr(paper, k) for k in PAPER_PROTOCOL} == PAPER_PROTOCOL
+    assert paper.params == {"n_steps": 3} and paper.estimator == "redge"
+    # an explicit value wins over the protocol's, even when it equals the default the protocol replaces
+    chosen = build_config(DEFAULTS, protocol=Protocol.paper, steps=DEFAULTS.steps, samples=None, seed=4)
+    assert (chosen.steps, chosen.samples, chosen.seed) == (DEFAULTS.steps, 1, 4)
+
+
+def test_build_config_validates_the_combination_whole():
+    with pytest.raises(ValueError, match="reinforce needs at least 2 samples"):
+        build_config(DEFAULTS, "reinforce", protocol="paper")  # the paper's single sample
+    assert build_config(DEFAULTS, "reinforce", protocol="paper", samples=2).samples == 2
+    with pytest.raises(ValueError, match="unknown protocol 'table2'; choose from default, paper"):
+        build_config(DEFAULTS, protocol="table2")
+    with pytest.raises(ValueError, match="no solver setting 'stepz'"):
+        build_config(DEFAULTS, stepz=3)
+
+
+@pytest.fixture
+def captured(monkeypatch):
+    """The ``SolverConfig`` that ``sudoku`` and ``batch`` hand to the solver (which then stops the run)."""
+    from redge_solve import grouped
+
+    configs: list[SolverConfig] = []
+
+    def fake_solve(problem, config, *args, **kwargs):
+        configs.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(grouped, "solve", fake_solve)
+    return configs
+
+
+@pytest.mark.parametrize("args, expected", [
+    ([], {}),
+    (["--protocol", "paper"], PAPER_PROTOCOL),
+    (["--protocol", "PAPER", "--steps", "7"], {**PAPER_PROTOCOL, "steps": 7}),
+    (["--steps", str(DEFAULTS.steps), "--protocol", "paper"], {**PAPER_PROTOCOL, "steps": DEFAULTS.steps}),
+    (["--lr", str(DEFAULTS.lr), "--protocol", "paper", "--no-early-stop"], {**PAPER_PROTOCOL, "lr": DEFAULTS.lr}),
+    (["--samples", "3", "-e", "redge", "-p", "n_steps=4"], {"samples": 3, "estimator": "redge",
+                                                            "params": {"n_steps": 4}}),
+])
+@pytest.mark.parametrize("command", ["sudoku", "batch"])
+def test_explicit_options_win_over_the_protocol(command, args, expected, captured, tmp_path):
+    source = tmp_path / "p.csv"
+    source.write_text(f"puzzle\n{PUZZLE}\n")
+    argv = [command, str(source), *args] + (["--out", str(tmp_path / "r.jsonl")] if command == "batch" else [])
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 130, result.output
+    (config,) = captured
+    assert config == SolverConfig(**{**{f.name: getattr(DEFAULTS, f.name) for f in fields(DEFAULTS)}, **expected})
+
+
+@pytest.mark.parametrize("command, defaults", [
+    ("sudoku", DEFAULTS), ("batch", DEFAULTS), ("latin", LATIN_DEFAULTS), ("queens", QUEENS_DEFAULTS),
+    ("color", COLOR_DEFAULTS), ("solve", SPEC_DEFAULTS),
+])
+def test_help_shows_the_defaults_that_run(command, defaults):
+    """Each solver option's declared default (what ``--help`` prints) is the command's own setting."""
+    params = {p.name: p for p in typer.main.get_command(app).commands[command].params}
+    for name in ("estimator", "steps", "samples", "restarts", "lr", "seed"):
+        assert params[name].default == getattr(defaults, name), (command, name)
+        assert not params[name].hidden and params[name].show_default is not False, (command, name)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["sudoku", PUZZLE, "--stpes", "3"], "No such option: --stpes"),
+    (["sudoku", PUZZLE, "--protocol", "table2"], "--protocol: 'table2' is not one of 'default', 'paper'"),
+    (["sudoku", PUZZLE, "--samples", "0"], "--samples must be >= 1"),
+    (["latin", PUZZLE, "--restarts", "0"], "--restarts must be >= 1"),
+    (["queens", "5", "--param", "n_steps"], "--param must look like name=value, got 'n_steps'"),
+    (["color", "g.col", "--lr", "0"], "lr must be a number > 0"),
+    (["bench", "poly", "--seeds", "0"], "--seeds must be a count >= 1 or a list like 0,5,7, got '0'"),
+    (["bench", "gmm", "--seeds", "1,1"], "--seeds must list distinct integers, got '1,1'"),
+    (["batch", "x.csv", "--num-workers", "0"], "--num-workers must be >= 1"),
+    (["batch", "x.csv", "--resume", "--force"], "--resume and --force exclude each other"),
+    (["sudoku"], "Missing argument 'FILE'"),
+])
+def test_a_bad_option_is_one_line_with_exit_code_2(argv, needle):
+    result = CliRunner().invoke(app, argv)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.output
