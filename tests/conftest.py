@@ -1,5 +1,6 @@
 """Helpers shared by the test files: paths, small puzzles, the CLI in-process and in a subprocess, JSONL files,
-timing fields, one-hot enumeration, Monte Carlo tolerances, and waiting on events (never on the clock).
+timing fields, one-hot enumeration, Monte Carlo tolerances, and signals sent at a known point of a run (never
+after a sleep).
 
 Tests import them as ``from conftest import ...`` (pytest puts this folder on ``sys.path`` under its default
 ``rootdir``-relative import mode; no test file imports another test file).
@@ -17,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import pytest
 import torch
 import torch.nn.functional as F
 
@@ -71,24 +71,6 @@ def run_subprocess(*args: str, stdin: bytes | None = None, **env: str) -> subpro
     """``python -m redge_solve ARGS`` to completion, output captured as bytes."""
     return subprocess.run([sys.executable, "-m", "redge_solve", *map(str, args)], input=stdin, capture_output=True,
                           env=subprocess_env(**env), cwd=ROOT, check=False)
-
-
-def start_subprocess(*args: str, **env: str) -> subprocess.Popen:
-    """``python -m redge_solve ARGS`` started, stdout and stderr merged into one text pipe, read line by line."""
-    return subprocess.Popen([sys.executable, "-m", "redge_solve", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=subprocess_env(**env), cwd=ROOT)
-
-
-def wait_for_output(process: subprocess.Popen, condition: Callable[[str], bool]) -> list[str]:
-    """Read the process's output line by line until a line satisfies ``condition`` (an event, not a clock): the
-    lines read so far. Fails, with the output, if the process ends first; pytest's own timeout is the only bound."""
-    seen: list[str] = []
-    for line in process.stdout:  # type: ignore[union-attr]
-        seen.append(line)
-        if condition(line):
-            return seen
-    process.wait()
-    pytest.fail(f"the process exited ({process.returncode}) before the awaited line:\n{''.join(seen)[-3000:]}")
 
 
 SIGNAL_AFTER = """
