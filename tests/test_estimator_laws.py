@@ -389,3 +389,11 @@ def test_reinmax_backward_per_sample_when_a_category_is_never_drawn(tau):
 def test_an_estimator_prints_as_its_name_and_parameters():
     assert str(make_estimator("redge")) == "redge(n_steps=3, t_1=0.5)"
     assert str(make_estimator("gumbel", tau=2)) == "gumbel(tau=2.0)" and str(make_estimator("st")) == "st()"
+
+
+def test_numbers_of_the_other_kind_are_coerced_to_the_parameter_s_type():
+    # from a YAML/JSON config a whole float may come for an integer and an int for a float: stored as the type
+    steps, tau = make_estimator("redge", n_steps=7.0).n_steps, make_estimator("gumbel", tau=2).tau
+    assert (steps, type(steps)) == (7, int) and (tau, type(tau)) == (2.0, float)
+    assert type(make_estimator("redge", t_1="0.5").t_1) is float
+    assert type(make_estimator("redge", n_steps="3").n_steps) is int
