@@ -74,7 +74,8 @@ def run_subprocess(*args: str, stdin: bytes | None = None, **env: str) -> subpro
 
 
 SIGNAL_AFTER = """
-import importlib, os, sys
+import importlib, os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as at a terminal, even if started with it ignored
 module, attribute, calls, sig = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 owner = importlib.import_module(module)
 *path, attribute = attribute.split(".")
@@ -100,7 +101,10 @@ def start_signalled(args: Iterable[Any], hook: str, calls: int, sig: int, **env:
     """``python -m redge_solve ARGS`` in a subprocess that sends itself ``sig`` right after its ``calls``-th call
     of ``hook`` (``"module:attribute"``, e.g. ``"redge_solve.batch:append_records"`` once per chunk written,
     ``"redge_solve.problems.sudoku:SudokuBatch.penalty"`` once per solver step): the signal arrives at a known
-    point of the run, as a Ctrl-C or ``kill`` would, with no clock involved. stdout/stderr are text pipes."""
+    point of the run, as a Ctrl-C or ``kill`` would, with no clock involved. stdout/stderr are text pipes.
+
+    SIGINT gets Python's usual handler first: a shell starts background jobs with SIGINT ignored, and a Python
+    started that way would never see the Ctrl-C (the run would go on for its million steps)."""
     module, attribute = hook.split(":")
     command = [sys.executable, "-c", SIGNAL_AFTER, module, attribute, str(calls), str(int(sig)), *map(str, args)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
