@@ -1,18 +1,14 @@
 """``batch`` and ``report``: JSONL results per row, bad rows as errors, chunk-size invariance, resume after SIGKILL,
 one-line errors, and report numbers checked against the file."""
 
-import itertools
 import json
-import os
-import random
 import signal
 import statistics
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from conftest import puzzles_4, read_jsonl, run_cli, run_subprocess, start_signalled, without_timing
 from typer.testing import CliRunner
 
 from redge_solve.batch import OutputError, read_done, run_batch
@@ -20,33 +16,12 @@ from redge_solve.cli import app
 from redge_solve.data import iter_chunks, open_source
 from redge_solve.solver import SolverConfig
 
-ROOT = Path(__file__).resolve().parents[1]
-BASE_4 = [1, 2, 3, 4, 3, 4, 1, 2, 2, 1, 4, 3, 4, 3, 2, 1]
 FAST = ["--steps", "60", "--samples", "2", "--restarts", "2", "--lr", "0.2"]
-
-
-def puzzles_4(n: int, blanks: int = 7) -> list[tuple[str, str]]:
-    """n distinct 4×4 puzzles (a digit relabelling of one grid, some cells blanked) with their solutions."""
-    rows = []
-    for i, perm in enumerate(itertools.islice(itertools.permutations([1, 2, 3, 4]), n)):
-        solution = [perm[d - 1] for d in BASE_4]
-        holes = set(random.Random(i).sample(range(16), blanks))
-        puzzle = "".join("0" if c in holes else str(v) for c, v in enumerate(solution))
-        rows.append((puzzle, "".join(map(str, solution))))
-    return rows
 
 
 def write_csv(path: Path, rows, header="puzzle,solution,difficulty") -> Path:
     path.write_text(header + "\n" + "".join(f"{p},{s},{['easy', 'hard'][i % 2]}\n" for i, (p, s) in enumerate(rows)))
     return path
-
-
-def read_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def run_cli(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def test_local_csv_with_bad_rows_writes_one_line_per_row(tmp_path):
@@ -57,8 +32,7 @@ def test_local_csv_with_bad_rows_writes_one_line_per_row(tmp_path):
     source = write_csv(tmp_path / "p.csv", rows)
     out = tmp_path / "r.jsonl"
     result = run_cli("batch", source, "--out", out, "--chunk-size", "3", *FAST)
-    assert result.exit_code in (0, 1), result.output
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert [r["index"] for r in records] == list(range(8))
     errors = {r["index"]: r["error"] for r in records if "error" in r}
     assert set(errors) == {1, 3, 4}
@@ -77,8 +51,8 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path):
     assert result.exit_code == 2
     assert "--resume" in result.output and "Traceback" not in result.output
     assert run_cli("batch", source, "--out", out, "--overwrite", *FAST).exit_code == 0
-    assert [r["index"] for r in read_lines(out)] == [0, 1, 2]
-    assert all(r["found"] for r in read_lines(out))
+    assert [r["index"] for r in read_jsonl(out)] == [0, 1, 2]
+    assert all(r["found"] for r in read_jsonl(out))
 
 
 def test_parquet_slicing_and_column_mapping(tmp_path):
@@ -93,11 +67,13 @@ def test_parquet_slicing_and_column_mapping(tmp_path):
     result = run_cli("batch", tmp_path / "p.parquet", "--split", "train[2:5]", "--puzzle-column", "quiz",
                      "--solution-column", "answer", "--out", out, *FAST)
     assert result.exit_code == 0, result.output
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert [r["index"] for r in records] == [0, 1, 2]
     assert [r["puzzle"] for r in records] == [p for p, _ in rows[2:5]]
     assert [r["meta"]["difficulty"] for r in records] == [2, 3, 4]
-    assert all(r["matches_solution"] is not None for r in records)
+    # the solution column reached the records: each grid is compared with its own row's solution
+    assert all(r["matches_solution"] is (r["grid"] == s) for r, (_, s) in zip(records, rows[2:5], strict=True))
+    assert all(r["matches_solution"] and r["verified"] for r in records)
 
 
 def test_jsonl_source_offset_and_limit(tmp_path):
@@ -106,13 +82,9 @@ def test_jsonl_source_offset_and_limit(tmp_path):
     out = tmp_path / "r.jsonl"
     result = run_cli("batch", path, "--offset", "2", "--limit", "3", "--out", out, *FAST)
     assert result.exit_code == 0, result.output
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert [r["index"] for r in records] == [2, 3, 4]
     assert all(r["matches_solution"] is None for r in records)
-
-
-def _without_timing(records):
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
 
 
 def test_results_do_not_depend_on_chunk_size_and_repeat_with_the_seed(tmp_path):
@@ -125,7 +97,7 @@ def test_results_do_not_depend_on_chunk_size_and_repeat_with_the_seed(tmp_path):
         out = tmp_path / f"r{size}-{len(outputs)}.jsonl"
         for _ in run_batch(iter_chunks(dataset, size), config, out):
             pass
-        outputs.append(_without_timing(read_lines(out)))
+        outputs.append(without_timing(read_jsonl(out)))
     assert len(outputs[0]) == 12
     assert outputs[0] == outputs[1] == outputs[2]
     steps = {r["steps_run"] for r in outputs[0]}
@@ -143,55 +115,41 @@ def test_read_done_repairs_a_cut_last_line(tmp_path):
         read_done(out)
 
 
-def _subprocess_env():
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), COLUMNS="100")
-    return env
-
-
-def _start_and_stop(args, out: Path, lines: int, sig: int) -> subprocess.Popen:
-    """Start a batch run, wait until ``out`` has at least ``lines`` lines, then send ``sig`` and wait for it."""
-    process = subprocess.Popen(args, cwd=ROOT, env=_subprocess_env(), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if out.exists() and out.read_bytes().count(b"\n") >= lines:
-                break
-            time.sleep(0.02)
-        assert process.poll() is None, "the run finished before it could be stopped"
-        process.send_signal(sig)
-        process.wait(30)
-    finally:
-        if process.poll() is None:
-            process.kill()
+def _start_and_stop(args, chunks: int, sig: int) -> subprocess.Popen:
+    """Run ``batch ARGS`` in a subprocess that sends itself ``sig`` right after appending its ``chunks``-th chunk
+    to the output (a chunk of rows already done counts, as an empty append), and wait for it to end."""
+    process = start_signalled(args, "redge_solve.batch:append_records", chunks, sig)
+    process.wait()
     return process
 
 
+@pytest.mark.slow
 def test_sigterm_then_sigkill_then_resume_gives_exactly_one_line_per_row(tmp_path):
     out = tmp_path / "r.jsonl"
     total = 30
     source = tmp_path / "blank.csv"  # empty 4×4 grids with a tiny step size: never solved, so every row runs
     source.write_text("puzzle\n" + "".join("0" * 16 + "\n" for _ in range(total)))
-    args = [sys.executable, "-m", "redge_solve", "batch", str(source), "--chunk-size", "1", "--steps", "6",
-            "--samples", "1", "--restarts", "1", "--lr", "1e-4", "--out", str(out)]
+    args = ["batch", str(source), "--chunk-size", "1", "--steps", "6", "--samples", "1", "--restarts", "1",
+            "--lr", "1e-4", "--out", str(out)]
 
-    stopped = _start_and_stop(args, out, 2, signal.SIGTERM)
+    stopped = _start_and_stop(args, 2, signal.SIGTERM)  # SIGTERM right after the second row is written
     assert stopped.returncode == 130
     message = stopped.stderr.read()
     assert "resume with:" in message and "--resume" in message and "Traceback" not in message
     after_term = read_done(out, repair=False)
-    assert len(after_term) >= 2
+    assert sorted(after_term) == [0, 1]  # exactly the rows written before the signal
 
-    _start_and_stop(args + ["--resume"], out, len(after_term) + 3, signal.SIGKILL)
+    # killed right after 3 more rows: the resumed run also "writes" the two finished rows' chunks as empty ones
+    killed = _start_and_stop(args + ["--resume"], 2 + 3, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
     before = read_done(out, repair=False)
-    assert len(after_term) + 3 <= len(before) < total
+    assert sorted(before) == [0, 1, 2, 3, 4]
     with open(out, "a") as handle:  # what a kill in the middle of a write leaves behind
         handle.write('{"index": 99, "puzzle": "00')
 
-    finished = subprocess.run(args + ["--resume"], cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True,
-                              timeout=300)
+    finished = run_subprocess(*args, "--resume")
     assert finished.returncode == 1, finished.stderr  # completed; the blank grids stay unsolved
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert sorted(r["index"] for r in records) == list(range(total))
     assert len(records) == total
     by_index = {r["index"]: r for r in records}
@@ -199,11 +157,11 @@ def test_sigterm_then_sigkill_then_resume_gives_exactly_one_line_per_row(tmp_pat
 
 
 def test_unreachable_hub_is_one_line_exit_2():
-    result = subprocess.run([sys.executable, "-m", "redge_solve", "batch", "hf:nobody-xyz/not-a-dataset"],
-                            cwd=ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=120)
+    result = run_subprocess("batch", "hf:nobody-xyz/not-a-dataset")
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    stderr = result.stderr.decode()
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Hugging Face Hub" in lines[0], result.stderr
 
 
@@ -214,7 +172,7 @@ def test_report_numbers_match_the_file_and_png_is_written(tmp_path):
     out = tmp_path / "r.jsonl"
     run_cli("batch", source, "--out", out, "--steps", "30", "--samples", "1", "--restarts", "1", "--lr", "0.2",
             "--deduce", "none", "--weight-step", "0")
-    records = read_lines(out)
+    records = read_jsonl(out)
     ok = [r for r in records if "error" not in r]
     found_steps = [r["first_solved_step"] for r in ok if r["found"]]
     assert 0 < len(found_steps) < len(ok), "want a mix of solved and unsolved rows"

@@ -4,15 +4,12 @@ fixed seeds), and bad input: one line, exit 2, no traceback."""
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
+from conftest import PUZZLES
 from typer.testing import CliRunner
 
 from redge_solve.cli import app
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PUZZLES = ROOT / "puzzles"
 
 
 def invoke(*args: str, stdin: str | None = None):

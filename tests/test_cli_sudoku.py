@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import ROOT
 
 from redge_solve.problems.sudoku import grid_from_string, verify_grid
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 PUZZLE_A, SOLUTION_A = "...3..2.3..1..32", "2413132432414132"
 PUZZLE_B = "4...21...24...1."
 FAST = ["--lr", "0.2", "--steps", "200"]
@@ -20,7 +19,7 @@ FAST = ["--lr", "0.2", "--steps", "200"]
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "-m", "redge_solve", "sudoku", *args], cwd=ROOT, input=stdin,
-                            capture_output=True, timeout=120)
+                            capture_output=True)
     out = result.stdout.decode() + result.stderr.decode()
     assert "Traceback" not in out, out
     return result
@@ -60,11 +59,11 @@ def test_solves_a_file_writes_verified_json(tmp_path):
 def test_stdin_paper_protocol_and_json_on_stdout():
     result = invoke("-", "--protocol", "paper", "--steps", "60", "--lr", "0.2", "--json", "-", "--quiet",
                     stdin=f"{PUZZLE_A}\n")
-    assert result.exit_code in (0, 1)
+    assert result.exit_code == 0, result.output  # found (seeded: a sample at step 58), so exit 0
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["steps_run"] == 60  # paper protocol: no early stop
-    if record["found"]:
-        assert torch.equal(grid_from_string(record["grid"]), grid_from_string(SOLUTION_A))
+    assert record["found"] and record["verified"] and record["matches_solution"] is None  # no solution given
+    assert torch.equal(grid_from_string(record["grid"]), grid_from_string(SOLUTION_A))
 
 
 def test_shipped_4x4_file_solves_with_grids_printed():

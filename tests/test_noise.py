@@ -179,3 +179,48 @@ def test_float32_draws_equal_float64_draws_and_split_draws_equal_whole_ones():
             halves = c.uniform_split(shape, torch.float32, 2)
             assert halves.shape == (2, *shape[:-1], shape[-1] // 2)
             assert torch.equal(torch.cat([halves[0], halves[1]], -1), u32)
+
+
+def _reference_uniforms(keys: list[int], step: int, draw: int, samples: int | None, width: int) -> torch.Tensor:
+    """The documented hash, one number at a time with the scalar ``mix`` on Python ints (32-bit words):
+    draw word ``d = mix(mix(step · G) ^ draw)``, row ``r``: ``mix(key_r ^ d)``, sample s: ``mix(row ^ mix((s + 1) G))``,
+    column k (only when the last axis is wider than 1): ``mix(sample word ^ mix((k + 1) C))``; then the top 23 bits
+    as ``(b + ½) / 2²³``. G = 0x9E3779B1, C = 0x85EBCA77."""
+    golden, column = 0x9E3779B1, 0x85EBCA77
+    d = mix(mix(step * golden) ^ draw)
+    out = []
+    for s in range(samples or 1):
+        rows = []
+        for key in keys:
+            word = mix(mix((key & 0xFFFFFFFF) ^ d) ^ mix((s + 1) * golden))
+            words = [word] if width == 1 else [mix(word ^ mix((k + 1) * column)) for k in range(width)]
+            rows.append([((w >> 9) & 0x7FFFFF) + 0.5 for w in words])
+        out.append(rows)
+    values = torch.tensor(out, dtype=torch.float64) / 2**23
+    return values if samples is not None else values[0]
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5), (4, 5), (2, 4, 1), (4, 1)])
+def test_keyed_uniforms_are_the_documented_hash(shape):
+    # pins every part of the stream: the step, the draw counter within a step (two draws differ), the sample and
+    # column words, and the rows-only path for a last axis of 1
+    keys = key_tensor(7, torch.arange(4))
+    noise = KeyedNoise(keys, step=2)
+    samples = shape[0] if len(shape) == 3 else None
+    for draw in range(3):
+        got = noise.uniform(shape, torch.float64)
+        assert torch.equal(got, _reference_uniforms(keys.tolist(), 2, draw, samples, shape[-1])), draw
+    noise.next_step()
+    assert torch.equal(noise.uniform(shape, torch.float64), _reference_uniforms(keys.tolist(), 3, 0, samples,
+                                                                                  shape[-1]))
+
+
+def test_keys_of_any_integer_dtype_give_the_same_noise():
+    # key parts and row keys given as int32 or int64 tensors hash the same way as Python ints
+    parts = [5, 2**31 - 3, 40_000]
+    as_ints = key_tensor(parts[0], parts[1], parts[2])
+    for dtype in (torch.int32, torch.int64):
+        assert torch.equal(key_tensor(*[torch.tensor(p, dtype=dtype) for p in parts]), as_ints)
+    keys = key_tensor(1, torch.arange(6))
+    wide = KeyedNoise(keys.to(torch.int64), step=1).uniform((2, 6, 3), torch.float64)
+    assert torch.equal(wide, KeyedNoise(keys, step=1).uniform((2, 6, 3), torch.float64))

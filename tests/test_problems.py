@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 import torch
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,8 +32,6 @@ from redge_solve.problems.queens import queens_spec, verify_queens
 from redge_solve.problems.sudoku import SudokuBatch, sudoku_constraints
 from redge_solve.problems.textfile import ProblemFileError
 from redge_solve.solver import SolverConfig, solve
-
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
 def one_hot(values: torch.Tensor, k: int) -> torch.Tensor:

@@ -5,14 +5,14 @@ tests are skipped where the ``ray`` extra is not installed (``.ci/run`` installs
 
 import importlib.util
 import json
+import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from test_batch import ROOT, _start_and_stop, read_lines, run_cli
+from conftest import ROOT, read_jsonl, run_cli, start_signalled, without_timing
 
 from redge_solve import threads
 from redge_solve.batch import read_done
@@ -30,19 +30,10 @@ from redge_solve.problems.sudoku import grid_from_string
 from redge_solve.threads import task_env
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
+pytestmark = pytest.mark.slow  # one local Ray for the module: seconds to start, real worker processes
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason='the ray extra is not installed (pip install -e ".[ray]")')
 SAMPLE = ROOT / "puzzles" / "sample.csv"
 FAST = ["--steps", "60", "--samples", "2", "--restarts", "1"]
-TIMINGS = {"seconds", "ms_per_step"}
-
-
-def without_timings(value):
-    """``value`` with every ``seconds``/``ms_per_step`` field removed, at any depth (the fields that may differ)."""
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +82,7 @@ def test_injected_failure_becomes_error_lines_with_the_local_executor(tmp_path, 
     out = tmp_path / "r.jsonl"
     result = run_cli("batch", SAMPLE, "--limit", "4", "--chunk-size", "2", "--out", out, *FAST)
     assert result.exit_code == 1, result.output
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert [r["index"] for r in records] == list(range(4))
     assert [r["index"] for r in records if "error" in r] == [2, 3]
     assert records[2]["error"] == f"task failed: InjectedFailure: injected failure for row 3 ({FAIL_ROWS_ENV})"
@@ -123,9 +114,20 @@ def test_workers_run_the_drivers_code_on_one_thread_or_the_explicit_count(ray_cl
 
 
 @needs_ray
-def test_ray_yields_in_submission_order_whatever_order_tasks_finish(ray_cluster):
+def test_ray_yields_in_submission_order_whatever_order_tasks_finish(ray_cluster, tmp_path):
+    # task 0 blocks on opening a FIFO for reading until task 2 opens it for writing; on 2 CPUs task 2 starts only
+    # once task 1 has finished, so tasks 1 and 2 finish before task 0, whatever the machine's speed (an event,
+    # not a sleep)
+    fifo = tmp_path / "task2-started"
+    os.mkfifo(fifo)
+
     def slow_first(x):
-        time.sleep(1.5 if x == 0 else 0.0)
+        if x == 0:
+            with open(fifo) as handle:
+                assert handle.read() == "go"
+        if x == 2:
+            with open(fifo, "w") as handle:
+                handle.write("go")
         if x == 3:
             raise KeyError("three")
         return x
@@ -137,17 +139,19 @@ def test_ray_yields_in_submission_order_whatever_order_tasks_finish(ray_cluster)
 
 @needs_ray
 def test_batch_on_ray_writes_the_local_file(ray_cluster, tmp_path):
-    files = {}
+    files, codes = {}, {}
     for executor in ("local", "ray"):
         files[executor] = tmp_path / f"{executor}.jsonl"
         extra = ["--executor", "ray", "--num-workers", "2"] if executor == "ray" else []
         result = run_cli("--threads", "1", "batch", SAMPLE, "--limit", "6", "--chunk-size", "2",
                          "--out", files[executor], *FAST, *extra)  # one thread here as in each Ray task
-        assert result.exit_code in (0, 1), result.output
-    local, remote = read_lines(files["local"]), read_lines(files["ray"])
+        codes[executor] = result.exit_code
+    local, remote = read_jsonl(files["local"]), read_jsonl(files["ray"])
+    assert codes["local"] == (0 if all(r["found"] for r in local) else 1)  # exit 1: some row left unsolved
+    assert codes["ray"] == codes["local"]
     assert [r["index"] for r in remote] == list(range(6))
     assert all("error" not in r and r["steps_run"] > 0 for r in local)  # a real run, not a file of errors
-    assert without_timings(remote) == without_timings(local)
+    assert without_timing(remote) == without_timing(local)
 
 
 @needs_ray
@@ -169,7 +173,7 @@ def test_compare_on_ray_gives_the_local_comparison(ray_cluster):
     remote = compare(data.problem, data.make_records, specs, **settings, executor=RayExecutor(num_workers=2),
                      chunk_size=3,
                      on_run=lambda e: events.append((e.index, e.run is None)))
-    assert without_timings(remote.to_json()) == without_timings(local.to_json())
+    assert without_timing(remote.to_json()) == without_timing(local.to_json())
     assert sorted(events) == [(i, before) for i in range(4) for before in (False, True)]
     assert len(remote.runs[0].curve) == 40 and remote.runs[0].curve[-1][1] == local.runs[0].curve[-1][1]
 
@@ -184,7 +188,7 @@ def test_a_task_that_keeps_failing_is_retried_then_written_as_error_lines(ray_cl
     result = run_cli("batch", SAMPLE, "--limit", "4", "--chunk-size", "2", "--out", out, *FAST,
                      "--executor", "ray", "--num-workers", "2")
     assert result.exit_code == 1, result.output
-    records = read_lines(out)
+    records = read_jsonl(out)
     assert [r["index"] for r in records] == list(range(4))
     assert [r["index"] for r in records if "error" in r] == [2, 3]
     assert records[3]["error"] == f"task failed: InjectedFailure: injected failure for row 3 ({FAIL_ROWS_ENV})"
@@ -201,11 +205,12 @@ def test_a_killed_ray_run_resumes_with_either_executor_to_one_line_per_row(ray_c
             "--lr", "1e-4", "--out", str(out)]
     on_ray = ["--executor", "ray", "--num-workers", "2"]
 
-    # a real process on the module's Ray (joined with --address), killed once a few rows are written
-    _start_and_stop([sys.executable, "-m", "redge_solve", *args, *on_ray, "--address", ray_cluster], out, 3,
-                    signal.SIGKILL)
+    # a real process on the module's Ray (joined with --address), killed right after its third row is written
+    process = start_signalled([*args, *on_ray, "--address", ray_cluster], "redge_solve.batch:append_records", 3,
+                              signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
     killed = read_done(out, repair=False)
-    assert 3 <= len(killed) < total
+    assert len(killed) == 3
     assert sorted(killed) == list(range(len(killed)))  # written in row order: always a prefix
     with open(out, "a") as handle:  # what a kill in the middle of a write leaves behind
         handle.write('{"index": 99, "puzzle": "00')
@@ -216,10 +221,10 @@ def test_a_killed_ray_run_resumes_with_either_executor_to_one_line_per_row(ray_c
         out.write_bytes(cut)
         result = run_cli(*args, "--resume", *(on_ray if executor == "ray" else []))
         assert result.exit_code == 1, result.output  # completed; the blank grids stay unsolved
-        finished[executor] = read_lines(out)
+        finished[executor] = read_jsonl(out)
         assert [r["index"] for r in finished[executor]] == list(range(total))
         assert all(finished[executor][i] == record for i, record in killed.items())  # kept as they were
-    assert without_timings(finished["ray"]) == without_timings(finished["local"])
+    assert without_timing(finished["ray"]) == without_timing(finished["local"])
 
 
 def test_one_line_unwraps_and_flattens():

@@ -12,15 +12,13 @@ import os
 import random
 import re
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pytest
 import torch
+from conftest import ROOT, start_signalled
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -32,7 +30,6 @@ from redge_solve.problems.sudoku import SudokuBatch
 from redge_solve.records import sudoku_records
 from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
 SOLUTION_4 = "1234341221434321"
 SOLUTION_9 = "438176529921538746765942831384765912176329485592481673859217364613894257247653198"
@@ -271,6 +268,7 @@ def workdir(tmp_path_factory):
         yield path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: c.name)
 def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
     counter = itertools.count()
@@ -303,6 +301,10 @@ def test_fuzzed_files_never_crash_and_lose_no_good_puzzle(command, workdir):
             assert not command.per_puzzle, output
             return
         records = command.records(out)
+        if records and all(r.get("found") is True for r in records):
+            assert result.exit_code == 0, output  # every puzzle read was solved
+        if any(r.get("found") is False for r in records):
+            assert result.exit_code == 1, output  # some puzzle left unsolved
         if command.per_puzzle or records:
             by_line = {}
             for record in records:
@@ -442,16 +444,7 @@ def test_reinforce_solves_several_puzzles_with_restarts():
 # ---- interrupts, with real processes and signals ---------------------------------------------------------------------
 
 
-def _env(**extra) -> dict:
-    return dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), COLUMNS="120", **extra)
-
-
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert process.poll() is None, "the run ended before the signal"
-        assert time.monotonic() < deadline, "timed out waiting for the run to start solving"
-        time.sleep(0.05)
+STEP = "redge_solve.problems.sudoku:SudokuBatch.penalty"  # called once per solver step
 
 
 def _mixed_9x9(easy: int, hard: int) -> list[str]:
@@ -460,23 +453,17 @@ def _mixed_9x9(easy: int, hard: int) -> list[str]:
     return lines + ["0" * 81] * hard
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_path, sig):
     source = tmp_path / "p.txt"
     source.write_text("xyz\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")  # the bad first line is reported at the start
     out = tmp_path / "r.jsonl"
-    process = subprocess.Popen([sys.executable, "-m", "redge_solve", "sudoku", str(source), "--steps", "1000000",
-                                "--lr", "1e-4", "--samples", "1", "--restarts", "1", "--json", str(out)],
-                               cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        first = process.stderr.readline()  # "skipped: ... line 1: ..." comes right before solving starts
-        assert "line 1" in first, first
-        time.sleep(2.0)  # well past step 1, when the three easy puzzles left the batch
-        process.send_signal(sig)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # the signal arrives right after step 20's penalty, well past step 1 when the three easy puzzles were solved
+    process = start_signalled(["sudoku", source, "--steps", "1000000", "--lr", "1e-4", "--samples", "1",
+                               "--restarts", "1", "--json", out], STEP, 20, sig)
+    stdout, stderr = process.communicate()
+    assert "line 1" in stderr.splitlines()[0], stderr  # "skipped: ... line 1: ..." comes before solving starts
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert "interrupted: 3 of 5 puzzle(s) solved before the interrupt" in stderr
@@ -487,22 +474,14 @@ def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, out.name])
 
 
+@pytest.mark.slow
 def test_batch_interrupted_keeps_finished_rows_of_the_chunk_in_flight_and_resume_completes(tmp_path):
     source = tmp_path / "p.csv"
     source.write_text("puzzle\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")
     out = tmp_path / "r.jsonl"
-    args = [sys.executable, "-m", "redge_solve", "batch", str(source), "--steps", "1000000", "--lr", "1e-4",
-            "--samples", "1", "--restarts", "1", "--out", str(out)]
-    process = subprocess.Popen(args, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               text=True)
-    try:
-        _wait_for(lambda: settings_path(out).exists(), process)  # written just before the first chunk
-        time.sleep(3.0)
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    args = ["batch", source, "--steps", "1000000", "--lr", "1e-4", "--samples", "1", "--restarts", "1", "--out", out]
+    process = start_signalled(args, STEP, 20, signal.SIGINT)  # Ctrl-C after step 20 of the one chunk
+    _, stderr = process.communicate()
     assert process.returncode == 130, stderr
     assert "3 rows of this run are saved" in stderr and "--resume" in stderr
     saved = jsonl(out)
