@@ -18,6 +18,7 @@ from rich.console import Console
 from redge_solve.cli.compare_cmd import render_table
 from redge_solve.cli.report_cmd import print_report
 from redge_solve.cli.sudoku_cmd import summary_line
+from redge_solve.compare import MeanStd
 from redge_solve.report import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,10 +74,10 @@ def test_few_or_textual_difficulties_are_kept_as_they_are():
 
 
 def compare_row(estimator: str, params: dict, diverged: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(estimator=estimator, params=params, loss_mean=146.4, loss_std=117.94,
-                           solved_last_mean=100.0, solved_last_std=0.0, solved_mode_mean=71.7, solved_mode_std=11.7,
-                           solved_any_mean=13.3, solved_any_std=3.3, found_mean=83.3, found_std=3.3,
-                           mean_step_to_solve=2579, ms_per_step=112.4, diverged=diverged, seeds=[0, 1])
+    stats = dict(loss=MeanStd(146.4, 117.94), solved_last=MeanStd(100.0, 0.0), solved_mode=MeanStd(71.7, 11.7),
+                 solved_any=MeanStd(13.3, 3.3), found=MeanStd(83.3, 3.3))
+    return SimpleNamespace(estimator=estimator, params=params, stats=stats, mean_step_to_solve=2579,
+                           ms_per_step=112.4, diverged=diverged, seeds=[0, 1], config={"lr": 0.0512345})
 
 
 def test_compare_table_fits_80_columns_with_long_parameters_on_their_own_lines():
@@ -94,6 +95,8 @@ def test_compare_table_fits_80_columns_with_long_parameters_on_their_own_lines()
     joined = "".join(text.split())
     assert "n_steps=9,t_1=0.123456789,extra_parameter=12345" in joined
     assert "1of3runsdiverged" in joined
+    tuned = "".join("\n".join(render(render_table(rows, title, show_lr=True))).split())
+    assert "n_steps=9,t_1=0.123456789,extra_parameter=12345;lr=0.0512" in tuned
 
 
 def test_sudoku_summary_says_where_the_grids_came_from():

@@ -253,9 +253,9 @@ def test_an_attempt_out_of_time_says_so_and_ends_the_search():
 
 
 def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tmp_path, monkeypatch):
-    from redge_solve.cli import color_cmd
+    from redge_solve.problems import color_search  # the command imports it from here when it runs
 
-    real = color_cmd.fewest_colors
+    real = color_search.fewest_colors
 
     def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step):
         def ctrl_c(k, progress):  # Ctrl-C at the first step of the first gradient attempt
@@ -263,7 +263,7 @@ def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tm
 
         return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c)
 
-    monkeypatch.setattr(color_cmd, "fewest_colors", interrupted_search)
+    monkeypatch.setattr(color_search, "fewest_colors", interrupted_search)
     target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
     path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
     result = invoke("color", str(path), "--json", str(target))

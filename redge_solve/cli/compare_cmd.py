@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,35 +20,36 @@ from .executor_opts import open_executor
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov,exact"
 
 
-def _fmt(stat, digits: int = 1, pct: bool = False) -> str:
-    if stat.mean != stat.mean:  # NaN: every run of the row diverged
+def _fmt(stat, digits: int = 1) -> str:
+    """``mean±std`` without spaces, so a cell never wraps; "—" when every run of the row diverged (NaN)."""
+    if stat.mean != stat.mean:
         return "—"
-    suffix = "%" if pct else ""
-    return f"{stat.mean:.{digits}f}{suffix} ± {stat.std:.{digits}f}"
+    return f"{stat.mean:.{digits}f}±{stat.std:.{digits}f}"
 
 
 def render_table(rows, title: str, show_lr: bool = False) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("estimator", style="bold cyan")
-    table.add_column("parameters")
-    if show_lr:
-        table.add_column("lr", justify="right")
-    table.add_column("loss", justify="right")
-    for name in ("solved last", "solved mode", "solved any", "found", "step to solve", "ms/step"):
-        table.add_column(name, justify="right")
-    show_diverged = any(row.diverged for row in rows)
-    if show_diverged:
-        table.add_column("diverged", justify="right")
+    """One row per estimator setting, readable at 80 columns and in a pipe: its parameters (the tuned lr, and
+    diverged runs, if any) go on their own line under the estimator's name, folded when long; means ± std are
+    written without spaces and the headers take two lines. Solved columns are % (mean ± std over seeds); loss is
+    mean ± std over puzzles and seeds; step: mean first solved step."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True, leading=1)
+    table.add_column("estimator\nparameters", overflow="fold", min_width=9)
+    for header in ("\nloss", "solved %\nlast", "solved %\nmode", "solved %\nany", "\nfound", "mean\nstep",
+                   "ms/\nstep"):
+        table.add_column(header, justify="right", no_wrap=True)
     for row in rows:
+        params = ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults"
+        if show_lr:
+            params += f"; lr={row.config['lr']:.3g}"
+        if row.diverged:
+            params += f"; [red]{row.diverged} of {row.diverged + len(row.seeds)} runs diverged[/]"
         table.add_row(
-            row.estimator,
-            ", ".join(f"{k}={v}" for k, v in row.params.items()) or "defaults",
-            *([f"{row.config['lr']:.3g}"] if show_lr else []),
-            _fmt(row.stats["loss"], 2),
-            *(_fmt(row.stats[key], 1, True) for key in ("solved_last", "solved_mode", "solved_any", "found")),
+            f"[bold cyan]{row.estimator}[/]\n[dim]{params}[/]",
+            _fmt(row.stats["loss"]),
+            *(_fmt(row.stats[key]) for key in ("solved_last", "solved_mode", "solved_any", "found")),
             "—" if row.mean_step_to_solve is None else f"{row.mean_step_to_solve:.0f}",
             "—" if row.ms_per_step != row.ms_per_step else f"{row.ms_per_step:.1f}",
-            *([f"{row.diverged}/{row.diverged + len(row.seeds)}"] if show_diverged else []),
         )
     return table
 

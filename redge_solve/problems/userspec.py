@@ -126,6 +126,8 @@ def load_spec(text: str) -> UserProblem:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ProblemFileError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits while parsing
+        raise ProblemFileError("not a usable JSON document: a number with more than 4300 digits") from None
     try:
         model = SpecModel.model_validate(document)
     except ValidationError as error:
