@@ -102,8 +102,10 @@ def main() -> None:
     samples = bands(args.per_band, args.seed)
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     rows = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; settings: defaults "
-          f"{dataclasses.replace(DEFAULTS, **overrides)}", flush=True)
+    base = dataclasses.replace(DEFAULTS, **overrides)
+    shown = {k: v for k, v in dataclasses.asdict(base).items() if k != "deduce"}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; settings (deduce per row): {shown}",
+          flush=True)
     print(f"{'band':9s} {'deduce':10s} {'solved':>9s} {'%':>6s} {'med step':>8s} {'s':>7s} {'puzzles/s':>9s}",
           flush=True)
     for level in args.deduce.split(","):
@@ -116,9 +118,9 @@ def main() -> None:
                   f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {row['seconds']:7.1f} "
                   f"{row['puzzles_per_second']:9.2f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(settings={**{k: str(v) for k, v in overrides.items()}},
-                                                   torch=torch.__version__, threads=torch.get_num_threads(),
-                                                   rows=rows), indent=1))
+        Path(args.json).write_text(json.dumps(dict(settings={k: str(v) for k, v in shown.items()},
+                                                   overrides=sorted(overrides), torch=torch.__version__,
+                                                   threads=torch.get_num_threads(), rows=rows), indent=1))
 
 
 if __name__ == "__main__":
