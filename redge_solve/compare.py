@@ -52,7 +52,8 @@ keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``firs
 ``error`` key has no result."""
 
 PROTOCOLS = tuple(p.value for p in Protocol)
-OVERRIDABLE = ("steps", "samples", "restarts", "lr", "deduce", "weight_step", "reset_every", "max_seconds")
+OVERRIDABLE = ("steps", "samples", "restarts", "lr", "deduce", "weight_step", "reset_every", "max_restarts",
+               "max_seconds")
 
 
 @dataclass(frozen=True)

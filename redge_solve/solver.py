@@ -31,6 +31,7 @@ from .settings import (  # noqa: F401  (the settings, re-exported where they wer
     PAPER_PROTOCOL,
     SolverConfig,
     paper_protocol,
+    restarts_at,
 )
 
 
@@ -134,8 +135,9 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
+    # sized for the most restarts a puzzle may reach (max_restarts), so a batch that grows still fits
     size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
-                             restarts=config.restarts, samples=config.samples,
+                             restarts=restarts_at(config, config.steps), samples=config.samples,
                              calls=config.make_estimator().denoiser_calls, memory=memory_budget)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
@@ -180,10 +182,19 @@ class _Batch:
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
         self.config, self.restarts = config, config.restarts
+        self.puzzles, self.puzzle_ids = problem, puzzle_ids  # each active puzzle once, for more restarts later
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device)
         self.noise = KeyedNoise(instance_keys(puzzle_ids, self.restarts, self.problem, config.seed))
         self.reset()
+
+    def grow(self, restarts: int) -> None:
+        """Give every active puzzle ``restarts`` rows (more than now); call ``reset()`` next. Restart r keeps its
+        noise keys, so the rows a puzzle had before continue their streams."""
+        self.restarts = restarts
+        self.problem = self.puzzles.repeat(restarts)
+        keys = instance_keys(self.puzzle_ids, restarts, self.problem, self.config.seed)
+        self.noise = KeyedNoise(keys, step=self.noise.step)
 
     def reset(self) -> None:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
@@ -224,6 +235,8 @@ class _Batch:
             self.weights = self.weights[keep_instances]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
+        if self.config.max_restarts > self.config.restarts:  # kept only where they can grow
+            self.puzzles, self.puzzle_ids = self.puzzles.select(keep), self.puzzle_ids[keep]
 
 
 @dataclass(frozen=True)
@@ -324,6 +337,8 @@ def _solve_batch(
     for step in range(1, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
+            if restarts_at(config, step) > batch.restarts:
+                batch.grow(restarts_at(config, step))
             batch.reset()
         out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)

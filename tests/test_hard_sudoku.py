@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import grids_4
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +18,7 @@ from redge_solve import solver
 from redge_solve.estimators import GENERAL_ESTIMATORS, ProblemObjective, make_estimator
 from redge_solve.estimators._noise import KeyedNoise, key_tensor
 from redge_solve.problems.sudoku import SudokuBatch, candidates_of, deduce, grid_from_string, verify_grid
-from redge_solve.solver import PAPER_PROTOCOL, SolverConfig, paper_protocol, solve
+from redge_solve.solver import PAPER_PROTOCOL, SolverConfig, paper_protocol, restarts_at, solve
 
 ROOT = Path(__file__).resolve().parent.parent
 with open(ROOT / "puzzles" / "sample.csv", newline="") as handle:
@@ -151,10 +153,11 @@ def test_puzzles_solved_by_deduction_alone_finish_at_the_first_step():
 
 def test_the_paper_protocol_switches_every_new_knob_off():
     assert PAPER_PROTOCOL == dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0,
-                                  reset_every=0, deduce="none", weight_step=0.0)
-    config = paper_protocol(SolverConfig(deduce="singles", restarts=8, init_std=1.0, weight_step=0.1))
+                                  reset_every=0, deduce="none", weight_step=0.0, max_restarts=0)
+    config = paper_protocol(SolverConfig(deduce="singles", restarts=8, init_std=1.0, weight_step=0.1,
+                                         max_restarts=64))
     assert (config.deduce, config.restarts, config.init_std, config.reset_every) == ("none", 1, 0.0, 0)
-    assert config.weight_step == 0
+    assert config.weight_step == 0 and config.max_restarts == 0
 
 
 def test_the_time_budget_stops_unsolved_puzzles(monkeypatch):
@@ -213,3 +216,59 @@ def test_breakout_weights_grow_on_the_terms_the_mode_violates_and_restart_with_t
     results = solve(batch, SolverConfig(weight_step=0.05, deduce="singles", steps=30))
     for grid, clues, solution, found in zip(results.solution, PUZZLES[:2], SOLUTIONS[:2], results.found, strict=True):
         assert bool(found) == verify_grid(grid, clues, solution)
+
+
+def test_restarts_double_every_fourth_fresh_start_up_to_the_cap():
+    config = SolverConfig(restarts=8, reset_every=500, max_restarts=64)
+    # fresh starts at steps 501, 1001, ...: the 4th (step 2001) doubles, the 8th (4001) again, the 12th (6001) caps
+    steps = [1, 2000, 2001, 4000, 4001, 6000, 6001, 50000]
+    assert [restarts_at(config, s) for s in steps] == [8, 8, 16, 16, 32, 32, 64, 64]
+    assert restarts_at(replace(config, max_restarts=40), 6001) == 40  # a cap between two doublings
+    for off in (replace(config, max_restarts=0), replace(config, max_restarts=8), replace(config, reset_every=0)):
+        assert restarts_at(off, 50000) == 8
+    with pytest.raises(ValueError, match="max_restarts"):
+        SolverConfig(max_restarts=-1)
+
+
+GROWTH = SolverConfig(steps=100, samples=1, restarts=2, reset_every=10, max_restarts=8, deduce="none",
+                      weight_step=0.05, lr=0.5, seed=3)
+
+
+def test_before_the_first_doubling_a_growing_run_is_the_plain_run():
+    grids = torch.stack([PUZZLES[0], PUZZLES[1]])
+    first_growth = 4 * GROWTH.reset_every  # the restarts double at step 41
+    short = replace(GROWTH, steps=first_growth, early_stop=False)
+    grown, plain = solve(SudokuBatch.from_grids(grids), short), solve(SudokuBatch.from_grids(grids),
+                                                                       replace(short, max_restarts=0))
+    for name in ("found", "solution", "first_solved_step", "penalty", "steps_run"):
+        assert torch.equal(getattr(grown, name), getattr(plain, name)), name
+    longer = replace(short, steps=first_growth + 3)
+    assert not torch.equal(solve(SudokuBatch.from_grids(grids), longer).penalty,
+                           solve(SudokuBatch.from_grids(grids), replace(longer, max_restarts=0)).penalty)
+
+
+def test_a_growing_run_of_a_puzzle_does_not_depend_on_its_batch():
+    grids = grids_4(6, blanks=8, seed=0)
+    together = solve(SudokuBatch.from_grids(grids), GROWTH)
+    assert together.found.all() and len(set(together.steps_run.tolist())) > 1  # they left the batch one by one,
+    assert int(together.steps_run.max()) > 4 * GROWTH.reset_every  # one after the restarts grew
+    for i in (0, 1, 2):
+        alone = solve(SudokuBatch.from_grids(grids[i:i + 1]), GROWTH, puzzle_ids=torch.tensor([i]))
+        for name in ("found", "solution", "first_solved_step", "penalty", "steps_run"):
+            assert torch.equal(getattr(alone, name)[0], getattr(together, name)[i]), (i, name)
+
+
+def test_grown_batch_has_the_new_restarts_in_every_part_and_still_shrinks():
+    batch = SudokuBatch.from_grids(PUZZLES[:3])
+    state = solver._Batch(batch, replace(GROWTH, weight_step=0.5), torch.arange(3))
+    state.shrink(torch.tensor([True, False, True]))
+    for _ in range(3):
+        state.noise.next_step()
+    state.grow(8)
+    assert state.noise.step == 3  # the streams go on, they do not replay their first draws
+    state.reset()
+    free = int((PUZZLES[0] == 0).sum() + (PUZZLES[2] == 0).sum())
+    assert state.problem.num_instances == 2 * 8 and state.logits.shape == (8 * free, 9)
+    assert state.noise.keys.shape == (8 * free,) and state.weights.shape == (16, 27 * 9)
+    state.shrink(torch.tensor([False, True]))
+    assert state.problem.num_instances == 8 and state.logits.shape[0] == 8 * int((PUZZLES[2] == 0).sum())

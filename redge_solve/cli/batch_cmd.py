@@ -75,6 +75,7 @@ def batch(
     deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
     weight_step: opt.WeightStep = DEFAULTS.weight_step,
     reset_every: opt.ResetEvery = DEFAULTS.reset_every,
+    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
     max_seconds: Annotated[Optional[float], typer.Option(
         "--max-seconds", metavar="S", show_default=False,
         help="Time budget in seconds: no chunk starts once it is spent, and a chunk stops its unsolved rows when "

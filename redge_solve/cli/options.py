@@ -77,7 +77,7 @@ NoEarlyStop = Annotated[bool, typer.Option(
 ProtocolOption = Annotated[Protocol, typer.Option(
     "--protocol", case_sensitive=False,
     help="default, or paper: the paper's Table 2, 1000 steps, 1 sample, 1 restart, lr 0.05, no early stop, "
-    "no pre-step, breakout weights or resets (options given explicitly still win).")]
+    "no pre-step, breakout weights, resets or growing restarts (options given explicitly still win).")]
 Deduction = enum.Enum("Deduction", {level: level for level in DEDUCTION_LEVELS}, type=str)  # type: ignore[misc]
 """``--deduce``'s choices, the levels of ``SolverConfig.deduce``."""
 DEFAULT_DEDUCE = Deduction(DEFAULTS.deduce)
@@ -93,6 +93,10 @@ WeightStep = Annotated[float, typer.Option(
 ResetEvery = Annotated[int, typer.Option(
     "--reset-every", min=0, metavar="N",
     help="Unsolved puzzles start afresh (new logits, new Adam state) every N steps (0: never).")]
+MaxRestarts = Annotated[int, typer.Option(
+    "--max-restarts", min=0, metavar="N",
+    help="More restarts for puzzles that take long: at every 4th fresh start the restarts of the unsolved puzzles "
+    "double, up to N (0: always --restarts).")]
 MaxSeconds = Annotated[Optional[float], typer.Option(
     "--max-seconds", metavar="S", show_default=False,
     help="Time budget in seconds for the whole run: what is still unsolved when it is spent stops, unsolved "
@@ -116,7 +120,8 @@ Executor = Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)]
 Address = Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)]
 NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=WORKERS_HELP)]
 
-SOLVER_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_seconds")
+SOLVER_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_restarts",
+                 "max_seconds")
 """The ``SolverConfig`` fields that a command's options of the same name set."""
 
 

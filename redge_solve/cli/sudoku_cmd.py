@@ -59,6 +59,7 @@ def sudoku(
     deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
     weight_step: opt.WeightStep = DEFAULTS.weight_step,
     reset_every: opt.ResetEvery = DEFAULTS.reset_every,
+    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
     max_seconds: opt.MaxSeconds = None,
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
