@@ -118,7 +118,7 @@ def main() -> None:
                   f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {row['seconds']:7.1f} "
                   f"{row['puzzles_per_second']:9.2f}", flush=True)
     if args.json:
-        Path(args.json).write_text(json.dumps(dict(settings={k: str(v) for k, v in shown.items()},
+        Path(args.json).write_text(json.dumps(dict(settings={**shown, "params": dict(base.params)},
                                                    overrides=sorted(overrides), torch=torch.__version__,
                                                    threads=torch.get_num_threads(), rows=rows), indent=1))
 
