@@ -146,7 +146,7 @@ def main() -> None:
         unknown = wanted - {*rows, "staggered"}
         if unknown:
             raise SystemExit(f"--only: unknown rows {sorted(unknown)}; rows are {rows + ['staggered']}")
-        rows = [row for row in [*rows, "staggered"] if row in wanted]
+        rows = [row for row in dict.fromkeys([*rows, "staggered"]) if row in wanted]
     print(f"data: {source} (first {len(lines[header:header + args.rows])} puzzles), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.2f} at start, {args.rounds} round(s)")
 

@@ -1,5 +1,5 @@
 """The start-up thread policy (``redge_solve.threads``): what the user sets wins (``--threads``, ``OMP_NUM_THREADS``,
-``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``); otherwise idle workers sleep and the count follows the cores other
+``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``); otherwise idle workers spin briefly, then sleep, and the count follows the cores other
 processes leave free. No timing here: the free-core rule is tested on given CPU counters."""
 
 import json
@@ -151,13 +151,14 @@ def test_cli_threads_below_one_is_a_one_line_error(value):
 # ---- the wait policy, set before torch loads -------------------------------------------------------------------
 
 
-def test_prepare_sets_passive_unless_the_user_chose_how_openmp_waits(clean_env):
+def test_prepare_sets_a_short_spin_unless_the_user_chose_how_openmp_waits(clean_env):
     clean_env.delitem(sys.modules, "torch")  # as at the start of a process (restored after the test)
     threads.prepare()
-    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert os.environ["GOMP_SPINCOUNT"] == "2000" and "OMP_WAIT_POLICY" not in os.environ
+    clean_env.delenv("GOMP_SPINCOUNT")
     clean_env.setenv("OMP_WAIT_POLICY", "ACTIVE")
     threads.prepare()
-    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE" and "GOMP_SPINCOUNT" not in os.environ
     clean_env.delenv("OMP_WAIT_POLICY")
     clean_env.setenv("GOMP_SPINCOUNT", "300000")  # GNU OpenMP's own default spinning, asked for by the user
     threads.prepare()
@@ -168,8 +169,8 @@ def test_prepare_sets_passive_unless_the_user_chose_how_openmp_waits(clean_env):
 def test_prepare_does_nothing_once_torch_is_loaded(clean_env):
     clean_env.setattr(threads, "_start", None)
     threads.prepare()  # torch is loaded in this process
-    assert "OMP_WAIT_POLICY" not in os.environ and threads._start is None
-    assert task_env() == {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert "GOMP_SPINCOUNT" not in os.environ and threads._start is None
+    assert task_env() == {"GOMP_SPINCOUNT": "2000"}
 
 
 PROBE = """
@@ -179,7 +180,8 @@ from redge_solve import threads
 prepared = threads._start is not None
 choice = threads.apply()
 import torch
-print(json.dumps(dict(prepared=prepared, wait=os.environ.get("OMP_WAIT_POLICY"), reason=choice.reason,
+print(json.dumps(dict(prepared=prepared, wait=os.environ.get("OMP_WAIT_POLICY"), spin=os.environ.get("GOMP_SPINCOUNT"),
+                      reason=choice.reason,
                       threads=torch.get_num_threads())))
 """
 
@@ -193,10 +195,10 @@ def probe(**env):
 
 def test_a_fresh_cli_process_prepares_before_torch_and_chooses_from_free_cores():
     seen = probe()
-    assert seen["prepared"] and seen["wait"] == "PASSIVE" and seen["reason"] == "free cores"
+    assert seen["prepared"] and (seen["wait"], seen["spin"]) == (None, "2000") and seen["reason"] == "free cores"
     assert 1 <= seen["threads"] <= len(os.sched_getaffinity(0))
 
 
 def test_a_fresh_cli_process_keeps_the_users_openmp_settings():
     seen = probe(OMP_NUM_THREADS="1", OMP_WAIT_POLICY="ACTIVE")
-    assert seen == dict(prepared=True, wait="ACTIVE", reason="OMP_NUM_THREADS", threads=1)
+    assert seen == dict(prepared=True, wait="ACTIVE", spin=None, reason="OMP_NUM_THREADS", threads=1)
