@@ -116,8 +116,9 @@ def choose(default: int, cores: int, free: float) -> int:
 
 def prepare() -> None:
     """At process start, before torch is imported: ask OpenMP's idle workers to spin briefly, then sleep
-    (``GOMP_SPINCOUNT=2000``, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set) and take the first CPU sample. Does nothing once torch
-    is loaded, as the OpenMP runtime has then read its settings and the thread pool may be in use."""
+    (``GOMP_SPINCOUNT=2000``, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set) and take the first CPU
+    sample. Does nothing once torch is loaded, as the OpenMP runtime has then read its settings and the thread
+    pool may be in use."""
     global _start
     if "torch" in sys.modules:
         return

@@ -1,6 +1,6 @@
 """The start-up thread policy (``redge_solve.threads``): what the user sets wins (``--threads``, ``OMP_NUM_THREADS``,
-``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``); otherwise idle workers spin briefly, then sleep, and the count follows the cores other
-processes leave free. No timing here: the free-core rule is tested on given CPU counters."""
+``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``); otherwise idle workers spin briefly, then sleep, and the count follows
+the cores other processes leave free. No timing here: the free-core rule is tested on given CPU counters."""
 
 import json
 import os

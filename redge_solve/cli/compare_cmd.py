@@ -139,7 +139,8 @@ def compare_command(
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(grid or [], "--grid").items()}
     overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
-                     reset_every=reset_every, max_restarts=max_restarts, max_seconds=max_seconds, deduce=deduce and deduce.value)
+                     reset_every=reset_every, max_restarts=max_restarts, max_seconds=max_seconds,
+                     deduce=deduce and deduce.value)
     diagnose = diagnose or diagnose_only
     try:
         specs = expand_specs(names, fixed, grids)
