@@ -6,11 +6,12 @@ fastest; when the cores are shared, a parallel region cannot finish until every 
 scheduled, and the spinning workers of two processes take the cores from each other's threads: two runs at once on
 2 cores took 4-19× their solo time. The policy (``docs/threads.md`` has the measurements):
 
-1. **Wait policy**: ``GOMP_SPINCOUNT=2000`` (an idle worker spins about 2000 iterations, then sleeps, instead of
+1. **Wait policy**: ``GOMP_SPINCOUNT=20000`` (an idle worker spins about 20000 iterations, then sleeps, instead of
    GNU OpenMP's 300000), set in the environment by ``prepare()``, which must run before torch is imported (the
-   OpenMP runtime reads it once, when torch loads it). Measured on an idle 2-core machine, a run alone took 3 %
-   longer than with the default spin, where sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) took 45 % longer;
-   beside other work both hold up and the default spin does not.
+   OpenMP runtime reads it once, when torch loads it). Measured on an idle 2-core machine: a run alone as fast as
+   with the default spin, where sleeping at once (``OMP_WAIT_POLICY=PASSIVE``) took 40-47 % longer and a spin of
+   2000 about 10 % longer; beside other work a run keeps within 1.3x of its solo time, against 3.5-7x with the
+   default spin.
 2. **Thread count**: from the cores the *other* processes leave free, measured by ``prepare()`` and ``apply()``
    over the interval between them (the import of torch, about a second, so it costs no extra time) from
    ``/proc/stat`` less this process's own CPU time:
@@ -42,7 +43,7 @@ from pathlib import Path
 THREADS_ENV = "OMP_NUM_THREADS"
 WAIT_ENV = "OMP_WAIT_POLICY"
 SPIN_ENV = "GOMP_SPINCOUNT"  # GNU OpenMP's spin count; when set it overrides what the wait policy implies
-SPIN_COUNT = "2000"  # the policy: spin this many iterations, then sleep (GNU OpenMP's default is 300000)
+SPIN_COUNT = "20000"  # the policy: spin this many iterations, then sleep (GNU OpenMP's default is 300000)
 MARGIN = 0.5  # round to the nearest: with idle workers asleep an extra thread on a half-busy core costs little
 #               (measured under load), one thread too few on an idle machine costs the parallel speed-up
 MIN_WINDOW_S = 0.05  # below this the /proc/stat sample says little; then sample this long (apply without prepare)
@@ -116,7 +117,7 @@ def choose(default: int, cores: int, free: float) -> int:
 
 def prepare() -> None:
     """At process start, before torch is imported: ask OpenMP's idle workers to spin briefly, then sleep
-    (``GOMP_SPINCOUNT=2000``, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set) and take the first CPU
+    (``GOMP_SPINCOUNT=20000``, unless ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` is set) and take the first CPU
     sample. Does nothing once torch is loaded, as the OpenMP runtime has then read its settings and the thread
     pool may be in use."""
     global _start
@@ -176,6 +177,6 @@ def task_threads() -> int:
 
 def task_env() -> dict[str, str]:
     """Environment for worker processes so that their OpenMP waits as this process's does: this process's
-    ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``, else the policy's ``GOMP_SPINCOUNT=2000``."""
+    ``OMP_WAIT_POLICY`` and ``GOMP_SPINCOUNT``, else the policy's ``GOMP_SPINCOUNT=20000``."""
     env = {key: os.environ[key] for key in (WAIT_ENV, SPIN_ENV) if key in os.environ}
     return env or {SPIN_ENV: SPIN_COUNT}

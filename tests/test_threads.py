@@ -154,7 +154,7 @@ def test_cli_threads_below_one_is_a_one_line_error(value):
 def test_prepare_sets_a_short_spin_unless_the_user_chose_how_openmp_waits(clean_env):
     clean_env.delitem(sys.modules, "torch")  # as at the start of a process (restored after the test)
     threads.prepare()
-    assert os.environ["GOMP_SPINCOUNT"] == "2000" and "OMP_WAIT_POLICY" not in os.environ
+    assert os.environ["GOMP_SPINCOUNT"] == "20000" and "OMP_WAIT_POLICY" not in os.environ
     clean_env.delenv("GOMP_SPINCOUNT")
     clean_env.setenv("OMP_WAIT_POLICY", "ACTIVE")
     threads.prepare()
@@ -170,7 +170,7 @@ def test_prepare_does_nothing_once_torch_is_loaded(clean_env):
     clean_env.setattr(threads, "_start", None)
     threads.prepare()  # torch is loaded in this process
     assert "GOMP_SPINCOUNT" not in os.environ and threads._start is None
-    assert task_env() == {"GOMP_SPINCOUNT": "2000"}
+    assert task_env() == {"GOMP_SPINCOUNT": "20000"}
 
 
 PROBE = """
@@ -195,7 +195,7 @@ def probe(**env):
 
 def test_a_fresh_cli_process_prepares_before_torch_and_chooses_from_free_cores():
     seen = probe()
-    assert seen["prepared"] and (seen["wait"], seen["spin"]) == (None, "2000") and seen["reason"] == "free cores"
+    assert seen["prepared"] and (seen["wait"], seen["spin"]) == (None, "20000") and seen["reason"] == "free cores"
     assert 1 <= seen["threads"] <= len(os.sched_getaffinity(0))
 
 
