@@ -176,13 +176,13 @@ def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
 class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
     ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
-    penalty terms (None unless ``weight_step`` > 0), and ``active``, the positions in the run's results of the
-    puzzles still in the batch. ``reset()`` restarts every row from fresh logits (and unit weights);
-    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike."""
+    penalty terms (None unless ``weight_step`` > 0), ``active``, the positions in the run's results of the
+    puzzles still in the batch, and ``puzzle_ids``, the noise ids of all the run's puzzles. ``reset()`` restarts
+    every row from fresh logits (and unit weights); ``shrink(keep)`` drops the puzzles not kept, slicing every part
+    alike; ``grow(R)`` gives every active puzzle R rows."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
-        self.config, self.restarts = config, config.restarts
-        self.puzzles, self.puzzle_ids = problem, puzzle_ids  # each active puzzle once, for more restarts later
+        self.config, self.restarts, self.puzzle_ids = config, config.restarts, puzzle_ids
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device)
         self.noise = KeyedNoise(instance_keys(puzzle_ids, self.restarts, self.problem, config.seed))
@@ -191,9 +191,10 @@ class _Batch:
     def grow(self, restarts: int) -> None:
         """Give every active puzzle ``restarts`` rows (more than now); call ``reset()`` next. Restart r keeps its
         noise keys, so the rows a puzzle had before continue their streams."""
+        first_rows = torch.arange(self.problem.num_instances, device=self.active.device) % self.restarts == 0
         self.restarts = restarts
-        self.problem = self.puzzles.repeat(restarts)
-        keys = instance_keys(self.puzzle_ids, restarts, self.problem, self.config.seed)
+        self.problem = self.problem.select(first_rows).repeat(restarts)  # each active puzzle once, then R times
+        keys = instance_keys(self.puzzle_ids[self.active], restarts, self.problem, self.config.seed)
         self.noise = KeyedNoise(keys, step=self.noise.step)
 
     def reset(self) -> None:
@@ -235,8 +236,6 @@ class _Batch:
             self.weights = self.weights[keep_instances]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
-        if self.config.max_restarts > self.config.restarts:  # kept only where they can grow
-            self.puzzles, self.puzzle_ids = self.puzzles.select(keep), self.puzzle_ids[keep]
 
 
 @dataclass(frozen=True)
