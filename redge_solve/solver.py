@@ -189,8 +189,10 @@ class _Batch:
         self.reset()
 
     def grow(self, restarts: int) -> None:
-        """Give every active puzzle ``restarts`` rows (more than now); call ``reset()`` next. Restart r keeps its
-        noise keys, so the rows a puzzle had before continue their streams."""
+        """Give every active puzzle ``restarts`` rows, if that is more than now; call ``reset()`` next. Restart r
+        keeps its noise keys, so the rows a puzzle had before continue their streams."""
+        if restarts <= self.restarts:
+            return
         first_rows = torch.arange(self.problem.num_instances, device=self.active.device) % self.restarts == 0
         self.restarts = restarts
         self.problem = self.problem.select(first_rows).repeat(restarts)  # each active puzzle once, then R times
@@ -336,8 +338,7 @@ def _solve_batch(
     for step in range(1, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            if restarts_at(config, step) > batch.restarts:
-                batch.grow(restarts_at(config, step))
+            batch.grow(restarts_at(config, step))
             batch.reset()
         out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
