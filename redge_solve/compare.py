@@ -44,6 +44,7 @@ from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .plots import new_figure, plot_mean_band, png_bytes
 from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import sudoku_records
+from .settings import RUN_FIELDS
 from .solver import CONSTRAINT_DEFAULTS, DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
 RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
@@ -52,8 +53,7 @@ keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``firs
 ``error`` key has no result."""
 
 PROTOCOLS = tuple(p.value for p in Protocol)
-OVERRIDABLE = ("steps", "samples", "restarts", "lr", "deduce", "weight_step", "reset_every", "max_restarts",
-               "max_seconds")
+OVERRIDABLE = tuple(name for name in RUN_FIELDS if name != "seed")  # the seeds are compare's own (``seeds``)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,11 @@ class SolverConfig:
         return make_estimator(self.estimator, **dict(self.params))
 
 
+RUN_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_restarts",
+              "max_seconds")
+"""The ``SolverConfig`` fields a caller sets one by one, under the same names (the commands' options, ``compare``'s
+overrides); the estimator, its parameters and early stopping are set their own ways."""
+
 RESTART_GROWTH_PERIOD = 4
 """``max_restarts``: the restarts double at every this many fresh starts (2000 steps at ``reset_every`` 500)."""
 

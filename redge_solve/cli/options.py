@@ -18,7 +18,7 @@ import typer
 
 from ..config import Protocol, build_config
 from ..outputs import check_outputs, directory_problem
-from ..settings import DEDUCTION_LEVELS, DEFAULTS, SolverConfig
+from ..settings import DEDUCTION_LEVELS, DEFAULTS, RESTART_GROWTH_PERIOD, RUN_FIELDS, SolverConfig
 from .common import fail, parse_assignments
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP
 
@@ -95,8 +95,8 @@ ResetEvery = Annotated[int, typer.Option(
     help="Unsolved puzzles start afresh (new logits, new Adam state) every N steps (0: never).")]
 MaxRestarts = Annotated[int, typer.Option(
     "--max-restarts", min=0, metavar="N",
-    help="More restarts for puzzles that take long: at every 4th fresh start the restarts of the unsolved puzzles "
-    "double, up to N (0: always --restarts).")]
+    help=f"More restarts for puzzles that take long: at every {RESTART_GROWTH_PERIOD}th fresh start the restarts of "
+    "the unsolved puzzles double, up to N (0: always --restarts).")]
 MaxSeconds = Annotated[Optional[float], typer.Option(
     "--max-seconds", metavar="S", show_default=False,
     help="Time budget in seconds for the whole run: what is still unsolved when it is spent stops, unsolved "
@@ -120,8 +120,7 @@ Executor = Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)]
 Address = Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)]
 NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=WORKERS_HELP)]
 
-SOLVER_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_restarts",
-                 "max_seconds")
+SOLVER_FIELDS = RUN_FIELDS
 """The ``SolverConfig`` fields that a command's options of the same name set."""
 
 
