@@ -42,14 +42,17 @@ class SolverConfig:
     init_std: float = 0.0  # std of Gaussian initial logits, keyed per (seed, puzzle, restart, cell); 0: uniform
     reset_every: int = 500  # every this many steps, unsolved puzzles restart from fresh logits and Adam state; 0: never
     deduce: str = "singles"  # exact pre-step where the problem has one (Sudoku: none, candidates, singles)
-    # breakout: each step, every penalty term's weight grows by this times the mode's term; 0: off. Applies where the
-    # problem's terms are per instance (Sudoku); generic constraint problems ignore it for now
+    # breakout: each step, every penalty term's weight grows by this times the mode's term; 0: off. Sudoku's terms are
+    # its units' digit counts; a constraint problem's are its groups, conflicts and each differ pair (graph edge)
     weight_step: float = 0.01
     max_seconds: float | None = None  # wall-clock budget of the run: unsolved puzzles stop when it is spent
     # more restarts for the puzzles that take long: at every RESTART_GROWTH_PERIOD-th fresh start the restarts of the
     # puzzles still unsolved double, up to this many; 0 (or <= restarts): always `restarts`. A schedule by step only,
     # so a puzzle's run does not depend on the other puzzles of its batch
     max_restarts: int = 64
+    # bounded logits: after each step every variable's logits are centred and clipped to [-max_logit, max_logit], so
+    # its probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
+    max_logit: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -68,6 +71,8 @@ class SolverConfig:
             raise ValueError(f"weight_step must be a finite number >= 0, got {self.weight_step!r}")
         if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int) or self.max_restarts < 0:
             raise ValueError(f"max_restarts must be an integer >= 0, got {self.max_restarts!r}")
+        if not 0 <= self.max_logit < float("inf"):
+            raise ValueError(f"max_logit must be a finite number >= 0, got {self.max_logit!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         if self.estimator == "st" and not self.params:
@@ -84,7 +89,7 @@ class SolverConfig:
 
 
 RUN_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_restarts",
-              "max_seconds")
+              "max_logit", "max_seconds")
 """The ``SolverConfig`` fields a caller sets one by one, under the same names (the commands' options, ``compare``'s
 overrides); the estimator, its parameters and early stopping are set their own ways."""
 
@@ -111,7 +116,7 @@ CONSTRAINT_DEFAULTS = SolverConfig(steps=3000, samples=4, restarts=4, lr=0.2, de
 before the hard-Sudoku work; generic constraint batches have no pre-step and no per-instance term weights."""
 
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
-                      deduce="none", weight_step=0.0, max_restarts=0)
+                      deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 

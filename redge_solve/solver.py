@@ -12,6 +12,7 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Protocol
@@ -46,14 +47,17 @@ class Problem(Protocol):
     def num_variables(self) -> int: ...
     @property
     def num_categories(self) -> int: ...
-    def penalty(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I), zero exactly on valid one-hot solutions
+    def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor: ...  # (S, F, K) -> (S, I), zero exactly
+    # on valid one-hot solutions; with weights (the shape of terms(x)[0]), the weighted sum of the terms
+    def terms(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, *W): every penalty term (they sum to the penalty)
+    def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor: ...  # weights of the kept instances
     def fill(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I, *solution shape)
     def repeat(self, times: int) -> "Problem": ...
     def select(self, keep: Tensor) -> "Problem": ...
     def variable_mask(self, keep: Tensor) -> Tensor: ...
     def deduce(self, level: str) -> "Problem": ...  # the exact pre-step (``SolverConfig.deduce``), or itself
     def candidates(self) -> Tensor | None: ...  # (F, K) bool: values a free variable may take; None: all
-    def expected_penalty(self, probs: Tensor) -> Tensor: ...  # (F, K) -> (I,): E[f] under the mean-field law
+    def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor: ...  # (F, K) -> (I,): E[f]
 
 
 @dataclass
@@ -176,7 +180,8 @@ def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
 class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
     ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
-    penalty terms (None unless ``weight_step`` > 0), ``active``, the positions in the run's results of the
+    penalty terms (None unless ``weight_step`` > 0), ``allowed``, the values each row may take (None: all),
+    ``active``, the positions in the run's results of the
     puzzles still in the batch, and ``puzzle_ids``, the noise ids of all the run's puzzles. ``reset()`` restarts
     every row from fresh logits (and unit weights); ``shrink(keep)`` drops the puzzles not kept, slicing every part
     alike; ``grow(R)`` gives every active puzzle R rows."""
@@ -202,14 +207,33 @@ class _Batch:
     def reset(self) -> None:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
         problem = self.problem
+        self.allowed = problem.candidates()
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
-                                      self.noise, problem.var_instance.device, problem.candidates())
+                                      self.noise, problem.var_instance.device, self.allowed)
         self.optimizer = Adam(self.logits, self.config.lr)
         self.weights = None
         if self.config.weight_step > 0:
-            terms = problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))
-            if terms.dim() == 3:  # per-instance terms (S, I, T), as Sudoku's; generic constraints: no weights yet
-                self.weights = torch.ones_like(terms[0])
+            self.weights = torch.ones_like(problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))[0])
+
+    @torch.no_grad()
+    def bound_logits(self) -> None:
+        """Bounded logits (``max_logit`` a > 0): every row's logits are centred on their mean and clipped to [−c, c]
+        with c = a + ln K, so every value keeps a probability of at least e^{−2c} = e^{−2a} / K² times the largest one.
+        The softmax then never saturates: its Jacobian, through which every estimator's gradient flows, stays away
+        from zero, and the samples keep exploring. The bound grows with ln K because more values share the
+        exploration (measured: c = 5 colours the queen graphs, K = 7..12, but not mulsol.i.1 or zeroin.i.1 at
+        K = 49, which need c ≈ 7). Values a row may not take (``allowed``) keep their excluded logit and are left out
+        of its mean."""
+        logits = self.logits
+        if self.config.max_logit <= 0:
+            return
+        bound = self.config.max_logit + math.log(logits.shape[-1])
+        if self.allowed is None:
+            logits.sub_(logits.mean(-1, keepdim=True)).clamp_(-bound, bound)
+            return
+        allowed = self.allowed.to(logits.dtype)
+        mean = (logits * allowed).sum(-1, keepdim=True) / allowed.sum(-1, keepdim=True).clamp(min=1)
+        logits.copy_(torch.where(self.allowed, (logits - mean).clamp(-bound, bound), logits))
 
     def raise_weights(self, mode: Tensor) -> None:
         """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
@@ -235,7 +259,9 @@ class _Batch:
         self.optimizer = self.optimizer.select(self.logits, keep_vars)
         self.noise = self.noise.select(keep_vars)
         if self.weights is not None:
-            self.weights = self.weights[keep_instances]
+            self.weights = self.problem.select_weights(self.weights, keep_instances)
+        if self.allowed is not None:
+            self.allowed = self.allowed[keep_vars]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 
@@ -343,6 +369,7 @@ def _solve_batch(
         out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
+        batch.bound_logits()
         with torch.no_grad():
             verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
             batch.raise_weights(verdict.mode)

@@ -23,20 +23,24 @@ def specs(draw):
     for var, value in draw(st.dictionaries(st.integers(0, v - 1), st.integers(0, k - 1), max_size=1)).items():
         fixed[var] = value
     conflicts = draw(st.lists(st.tuples(lit, lit), max_size=3))
+    pair = st.tuples(st.integers(0, v - 1), st.integers(0, v - 1)).filter(lambda p: p[0] != p[1])
+    differ = draw(st.lists(pair, max_size=3)) if v > 1 else []  # graph edges, a pair may be listed twice
     return ConstraintSpec.build(
         v, k, fixed=fixed, exactly_one=draw(st.lists(group, max_size=3)), at_most_one=draw(st.lists(group, max_size=3)),
         conflicts=torch.tensor(conflicts, dtype=torch.long).reshape(-1, 2),
-        forbidden=torch.tensor(draw(st.lists(lit, max_size=2)), dtype=torch.long))
+        forbidden=torch.tensor(draw(st.lists(lit, max_size=2)), dtype=torch.long),
+        differ=torch.tensor(differ, dtype=torch.long).reshape(-1, 2))
 
 
-def enumerated(problem, probs: torch.Tensor) -> torch.Tensor:
-    """Σ_x Π_v p_v(x_v) f(x) over every one-hot assignment of the free variables: ``(F, K) -> (I,)``."""
+def enumerated(problem, probs: torch.Tensor, term_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_x Π_v p_v(x_v) f(x) over every one-hot assignment of the free variables: ``(F, K) -> (I,)``; with
+    ``term_weights``, of the weighted penalty."""
     f, k = probs.shape
     assignments = list(itertools.product(range(k), repeat=f))
     values = torch.tensor(assignments, dtype=torch.long).view(len(assignments), f)
     onehots = torch.nn.functional.one_hot(values, k).to(probs.dtype)  # (A, F, K)
     weights = (onehots * probs).sum(-1).prod(-1)  # (A,)
-    return (weights.unsqueeze(1) * problem.penalty(onehots)).sum(0)
+    return (weights.unsqueeze(1) * problem.penalty(onehots, term_weights)).sum(0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -50,6 +54,10 @@ def test_expected_penalty_equals_enumeration_and_so_does_its_gradient(instances,
     closed = batch.expected_penalty(probs)
     brute = enumerated(batch, probs)
     assert torch.allclose(closed, brute, atol=1e-9), (closed, brute)
+    # with breakout weights on the terms (graph edges included), as the solver uses them
+    term_weights = 1 + torch.rand(batch.weight_instance.shape[0], generator=generator, dtype=torch.float64)
+    weighted = enumerated(batch, probs, term_weights)
+    assert torch.allclose(batch.expected_penalty(probs, term_weights), weighted, atol=1e-9)
     if batch.num_variables:
         (exact,) = torch.autograd.grad(closed.sum(), logits, retain_graph=True)
         (want,) = torch.autograd.grad(brute.sum(), logits)

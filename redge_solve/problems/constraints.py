@@ -32,6 +32,12 @@ conflicts each: with A the symmetric ``(R, R)`` adjacency of the pairs over all 
 one sparse-dense product per sample for the value, and the gradient written out from the same product
 (``_DifferPenalty``). ``ConstraintSpec.expanded`` gives the same instance with every pair spelled out as literal
 conflicts (the generic path); the tests prove the two penalties and gradients equal.
+
+The solver's breakout weights (``SolverConfig.weight_step``) weight every term of ``terms``: each group, conflict
+and forbidden literal, and each distinct differ pair {u, v}, whose weight w_uv goes on both entries of A, which
+stays symmetric, so the kernel's gradient (W X)_r still holds:
+
+    f_w(X) = Σ_t w_t term_t(X),    the differ part  ½ Σ_r ⟨X_r, (W X)_r⟩,  W_uv = W_vu = w_uv A_uv
 """
 
 from __future__ import annotations
@@ -286,9 +292,10 @@ class ConstraintBatch:
         full = self.base.to(x.dtype).expand(x.shape[0], -1, -1).index_copy(1, self.var_row, x)
         return full.reshape(x.shape[0], -1)
 
-    def terms(self, x: Tensor) -> Tensor:
-        """Every penalty term ``(S, GE + GA + C + U)`` (formulas in the module docstring). Group sums Σ_{ℓ∈G} x_ℓ
-        and Σ_{ℓ∈G} x_ℓ² are an ``index_add`` over the groups' members (padding never touched)."""
+    def group_terms(self, x: Tensor) -> Tensor:
+        """The terms of the groups, conflicts and forbidden literals ``(S, GE + GA + C + U)`` (formulas in the module
+        docstring). Group sums Σ_{ℓ∈G} x_ℓ and Σ_{ℓ∈G} x_ℓ² are an ``index_add`` over the groups' members (padding
+        never touched)."""
         flat = self.flat(x)
         count = x.shape[0]
         members = flat.index_select(1, self.member_literal)  # (S, M): x_ℓ of every group member
@@ -300,21 +307,77 @@ class ConstraintBatch:
         single = flat.index_select(1, self.singles)
         return torch.cat([exact, atmost, conflict, single], 1)
 
+    def terms(self, x: Tensor) -> Tensor:
+        """Every penalty term ``(S, T)``, the layout of the breakout weights: the ``group_terms``, then one term per
+        distinct differ pair {u, v}, ``m_uv Σ_c X[u,c] X[v,c]`` (m_uv: how often the pair is listed). They sum to
+        ``penalty``."""
+        if self.adjacency is None:
+            return self.group_terms(x)
+        rows = self._rows(x)
+        u, v, count, _ = self._differ_pairs
+        if bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all()):  # one-hot (the modes):
+            labels = rows.argmax(-1)  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
+            same = (labels.index_select(1, u) == labels.index_select(1, v)).to(rows.dtype)
+        else:
+            same = (rows.index_select(1, u) * rows.index_select(1, v)).sum(-1)
+        return torch.cat([self.group_terms(x), same * count], 1)
+
+    @cached_property
+    def _differ_pairs(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The distinct differ pairs over rows, u < v (``(P,)`` each), how often each is listed, and for every stored
+        entry of the adjacency (both directions, CSR order) the pair it belongs to."""
+        matrix = self.adjacency
+        crow, col = matrix.crow_indices(), matrix.col_indices()
+        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1), crow.diff())
+        keys = torch.minimum(row, col) * matrix.shape[0] + torch.maximum(row, col)
+        pairs, entry_pair = torch.unique(keys, return_inverse=True)
+        count = matrix.values().new_zeros(pairs.shape[0]).index_add_(0, entry_pair, matrix.values()) / 2
+        return pairs // matrix.shape[0], pairs % matrix.shape[0], count, entry_pair
+
+    @cached_property
+    def weight_instance(self) -> Tensor:
+        """``(T,)`` the instance of each term of ``terms`` (what ``select_weights`` keeps by)."""
+        if self.adjacency is None:
+            return self.term_instance
+        return torch.cat([self.term_instance, self.row_instance[self._differ_pairs[0]]])
+
+    def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
+        """The weights ``(T,)`` of the terms of the instances ``keep`` (bool ``(I,)``), in the order of the terms
+        of ``select(keep)``."""
+        return weights[keep[self.weight_instance]]
+
     @cached_property
     def _all_free(self) -> bool:
         """Whether the free variables are all the rows, in order (then ``x`` is the full assignment)."""
         return self.var_row.shape[0] == self.row_instance.shape[0]
 
-    def penalty(self, x: Tensor) -> Tensor:
+    def _rows(self, x: Tensor) -> Tensor:
+        """``(S, R, K)`` every row of every instance (clues as constant one-hots), from the free rows ``x``."""
+        return x if self._all_free else self.flat(x).view(x.shape[0], -1, self.num_categories)[:, :-1]
+
+    def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
         """``f(X)`` per instance: ``(S, F, K) -> (S, I)``, the sum of the instance's terms, the differ pairs'
-        ``½ Σ_r ⟨X_r, (A X)_r⟩`` by the sparse kernel (``_DifferPenalty``)."""
+        ``½ Σ_r ⟨X_r, (A X)_r⟩`` by the sparse kernel (``_DifferPenalty``). With ``weights`` ``(T,)`` (one per
+        term of ``terms``): the weighted sum ``Σ_t w_t term_t``, the differ pairs' as ``½ Σ_r ⟨X_r, (W X)_r⟩`` with
+        W the adjacency whose entries (u, v) and (v, u) both carry the weight of the pair {u, v}."""
         out = x.new_zeros(x.shape[0], self.num_instances)
-        if self.term_instance.numel():
-            out = out.index_add(1, self.term_instance, self.terms(x))
+        generic = self.term_instance.shape[0]
+        if generic:
+            terms = self.group_terms(x)
+            out = out.index_add(1, self.term_instance, terms if weights is None else terms * weights[:generic])
         if self.adjacency is not None:
-            rows = x if self._all_free else self.flat(x).view(x.shape[0], -1, self.num_categories)[:, :-1]
-            out = out + _DifferPenalty.apply(rows, self)
+            matrix = self.adjacency if weights is None else self._weighted_adjacency(weights[generic:])
+            out = out + _DifferPenalty.apply(self._rows(x), matrix, self.row_instance, self.num_instances)
         return out
+
+    def _weighted_adjacency(self, weights: Tensor) -> Tensor:
+        """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: one per pair):
+        still symmetric, as ``_DifferPenalty`` needs."""
+        matrix = self.adjacency
+        values = matrix.values() * weights[self._differ_pairs[3]]
+        with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape)
 
     @cached_property
     def _moment_plan(self) -> tuple[Tensor, ...]:
@@ -328,7 +391,7 @@ class ConstraintBatch:
         slot_group = slots // (literals // self.num_categories)
         return literal, group, count.to(self.dtype), slot_of, slot_group
 
-    def expected_penalty(self, probs: Tensor) -> Tensor:
+    def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor:
         """``E_{X~π}[f(X)]`` per instance ``(I,)`` in closed form, for independent rows ``X_v ~ Cat(probs_v)`` with
         probabilities ``probs`` ``(F, K)`` (differentiable: its gradient is the exact ∇ E f; fixed rows are
         constant one-hots).
@@ -342,6 +405,8 @@ class ConstraintBatch:
             conflict:     E[x_ℓ x_ℓ'] (as above);   forbidden: p_ℓ
 
         where E s_{G,v} = Σ_c m_c p_{v,c} and E s_{G,v}² = Σ_c m_c² p_{v,c} (m_c: how often (v, c) is in G).
+        A differ pair joins two different variables, so E[Σ_c X[u,c] X[v,c]] = Σ_c p_{u,c} p_{v,c}: the differ
+        penalty of ``probs`` itself. With ``weights`` (see ``penalty``) each term's expectation is weighted.
         """
         flat = self.flat(probs.unsqueeze(0))
         literal, group, count, slot_of, slot_group = self._moment_plan
@@ -360,7 +425,14 @@ class ConstraintBatch:
         same_literal = self.pairs[:, 0] == self.pairs[:, 1]
         conflict = torch.where(same_row, a * same_literal.to(a.dtype), a * b)
         terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)[0]
-        return terms.new_zeros(self.num_instances).index_add(0, self.term_instance, terms)
+        generic = terms.shape[0]
+        out = terms.new_zeros(self.num_instances).index_add(0, self.term_instance,
+                                                            terms if weights is None else terms * weights[:generic])
+        if self.adjacency is not None:
+            matrix = self.adjacency if weights is None else self._weighted_adjacency(weights[generic:])
+            out = out + _DifferPenalty.apply(self._rows(probs.unsqueeze(0)), matrix, self.row_instance,
+                                             self.num_instances)[0]
+        return out
 
     def fill(self, x: Tensor) -> Tensor:
         """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
@@ -403,20 +475,21 @@ def _adjacency(pairs: Tensor, rows: int, dtype: torch.dtype) -> Tensor:
 
 
 class _DifferPenalty(torch.autograd.Function):
-    """The differ pairs' penalty per instance, ``f_i(X) = ½ Σ_{r ∈ i} ⟨X_r, (A X)_r⟩ = Σ_{(u,v)} Σ_c X_uc X_vc``,
-    from one sparse product per sample; since A is symmetric, ``∂f_i/∂X_r = (A X)_r``: the backward pass reuses
-    the forward product (no second sparse product)."""
+    """The differ pairs' penalty per instance, ``f_i(X) = ½ Σ_{r ∈ i} ⟨X_r, (A X)_r⟩ = Σ_{(u,v)} A_uv Σ_c X_uc X_vc``,
+    from one sparse product per sample; since A is symmetric (also with breakout weights: one per pair, on both of its
+    entries), ``∂f_i/∂X_r = (A X)_r``: the backward pass reuses the forward product (no
+    second sparse product)."""
 
     @staticmethod
-    def forward(ctx, rows: Tensor, batch: ConstraintBatch) -> Tensor:  # type: ignore[override]
-        matrix = batch.adjacency
+    def forward(ctx, rows: Tensor, matrix: Tensor, row_instance: Tensor,  # type: ignore[override]
+                num_instances: int) -> Tensor:
         neighbours = torch.stack([matrix @ sample.contiguous() for sample in rows])  # (S, R, K): (A X)_r
         per_row = (rows * neighbours).sum(-1).mul_(0.5)
-        ctx.save_for_backward(neighbours, batch.row_instance)
-        out = per_row.new_zeros(rows.shape[0], batch.num_instances)
-        return out.index_add_(1, batch.row_instance, per_row)
+        ctx.save_for_backward(neighbours, row_instance)
+        out = per_row.new_zeros(rows.shape[0], num_instances)
+        return out.index_add_(1, row_instance, per_row)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
         neighbours, row_instance = ctx.saved_tensors
-        return neighbours * grad[:, row_instance].unsqueeze(-1), None
+        return neighbours * grad[:, row_instance].unsqueeze(-1), None, None, None

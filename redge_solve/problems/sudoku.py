@@ -196,6 +196,10 @@ class SudokuBatch:
         """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
         return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
 
+    def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
+        """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
+        return weights[keep]
+
     def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor:
         """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
 
