@@ -34,7 +34,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from redge_solve.problems.color_search import dsatur, fewest_colors  # noqa: E402
-from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, parse_dimacs  # noqa: E402,E501
+from redge_solve.problems.coloring import (  # noqa: E402
+    COLOR_DEFAULTS,
+    Graph,
+    coloring_spec,
+    maximal_cliques,
+    parse_dimacs,
+    queen_graph,
+)
 from redge_solve.problems.constraints import ConstraintBatch  # noqa: E402
 from redge_solve.solver import solve  # noqa: E402
 
@@ -42,28 +49,32 @@ DATA = ROOT.parent / "shared" / "data" / "dimacs"
 CHI = {"anna": 11, "david": 11, "games120": 9, "myciel4": 5, "myciel5": 6, "queen6_6": 7, "queen7_7": 7,
        "queen8_8": 9, "queen8_12": 12, "mulsol.i.1": 49, "zeroin.i.1": 49}
 """Chromatic numbers of the dev instances (../shared/data/README.md)."""
+QUEEN_CHI = {9: 10, 11: 11, 13: 13}
+"""χ of the n × n queen graphs ``--queens`` may add (as the DIMACS archive lists them); the search is not told them:
+it runs from DSATUR down until a number of colours fails within its budget."""
 
 
-def instance_rows(data: pathlib.Path, seeds: int, max_seconds: float, steps: int | None, at_chi: bool) -> list[dict]:
+def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_seconds: float, steps: int | None,
+                  at_chi: bool) -> list[dict]:
+    """One row per (graph, seed); each graph comes with its χ and whether the search is told it."""
     rows = []
     config = COLOR_DEFAULTS if steps is None else replace(COLOR_DEFAULTS, steps=steps)
-    for path in sorted(data.glob("*.col")):
-        name = path.stem
-        graph = parse_dimacs(path.read_text(), name)
-        chi = CHI.get(name, graph.chromatic_number)
+    for graph, chi, told in graphs:
+        name = graph.name
         start = time.perf_counter()
         dsatur_k = len(set(dsatur(graph).tolist()))
         dsatur_seconds = time.perf_counter() - start
         for seed in range(seeds):
             start = time.perf_counter()
-            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=chi)
+            known = chi if told else None
+            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known)
             row = {"name": name, "vertices": graph.num_vertices, "edges": int(graph.edges.shape[0]), "chi": chi,
                    "seed": seed, "dsatur_colors": dsatur_k, "dsatur_seconds": round(dsatur_seconds, 4),
                    "colors": result.best_colors, "method": result.best_method, "lower_bound": result.lower_bound,
                    "seconds": round(time.perf_counter() - start, 3),
                    "steps": sum(a.steps for a in result.attempts),
                    "attempts": [a.record() for a in result.attempts]}
-            if at_chi and chi is not None:
+            if at_chi and told and chi is not None:
                 problem = ConstraintBatch.from_specs([coloring_spec(graph, chi, maximal_cliques(graph))])
                 start = time.perf_counter()
                 out = solve(problem, replace(config, seed=seed))
@@ -118,6 +129,8 @@ def main() -> None:
     parser.add_argument("--max-seconds", type=float, default=60.0, help="budget of each K tried")
     parser.add_argument("--steps", type=int, default=None, help="step budget of each K (default: the defaults')")
     parser.add_argument("--at-chi", action="store_true", help="also solve each instance at K = χ directly")
+    parser.add_argument("--queens", default="", help="also the n × n queen graphs, e.g. 9,11,13 (generated; the "
+                        "search is not told their χ)")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--speed-steps", type=int, default=100)
     parser.add_argument("--out", default=None, help="JSON output path")
@@ -127,12 +140,17 @@ def main() -> None:
                     "torch": torch.__version__, "threads": torch.get_num_threads(),
                     "config": {k: v for k, v in COLOR_DEFAULTS.__dict__.items() if k != "params"}}
     if not args.speed_only:
+        graphs = []
         if not args.data.is_dir():
-            print(f"skipping the instances: {args.data} does not exist (the dev data lives in ../shared/data)",
+            print(f"skipping the dev instances: {args.data} does not exist (the dev data lives in ../shared/data)",
                   file=sys.stderr)
         else:
-            record["instances"] = instance_rows(args.data, args.seeds, args.max_seconds, args.steps, args.at_chi)
-            print(table(record["instances"]))
+            for path in sorted(args.data.glob("*.col")):
+                graph = parse_dimacs(path.read_text(), path.stem)
+                graphs.append((graph, CHI.get(path.stem, graph.chromatic_number), True))
+        graphs += [(queen_graph(n, n), QUEEN_CHI.get(n), False) for n in map(int, filter(None, args.queens.split(",")))]
+        record["instances"] = instance_rows(graphs, args.seeds, args.max_seconds, args.steps, args.at_chi)
+        print(table(record["instances"]))
     record["speed"] = speed(args.speed_steps)
     print(f"\nspeed: {record['speed']}")
     if args.out:

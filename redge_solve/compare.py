@@ -42,10 +42,11 @@ from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .plots import new_figure, plot_mean_band, png_bytes
+from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import sudoku_records
 from .settings import RUN_FIELDS
-from .solver import CONSTRAINT_DEFAULTS, DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
+from .solver import DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
 RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
 """(results of a window of the instances, the window) -> one record per instance of the window, with at least the
@@ -161,8 +162,8 @@ def run_config(
     overrides: Mapping[str, Any] | None = None, defaults: SolverConfig = DEFAULTS,
 ) -> SolverConfig:
     """The ``SolverConfig`` of one run (``build_config``): ``defaults`` (the problem's product settings: Sudoku's
-    ``DEFAULTS``, ``CONSTRAINT_DEFAULTS`` for the other problems) with the spec's estimator, then the protocol,
-    then ``overrides``."""
+    ``DEFAULTS``, ``COLOR_DEFAULTS`` or ``QUEENS_DEFAULTS`` for graphs and boards) with the spec's estimator, then
+    the protocol, then ``overrides``."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     bad = [k for k in overrides if k not in OVERRIDABLE]
     if bad:
@@ -587,8 +588,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         if not instances:
             raise CompareInputError(f"no instances in {source} from {offset}")
         ids = tuple(range(offset, offset + len(instances)))
-        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances",
-                            CONSTRAINT_DEFAULTS)
+        defaults = QUEENS_DEFAULTS if source.startswith("queens:") else COLOR_DEFAULTS
+        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances", defaults)
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
         rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)

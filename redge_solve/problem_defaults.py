@@ -8,15 +8,20 @@ from dataclasses import replace
 
 from .settings import CONSTRAINT_DEFAULTS
 
-COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
-"""The ``color`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23
-(2-core shared CPU, ST, 4 samples × 4 restarts, lr 0.2) on the four graphs of puzzles/graphs at their χ, 2 seeds:
-first solved steps (geometric-40, myciel3, myciel4, petersen) 5/6/6/19 and 4/5/11/29 with random initial logits (std
-1) against 7/2/18/41 and 12/2/13/43 from uniform logits, and 7/2/15/76 and 15/5/6/61 at lr 0.1. Kept after trying
-the DIMACS dev instances (2026-12-01, docs/coloring.md): with the clique groups of ``coloring_spec`` they colour
-every non-queen instance at χ within 240 steps; no setting tried (lr 0.05–1, fresh starts every 100/200/500 steps
-or never, 16 restarts × 1 sample, 16 samples × 1 restart, init std 0 or 3, gumbel, reinmax, redge, redge-cov)
-coloured queen6_6 or queen7_7 at χ = 7 in 2000 steps."""
+COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0, max_logit=3.0, weight_step=0.05, restarts=32, samples=2,
+                         reset_every=0, steps=10000)
+"""The ``color`` command's solver settings: ST at lr 0.2 from random initial logits (std 1), with bounded logits
+(centred, clipped to ±(3 + ln K)) and breakout weights on the edges and clique groups (0.05 per step of a term the
+mode breaks), 32 restarts × 2 samples, no fresh starts, 10000 steps (early stop ends a run at its first colouring).
+
+Measured on the DIMACS dev instances at K = χ (2-core CPU, 2026-12-01, docs/coloring.md): every one coloured, over 3
+seeds. Before the bounded logits and edge weights (4 samples × 4 restarts, a fresh start every 500 steps), no setting
+tried coloured queen6_6, queen7_7, queen8_8 or queen8_12 at χ: the softmax saturates at 1–4 monochromatic edges and
+passes no gradient. Each piece alone is not enough (a stand-alone probe, queen6_6 at K = 7, 16 restarts, 1500 steps: 0
+of 16 restarts with either, 2–4 with both); the bound grows with ln K because a = 5 without it failed mulsol.i.1 and
+zeroin.i.1 at K = 49; a = 2.5 failed one of 3 seeds on mulsol.i.1 and queen8_8; with c = 5, 32 × 2 coloured queen8_8
+at 9 in 4 of 4 seeds within 6000 steps, 16 × 4 in 4 of 4 but slower, 32 × 1 in 3 of 4; fresh starts every 500 steps
+lose the weights learnt (probe: queen7_7 1 of 16 restarts against 4 without, queen8_8 0 against 2)."""
 
 LATIN_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
 """The ``latin`` command's solver settings: the product defaults with random initial logits. Measured on 2026-11-23

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import pathlib
 from dataclasses import replace
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli_problems import invoke
 
+from redge_solve import solver
 from redge_solve.problems.color_search import (
     SearchInterrupted,
     compact,
@@ -26,11 +28,13 @@ from redge_solve.problems.coloring import (
     COLOR_DEFAULTS,
     Graph,
     chromatic_number,
+    clique_number,
     coloring_spec,
     maximal_cliques,
     myciel,
     parse_dimacs,
     petersen,
+    queen_graph,
     verify_coloring,
 )
 from redge_solve.problems.constraints import ConstraintBatch, ConstraintSpec
@@ -278,3 +282,102 @@ def test_bad_max_seconds_is_one_line_exit_2():
     result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--max-seconds", "-1")
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "--max-seconds must be a number >= 0" in result.output
+
+
+# ---- breakout weights on the edges, bounded logits, the queen graphs ----------------------------------------------
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_weighted_penalty_is_the_weighted_sum_of_the_terms_and_so_is_its_gradient(specs, samples, seed):
+    batch = ConstraintBatch.from_specs(specs, torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(samples, batch.num_variables, batch.num_categories, generator=gen, dtype=torch.float64)
+    x.requires_grad_(True)
+    weights = 1 + 3 * torch.rand(batch.weight_instance.shape[0], generator=gen, dtype=torch.float64)
+
+    def per_instance(terms: torch.Tensor) -> torch.Tensor:
+        return terms.new_zeros(samples, batch.num_instances).index_add(1, batch.weight_instance, terms)
+
+    torch.testing.assert_close(per_instance(batch.terms(x)), batch.penalty(x))
+    value = batch.penalty(x, weights)  # the differ pairs through the weighted sparse kernel
+    reference = per_instance(batch.terms(x) * weights)  # every edge spelled out by autograd
+    torch.testing.assert_close(value, reference)
+    (ours,) = torch.autograd.grad(value.sum(), x)
+    (theirs,) = torch.autograd.grad(reference.sum(), x)
+    torch.testing.assert_close(ours, theirs)
+    # one-hot assignments (the modes the weights are raised on) take a path of their own
+    values = torch.randint(0, batch.num_categories, (samples, batch.num_variables), generator=gen)
+    hot = torch.nn.functional.one_hot(values, batch.num_categories).to(torch.float64)
+    torch.testing.assert_close(batch.terms(hot), batch.terms(hot * (1 - 1e-12)))  # not one-hot: the products
+    torch.testing.assert_close(per_instance(batch.terms(hot)), batch.penalty(hot))
+    # select keeps each kept instance's weights with its terms
+    keep = torch.rand(batch.num_instances, generator=gen) < 0.5
+    if keep.any():
+        kept = batch.select(keep)
+        rows = keep[batch.var_instance]
+        torch.testing.assert_close(kept.penalty(x.detach()[:, rows], batch.select_weights(weights, keep)),
+                                   batch.penalty(x.detach(), weights)[:, keep])
+
+
+def test_breakout_weights_rise_on_the_edges_the_mode_colours_alike():
+    graph = Graph.from_edges(3, [(0, 1), (1, 2)])
+    config = replace(COLOR_DEFAULTS, restarts=1, weight_step=0.5)
+    state = solver._Batch(ConstraintBatch.from_specs([coloring_spec(graph, 2)]), config, torch.arange(1))
+    mode = torch.nn.functional.one_hot(torch.tensor([0, 0, 1]), 2).float().unsqueeze(0)  # edge 0-1 monochromatic
+    state.raise_weights(mode)
+    weighted = state.problem.penalty(torch.nn.functional.one_hot(torch.tensor([[1, 1, 1]]), 2).float(),
+                                     state.weights)
+    assert weighted.tolist() == [[1.5 + 1.0]]  # both edges conflict; 0-1 now weighs 1.5
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_bounded_logits_are_centred_and_clipped_and_leave_excluded_values_alone(allowed):
+    from redge_solve.problems.sudoku import SudokuBatch
+    from redge_solve.solver import DEFAULTS
+
+    grids = torch.tensor([[int(c) for c in "530070000600195000098000060800060003400803001700020006060000280000419005"
+                           "000080079"]])
+    problem = SudokuBatch.from_grids(grids).deduce("candidates" if allowed else "none")
+    config = replace(DEFAULTS, max_logit=1.5, restarts=1, deduce="none")
+    state = solver._Batch(problem, config, torch.arange(1))
+    with torch.no_grad():
+        state.logits.add_(20 * torch.randn(state.logits.shape, generator=torch.Generator().manual_seed(0)))
+    before = state.logits.detach().clone()
+    state.bound_logits()
+    bound = 1.5 + math.log(9)
+    mask = state.allowed if allowed else torch.ones_like(before, dtype=torch.bool)
+    after = state.logits.detach()
+    assert bool((after[mask].abs() <= bound + 1e-5).all()) and bool((after[mask].abs() > bound - 1e-5).any())
+    assert torch.equal(after[~mask], before[~mask])  # excluded values keep their logit
+    centred = (before - (before * mask).sum(-1, keepdim=True) / mask.sum(-1, keepdim=True)).clamp(-bound, bound)
+    torch.testing.assert_close(after[mask], centred[mask])
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="max_logit"):
+            replace(DEFAULTS, max_logit=bad)
+
+
+@pytest.mark.parametrize("n, m, edges", [(5, 5, 160), (6, 6, 290), (8, 8, 728), (8, 12, 1368)])
+def test_queen_graph_has_the_dimacs_edge_counts(n, m, edges):
+    graph = queen_graph(n, m)
+    assert graph.num_vertices == n * m and graph.edges.shape[0] == edges
+    assert clique_number(graph) == max(n, m)  # the longer side: a row of the board
+
+
+def test_queen6_6_is_coloured_at_chi_only_with_bounded_logits_and_edge_weights():
+    """queen6_6 at χ = 7, the instance no setting of the old knobs coloured: the defaults do within 600 steps,
+    the defaults without the two new knobs do not."""
+    graph = queen_graph(6, 6)
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, 7, maximal_cliques(graph))])
+    config = replace(COLOR_DEFAULTS, steps=600)
+    found = solver.solve(problem, config)
+    assert bool(found.found[0]) and verify_coloring(graph, found.solution[0], 7)
+    assert not bool(solver.solve(problem, replace(config, max_logit=0.0, weight_step=0.0)).found[0])
+
+
+def test_compare_on_graphs_and_boards_starts_from_their_commands_defaults():
+    from redge_solve.compare import load_compare_input
+    from redge_solve.problems.queens import QUEENS_DEFAULTS
+
+    assert load_compare_input(str(GRAPHS / "petersen.col"), colors=3).defaults == COLOR_DEFAULTS
+    assert load_compare_input("queens:8").defaults == QUEENS_DEFAULTS

@@ -80,6 +80,7 @@ def compare_command(
     weight_step: opt.WeightStep = None,  # type: ignore[assignment]
     reset_every: opt.ResetEvery = None,  # type: ignore[assignment]
     max_restarts: opt.MaxRestarts = None,  # type: ignore[assignment]
+    max_logit: opt.MaxLogit = None,  # type: ignore[assignment]
     max_seconds: opt.MaxSeconds = None,
     tune: Optional[int] = typer.Option(
         None, "--tune", min=1, metavar="N",
@@ -139,7 +140,7 @@ def compare_command(
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(grid or [], "--grid").items()}
     overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
-                     reset_every=reset_every, max_restarts=max_restarts, max_seconds=max_seconds,
+                     reset_every=reset_every, max_restarts=max_restarts, max_logit=max_logit, max_seconds=max_seconds,
                      deduce=deduce and deduce.value)
     diagnose = diagnose or diagnose_only
     try:

@@ -97,6 +97,10 @@ MaxRestarts = Annotated[int, typer.Option(
     "--max-restarts", min=0, metavar="N",
     help=f"More restarts for puzzles that take long: at every {RESTART_GROWTH_PERIOD}th fresh start the restarts of "
     "the unsolved puzzles double, up to N (0: always --restarts).")]
+MaxLogit = Annotated[float, typer.Option(
+    "--max-logit", min=0.0, metavar="A",
+    help="Bounded logits: after each step every variable's logits are centred and clipped to ±(A + ln K), so the "
+    "probabilities never saturate (0: unbounded).")]
 MaxSeconds = Annotated[Optional[float], typer.Option(
     "--max-seconds", metavar="S", show_default=False,
     help="Time budget in seconds for the whole run: what is still unsolved when it is spent stops, unsolved "

@@ -190,6 +190,16 @@ def myciel(k: int) -> Graph:
     return Graph.from_edges(graph.num_vertices, graph.edges, f"myciel{k}")
 
 
+def queen_graph(rows: int, columns: int) -> Graph:
+    """The DIMACS ``queen{rows}_{columns}`` graph: one vertex per square of a rows × columns board (row-major), an
+    edge between two squares a queen moves between (same row, column or diagonal)."""
+    square = torch.arange(rows * columns)
+    r, c = torch.div(square, columns, rounding_mode="floor"), square % columns
+    dr, dc = r.view(-1, 1) - r.view(1, -1), c.view(-1, 1) - c.view(1, -1)
+    attacks = (dr == 0) | (dc == 0) | (dr.abs() == dc.abs())
+    return Graph.from_edges(rows * columns, torch.triu(attacks, diagonal=1).nonzero(), f"queen{rows}_{columns}")
+
+
 def random_geometric(n: int, radius: float, seed: int) -> Graph:
     """n points uniform in the unit square (torch generator seeded with ``seed``), an edge when closer than
     ``radius``."""
