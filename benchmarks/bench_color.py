@@ -12,8 +12,9 @@ solver at K = χ directly (what ``redge-solve color FILE --colors χ`` runs, cli
 solved step, seconds. Colours and steps do not depend on the machine's load; seconds do.
 
 The speed part builds a G(n, m) random graph with n = 1000 vertices and m = 10⁴ edges (networkx
-``gnm_random_graph``, seed 0), K = its DSATUR colours, and times ``--speed-steps`` solver steps of the colouring
-defaults (early stop off) after a short warm-up: ms/step, and ms/step of the penalty with its gradient alone.
+``gnm_random_graph``, seed 0), K = its DSATUR colours, and times ``--speed-steps`` solver steps (early stop off)
+after a short warm-up, with the colouring defaults and the ``SPEED_VARIANTS`` (what the restarts, samples, bounded
+logits and edge weights cost): ms/step, and ms/step of the penalty with its gradient alone.
 Prints a Markdown table (per-instance lines go to stderr as they finish) and writes everything to ``--out``.
 """
 
@@ -85,19 +86,32 @@ def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_
     return rows
 
 
+SPEED_VARIANTS = {
+    "defaults": {},
+    "defaults without edge weights": {"weight_step": 0.0},
+    "4 restarts x 4 samples": {"restarts": 4, "samples": 4},
+    "4 x 4 without bounded logits or weights": {"restarts": 4, "samples": 4, "weight_step": 0.0, "max_logit": 0.0},
+}
+"""Settings the step time is measured at, in the same run: the defaults, and what each costs."""
+
+
 def speed(steps: int) -> dict:
-    """ms/step of the colouring defaults on a G(1000, 10⁴) graph (see the module docstring)."""
+    """ms/step of the colouring defaults, and of ``SPEED_VARIANTS``, on a G(1000, 10⁴) graph (see the module
+    docstring)."""
     import networkx as nx
 
     nx_graph = nx.gnm_random_graph(1000, 10_000, seed=0)
     graph = Graph.from_edges(1000, list(nx_graph.edges()), "gnm-1000-10000")
     k = len(set(dsatur(graph).tolist()))
     problem = ConstraintBatch.from_specs([coloring_spec(graph, k, maximal_cliques(graph))])
-    config = replace(COLOR_DEFAULTS, early_stop=False)
-    solve(problem, replace(config, steps=5))  # warm-up
-    start = time.perf_counter()
-    solve(problem, replace(config, steps=steps))
-    per_step = (time.perf_counter() - start) / steps
+    per_step = {}
+    for name, changes in SPEED_VARIANTS.items():
+        config = replace(COLOR_DEFAULTS, early_stop=False, **changes)
+        solve(problem, replace(config, steps=5))  # warm-up
+        start = time.perf_counter()
+        solve(problem, replace(config, steps=steps))
+        per_step[name] = round((time.perf_counter() - start) / steps * 1000, 3)
+    config = COLOR_DEFAULTS
     repeated = problem.repeat(config.restarts)
     x = torch.rand(config.samples, repeated.num_variables, k, requires_grad=True)
     start = time.perf_counter()
@@ -106,7 +120,8 @@ def speed(steps: int) -> dict:
     kernel = (time.perf_counter() - start) / steps
     return {"graph": graph.name, "vertices": 1000, "edges": int(graph.edges.shape[0]), "colors": k,
             "samples": config.samples, "restarts": config.restarts, "estimator": config.estimator, "steps": steps,
-            "ms_per_step": round(per_step * 1000, 3), "penalty_and_gradient_ms": round(kernel * 1000, 3)}
+            "ms_per_step": per_step["defaults"], "ms_per_step_by_setting": per_step,
+            "penalty_and_gradient_ms": round(kernel * 1000, 3)}
 
 
 def table(rows: list[dict]) -> str:

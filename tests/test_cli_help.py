@@ -69,8 +69,14 @@ def test_the_helps_defaults_are_the_libraries():
 
     assert DEFAULT_ESTIMATORS == ",".join(PAPER_ESTIMATORS)
     assert SPEC_DEFAULTS == CONSTRAINT_DEFAULTS
-    assert LATIN_DEFAULTS == COLOR_DEFAULTS == QUEENS_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(
+    assert LATIN_DEFAULTS == QUEENS_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(
         **{**vars(CONSTRAINT_DEFAULTS), "init_std": 1.0, "lr": 0.2})
+    assert COLOR_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(**{
+        **vars(CONSTRAINT_DEFAULTS), "init_std": 1.0, "max_logit": 3.0, "weight_step": 0.05, "restarts": 32,
+        "samples": 2, "reset_every": 0, "steps": 10000})
+    color = " ".join(re.sub(r"[│╭╮╰╯─]", " ", help_text("color")).split())
+    for flag in ("--max-logit", "--weight-step", "--reset-every"):
+        assert flag in color
     text = help_text("sudoku")
     flat = " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
     for flag in ("--deduce", "--weight-step", "--reset-every", "--max-seconds"):

@@ -68,7 +68,7 @@ def test_compare_on_a_directory_of_graphs_and_on_queens(tmp_path):
                     "--no-progress", "--out", str(tmp_path / "cmp"))
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "cmp.json").read_text())
-    assert data["puzzles"] == 4 and {r["name"] for r in data["runs"][0]["records"]} >= {"petersen", "myciel3"}
+    assert data["puzzles"] == 5 and {r["name"] for r in data["runs"][0]["records"]} >= {"petersen", "queen6_6"}
     queens = invoke("compare", "queens:5,6", "-e", "st", "--seeds", "1", "--steps", "100", "--no-progress")
     assert queens.exit_code == 0, queens.output
 

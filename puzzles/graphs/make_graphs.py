@@ -1,11 +1,12 @@
 """Write the example DIMACS graphs of this folder, each with its chromatic number computed by exact search.
 
-    python puzzles/graphs/make_graphs.py        # rewrites petersen.col, myciel3.col, myciel4.col, geometric-40.col
+    python puzzles/graphs/make_graphs.py        # rewrites petersen.col, myciel3.col, myciel4.col, geometric-40.col,
+                                                # queen6_6.col
 
 The graphs come from ``redge_solve.problems.coloring``: the Petersen graph (χ = 3), Mycielski graphs built by
-code (myciel3 = Grötzsch graph, χ = 4; myciel4, χ = 5 — the same graphs as the DIMACS files of those names) and a
-random geometric graph (40 points in the unit square, seed 0). χ is found by ``chromatic_number`` (backtracking),
-never typed in.
+code (myciel3 = Grötzsch graph, χ = 4; myciel4, χ = 5 — the same graphs as the DIMACS files of those names), a
+random geometric graph (40 points in the unit square, seed 0) and the 6 × 6 queen graph (the same graph as the
+DIMACS queen6_6.col, χ = 7). χ is found by ``chromatic_number`` (backtracking), never typed in.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redge_solve.problems.coloring import (
     geometric_radius_for,
     myciel,
     petersen,
+    queen_graph,
     random_geometric,
     to_dimacs,
 )
@@ -34,6 +36,8 @@ def graphs() -> dict[str, tuple[Graph, str]]:
         "geometric-40": (random_geometric(40, radius, seed=0),
                          f"random geometric graph: 40 points uniform in the unit square (torch seed 0), "
                          f"edge when closer than {radius}"),
+        "queen6_6": (queen_graph(6, 6), "the 6 x 6 queen graph: squares of a chessboard, an edge when a queen moves "
+                                        "between them"),
     }
 
 
