@@ -48,8 +48,9 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
             name = source[len(HUB_PREFIX):]
             if not name.strip("/"):
                 raise SourceError("hf: needs a dataset name, e.g. hf:Ritvik19/Sudoku-Dataset")
-            if not offline() and not hub_reachable():
-                # No network: go offline at once (a cached copy still loads) instead of ~20 s of noisy retries.
+            if offline() or not hub_reachable():
+                # No network: go offline at once (a cached copy still loads) instead of ~20 s of noisy retries; and
+                # HF_HUB_OFFLINE set after `datasets` was imported (by a caller of the library) reaches it too.
                 _force_offline(datasets)
             dataset = datasets.load_dataset(name, split=split)
         else:

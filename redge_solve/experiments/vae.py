@@ -87,7 +87,7 @@ def load_images(source: str = MNIST) -> Images:
     if not hub and not Path(name).exists():
         raise SourceError(f"no such dataset directory or file: {source}")
     try:
-        if hub and not offline() and not hub_reachable():
+        if hub and (offline() or not hub_reachable()):  # see data.open_source
             _force_offline(datasets)
         splits = datasets.load_dataset(name)
     except (ConnectionError, OSError) as exc:
