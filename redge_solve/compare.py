@@ -572,7 +572,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
     puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
     break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
     from .data import SourceError, iter_chunks, open_source
-    from .problems.instances import batch, problem_source
+    from .problems.instances import QUEENS_PREFIX, batch, problem_source
     from .problems.textfile import ProblemFileError
 
     if offset < 0:
@@ -588,7 +588,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         if not instances:
             raise CompareInputError(f"no instances in {source} from {offset}")
         ids = tuple(range(offset, offset + len(instances)))
-        defaults = QUEENS_DEFAULTS if source.startswith("queens:") else COLOR_DEFAULTS
+        defaults = QUEENS_DEFAULTS if source.startswith(QUEENS_PREFIX) else COLOR_DEFAULTS
         return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances", defaults)
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)

@@ -48,10 +48,7 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
             name = source[len(HUB_PREFIX):]
             if not name.strip("/"):
                 raise SourceError("hf: needs a dataset name, e.g. hf:Ritvik19/Sudoku-Dataset")
-            if offline() or not hub_reachable():
-                # No network: go offline at once (a cached copy still loads) instead of ~20 s of noisy retries; and
-                # HF_HUB_OFFLINE set after `datasets` was imported (by a caller of the library) reaches it too.
-                _force_offline(datasets)
+            offline_unless_reachable(datasets)
             dataset = datasets.load_dataset(name, split=split)
         else:
             path = Path(source)
@@ -167,6 +164,14 @@ def hub_reachable(timeout: float = 3.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def offline_unless_reachable(datasets_module) -> None:
+    """Before a hub load: with no network, switch the imported ``datasets`` offline at once (a cached copy still
+    loads) instead of ~20 s of noisy retries; ``HF_HUB_OFFLINE`` set after ``datasets`` was imported (by a caller of
+    the library) reaches it the same way."""
+    if offline() or not hub_reachable():
+        _force_offline(datasets_module)
 
 
 def _force_offline(datasets_module) -> None:

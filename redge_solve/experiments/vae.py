@@ -75,7 +75,7 @@ def load_images(source: str = MNIST) -> Images:
     """
     import datasets
 
-    from ..data import _force_offline, _one_line, _quiet_hub_logging, hub_reachable, offline
+    from ..data import _one_line, _quiet_hub_logging, offline_unless_reachable
 
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
@@ -87,8 +87,8 @@ def load_images(source: str = MNIST) -> Images:
     if not hub and not Path(name).exists():
         raise SourceError(f"no such dataset directory or file: {source}")
     try:
-        if hub and (offline() or not hub_reachable()):  # see data.open_source
-            _force_offline(datasets)
+        if hub:
+            offline_unless_reachable(datasets)
         splits = datasets.load_dataset(name)
     except (ConnectionError, OSError) as exc:
         if hub:

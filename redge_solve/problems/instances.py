@@ -139,6 +139,10 @@ __all__ = ["Instance", "batch", "coloring_instance", "instance_records", "latin_
            "solution_values", "user_instance"]
 
 
+QUEENS_PREFIX = "queens:"
+"""A ``compare`` source of N-Queens boards: ``queens:8,16,32``."""
+
+
 def problem_source(source: str, colors: int | None = None) -> list[Instance] | None:
     """The instances named by a ``compare`` source, or None when it is not one of these (Sudoku data then):
     ``queens:8,16,32`` (N-Queens boards), a DIMACS ``.col`` file, or a directory of them (sorted by name), each
@@ -148,9 +152,9 @@ def problem_source(source: str, colors: int | None = None) -> list[Instance] | N
     from .coloring import parse_dimacs
     from .textfile import ProblemFileError, read_text
 
-    if source.startswith("queens:"):
+    if source.startswith(QUEENS_PREFIX):
         try:
-            sizes = [int(n) for n in source.removeprefix("queens:").split(",") if n.strip()]
+            sizes = [int(n) for n in source.removeprefix(QUEENS_PREFIX).split(",") if n.strip()]
         except ValueError:
             raise ProblemFileError(f"{source}: expected queens:N1,N2,... with integers") from None
         if not sizes or any(n < 4 for n in sizes):
