@@ -50,8 +50,8 @@ class SolverConfig:
     # puzzles still unsolved double, up to this many; 0 (or <= restarts): always `restarts`. A schedule by step only,
     # so a puzzle's run does not depend on the other puzzles of its batch
     max_restarts: int = 64
-    # bounded logits: after each step every variable's logits are centred and clipped to [-max_logit, max_logit], so
-    # its probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
+    # bounded logits: after each step every variable's logits are centred and clipped to ±(max_logit + ln K), so its
+    # probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
     max_logit: float = 0.0
 
     def __post_init__(self) -> None:

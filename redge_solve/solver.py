@@ -181,10 +181,10 @@ class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
     ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
     penalty terms (None unless ``weight_step`` > 0), ``allowed``, the values each row may take (None: all),
-    ``active``, the positions in the run's results of the
-    puzzles still in the batch, and ``puzzle_ids``, the noise ids of all the run's puzzles. ``reset()`` restarts
-    every row from fresh logits (and unit weights); ``shrink(keep)`` drops the puzzles not kept, slicing every part
-    alike; ``grow(R)`` gives every active puzzle R rows."""
+    ``active``, the positions in the run's results of the puzzles still in the batch, and ``puzzle_ids``, the noise
+    ids of all the run's puzzles. ``reset()`` restarts every row from fresh logits (and unit weights);
+    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike; ``grow(R)`` gives every active puzzle R
+    rows; ``bound_logits()`` clips the logits after a step (``max_logit``)."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
         self.config, self.restarts, self.puzzle_ids = config, config.restarts, puzzle_ids
@@ -224,9 +224,9 @@ class _Batch:
         exploration (measured: c = 5 colours the queen graphs, K = 7..12, but not mulsol.i.1 or zeroin.i.1 at
         K = 49, which need c ≈ 7). Values a row may not take (``allowed``) keep their excluded logit and are left out
         of its mean."""
-        logits = self.logits
         if self.config.max_logit <= 0:
             return
+        logits = self.logits
         bound = self.config.max_logit + math.log(logits.shape[-1])
         if self.allowed is None:
             logits.sub_(logits.mean(-1, keepdim=True)).clamp_(-bound, bound)

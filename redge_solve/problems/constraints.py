@@ -360,11 +360,18 @@ class ConstraintBatch:
         ``½ Σ_r ⟨X_r, (A X)_r⟩`` by the sparse kernel (``_DifferPenalty``). With ``weights`` ``(T,)`` (one per
         term of ``terms``): the weighted sum ``Σ_t w_t term_t``, the differ pairs' as ``½ Σ_r ⟨X_r, (W X)_r⟩`` with
         W the adjacency whose entries (u, v) and (v, u) both carry the weight of the pair {u, v}."""
+        group_terms = self.group_terms(x) if self.term_instance.numel() else None
+        return self._weighted_sum(group_terms, x, weights)
+
+    def _weighted_sum(self, group_terms: Tensor | None, x: Tensor, weights: Tensor | None) -> Tensor:
+        """``(S, I)``: the ``group_terms`` ``(S, GE + GA + C + U)`` (None when there are none) summed per instance,
+        plus the differ pairs' sparse penalty of ``x`` (free rows ``(S, F, K)``), each term weighted by
+        ``weights`` (see ``penalty``) when given."""
         out = x.new_zeros(x.shape[0], self.num_instances)
         generic = self.term_instance.shape[0]
-        if generic:
-            terms = self.group_terms(x)
-            out = out.index_add(1, self.term_instance, terms if weights is None else terms * weights[:generic])
+        if group_terms is not None:
+            out = out.index_add(1, self.term_instance,
+                                group_terms if weights is None else group_terms * weights[:generic])
         if self.adjacency is not None:
             matrix = self.adjacency if weights is None else self._weighted_adjacency(weights[generic:])
             out = out + _DifferPenalty.apply(self._rows(x), matrix, self.row_instance, self.num_instances)
@@ -424,15 +431,8 @@ class ConstraintBatch:
         same_row = self.pairs[:, 0] // k == self.pairs[:, 1] // k
         same_literal = self.pairs[:, 0] == self.pairs[:, 1]
         conflict = torch.where(same_row, a * same_literal.to(a.dtype), a * b)
-        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)[0]
-        generic = terms.shape[0]
-        out = terms.new_zeros(self.num_instances).index_add(0, self.term_instance,
-                                                            terms if weights is None else terms * weights[:generic])
-        if self.adjacency is not None:
-            matrix = self.adjacency if weights is None else self._weighted_adjacency(weights[generic:])
-            out = out + _DifferPenalty.apply(self._rows(probs.unsqueeze(0)), matrix, self.row_instance,
-                                             self.num_instances)[0]
-        return out
+        terms = torch.cat([exact, atmost, conflict, flat.index_select(1, self.singles)], 1)
+        return self._weighted_sum(terms, probs.unsqueeze(0), weights)[0]
 
     def fill(self, x: Tensor) -> Tensor:
         """Complete assignments ``(S, I, V_max)``: clue values, free variables at ``argmax x``; −1 past V_i."""
@@ -477,8 +477,7 @@ def _adjacency(pairs: Tensor, rows: int, dtype: torch.dtype) -> Tensor:
 class _DifferPenalty(torch.autograd.Function):
     """The differ pairs' penalty per instance, ``f_i(X) = ½ Σ_{r ∈ i} ⟨X_r, (A X)_r⟩ = Σ_{(u,v)} A_uv Σ_c X_uc X_vc``,
     from one sparse product per sample; since A is symmetric (also with breakout weights: one per pair, on both of its
-    entries), ``∂f_i/∂X_r = (A X)_r``: the backward pass reuses the forward product (no
-    second sparse product)."""
+    entries), ``∂f_i/∂X_r = (A X)_r``: the backward pass reuses the forward product (no second sparse product)."""
 
     @staticmethod
     def forward(ctx, rows: Tensor, matrix: Tensor, row_instance: Tensor,  # type: ignore[override]
