@@ -54,9 +54,9 @@ class SolverConfig:
     # probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
     max_logit: float = 0.0
     # population moves: at every fresh start, this fraction of each unsolved puzzle's restarts (at least one, the
-    # last ones) starts not from fresh logits but from a copy of the logits of the puzzle's best restart (the lowest
-    # mode penalty at the step before), centred and clipped to ±elite_bound, so the copy's mode is the best one's and
-    # its samples try nearby grids (iterated local search); its Adam state and weights are fresh; 0: off
+    # last ones) starts not from uniform logits but from the mode of the puzzle's best restart (the lowest mode
+    # penalty at the step before): logit elite_bound at the mode's value, 0 at the others, so its samples try grids
+    # near that mode (iterated local search); Adam state and weights are fresh; 0: off
     elite: float = 0.0
     elite_bound: float = 2.0
 

@@ -235,10 +235,9 @@ class _Batch:
 
     @torch.no_grad()
     def _start_from(self, best: Tensor) -> None:
-        """Population move: the last ⌈elite × R⌉ rows of every puzzle take its best row's logits (``best``),
-        centred on their mean over the allowed values and clipped to ±``elite_bound``: the copy's mode is the best
-        row's, and each value keeps a probability of at least e^(−2 bound) of the mode's, so the copy's samples
-        try grids near it."""
+        """Population move: the last ⌈elite × R⌉ rows of every puzzle start from its best row's mode (``best``
+        holds that row's logits): logit ``elite_bound`` at the mode's value, 0 at the other allowed values, so each
+        of them has probability e^(−bound) of the mode's and the copy's samples try grids near the mode."""
         instance, restarts = self.problem.var_instance, self.restarts
         copies = min(restarts, math.ceil(self.config.elite * restarts))
         counts = torch.bincount(instance, minlength=self.problem.num_instances)
@@ -250,15 +249,8 @@ class _Batch:
         source = puzzle_first[instance // restarts] + torch.arange(instance.shape[0], device=instance.device) \
             - first[instance]
         copy = instance % restarts >= restarts - copies
-        values = best[source[copy]]
-        bound = self.config.elite_bound
-        if self.allowed is None:
-            values = (values - values.mean(-1, keepdim=True)).clamp_(-bound, bound)
-        else:
-            allowed = self.allowed[copy]
-            weight = allowed.to(values.dtype)
-            mean = (values * weight).sum(-1, keepdim=True) / weight.sum(-1, keepdim=True).clamp(min=1)
-            values = torch.where(allowed, (values - mean).clamp(-bound, bound), values)
+        mode = one_hot_argmax(best[source[copy]])
+        values = self.logits.detach()[copy] + self.config.elite_bound * mode  # the excluded values stay excluded
         self.logits[copy] = values
 
     @torch.no_grad()
