@@ -64,10 +64,16 @@ def bands(per_band: int, seed: int, data: Path = DATA) -> dict[str, list[tuple[s
             for band, rows in out.items()}
 
 
-def run_band(rows: list[tuple[str, str | None]], config: SolverConfig) -> dict:
+def run_band(rows: list[tuple[str, str | None]], config: SolverConfig, every: int = 0) -> dict:
     grids = torch.stack([grid_from_string(p) for p, _ in rows])
     start = time.perf_counter()
-    results = solve(SudokuBatch.from_grids(grids), config)
+
+    def report(progress) -> None:
+        if progress.step % every == 0:
+            print(f"  step {progress.step}: {progress.solved}/{progress.total} found, {progress.elapsed:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    results = solve(SudokuBatch.from_grids(grids), config, on_step=report if every else None)
     seconds = time.perf_counter() - start
     verified = [bool(results.found[i]) and verify_grid(results.solution[i], grids[i],
                                                        None if s is None else grid_from_string(s))
@@ -101,6 +107,8 @@ def main() -> None:
                         help="SolverConfig field over the defaults (params as JSON), repeatable")
     parser.add_argument("--seed", type=int, default=0, help="seed of the band samples")
     parser.add_argument("--json", help="write the table as JSON here")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="print the found count every N steps to stderr (0: never)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -123,7 +131,7 @@ def main() -> None:
     for level in args.deduce.split(","):
         config = dataclasses.replace(DEFAULTS, **{**overrides, "deduce": level})
         for band in wanted:
-            row = dict(band=band, deduce=level, **run_band(samples[band], config))
+            row = dict(band=band, deduce=level, **run_band(samples[band], config, args.progress))
             rows.append(row)
             median = "-" if row["median_step"] is None else f"{row['median_step']:g}"
             most = "-" if row["max_step"] is None else f"{row['max_step']:d}"
