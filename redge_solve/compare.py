@@ -41,6 +41,7 @@ from .atomic import write_atomic
 from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .grouped import SMALLEST_BUDGET
 from .plots import new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
@@ -54,7 +55,7 @@ keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``firs
 ``error`` key has no result."""
 
 PROTOCOLS = tuple(p.value for p in Protocol)
-OVERRIDABLE = tuple(name for name in RUN_FIELDS if name != "seed")  # the seeds are compare's own (``seeds``)
+OVERRIDABLE = (*(name for name in RUN_FIELDS if name != "seed"), "early_stop")  # the seeds are compare's own
 
 
 @dataclass(frozen=True)
@@ -381,6 +382,10 @@ def compare(
     (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` instances
     (default: all) run by ``executor`` (default: this process); results are batch-invariant, so only the timings
     (``seconds``, ms/step: then the sum over the run's tasks) depend on the split.
+
+    A time budget (``max_seconds`` in ``overrides``) bounds the whole comparison: each task gets an equal share of
+    what is left of it when the task is handed out (what is still unsolved at the end of its share stops, unsolved),
+    so every (spec, seed) gets about the same time. The tasks solve on the problem's device.
     """
     if not seeds:
         raise ValueError("no seeds")
@@ -396,13 +401,17 @@ def compare(
     bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
     task = partial(solve_part, problem=problem, make_records=make_records, ids=ids,
                    on_step=on_step if executor.in_process else None)
+    budget = overrides.get("max_seconds")
+    deadline = None if budget is None else time.time() + budget
 
     def parts() -> Iterator[RunPart]:
+        handed = 0
         for index, (spec, seed, config) in enumerate(plan):
             if on_run is not None:
                 on_run(RunEvent(index, len(plan), spec, seed, config))
             for start, stop in bounds:
-                yield RunPart(index, config, start, stop)
+                yield RunPart(index, share(config, deadline, len(plan) * len(bounds) - handed), start, stop)
+                handed += 1
 
     runs: list[Run] = []
     outcomes: list[PartResult | TaskFailed] = []
@@ -417,6 +426,15 @@ def compare(
         if on_run is not None:
             on_run(RunEvent(part.run, len(plan), spec, seed, config, run))
     return Comparison(runs, summarise(runs), Protocol(protocol).value, dict(overrides), ids)
+
+
+def share(config: SolverConfig, deadline: float | None, tasks_left: int) -> SolverConfig:
+    """``config`` for the next of ``tasks_left`` tasks sharing a run's time budget that ends at ``deadline`` (a
+    ``time.time()`` reading; None: no budget): an equal share of the time left, at least ``SMALLEST_BUDGET``."""
+    if deadline is None:
+        return config
+    left = (deadline - time.time()) / max(tasks_left, 1)
+    return replace(config, max_seconds=max(left, SMALLEST_BUDGET))
 
 
 @dataclass(frozen=True)
@@ -440,7 +458,7 @@ class PartResult:
 
 def window_of(problem: Problem, window: slice) -> Problem:
     """The instances ``window`` of ``problem`` (the problem itself when the window covers it)."""
-    keep = torch.zeros(problem.num_instances, dtype=torch.bool)
+    keep = torch.zeros(problem.num_instances, dtype=torch.bool, device=problem.var_instance.device)
     keep[window] = True
     return problem if keep.all() else problem.select(keep)
 
@@ -552,12 +570,13 @@ class CompareInput:
 
 def sudoku_input(clues: torch.Tensor, ids: Sequence[int] | None = None,
                  solutions: Sequence[torch.Tensor | None] | None = None,
-                 metas: Sequence[dict[str, Any]] | None = None) -> CompareInput:
-    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` (ids default to 0..I−1)."""
+                 metas: Sequence[dict[str, Any]] | None = None,
+                 device: torch.device | str | None = None) -> CompareInput:
+    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` solved on ``device`` (ids default to 0..I−1)."""
     ids = tuple(range(clues.shape[0])) if ids is None else tuple(int(i) for i in ids)
     records = SudokuRecords(clues, ids, None if solutions is None else tuple(solutions),
                             None if metas is None else tuple(metas))
-    return CompareInput(SudokuBatch.from_grids(clues), records, ids, "sudoku")
+    return CompareInput(SudokuBatch.from_grids(clues, device=device), records, ids, "sudoku")
 
 
 class CompareInputError(ValueError):
@@ -566,11 +585,13 @@ class CompareInputError(ValueError):
 
 def load_compare_input(source: str, colors: int | None = None, split: str = "train", offset: int = 0,
                        limit: int | None = None, puzzle_column: str = "puzzle",
-                       solution_column: str | None = "solution") -> CompareInput:
+                       solution_column: str | None = "solution",
+                       device: torch.device | str | None = None) -> CompareInput:
     """The instances named by ``source``: a DIMACS ``.col`` file or a directory of them (coloured with ``colors``
     or each file's chromatic number), ``queens:N1,N2,...``, else Sudoku rows ``offset .. offset+limit`` of a
     puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
-    break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
+    break a rule) before any run; the problem is built on ``device`` (default: the CPU). Raises
+    ``CompareInputError`` (one line) on anything it cannot use."""
     from .data import SourceError, iter_chunks, open_source
     from .problems.instances import QUEENS_PREFIX, batch, problem_source
     from .problems.textfile import ProblemFileError
@@ -589,7 +610,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
             raise CompareInputError(f"no instances in {source} from {offset}")
         ids = tuple(range(offset, offset + len(instances)))
         defaults = QUEENS_DEFAULTS if source.startswith(QUEENS_PREFIX) else COLOR_DEFAULTS
-        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances", defaults)
+        return CompareInput(batch(instances, device), InstanceRecords(tuple(instances), ids), ids, "instances",
+                            defaults)
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
         rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
@@ -607,7 +629,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         solutions.append(parsed[1])
     if len({c.numel() for c in clues}) != 1:
         raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
-    return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows])
+    return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows], device)
 
 
 # ---- files -------------------------------------------------------------------------------------------------------

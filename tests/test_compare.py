@@ -205,7 +205,7 @@ def test_cli_end_to_end_and_error_without_traceback(tmp_path):
     prefix = tmp_path / "res"
     cmd = [sys.executable, "-m", "redge_solve", "compare", str(source), "-e", "st,gumbel", "--seeds", "2",
            "--grid", "gumbel.tau=0.5,1.0", "--steps", "20", "--samples", "2", "--restarts", "2", "--lr", "0.2",
-           "--no-progress", "--out", str(prefix)]
+           "--out", str(prefix)]
     env = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
