@@ -41,6 +41,7 @@ from .atomic import write_atomic
 from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .paired import BOOTSTRAP_SEED, LEVEL, RESAMPLES, PairsReport, pairs_report, resolve_baseline
 from .plots import new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
@@ -325,6 +326,17 @@ class Comparison:
     settings: dict[str, Any] = field(default_factory=dict)
     splits: dict[str, list[int]] = field(default_factory=dict)
     tuning: list[dict[str, Any]] = field(default_factory=list)
+    pairs: PairsReport | None = None  # ``add_pairs``: paired differences between the rows
+
+    def add_pairs(self, baseline: str | None = None, resamples: int = RESAMPLES, level: float = LEVEL,
+                  seed: int = BOOTSTRAP_SEED) -> PairsReport:
+        """Paired differences (``paired.py``) between every two rows, or each row and ``baseline`` (a label or an
+        estimator name with one row), under every solve criterion; kept in ``pairs`` and returned."""
+        labels = [row.label for row in self.rows]
+        if baseline is not None:
+            baseline = resolve_baseline(baseline, labels, [row.estimator for row in self.rows])
+        self.pairs = pairs_report(self.runs, labels, CRITERIA, baseline, resamples, level, seed)
+        return self.pairs
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -341,6 +353,8 @@ class Comparison:
             out["splits"] = self.splits
         if self.tuning:
             out["tuning"] = self.tuning
+        if self.pairs is not None:
+            out["pairs"] = self.pairs.to_json()
         return out
 
 
@@ -639,14 +653,18 @@ def csv_value(value: Any) -> Any:
 
 
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
-    """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves)."""
+    """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves),
+    and ``PREFIX-pairs.csv`` when the comparison has paired differences (``Comparison.add_pairs``)."""
     prefix = Path(prefix)
     written = [prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".json")]
     write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
     write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
+    if comparison.pairs is not None:
+        written.append(prefix.with_name(prefix.name + "-pairs.csv"))
+        write_atomic(written[-1], comparison.pairs.csv(), make_parents=True)
     if plot:
         written.append(prefix.with_name(prefix.name + ".png"))
-        write_atomic(written[2], comparison_png(comparison), make_parents=True)
+        write_atomic(written[-1], comparison_png(comparison), make_parents=True)
     return written
 
 
