@@ -18,7 +18,8 @@ Definitions used in the table (all computed by ``summarise`` from the per-puzzle
 - diverged: runs where some puzzle's logits became NaN/inf (``PuzzleResults.diverged_step``); they are kept in
   the JSON with their error and excluded from every other figure of the row.
 - curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
-  value up to the longest run.
+  value up to the longest run. elapsed: per run, the wall seconds at the end of each step (tasks and memory-sized
+  sub-batches run one after another add up), the time axis of the plot's right panel.
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ class Run:
     seconds: float
     steps: int  # optimisation steps executed (max steps_run)
     error: str | None = None  # set when the run diverged (NaN/inf logits); records and curve are then empty
+    elapsed: list[float] = field(default_factory=list)  # wall seconds at each step of ``curve`` (``step_seconds``)
 
     @property
     def ms_per_step(self) -> float:
@@ -201,6 +203,7 @@ class Run:
             "ms_per_step": self.ms_per_step,
             "error": self.error,
             "curve": [list(point) for point in self.curve],
+            "elapsed": [round(t, 4) for t in self.elapsed],
             "records": self.records,
         }
 
@@ -450,6 +453,16 @@ class PartResult:
     seconds: float
     steps: int
     error: str | None = None
+    elapsed: list[float] = field(default_factory=list)
+
+
+def step_seconds(parts: Sequence[Sequence[float]]) -> list[float]:
+    """Wall seconds at each step of batches run one after another (a run's tasks, or the memory-sized
+    sub-batches of one ``solve``), each list a batch's seconds from its start to the end of each of its steps:
+    at step t the sum over batches of each one's seconds at min(t, its last step) (the run's ``seconds`` at the
+    last step, as the curve sums each batch's count at min(t, its last step))."""
+    longest = max((len(p) for p in parts), default=0)
+    return [sum(p[min(t, len(p)) - 1] for p in parts if p) for t in range(1, longest + 1)]
 
 
 def window_of(problem: Problem, window: slice) -> Problem:
@@ -464,15 +477,25 @@ def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: 
     """One task (here or on a Ray worker): solve instances ``start:stop`` of ``problem`` with the part's config."""
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
+    batches: list[list[float]] = []  # per sub-batch of ``solve``, seconds at each of its steps
+
+    def timed(progress: Any) -> None:
+        if progress.step == 1 or not batches:  # a (sub-)batch starts at step 1
+            batches.append([])
+        batches[-1].append(progress.elapsed)
+        if on_step is not None:
+            on_step(progress)
+
     start = time.perf_counter()
     results = solve(window_of(problem, window), part.config, puzzle_ids=torch.tensor(ids[window], dtype=torch.long),
-                    on_step=on_step)
+                    on_step=timed)
     seconds = time.perf_counter() - start
     diverged = results.diverged_step[results.diverged_step >= 0]
     if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
         error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
         return PartResult([], [], seconds, 0, error=error)
-    return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()))
+    return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()),
+                      elapsed=step_seconds(batches))
 
 
 def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
@@ -490,7 +513,8 @@ def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
     curve = [(step, sum(p.curve[min(step, len(p.curve)) - 1][1] for p in done if p.curve))
              for step in range(1, length + 1)]
     records = [r for p in done for r in p.records]
-    return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done))
+    return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done),
+               elapsed=step_seconds([p.elapsed for p in done]))
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------------
@@ -669,9 +693,11 @@ def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool 
 
 
 def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
-    """Puzzles found (%) vs step: one line per estimator spec (mean over seeds), band = min..max over seeds."""
-    figure = new_figure(8, 5)
-    axes = figure.subplots()
+    """Puzzles found (%) against steps (left) and against wall seconds (right): one line per estimator spec (mean
+    over seeds), band = min..max over seeds. On the right a step sits at the mean over the spec's seeds of the
+    seconds each run had spent at its end (``Run.elapsed``; a run that stopped early keeps its last value)."""
+    figure = new_figure(12, 5)
+    by_step, by_time = figure.subplots(1, 2, sharey=True)
     length = max((len(run.curve) for run in comparison.runs), default=0)
     steps = list(range(1, length + 1))
     for row in comparison.rows:
@@ -679,17 +705,31 @@ def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
         curves = [curve_percent(run, length) for run in runs]
         if not curves or not steps:
             continue
-        plot_mean_band(axes, steps, curves, f"{row.label} ({row.stats['found'].mean:.1f}%)")
+        label = f"{row.label} ({row.stats['found'].mean:.1f}%)"
+        plot_mean_band(by_step, steps, curves, label)
+        timed = [run for run in runs if run.elapsed]
+        if timed:
+            times = [padded(run.elapsed, length) for run in timed]
+            seconds = [sum(column) / len(column) for column in zip(*times, strict=True)]
+            plot_mean_band(by_time, seconds, [curve_percent(run, length) for run in timed], label)
     seeds = len({run.seed for run in comparison.runs})
     config = comparison.rows[0].config if comparison.rows else {}
-    axes.set_title(
+    figure.suptitle(
         title
         or f"{comparison.protocol} protocol: {len(comparison.puzzle_ids)} puzzles, {seeds} seed(s), "
         f"{config.get('samples')} sample(s), {config.get('restarts')} restart(s)"
     )
-    axes.set_xlabel("step")
-    axes.set_ylabel("puzzles solved so far (%, sample or mode)")
-    axes.set_ylim(-2, 102)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
+    by_step.set_xlabel("step")
+    by_time.set_xlabel("wall seconds (mean over seeds)")
+    by_step.set_ylabel("puzzles solved so far (%, sample or mode)")
+    for axes in (by_step, by_time):
+        axes.set_ylim(-2, 102)
+        axes.grid(True, alpha=0.3)
+    by_step.legend(loc="best", fontsize="small")
     return png_bytes(figure)
+
+
+def padded(values: Sequence[float], length: int) -> list[float]:
+    """``values`` extended to ``length`` with its last value."""
+    values = list(values)
+    return (values + values[-1:] * max(length - len(values), 0))[:length]

@@ -242,6 +242,10 @@ def test_cli_pairs_end_to_end(four, tmp_path):
     result = run_cli("compare", four, "-e", "st,gumbel,redge", "--seeds", "2", "--steps", "25", "--samples", "2",
                      "--restarts", "2", "--lr", "0.2", "--baseline", "st", "--bootstrap", "500", "--out", prefix)
     assert result.exit_code == 0, result.output
+    # the settings, before the runs
+    settings_at = result.output.index("settings: protocol default · steps 25 · samples 2 · restarts 2")
+    assert "estimators st, gumbel, redge" in result.output and "seeds 0,1" in result.output
+    assert settings_at < result.output.index("st seed 0")
     assert "gumbel − st" in result.output and "redge − st" in result.output and "st − gumbel" not in result.output
     assert "interval" in result.output
     data = json.loads(prefix.with_name("res.json").read_text())
@@ -258,6 +262,9 @@ def test_cli_pairs_end_to_end(four, tmp_path):
         if "[" in line and "−" in line and "criterion" not in line:
             low, high = (float(v) for v in line.split("[")[1].split("]")[0].split(","))
             assert ("no clear difference" in line) == (low <= 0 <= high), line
+    # runs record their seconds at each step, for the plot against time
+    for run in data["runs"]:
+        assert len(run["elapsed"]) == len(run["curve"]) and run["elapsed"] == sorted(run["elapsed"])
 
 
 def test_cli_pairs_bad_input_fails_before_loading():

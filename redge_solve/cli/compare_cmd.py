@@ -54,6 +54,25 @@ def render_table(rows, title: str, show_lr: bool = False) -> Table:
     return table
 
 
+def settings_line(config, protocol: str, specs, seeds, lr_tuned: bool = False) -> str:
+    """What every run will use, before the first starts: the protocol's settings after the overrides (``config``:
+    the first run's, less its estimator), the estimator specs, the seeds and the device when the config has one."""
+    restarts = str(config.restarts)
+    if config.max_restarts > config.restarts and config.reset_every:
+        restarts += f" (growing to {config.max_restarts})"
+    parts = [f"protocol {protocol}", f"steps {config.steps}", f"samples {config.samples}", f"restarts {restarts}",
+             "lr tuned" if lr_tuned else f"lr {config.lr:g}", f"early stop {'on' if config.early_stop else 'off'}",
+             f"deduce {config.deduce}", f"weight step {config.weight_step:g}", f"reset every {config.reset_every}"]
+    if config.max_logit:
+        parts.append(f"max logit {config.max_logit:g}")
+    if config.max_seconds is not None:
+        parts.append(f"max seconds {config.max_seconds:g}")
+    if getattr(config, "device", None) is not None:
+        parts.append(f"device {config.device}")
+    parts += ["estimators " + ", ".join(spec.label for spec in specs), "seeds " + ",".join(map(str, seeds))]
+    return "settings: " + " · ".join(parts)
+
+
 PAIR_CRITERIA = ("found", "solved_last")
 """The criteria the --pairs table shows (the files have all four): the headline one and the paper's."""
 
@@ -239,6 +258,8 @@ def compare_command(
     err_console.print(
         f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
         f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
+    err_console.print(settings_line(base, protocol.value, specs, seed_list, tune_lr), highlight=False,
+                      soft_wrap=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=not progress)
     quiet_bar = not progress or not err_console.is_terminal
