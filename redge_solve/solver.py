@@ -72,8 +72,8 @@ class PuzzleResults:
     first_solved_step: the step a valid sample or mode first appeared, -1 if never.
     penalty: f of the last hard samples, averaged over samples and restarts (an estimate of E[f] at the end).
     steps_run, seconds: steps this puzzle ran for, and wall-clock seconds from the start until it stopped.
-    diverged_step: the step at which the puzzle's logits became NaN/inf (it then left the batch unsolved, and
-        its other fields are not results), -1 if never.
+    diverged_step: the step at which the puzzle's logits became NaN/inf (it then left the batch; unless it was
+        solved before, its other fields are not results), -1 if never.
     """
 
     solved_any: Tensor
@@ -324,8 +324,8 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
     """Write a judged step into ``results``; returns bool ``(A,)``: the active puzzles that stop now (solved
     with early stop, diverged, or at the last step)."""
     active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
-    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now, with no result
-    results.found[active[diverged]] = False
+    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now (a solution found before
+    # stays found: with early stop off a solved puzzle runs on and may diverge later)
     newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~results.found[active] & ~diverged
     if newly.any():
         _record_solutions(results, batch.problem, out.samples, verdict, active, newly, restarts)
