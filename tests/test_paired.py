@@ -114,6 +114,20 @@ def test_all_discordant_one_way_is_the_exact_difference():
                                                                                 "gumbel better")
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_swapping_a_and_b_negates_and_the_interval_stays_within_the_puzzles_differences(puzzles, seeds, draw):
+    rng = np.random.default_rng(draw)
+    a, b = rng.random((puzzles, seeds)) < rng.random(), rng.random((puzzles, seeds)) < rng.random()
+    ab = one({"st": a, "gumbel": b}, resamples=300)
+    ba = paired_differences(make_runs({"st": a, "gumbel": b}), [("gumbel", "st")], ["found"], resamples=300)[0]
+    assert (ba.difference, ba.low, ba.high) == pytest.approx((-ab.difference, -ab.high, -ab.low), abs=1e-9)
+    assert (ba.a_better, ba.b_better, ba.p_value) == (ab.b_better, ab.a_better, ab.p_value)
+    d = 100 * (a.astype(float) - b).mean(axis=1)
+    assert d.min() - 1e-9 <= ab.low <= ab.high <= d.max() + 1e-9
+    assert ab.difference == pytest.approx(d.mean())
+
+
 def test_the_bootstrap_resamples_rows_with_replacement_and_is_seeded():
     values = np.arange(5, dtype=float)[:, None]
     means = bootstrap_means(values, resamples=3000, seed=7, chunk=700)  # chunks of draws give one stream
