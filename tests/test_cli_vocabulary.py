@@ -179,8 +179,7 @@ def test_batch_max_seconds_bounds_the_whole_run(tmp_path):
                     "--deduce", "none", "--chunk-size", "2", "-o", str(target), "-q")
     assert result.exit_code == 1, result.output
     records = [json.loads(line) for line in target.read_text().splitlines()]
-    assert len(records) < len(HARD) or all(not r["found"] for r in records)
-    assert all(not r["found"] and r["steps_run"] < int(NEVER) for r in records)
+    assert all(not r.get("found") and r.get("steps_run", 0) < int(NEVER) for r in records), records
 
 
 def test_compare_max_seconds_is_shared_by_every_run(tmp_path):

@@ -54,6 +54,58 @@ def render_table(rows, title: str, show_lr: bool = False) -> Table:
     return table
 
 
+def settings_line(config, protocol: str, specs, seeds, lr_tuned: bool = False, device=None) -> str:
+    """What every run will use, before the first starts: the protocol's settings after the overrides (``config``:
+    the first run's, less its estimator), the estimator specs, the seeds and the ``device`` when given."""
+    restarts = str(config.restarts)
+    if config.max_restarts > config.restarts and config.reset_every:
+        restarts += f" (growing to {config.max_restarts})"
+    parts = [f"protocol {protocol}", f"steps {config.steps}", f"samples {config.samples}", f"restarts {restarts}",
+             "lr tuned" if lr_tuned else f"lr {config.lr:g}", f"early stop {'on' if config.early_stop else 'off'}",
+             f"deduce {config.deduce}", f"weight step {config.weight_step:g}", f"reset every {config.reset_every}"]
+    if config.max_logit:
+        parts.append(f"max logit {config.max_logit:g}")
+    if config.max_seconds is not None:
+        parts.append(f"max seconds {config.max_seconds:g}")
+    if device is not None:
+        parts.append(f"device {device}")
+    parts += ["estimators " + ", ".join(spec.label for spec in specs), "seeds " + ",".join(map(str, seeds))]
+    return "settings: " + " · ".join(parts)
+
+
+PAIR_CRITERIA = ("found", "solved_last")
+"""The criteria the --pairs table shows (the files have all four): the headline one and the paper's."""
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+def render_pairs(report) -> Table:
+    """The --pairs table: per criterion (``PAIR_CRITERIA``) and pair the difference A − B in solved % (percentage
+    points) with its interval, the puzzles where each is better (the sign test's counts), the p-value and the
+    reading. Each rate itself is in the main table (and with the rest in the files)."""
+    level = f"{100 * report.level:g}%"
+    table = Table(title=f"A − B in solved % · {level} interval: paired bootstrap over puzzles, B={report.resamples}"
+                        " · p: exact sign test on puzzles", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("A − B", overflow="fold", min_width=9)
+    table.add_column("criterion")
+    for header in ("Δ", f"{level} interval", "puzzles\nA>B B>A", "p"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("reading", overflow="fold")
+    shown = [d for d in report.differences if d.criterion in PAIR_CRITERIA]
+    for d in sorted(shown, key=lambda d: PAIR_CRITERIA.index(d.criterion)):  # stable: pairs in order within each
+        if not d.seeds:
+            table.add_row(f"{d.a} − {d.b}", d.criterion, *["—"] * 4, d.verdict)
+            continue
+        reading = d.verdict if d.clear else f"[dim]{d.verdict}[/]"
+        table.add_row(f"{d.a} − {d.b}", d.criterion.replace("solved_", ""), _signed(d.difference),
+                      f"[{_signed(d.low)}, {_signed(d.high)}]",
+                      f"{d.a_better} {d.b_better}", f"{d.p_value:.3g}", reading)
+    return table
+
+
 @app.command("compare")
 def compare_command(
     source: str = typer.Argument(..., help="Puzzle file (csv/tsv/parquet/json/jsonl) or hf:OWNER/NAME; or a DIMACS "
@@ -140,6 +192,15 @@ def compare_command(
     num_workers: opt.NumWorkers = None,
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
+    pairs: bool = typer.Option(
+        False, "--pairs", help="Then the paired differences in solved % between every two rows (or each and "
+                               "--baseline): a 95% paired-bootstrap interval over puzzles and an exact sign test "
+                               "(with --out also PREFIX-pairs.csv)."),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", metavar="EST", help="Pair every row with this one only (an estimator, or a row's label); "
+                                                "implies --pairs."),
+    bootstrap: int = typer.Option(10_000, "--bootstrap", min=100, metavar="B",
+                                  help="Bootstrap resamples of --pairs."),
 ) -> None:
     """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed;
     optionally each tuned first (--tune)."""
@@ -165,14 +226,22 @@ def compare_command(
                      reset_every=reset_every, max_restarts=max_restarts, max_logit=max_logit, max_seconds=max_seconds,
                      deduce=deduce and deduce.value, early_stop=False if no_early_stop else None)
     diagnose = diagnose or diagnose_only
+    pairs = pairs or baseline is not None
     try:
         specs = expand_specs(names, fixed, grids)
         for spec in [] if diagnose_only else specs:
             run_config(spec, seed_list[0], protocol, overrides)
+        if baseline is not None:  # the row it names, by position (tuning changes the labels, not the order)
+            from ..paired import resolve_baseline
+
+            labels = [spec.label for spec in specs]
+            baseline_row = labels.index(resolve_baseline(baseline, labels, [spec.name for spec in specs]))
     except ValueError as exc:
         fail(str(exc))
     if max_seconds is not None and (tune is not None or diagnose):
         fail("--max-seconds bounds the comparison runs only; drop --tune/--diagnose to use it")
+    if pairs and (diagnose_only or len(specs) < 2):
+        fail("--pairs/--baseline need at least two compared rows")
     if diagnose_only and tune is not None:
         fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
     if tune is not None:
@@ -190,7 +259,7 @@ def compare_command(
             fail(str(exc))
     tune_seed_list = list(tune_seeds)
     checkpoint_list = _steps(checkpoints) if diagnose else []
-    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + \
+    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + (("-pairs.csv",) if pairs else ()) + \
         ((("-trials.csv", "-splits.csv", "-tuning.png")) if tune is not None else ()) + \
         (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if diagnose else ())
     opt.check_output("--out", out, [source], force, suffixes=outputs)
@@ -218,6 +287,8 @@ def compare_command(
         err_console.print(
             f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
             f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
+        err_console.print(settings_line(base, protocol.value, specs, seed_list, tune_lr, where), highlight=False,
+                          soft_wrap=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err_console, transient=True, disable=quiet)
     quiet_bar = not quiet and not err_console.is_terminal  # a line per run where no bar shows
@@ -283,6 +354,11 @@ def compare_command(
                 if tune is not None else ""))
     if not quiet:
         console.print(render_table(result.rows, title, show_lr=tune_lr))
+    if pairs:
+        report = result.add_pairs(None if baseline is None else result.rows[baseline_row].label, bootstrap)
+        if not quiet:
+            console.print()
+            console.print(render_pairs(report))
     if out:
         try:
             from ..compare import write_outputs
