@@ -40,6 +40,7 @@ class Problem(Protocol):
     """What the loop needs from a problem (``SudokuBatch`` is one)."""
 
     var_instance: Tensor  # (F,) instance of each variable
+    dtype: torch.dtype  # of the penalty, and so of the logits
 
     @property
     def num_instances(self) -> int: ...
@@ -49,6 +50,8 @@ class Problem(Protocol):
     def num_categories(self) -> int: ...
     def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor: ...  # (S, F, K) -> (S, I), zero exactly
     # on valid one-hot solutions; with weights (the shape of terms(x)[0]), the weighted sum of the terms
+    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]: ...  # the weighted
+    # penalty (as ``penalty``) and the unweighted one (detached), from one evaluation
     def terms(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, *W): every penalty term (they sum to the penalty)
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor: ...  # weights of the kept instances
     def fill(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I, *solution shape)
@@ -72,8 +75,8 @@ class PuzzleResults:
     first_solved_step: the step a valid sample or mode first appeared, -1 if never.
     penalty: f of the last hard samples, averaged over samples and restarts (an estimate of E[f] at the end).
     steps_run, seconds: steps this puzzle ran for, and wall-clock seconds from the start until it stopped.
-    diverged_step: the step at which the puzzle's logits became NaN/inf (it then left the batch unsolved, and
-        its other fields are not results), -1 if never.
+    diverged_step: the step at which the puzzle's logits became NaN/inf (it then left the batch; unless it was
+        solved before, its other fields are not results), -1 if never.
     """
 
     solved_any: Tensor
@@ -135,6 +138,8 @@ def solve(
     sub-batches sized by ``memory.puzzles_per_batch``; keyed noise makes the results the same as in one batch.
     Ctrl-C raises ``Interrupted`` carrying the results of the puzzles reached so far.
     """
+    if problem.dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"the solver runs float32 or float64 problems, not {problem.dtype}")
     count, device = problem.num_instances, problem.var_instance.device
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
@@ -142,7 +147,7 @@ def solve(
     # sized for the most restarts a puzzle may reach (max_restarts), so a batch that grows still fits
     size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
                              restarts=restarts_at(config, config.steps), samples=config.samples,
-                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget, device=device)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
 
@@ -213,7 +218,7 @@ class _Batch:
         problem = self.problem
         self.allowed = problem.candidates()
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
-                                      self.noise, problem.var_instance.device, self.allowed)
+                                      self.noise, problem.var_instance.device, self.allowed, problem.dtype)
         if best is not None:
             self._start_from(best)
         self.optimizer = Adam(self.logits, self.config.lr)
@@ -280,14 +285,26 @@ class _Batch:
             self.weights.add_(self.problem.terms(mode)[0], alpha=self.config.weight_step)
 
     def objective(self) -> ProblemObjective:
-        """The penalty of the rows in the batch, with what estimators need beyond its values."""
+        """The penalty of the rows in the batch, with what estimators need beyond its values. With breakout
+        weights the objective is the weighted penalty, and each call also keeps the unweighted one of its samples
+        (``unweighted``)."""
         problem = self.problem
         expected = problem.expected_penalty  # the closed-form E[f] (the `exact` estimator's)
+        self._unweighted = None
         if self.weights is None:
             return ProblemObjective(problem.penalty, problem.var_instance, expected)
         weights = self.weights
-        return ProblemObjective(lambda x: problem.penalty(x, weights), problem.var_instance,
-                                lambda probs: expected(probs, weights))
+
+        def weighted(x: Tensor) -> Tensor:
+            value, self._unweighted = problem.penalties(x, weights)
+            return value
+
+        return ProblemObjective(weighted, problem.var_instance, lambda probs: expected(probs, weights))
+
+    def unweighted(self, out: Surrogate) -> Tensor:
+        """``f`` of the step's samples without the breakout weights ``(S, A * R)``: what judges them. Every
+        estimator evaluates its objective once, on its samples, so the values kept by that call are theirs."""
+        return out.values if self._unweighted is None else self._unweighted
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
@@ -320,7 +337,8 @@ class _Verdict:
 
 
 def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int) -> _Verdict:
-    """Judge a step: which samples (penalty ``values`` ``(S, A * R)``) and modes of ``logits`` are solutions."""
+    """Judge a step: which samples (unweighted penalty ``values`` ``(S, A * R)``) and modes of ``logits`` are
+    solutions. The breakout weights never decide it."""
     num_active = problem.num_instances // restarts
     diverged = torch.zeros(num_active, dtype=torch.bool, device=logits.device)
     # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
@@ -352,7 +370,7 @@ def _new_results(problem: Problem) -> PuzzleResults:
         found=torch.zeros(count, dtype=torch.bool, device=device),
         solution=example.clone(),
         first_solved_step=torch.full((count,), -1, dtype=torch.long, device=device),
-        penalty=torch.zeros(count, device=device),
+        penalty=torch.zeros(count, dtype=problem.dtype, device=device),
         steps_run=torch.zeros(count, dtype=torch.long, device=device),
         seconds=torch.zeros(count, device=device),
         diverged_step=torch.full((count,), -1, dtype=torch.long, device=device),
@@ -364,8 +382,8 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
     """Write a judged step into ``results``; returns bool ``(A,)``: the active puzzles that stop now (solved
     with early stop, diverged, or at the last step)."""
     active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
-    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now, with no result
-    results.found[active[diverged]] = False
+    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now (a solution found before
+    # stays found: with early stop off a solved puzzle runs on and may diverge later)
     newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~results.found[active] & ~diverged
     if newly.any():
         _record_solutions(results, batch.problem, out.samples, verdict, active, newly, restarts)
@@ -378,7 +396,7 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
         done = active[stopping]
         results.solved_last[done] = verdict.puzzle_sample_ok[stopping]
         results.solved_mode[done] = verdict.puzzle_mode_ok[stopping]
-        values = out.values if batch.weights is None else batch.problem.penalty(out.samples)  # unweighted f
+        values = batch.unweighted(out)
         results.penalty[done] = values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
         results.steps_run[done] = step
         results.seconds[done] = seconds
@@ -412,7 +430,8 @@ def _solve_batch(
         batch.optimizer.step(grad)
         batch.bound_logits()
         with torch.no_grad():
-            verdict = _judge(batch.problem, batch.logits, out.values, batch.restarts)
+            values = batch.unweighted(out)
+            verdict = _judge(batch.problem, batch.logits, values, batch.restarts)
             batch.mode_penalty = verdict.mode_penalty
             batch.raise_weights(verdict.mode)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
@@ -425,7 +444,7 @@ def _solve_batch(
                     solved=int(results.found.sum()),
                     total=problem.num_instances,
                     active=int((~stopping).sum()),
-                    best_penalty=float(out.values.min()) if out.values.numel() else 0.0,
+                    best_penalty=float(values.min()) if values.numel() else 0.0,
                     elapsed=time.perf_counter() - start,
                     results=results,
                 ))
@@ -444,16 +463,17 @@ def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
 
 
 EXCLUDED_LOGIT = -1e4
-"""The logit of a value a variable may not take: its probability underflows to exactly 0 in float32, so every
-estimator's gradient for it is exactly 0 and Adam never moves it; samples and modes never pick it."""
+"""The logit of a value a variable may not take: its probability underflows to exactly 0 in float32 (and float64), so
+every estimator's gradient for it is exactly 0 and Adam never moves it; samples and modes never pick it."""
 
 
 def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device,
-                    allowed: Tensor | None = None) -> Tensor:
+                    allowed: Tensor | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
     the start; at a reset, the estimator draws after it), so they depend only on each variable's key. Values
-    outside ``allowed`` (bool ``(F, K)``, None: all allowed) start at ``EXCLUDED_LOGIT``."""
-    logits = torch.zeros(variables, categories, dtype=torch.float32, device=device)
+    outside ``allowed`` (bool ``(F, K)``, None: all allowed) start at ``EXCLUDED_LOGIT``. In ``dtype``, the
+    problem's (float32 or float64)."""
+    logits = torch.zeros(variables, categories, dtype=dtype, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
     if allowed is not None:

@@ -95,7 +95,7 @@ def test_unsolved_exit_code_is_1(tmp_path):
         (PUZZLE_A, ["--estimator", "magic"], "unknown estimator 'magic'"),
         (PUZZLE_A, ["--steps", "0"], "--steps must be >= 1"),
         (PUZZLE_A, ["--size", "7"], "--size must be one of"),
-        (PUZZLE_A, ["--json", "no/such/dir/out.jsonl"], "--json: no such directory"),
+        (PUZZLE_A, ["--out", "no/such/dir/out.jsonl"], "--out: no such directory"),
         (PUZZLE_A, ["--show", "-1"], "--show must be >= 0"),
     ],
 )

@@ -6,7 +6,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -28,14 +28,6 @@ from .common import (
 )
 from .executor_opts import open_executor
 from .progress import time_left_text
-
-
-def until_spent(chunks: Iterator[list], started: float, budget: float | None) -> Iterator[list]:
-    """``chunks``, but none once ``budget`` seconds have passed since ``started`` (a ``perf_counter`` reading)."""
-    for chunk in chunks:
-        if budget is not None and time.perf_counter() - started >= budget:
-            return
-        yield chunk
 
 
 def _resume_command() -> str:
@@ -61,8 +53,7 @@ def batch(
     out: Annotated[Path, typer.Option("--out", "-o", callback=opt.output_directory,
                                       help="Results file, one JSON line per row.")] = Path("results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
-    force: Annotated[bool, typer.Option("--force", "--overwrite",
-                                        help="Replace an existing results file (never the input).")] = False,
+    force: opt.Force = False,
     estimator: opt.Estimator = DEFAULTS.estimator,
     param: opt.Param = None,
     steps: opt.Steps = DEFAULTS.steps,
@@ -76,15 +67,17 @@ def batch(
     weight_step: opt.WeightStep = DEFAULTS.weight_step,
     reset_every: opt.ResetEvery = DEFAULTS.reset_every,
     max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
-    max_seconds: Annotated[Optional[float], typer.Option(
-        "--max-seconds", metavar="S", show_default=False,
-        help="Time budget in seconds: no chunk starts once it is spent, and a chunk stops its unsolved rows when "
-        "it has run that long; the rows left are for --resume (default: no limit).")] = None,
+    max_logit: opt.MaxLogit = DEFAULTS.max_logit,
+    max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
+    quiet: opt.Quiet = False,
     executor_name: opt.Executor = "local",
     address: opt.Address = None,
     num_workers: opt.NumWorkers = None,
 ) -> None:
-    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
+    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
+    With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
+    started are left for --resume."""
     from ..batch import (  # torch: imported when the command runs, not for its --help
         OutputError,
         check_output,
@@ -98,6 +91,7 @@ def batch(
     if resume and force:
         fail("--resume and --force exclude each other")
     config = opt.solver_config(ctx, DEFAULTS)
+    where = opt.open_device(device)
     try:
         check_output(out, resume, force, [source])  # before loading any data
     except OutputError as exc:
@@ -121,7 +115,7 @@ def batch(
     executor = open_executor(executor_name, address, num_workers)
     end = len(dataset) if limit is None else min(len(dataset), offset + limit)
     total = max(0, end - offset)
-    size = chunk_size or default_chunk_size(config)
+    size = chunk_size or default_chunk_size(config, device=where)
     if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
         size = max(1, min(size, -(-total // (4 * executor.workers))))
     already = sum(1 for index in done if offset <= index < end)
@@ -131,7 +125,7 @@ def batch(
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console, transient=False,
+        console=err_console, transient=False, disable=quiet,
     )
     try:
         with sigterm_as_interrupt(), progress:  # SIGTERM takes Ctrl-C's path
@@ -146,9 +140,8 @@ def batch(
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
                                        f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
-            chunks = until_spent(iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None),
-                                 started, config.max_seconds)
-            results = run_batch(chunks, config, out, done, on_step, executor)
+            chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
+            results = run_batch(chunks, config, out, done, on_step, executor, where)
             for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
                 elapsed = time.perf_counter() - started
@@ -167,10 +160,13 @@ def batch(
         executor.close()
     elapsed = time.perf_counter() - started
     left = total - already - rows_this_run
-    if config.max_seconds is not None and left > 0:
+    if config.max_seconds is not None and left > 0 and not quiet:
         err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
                           f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
     summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
+    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
+    if quiet:
+        raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
     rate = rows_this_run / elapsed if elapsed > 0 else 0.0
     console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
                   f"{out}", highlight=False)
@@ -179,5 +175,4 @@ def batch(
                   f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
     if summary.total.rows:
         print_report(summary, source=str(out))
-    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
     raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
+from ..config import Protocol
 from ..problem_defaults import LATIN_DEFAULTS
 from . import options as opt
 from .app import app
@@ -51,9 +52,15 @@ def latin(
     lr: opt.Lr = LATIN_DEFAULTS.lr,
     seed: opt.Seed = LATIN_DEFAULTS.seed,
     no_early_stop: opt.NoEarlyStop = False,
-    json_path: opt.Json = None,
-    force: opt.Force = False,
+    protocol: opt.ProtocolOption = Protocol.default,
+    weight_step: opt.WeightStep = LATIN_DEFAULTS.weight_step,
+    reset_every: opt.ResetEvery = LATIN_DEFAULTS.reset_every,
+    max_restarts: opt.MaxRestarts = LATIN_DEFAULTS.max_restarts,
+    max_logit: opt.MaxLogit = LATIN_DEFAULTS.max_logit,
     max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
+    json_path: opt.Out = None,
+    force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
@@ -62,7 +69,7 @@ def latin(
     from ..problems.textfile import ProblemFileError, read_text
 
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
-    opt.check_output("--json", json_path, [file], force)
+    opt.check_output("--out", json_path, [file], force)
     name = "<stdin>" if file == "-" else file
     try:
         puzzles = parse_latin(read_text(file))
@@ -75,6 +82,6 @@ def latin(
     def show(record: dict[str, Any]) -> Text:
         return render_square(clues[record["name"]], record["grid"], record["found"])
 
-    run(instances, config, "latin", show, json_path, quiet, "square")
+    run(instances, config, "latin", show, json_path, quiet, "square", opt.open_device(device))
 
 

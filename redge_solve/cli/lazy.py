@@ -16,6 +16,8 @@ from typer._click import Context
 from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 
+from .aliases import renamed
+
 # name: (module in redge_solve.cli, the summary ``redge-solve --help`` shows: the start of the command's own
 # help, checked by the tests), in the order a user meets them
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -61,7 +63,8 @@ class LazyCommands(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         # the command will only print its help: the root callback then skips the thread set-up (and torch)
         ctx.meta["help_only"] = "--help" in args
-        return super().resolve_command(ctx, args)
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, renamed(name or "", rest, _notice)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         tidy(self)
@@ -85,6 +88,12 @@ def load_command(name: str, rich_markup_mode: Any) -> Any:
             return tidy(get_group_from_info(group, pretty_exceptions_short=True, suggest_commands=True,
                                             rich_markup_mode=rich_markup_mode))
     raise LookupError(f"{COMMANDS[name][0]} does not register the command {name!r}")
+
+
+def _notice(message: str) -> None:
+    from .common import err_console
+
+    err_console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
 
 
 # the value each kind of option takes, as every command's help names it (an option's own metavar wins)

@@ -7,6 +7,7 @@ from typing import Any, List
 import typer
 from rich.text import Text
 
+from ..config import Protocol
 from ..problem_defaults import QUEENS_DEFAULTS
 from . import options as opt
 from .app import app
@@ -49,10 +50,16 @@ def queens(
     lr: opt.Lr = QUEENS_DEFAULTS.lr,
     seed: opt.Seed = QUEENS_DEFAULTS.seed,
     no_early_stop: opt.NoEarlyStop = False,
-    board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
-    json_path: opt.Json = None,
-    force: opt.Force = False,
+    protocol: opt.ProtocolOption = Protocol.default,
+    weight_step: opt.WeightStep = QUEENS_DEFAULTS.weight_step,
+    reset_every: opt.ResetEvery = QUEENS_DEFAULTS.reset_every,
+    max_restarts: opt.MaxRestarts = QUEENS_DEFAULTS.max_restarts,
+    max_logit: opt.MaxLogit = QUEENS_DEFAULTS.max_logit,
     max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
+    board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
+    json_path: opt.Out = None,
+    force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve N-Queens by gradient descent (rows are the variables, columns their values; one queen per column, at
@@ -61,11 +68,12 @@ def queens(
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")
-    opt.check_output("--json", json_path, [], force)
+    opt.check_output("--out", json_path, [], force)
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None
 
     from ..problems.instances import queens_instance  # torch: not for --help
 
-    run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board")
+    run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board",
+        opt.open_device(device))

@@ -9,6 +9,7 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
+from ..config import Protocol
 from ..problem_defaults import SPEC_DEFAULTS
 from . import options as opt
 from .app import app
@@ -47,9 +48,15 @@ def solve_spec(
     lr: opt.Lr = SPEC_DEFAULTS.lr,
     seed: opt.Seed = SPEC_DEFAULTS.seed,
     no_early_stop: opt.NoEarlyStop = False,
-    json_path: opt.Json = None,
-    force: opt.Force = False,
+    protocol: opt.ProtocolOption = Protocol.default,
+    weight_step: opt.WeightStep = SPEC_DEFAULTS.weight_step,
+    reset_every: opt.ResetEvery = SPEC_DEFAULTS.reset_every,
+    max_restarts: opt.MaxRestarts = SPEC_DEFAULTS.max_restarts,
+    max_logit: opt.MaxLogit = SPEC_DEFAULTS.max_logit,
     max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
+    json_path: opt.Out = None,
+    force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
@@ -64,7 +71,7 @@ def solve_spec(
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
     config = opt.solver_config(ctx, SPEC_DEFAULTS)
-    opt.check_output("--json", json_path, [spec], force)
+    opt.check_output("--out", json_path, [spec], force)
     name = "<stdin>" if spec == "-" else spec
     try:
         problem = load_spec(read_text(spec))
@@ -72,4 +79,4 @@ def solve_spec(
         fail(f"{name}: {error}")
     instance = user_instance(problem)
     label = f"{instance.name}: {problem.spec.num_variables} variables × {problem.spec.num_categories} values"
-    run([instance], config, label, render_assignment, json_path, quiet, "problem")
+    run([instance], config, label, render_assignment, json_path, quiet, "problem", opt.open_device(device))

@@ -60,13 +60,15 @@ def sudoku(
     weight_step: opt.WeightStep = DEFAULTS.weight_step,
     reset_every: opt.ResetEvery = DEFAULTS.reset_every,
     max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
+    max_logit: opt.MaxLogit = DEFAULTS.max_logit,
     max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
     show: Optional[int] = typer.Option(None, "--show", min=0, show_default=False,
                                        help=f"How many grids to print (default: all up to {SHOW_ALL_UP_TO}, "
                                        "else none)."),
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -78,7 +80,8 @@ def sudoku(
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    opt.check_output("--json", json_path, [file], force)  # before spending time on the solve
+    opt.check_output("--out", json_path, [file], force)  # before spending time on the solve
+    where = opt.open_device(device)
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)
@@ -102,8 +105,8 @@ def sudoku(
     try:
         with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", config.steps, quiet,
                                                     config.max_seconds) as on_group:
-            records = solve_grouped(good, lambda p: p.side, config, _batch, lambda group: [p.index for p in group],
-                                    _group_records, on_group)
+            records = solve_grouped(good, lambda p: p.side, config, lambda group: _batch(group, where),
+                                    lambda group: [p.index for p in group], _group_records, on_group)
     except GroupsInterrupted as interrupt:  # keep the puzzles that had finished
         records = interrupt.records
         _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
@@ -134,12 +137,12 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         _report(out, records, good, show, elapsed, config)
 
 
-def _batch(group: list[Puzzle]) -> SudokuBatch:
+def _batch(group: list[Puzzle], device: Any) -> SudokuBatch:
     import torch
 
     from ..problems.sudoku import SudokuBatch
 
-    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]))
+    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]), device=device)
 
 
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
