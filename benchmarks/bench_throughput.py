@@ -11,7 +11,7 @@ run one after the other on each set, ``--repeats`` times, alternating which goes
 shared machine hits both alike; the table shows the median puzzles/s of each and their ratio. Solved puzzles per
 second is the figure when a cap stops unsolved puzzles.
 
-Sets, seeded samples of the dev data in ``../shared/data`` beside the checkout: graded Sudoku-3M puzzles
+Sets, seeded samples of the dev data in ``../shared/data`` beside the checkout (or ``--data``): graded Sudoku-3M puzzles
 (``sudoku3m-dev-graded.csv``), 17-clue puzzles (``sudoku17-dev-500.txt``) and ``--extreme`` puzzles of each source
 of ``extreme-dev-856.csv`` (magictour, forum hardest 1106, forum hardest 1905 11+).
 """
@@ -33,18 +33,18 @@ DATA = ROOT.parent / "shared" / "data"
 BASE_REF = "41c19a2"
 
 
-def sample_sets(graded: int, seventeen: int, extreme: int, seed: int) -> dict[str, list[str]]:
-    """``{set name: [puzzle, ...]}``, seeded random samples of the dev files."""
+def sample_sets(graded: int, seventeen: int, extreme: int, seed: int, data: Path = DATA) -> dict[str, list[str]]:
+    """``{set name: [puzzle, ...]}``, seeded random samples of the dev files in ``data``."""
     import random
 
     rng = random.Random(seed)
-    with open(DATA / "sudoku3m-dev-graded.csv", newline="") as handle:
+    with open(data / "sudoku3m-dev-graded.csv", newline="") as handle:
         rows = [r["puzzle"] for r in csv.DictReader(handle)]
     sets = {"graded": rng.sample(rows, min(graded, len(rows)))}
-    with open(DATA / "sudoku17-dev-500.txt") as handle:
+    with open(data / "sudoku17-dev-500.txt") as handle:
         rows = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
     sets["17 clues"] = rng.sample(rows, min(seventeen, len(rows)))
-    with open(DATA / "extreme-dev-856.csv", newline="") as handle:
+    with open(data / "extreme-dev-856.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     for source in sorted({r["source"] for r in rows}):
         puzzles = [r["puzzle"] for r in rows if r["source"] == source]
@@ -100,7 +100,7 @@ def table(rows: list[dict], ref: str) -> str:
 
 
 def run(args: argparse.Namespace) -> list[dict]:
-    sets = sample_sets(args.graded, args.seventeen, args.extreme, args.seed)
+    sets = sample_sets(args.graded, args.seventeen, args.extreme, args.seed, args.data)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = checkout(args.ref, Path(tmp) / "base")
@@ -134,13 +134,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each subprocess")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data (default {DATA})")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker[0], args.worker[1], args.max_seconds, args.threads)
         return
-    if not DATA.exists():
-        sys.exit(f"no dev data at {DATA}")
+    if not args.data.exists():
+        sys.exit(f"no dev data at {args.data}; pass --data")
     rows = run(args)
     print(table(rows, args.ref))
     if args.json is not None:
