@@ -216,3 +216,14 @@ def test_bench_max_seconds_bounds_the_grid(tmp_path):
                     "--powers", "2", "-e", "st,gumbel", "--max-seconds", "0.001", "-o", str(tmp_path / "p"), "-q")
     assert result.exit_code == 1 and "time budget of 0.001 s spent after 0/6 runs" in result.output
     assert not list(tmp_path.iterdir())  # nothing finished, nothing written
+
+
+def test_library_fields_become_options_in_one_place():
+    from redge_solve.cli.flags import as_flags
+
+    assert as_flags("lr must be a number > 0") == "--lr must be a number > 0"
+    assert as_flags("max_seconds must be a finite number > 0") == "--max-seconds must be a finite number > 0"
+    assert as_flags("`address` and `num_workers` need `executor` ray") == "--address and --num-workers need --executor ray"
+    assert as_flags("see `redge-solve estimators`; `unknown` stays") == "see `redge-solve estimators`; `unknown` stays"
+    result = invoke("sudoku", str(PUZZLES / "easy.txt"), "-e", "reinforce", "--samples", "1")
+    assert result.exit_code == 2 and "set --samples to 2 (or more)" in result.output
