@@ -666,7 +666,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         clues.append(parsed[0])
         solutions.append(parsed[1])
     if len({c.numel() for c in clues}) != 1:
-        raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
+        raise CompareInputError("compare needs puzzles of one size; select rows with `offset`/`limit`")
     return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows], device)
 
 

@@ -295,7 +295,7 @@ def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_s
 def test_cli_out_follows_the_output_policy(tmp_path):
     source = tmp_path / "four.csv"
     source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
-    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "--no-progress"]
+    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "-q"]
     # PREFIX.csv would be the input itself: refused even with --force, before any run
     refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "four"), "--force"])
     assert refused.exit_code == 2 and "is the input file" in refused.output

@@ -106,7 +106,7 @@ def test_threads_option_wins_over_omp_num_threads(clean_env):
     for unusable in ("", "0", "many"):
         clean_env.setenv("OMP_NUM_THREADS", unusable)
         assert explicit_threads() is None
-    with pytest.raises(ValueError, match="--threads must be >= 1"):
+    with pytest.raises(ValueError, match="threads must be >= 1"):
         explicit_threads(0)
 
 

@@ -80,7 +80,8 @@ def _config(factory: Callable[..., Any], **kwargs: Any) -> Any:
 
 def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[int], run_one: Callable,
              config: dict, primary: str, metrics: list[tuple[str, str, int]], out: str | None, quiet: bool,
-             ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None) -> None:
+             ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None,
+             max_seconds: float | None = None) -> None:
     """Run the grid with progress bars, print the table, write the files; Ctrl-C or SIGTERM stop the grid, keep the
     finished runs in the table and files, and exit 130."""
     from ..experiments.runner import run_bench, write_outputs
@@ -112,7 +113,7 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
 
         with sigterm_as_interrupt():
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
-                              on_step=None if quiet else on_step, notes=notes)
+                              on_step=None if quiet else on_step, notes=notes, max_seconds=max_seconds)
     # no vertical rules and mean±std without spaces, so the table reads at 80 columns and in a pipe: only the
     # labels fold, never a number
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
@@ -134,6 +135,10 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
         say("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if bench.budget_spent:
+        err_console.print(f"time budget of {max_seconds:g} s spent after {len(bench.runs)}/{total} runs; the files "
+                          "hold the finished ones", highlight=False)
+        raise typer.Exit(1)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -155,6 +160,7 @@ def poly_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
+    max_seconds: opt.MaxSeconds = None,
     device: BenchDevice = "auto",
     quiet: opt.Quiet = False,
 ) -> None:
@@ -176,7 +182,8 @@ def poly_command(
              [("expected", "E[f] final", 4), ("gap", "gap to optimum", 4), ("loss_last100", "loss last 100", 4)],
              out, quiet, "exact E[f] − optimum", log_y=True,
              notes={"expected": "exact E[f] at the last step", "gap": "expected - min_k |k - t|^p",
-                    "loss_last100": "sample loss (mean over the step's samples) averaged over the last 100 steps"})
+                    "loss_last100": "sample loss (mean over the step's samples) averaged over the last 100 steps"},
+             max_seconds=max_seconds)
 
 
 @bench_app.command("gmm")
@@ -197,6 +204,7 @@ def gmm_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
+    max_seconds: opt.MaxSeconds = None,
     device: BenchDevice = "auto",
     quiet: opt.Quiet = False,
 ) -> None:
@@ -216,7 +224,8 @@ def gmm_command(
              [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)], out, quiet,
              "negative ELBO (exact)", log_y=True,
              notes={"nelbo": "exact negative ELBO (sum over the N observations) averaged over the last 100 steps",
-                    "accuracy": "argmax assignments vs true clusters after the best one-to-one relabelling"})
+                    "accuracy": "argmax assignments vs true clusters after the best one-to-one relabelling"},
+             max_seconds=max_seconds)
 
 
 @bench_app.command("vae")
@@ -240,6 +249,7 @@ def vae_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
+    max_seconds: opt.MaxSeconds = None,
     device: BenchDevice = "auto",
     quiet: opt.Quiet = False,
 ) -> None:
@@ -279,4 +289,5 @@ def vae_command(
              [("test_nelbo", "held-out NELBO", 2), ("train_last100", "train loss last 100", 2)], out, quiet,
              "held-out negative ELBO (nats per image)",
              notes={"test_nelbo": "negative ELBO per held-out image at the last step (one exact z ~ q per image)",
-                    "train_last100": "training objective per image, averaged over the last 100 steps"})
+                    "train_last100": "training objective per image, averaged over the last 100 steps"},
+             max_seconds=max_seconds)

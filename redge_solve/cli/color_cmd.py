@@ -11,7 +11,6 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..config import Protocol
 from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
@@ -65,6 +64,7 @@ def load_graph(path: str) -> Graph:
 
 
 @app.command("color")
+@opt.solver_options(COLOR_DEFAULTS)
 def color(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
@@ -74,21 +74,6 @@ def color(
                                               "with neither, search for the fewest)."),
     fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
                                                         "its chromatic number (the search then stops there)."),
-    estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = COLOR_DEFAULTS.steps,
-    samples: opt.Samples = COLOR_DEFAULTS.samples,
-    restarts: opt.Restarts = COLOR_DEFAULTS.restarts,
-    lr: opt.Lr = COLOR_DEFAULTS.lr,
-    seed: opt.Seed = COLOR_DEFAULTS.seed,
-    max_logit: opt.MaxLogit = COLOR_DEFAULTS.max_logit,
-    weight_step: opt.WeightStep = COLOR_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = COLOR_DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = COLOR_DEFAULTS.max_restarts,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -101,7 +86,7 @@ def color(
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
     opt.check_output("--out", json_path, [file], force)
-    where = opt.open_device(device)
+    where = opt.command_device(ctx)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
