@@ -1,8 +1,16 @@
 """Estimators at the sample counts the solver uses, their sample laws, and the DDIM schedule against its formula.
 
-Every Monte Carlo check draws R independent replicates of the solver's S-sample estimate in one call (the
-surrogate's gradient over an ``(R, L, K)`` leaf: row r is one estimate, the mean of S per-sample gradients), for
-S = 1, 2, 4 (what the solver uses) and S = 64. The target is exact where it is known by enumeration:
+Every Monte Carlo check draws R independent replicates of an S-sample estimate (row r is one estimate, the mean of
+S per-sample gradients), in two ways:
+
+* from a ``torch.Generator`` (the library's default and the diagnostics' draws) at S = 1, 2: the surrogate's
+  gradient over an ``(R, L, K)`` leaf;
+* **through the solver's keyed noise** at S = 1, 2, 4 (the paper's protocol, Sudoku's and colouring's defaults,
+  the other problems' defaults, read from the settings): float32 logits with one row per variable, each row's
+  ``KeyedNoise`` stream keyed by ``solver.instance_keys`` (seed, puzzle, restart, position), f a
+  ``ProblemObjective``, the replicates from distinct keys (puzzles × 2 restarts) and 3 steps of the streams.
+
+The target is exact where it is known by enumeration:
 
 * ST: ``E[J_p ∇f(X)]`` (exact ``∇E[f]`` when f is linear);  ReinMax: ``E[2 J_{π'} g − ½ J_p g]`` (exact ``∇E[f]``
   for quadratic f at τ = 1);  REINFORCE-LOO: ``∇E[f]`` for any f;  ReDGE / ReDGE-Max with one step: ST / ReinMax.
@@ -12,7 +20,8 @@ Tolerance: the largest |mean − target| over the L·K entries, in standard erro
 (``sqrt(se_ours² + se_target²)``), must stay under the Bonferroni bound for a false-alarm rate of 1e-4 per test
 (``z_threshold``: 4.3 for 6 entries). Seeds are fixed, so the suite is deterministic; the rate says how unlikely
 a failure of a correct estimator would be on other seeds. Sample laws: Pearson's chi-square against ``Cat(p)``,
-or the two-sample chi-square against the authors' sampler, rejected below the same 1e-4.
+or the two-sample chi-square against the authors' sampler, rejected below the same 1e-4; through the keyed noise,
+the joint law of a puzzle's samples × restarts × variables against the product law (their independence).
 """
 
 from __future__ import annotations
