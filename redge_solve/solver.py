@@ -149,7 +149,7 @@ def solve(
     # sized for the most restarts a puzzle may reach (max_restarts), so a batch that grows still fits
     size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
                              restarts=restarts_at(config, config.steps), samples=config.samples,
-                             calls=config.make_estimator().denoiser_calls, memory=memory_budget)
+                             calls=config.make_estimator().denoiser_calls, memory=memory_budget, device=device)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
     before = [0, 0]  # puzzles solved, and puzzles run, in the finished sub-batches (read once per sub-batch)

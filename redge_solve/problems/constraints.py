@@ -43,7 +43,7 @@ stays symmetric, so the kernel's gradient (W X)_r still holds:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
 import torch
@@ -213,8 +213,21 @@ class ConstraintBatch:
 
     @classmethod
     def from_specs(cls, specs: list[ConstraintSpec] | tuple[ConstraintSpec, ...],
-                   dtype: torch.dtype = torch.float32, width: int | None = None) -> "ConstraintBatch":
-        specs = tuple(specs)
+                   dtype: torch.dtype = torch.float32, width: int | None = None,
+                   device: torch.device | str | None = None) -> "ConstraintBatch":
+        """The batch of ``specs``, its tensors on ``device`` (default: the CPU; the specs themselves stay there)."""
+        batch = cls._on_cpu(tuple(specs), dtype, width)
+        if device is None or torch.device(device) == batch.base.device:
+            return batch
+        return replace(batch, **{f.name: getattr(batch, f.name).to(device) for f in fields(batch)
+                                 if isinstance(getattr(batch, f.name), Tensor)})
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    @classmethod
+    def _on_cpu(cls, specs: tuple[ConstraintSpec, ...], dtype: torch.dtype, width: int | None) -> "ConstraintBatch":
         if not specs:
             raise ValueError("no instances")
         k = specs[0].num_categories
@@ -286,7 +299,7 @@ class ConstraintBatch:
     def fixed_values(self) -> Tensor:
         """``(I, V_max)`` long: each instance's fixed values, −1 at free variables and past its V_i."""
         return torch.stack([torch.nn.functional.pad(s.fixed, (0, self.width - s.num_variables), value=-1)
-                            for s in self.specs])
+                            for s in self.specs]).to(self.device)
 
     def flat(self, x: Tensor) -> Tensor:
         """``(S, F, K)`` free rows -> ``(S, (R+1)·K)``: every instance's rows (clues as constant one-hots) and
@@ -333,7 +346,7 @@ class ConstraintBatch:
         entry of the adjacency (both directions, CSR order) the pair it belongs to."""
         matrix = self.adjacency
         crow, col = matrix.crow_indices(), matrix.col_indices()
-        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1), crow.diff())
+        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1, device=crow.device), crow.diff())
         keys = torch.minimum(row, col) * matrix.shape[0] + torch.maximum(row, col)
         pairs, entry_pair = torch.unique(keys, return_inverse=True)
         count = matrix.values().new_zeros(pairs.shape[0]).index_add_(0, entry_pair, matrix.values()) / 2
@@ -463,12 +476,13 @@ class ConstraintBatch:
         """Each instance ``times`` times in a row (instance ``i * times + r``), e.g. for restarts."""
         if times == 1:
             return self
-        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width)
+        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width,
+                                          self.device)
 
     def select(self, keep: Tensor) -> "ConstraintBatch":
         """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
         chosen = keep.nonzero().flatten().tolist()
-        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width)
+        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width, self.device)
 
     def deduce(self, level: str) -> "ConstraintBatch":
         """No exact pre-step for generic constraints: the batch itself, whatever the level."""

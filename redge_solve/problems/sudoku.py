@@ -106,8 +106,10 @@ class SudokuBatch:
 
     @classmethod
     def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32,
-                   allowed: Tensor | None = None) -> "SudokuBatch":
-        grids = grids.long()
+                   allowed: Tensor | None = None, device: torch.device | str | None = None) -> "SudokuBatch":
+        """The batch of ``grids`` ``(I, N²)``, its tensors on ``device`` (default: where ``grids`` are)."""
+        grids = grids.long() if device is None else grids.to(device=device, dtype=torch.long)
+        allowed = allowed if allowed is None or device is None else allowed.to(device)
         side = math.isqrt(grids.shape[-1])
         units_of_cells(side)  # validates the size
         instance, cell = (grids == 0).nonzero(as_tuple=True)
