@@ -64,7 +64,7 @@ def load_runs(path: Path) -> dict[str, Run]:
                 spec = EstimatorSpec(data["estimator"], tuple(data["params"].items()))
                 runs[item["key"]] = Run(spec, data["seed"], config, data["records"],
                                         [tuple(p) for p in data["curve"]], data["seconds"], data["steps"],
-                                        data["error"])
+                                        data["error"], data.get("elapsed", []))
     return runs
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections import deque
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ from .atomic import write_atomic
 from .data import PuzzleRow
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .grouped import GroupsInterrupted, solve_grouped
-from .memory import available_memory, bytes_per_puzzle
+from .memory import budget, bytes_per_puzzle
 from .outputs import OutputRefused, check_outputs
 from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import error_record, sudoku_records
@@ -48,12 +49,14 @@ class OutputError(ValueError):
 
 
 def default_chunk_size(config: SolverConfig, free_cells: int = 64, digits: int = 9,
-                       memory: int | None = None) -> int:
-    """Puzzles per chunk: a quarter of the available memory over ``bytes_per_puzzle``, clamped to 16–4000."""
-    memory = available_memory() if memory is None else memory
+                       memory: int | None = None, device: torch.device | str | None = None) -> int:
+    """Puzzles per chunk: as many as fit in ``memory`` bytes (default: ``memory.budget(device)``, the solver's own
+    policy) by ``bytes_per_puzzle`` at ``config.restarts``, clamped to 16–4000 (the solver splits a chunk further
+    when the restarts of its hard puzzles grow)."""
+    memory = budget(device) if memory is None else memory
     per_puzzle = bytes_per_puzzle(free_cells, digits, restarts=config.restarts, samples=config.samples,
                                   calls=config.make_estimator().denoiser_calls)
-    fit = (memory // 4) // max(1, per_puzzle)
+    fit = memory // max(1, per_puzzle)
     return int(max(MIN_CHUNK, min(MAX_CHUNK, fit)))
 
 
@@ -100,7 +103,7 @@ def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> N
             os.fsync(handle.fileno())
 
 
-RESUME_HINT = "pass --resume to continue it or --force to replace it"
+RESUME_HINT = "pass `resume` to continue it or `force` to replace it"
 
 
 def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
@@ -108,8 +111,8 @@ def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os
     may be an input; ``out`` may exist only to be resumed or replaced (``force``); the folder must take files.
     Raises ``OutputError`` (one line)."""
     try:
-        check_outputs("--out", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
-        check_outputs("--out", out, [settings_path(out)], inputs=inputs, existing_ok=True)
+        check_outputs("`out`", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
+        check_outputs("`out`", out, [settings_path(out)], inputs=inputs, existing_ok=True)
     except OutputRefused as exc:
         raise OutputError(str(exc)) from None
 
@@ -161,7 +164,7 @@ def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None
         changed = [f"{key} {settings.get(key)!r} (was {recorded.get(key)!r})" for key in sorted(settings | recorded)
                    if settings.get(key) != recorded.get(key)]
         if changed:
-            raise OutputError(f"{out} was written with other solver settings; --resume needs the same ones: "
+            raise OutputError(f"{out} was written with other solver settings; `resume` needs the same ones: "
                               f"{', '.join(changed)}")
         return None
     if resume and out.exists() and out.stat().st_size > 0:
@@ -187,9 +190,11 @@ def parse_row(row: PuzzleRow) -> tuple[torch.Tensor, torch.Tensor | None] | str:
 
 
 def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
-               on_step: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
-    """Records for ``rows`` (sorted by index): one tensor batch per grid size, keyed by the row indices; a row
-    that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted`` with the finished rows."""
+               on_step: Callable[[Progress], None] | None = None,
+               device: torch.device | str | None = None) -> list[dict[str, Any]]:
+    """Records for ``rows`` (sorted by index): one tensor batch per grid size on ``device`` (default: the CPU),
+    keyed by the row indices; a row that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted``
+    with the finished rows."""
     errors: list[dict[str, Any]] = []
     valid: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]] = []
     for row in rows:
@@ -205,7 +210,8 @@ def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
 
     try:
         solved = solve_grouped(valid, lambda item: item[1].numel(), config,
-                               lambda group: SudokuBatch.from_grids(torch.stack([g for _, g, _ in group])),
+                               lambda group: SudokuBatch.from_grids(torch.stack([g for _, g, _ in group]),
+                                                                    device=device),
                                lambda group: [r.index for r, _, _ in group], records,
                                lambda key, size: on_step)
     except GroupsInterrupted as exc:  # keep the rows that had finished: they are final
@@ -225,30 +231,48 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
 
 
 def solve_chunk(rows: Sequence[PuzzleRow], config: SolverConfig,
-                on_step: Callable[[Progress], None] | None = None) -> list[dict[str, Any]]:
-    """One task of ``run_batch`` (in this process or on a Ray worker): ``solve_rows`` behind the test hook."""
+                on_step: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
+                deadline: float | None = None) -> list[dict[str, Any]]:
+    """One task of ``run_batch`` (in this process or on a Ray worker): ``solve_rows`` behind the test hook, with
+    the time left before ``deadline`` (a ``time.time()`` reading: the run's budget) as its ``max_seconds``. A
+    chunk reached after the deadline solves nothing and returns no records: its rows are left for a resume."""
     inject_failure(row.index for row in rows)
-    return solve_rows(rows, config, on_step) if rows else []
+    if deadline is not None:
+        left = deadline - time.time()
+        if left <= 0:
+            return []
+        config = replace(config, max_seconds=left)
+    return solve_rows(rows, config, on_step, device) if rows else []
 
 
 def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path,
               done: set[int] | None = None,
               on_step: Callable[[Progress], None] | None = None,
-              executor: Executor | None = None) -> Iterator[ChunkDone]:
+              executor: Executor | None = None,
+              device: torch.device | str | None = None) -> Iterator[ChunkDone]:
     """Solve every row of ``chunks`` not in ``done`` and append its record to ``out``; yields after each chunk
     (a consumer that stops iterating, or an interrupt, loses only the chunks in flight).
 
     ``executor`` (default: this process) runs one ``solve_chunk`` task per chunk; chunks are written in their
     order whatever order they finish in, so the file is the same as a local run's. A chunk whose task failed
-    becomes error lines with the reason. ``on_step`` only reaches tasks that run in this process.
+    becomes error lines with the reason. ``on_step`` only reaches tasks that run in this process; the chunks are
+    solved on ``device`` (default: the CPU).
+
+    ``config.max_seconds`` bounds the whole run: no chunk is drawn once it is spent, a chunk gets the time left
+    (its puzzles still unsolved then stop, unsolved, and are written so), and a chunk that starts after it writes
+    nothing: its rows are left for a resume.
     """
     done = set() if done is None else done
     executor = executor or LocalExecutor()
-    task = partial(solve_chunk, config=config, on_step=on_step if executor.in_process else None)
+    deadline = None if config.max_seconds is None else time.time() + config.max_seconds
+    task = partial(solve_chunk, config=config, on_step=on_step if executor.in_process else None, device=device,
+                   deadline=deadline)
     skipped: deque[int] = deque()
 
     def todo_lists() -> Iterator[list[PuzzleRow]]:
         for chunk in chunks:
+            if deadline is not None and time.time() >= deadline:
+                return
             todo = [row for row in chunk if row.index not in done]
             skipped.append(len(chunk) - len(todo))
             yield todo

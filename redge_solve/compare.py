@@ -18,7 +18,8 @@ Definitions used in the table (all computed by ``summarise`` from the per-puzzle
 - diverged: runs where some puzzle's logits became NaN/inf (``PuzzleResults.diverged_step``); they are kept in
   the JSON with their error and excluded from every other figure of the row.
 - curve: per run, percentage of puzzles found by each step; runs that stopped early are padded with their last
-  value up to the longest run.
+  value up to the longest run. elapsed: per run, the wall seconds at the end of each step (tasks and memory-sized
+  sub-batches run one after another add up), the time axis of the plot's right panel.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from .atomic import write_atomic
 from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from .grouped import SMALLEST_BUDGET
+from .paired import BOOTSTRAP_SEED, LEVEL, RESAMPLES, PairsReport, pairs_report, resolve_baseline
 from .plots import new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
@@ -54,7 +57,7 @@ keys ``summarise`` reads (``penalty``, ``found``, the three ``solved_*``, ``firs
 ``error`` key has no result."""
 
 PROTOCOLS = tuple(p.value for p in Protocol)
-OVERRIDABLE = tuple(name for name in RUN_FIELDS if name != "seed")  # the seeds are compare's own (``seeds``)
+OVERRIDABLE = (*(name for name in RUN_FIELDS if name != "seed"), "early_stop")  # the seeds are compare's own
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class Run:
     seconds: float
     steps: int  # optimisation steps executed (max steps_run)
     error: str | None = None  # set when the run diverged (NaN/inf logits); records and curve are then empty
+    elapsed: list[float] = field(default_factory=list)  # wall seconds at each step of ``curve`` (``step_seconds``)
 
     @property
     def ms_per_step(self) -> float:
@@ -200,6 +204,7 @@ class Run:
             "ms_per_step": self.ms_per_step,
             "error": self.error,
             "curve": [list(point) for point in self.curve],
+            "elapsed": [round(t, 4) for t in self.elapsed],
             "records": self.records,
         }
 
@@ -325,6 +330,17 @@ class Comparison:
     settings: dict[str, Any] = field(default_factory=dict)
     splits: dict[str, list[int]] = field(default_factory=dict)
     tuning: list[dict[str, Any]] = field(default_factory=list)
+    pairs: PairsReport | None = None  # ``add_pairs``: paired differences between the rows
+
+    def add_pairs(self, baseline: str | None = None, resamples: int = RESAMPLES, level: float = LEVEL,
+                  seed: int = BOOTSTRAP_SEED) -> PairsReport:
+        """Paired differences (``paired.py``) between every two rows, or each row and ``baseline`` (a label or an
+        estimator name with one row), under every solve criterion; kept in ``pairs`` and returned."""
+        labels = [row.label for row in self.rows]
+        if baseline is not None:
+            baseline = resolve_baseline(baseline, labels, [row.estimator for row in self.rows])
+        self.pairs = pairs_report(self.runs, labels, CRITERIA, baseline, resamples, level, seed)
+        return self.pairs
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -341,6 +357,8 @@ class Comparison:
             out["splits"] = self.splits
         if self.tuning:
             out["tuning"] = self.tuning
+        if self.pairs is not None:
+            out["pairs"] = self.pairs.to_json()
         return out
 
 
@@ -381,6 +399,10 @@ def compare(
     (only when the executor runs tasks in this process). Each run is split into tasks of ``chunk_size`` instances
     (default: all) run by ``executor`` (default: this process); results are batch-invariant, so only the timings
     (``seconds``, ms/step: then the sum over the run's tasks) depend on the split.
+
+    A time budget (``max_seconds`` in ``overrides``) bounds the whole comparison: each task gets an equal share of
+    what is left of it when the task is handed out (what is still unsolved at the end of its share stops, unsolved),
+    so every (spec, seed) gets about the same time. The tasks solve on the problem's device.
     """
     if not seeds:
         raise ValueError("no seeds")
@@ -396,13 +418,17 @@ def compare(
     bounds = [(start, min(start + size, len(ids))) for start in range(0, len(ids), size)]
     task = partial(solve_part, problem=problem, make_records=make_records, ids=ids,
                    on_step=on_step if executor.in_process else None)
+    budget = overrides.get("max_seconds")
+    deadline = None if budget is None else time.time() + budget
 
     def parts() -> Iterator[RunPart]:
+        handed = 0
         for index, (spec, seed, config) in enumerate(plan):
             if on_run is not None:
                 on_run(RunEvent(index, len(plan), spec, seed, config))
             for start, stop in bounds:
-                yield RunPart(index, config, start, stop)
+                yield RunPart(index, share(config, deadline, len(plan) * len(bounds) - handed), start, stop)
+                handed += 1
 
     runs: list[Run] = []
     outcomes: list[PartResult | TaskFailed] = []
@@ -417,6 +443,15 @@ def compare(
         if on_run is not None:
             on_run(RunEvent(part.run, len(plan), spec, seed, config, run))
     return Comparison(runs, summarise(runs), Protocol(protocol).value, dict(overrides), ids)
+
+
+def share(config: SolverConfig, deadline: float | None, tasks_left: int) -> SolverConfig:
+    """``config`` for the next of ``tasks_left`` tasks sharing a run's time budget that ends at ``deadline`` (a
+    ``time.time()`` reading; None: no budget): an equal share of the time left, at least ``SMALLEST_BUDGET``."""
+    if deadline is None:
+        return config
+    left = (deadline - time.time()) / max(tasks_left, 1)
+    return replace(config, max_seconds=max(left, SMALLEST_BUDGET))
 
 
 @dataclass(frozen=True)
@@ -436,11 +471,21 @@ class PartResult:
     seconds: float
     steps: int
     error: str | None = None
+    elapsed: list[float] = field(default_factory=list)
+
+
+def step_seconds(parts: Sequence[Sequence[float]]) -> list[float]:
+    """Wall seconds at each step of batches run one after another (a run's tasks, or the memory-sized
+    sub-batches of one ``solve``), each list a batch's seconds from its start to the end of each of its steps:
+    at step t the sum over batches of each one's seconds at min(t, its last step) (the run's ``seconds`` at the
+    last step, as the curve sums each batch's count at min(t, its last step))."""
+    longest = max((len(p) for p in parts), default=0)
+    return [sum(p[min(t, len(p)) - 1] for p in parts if p) for t in range(1, longest + 1)]
 
 
 def window_of(problem: Problem, window: slice) -> Problem:
     """The instances ``window`` of ``problem`` (the problem itself when the window covers it)."""
-    keep = torch.zeros(problem.num_instances, dtype=torch.bool)
+    keep = torch.zeros(problem.num_instances, dtype=torch.bool, device=problem.var_instance.device)
     keep[window] = True
     return problem if keep.all() else problem.select(keep)
 
@@ -450,15 +495,25 @@ def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: 
     """One task (here or on a Ray worker): solve instances ``start:stop`` of ``problem`` with the part's config."""
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
+    batches: list[list[float]] = []  # per sub-batch of ``solve``, seconds at each of its steps
+
+    def timed(progress: Any) -> None:
+        if progress.step == 1 or not batches:  # a (sub-)batch starts at step 1
+            batches.append([])
+        batches[-1].append(progress.elapsed)
+        if on_step is not None:
+            on_step(progress)
+
     start = time.perf_counter()
     results = solve(window_of(problem, window), part.config, puzzle_ids=torch.tensor(ids[window], dtype=torch.long),
-                    on_step=on_step)
+                    on_step=timed)
     seconds = time.perf_counter() - start
     diverged = results.diverged_step[results.diverged_step >= 0]
     if len(diverged):  # one diverging (spec, seed) must not lose the rest of the comparison
         error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
         return PartResult([], [], seconds, 0, error=error)
-    return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()))
+    return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()),
+                      elapsed=step_seconds(batches))
 
 
 def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
@@ -476,7 +531,8 @@ def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,
     curve = [(step, sum(p.curve[min(step, len(p.curve)) - 1][1] for p in done if p.curve))
              for step in range(1, length + 1)]
     records = [r for p in done for r in p.records]
-    return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done))
+    return Run(spec, seed, config, records, curve, seconds, max(p.steps for p in done),
+               elapsed=step_seconds([p.elapsed for p in done]))
 
 
 # ---- inputs ------------------------------------------------------------------------------------------------------
@@ -552,12 +608,13 @@ class CompareInput:
 
 def sudoku_input(clues: torch.Tensor, ids: Sequence[int] | None = None,
                  solutions: Sequence[torch.Tensor | None] | None = None,
-                 metas: Sequence[dict[str, Any]] | None = None) -> CompareInput:
-    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` (ids default to 0..I−1)."""
+                 metas: Sequence[dict[str, Any]] | None = None,
+                 device: torch.device | str | None = None) -> CompareInput:
+    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` solved on ``device`` (ids default to 0..I−1)."""
     ids = tuple(range(clues.shape[0])) if ids is None else tuple(int(i) for i in ids)
     records = SudokuRecords(clues, ids, None if solutions is None else tuple(solutions),
                             None if metas is None else tuple(metas))
-    return CompareInput(SudokuBatch.from_grids(clues), records, ids, "sudoku")
+    return CompareInput(SudokuBatch.from_grids(clues, device=device), records, ids, "sudoku")
 
 
 class CompareInputError(ValueError):
@@ -566,11 +623,13 @@ class CompareInputError(ValueError):
 
 def load_compare_input(source: str, colors: int | None = None, split: str = "train", offset: int = 0,
                        limit: int | None = None, puzzle_column: str = "puzzle",
-                       solution_column: str | None = "solution") -> CompareInput:
+                       solution_column: str | None = "solution",
+                       device: torch.device | str | None = None) -> CompareInput:
     """The instances named by ``source``: a DIMACS ``.col`` file or a directory of them (coloured with ``colors``
     or each file's chromatic number), ``queens:N1,N2,...``, else Sudoku rows ``offset .. offset+limit`` of a
     puzzle file or ``hf:`` dataset (``split``, the two columns). Every puzzle is checked (symbols, size, clues that
-    break a rule) before any run. Raises ``CompareInputError`` (one line) on anything it cannot use."""
+    break a rule) before any run; the problem is built on ``device`` (default: the CPU). Raises
+    ``CompareInputError`` (one line) on anything it cannot use."""
     from .data import SourceError, iter_chunks, open_source
     from .problems.instances import QUEENS_PREFIX, batch, problem_source
     from .problems.textfile import ProblemFileError
@@ -589,7 +648,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
             raise CompareInputError(f"no instances in {source} from {offset}")
         ids = tuple(range(offset, offset + len(instances)))
         defaults = QUEENS_DEFAULTS if source.startswith(QUEENS_PREFIX) else COLOR_DEFAULTS
-        return CompareInput(batch(instances), InstanceRecords(tuple(instances), ids), ids, "instances", defaults)
+        return CompareInput(batch(instances, device), InstanceRecords(tuple(instances), ids), ids, "instances",
+                            defaults)
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
         rows = [row for chunk in iter_chunks(dataset, 1000, offset, limit, puzzle_column, solution_column or None)
@@ -606,8 +666,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         clues.append(parsed[0])
         solutions.append(parsed[1])
     if len({c.numel() for c in clues}) != 1:
-        raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
-    return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows])
+        raise CompareInputError("compare needs puzzles of one size; select rows with `offset`/`limit`")
+    return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows], device)
 
 
 # ---- files -------------------------------------------------------------------------------------------------------
@@ -639,21 +699,27 @@ def csv_value(value: Any) -> Any:
 
 
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
-    """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves)."""
+    """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves),
+    and ``PREFIX-pairs.csv`` when the comparison has paired differences (``Comparison.add_pairs``)."""
     prefix = Path(prefix)
     written = [prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".json")]
     write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
     write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
+    if comparison.pairs is not None:
+        written.append(prefix.with_name(prefix.name + "-pairs.csv"))
+        write_atomic(written[-1], comparison.pairs.csv(), make_parents=True)
     if plot:
         written.append(prefix.with_name(prefix.name + ".png"))
-        write_atomic(written[2], comparison_png(comparison), make_parents=True)
+        write_atomic(written[-1], comparison_png(comparison), make_parents=True)
     return written
 
 
 def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
-    """Puzzles found (%) vs step: one line per estimator spec (mean over seeds), band = min..max over seeds."""
-    figure = new_figure(8, 5)
-    axes = figure.subplots()
+    """Puzzles found (%) against steps (left) and against wall seconds (right): one line per estimator spec (mean
+    over seeds), band = min..max over seeds. On the right a step sits at the mean over the spec's seeds of the
+    seconds each run had spent at its end (``Run.elapsed``; a run that stopped early keeps its last value)."""
+    figure = new_figure(12, 5)
+    by_step, by_time = figure.subplots(1, 2, sharey=True)
     length = max((len(run.curve) for run in comparison.runs), default=0)
     steps = list(range(1, length + 1))
     for row in comparison.rows:
@@ -661,17 +727,31 @@ def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
         curves = [curve_percent(run, length) for run in runs]
         if not curves or not steps:
             continue
-        plot_mean_band(axes, steps, curves, f"{row.label} ({row.stats['found'].mean:.1f}%)")
+        label = f"{row.label} ({row.stats['found'].mean:.1f}%)"
+        plot_mean_band(by_step, steps, curves, label)
+        timed = [run for run in runs if run.elapsed]
+        if timed:
+            times = [padded(run.elapsed, length) for run in timed]
+            seconds = [sum(column) / len(column) for column in zip(*times, strict=True)]
+            plot_mean_band(by_time, seconds, [curve_percent(run, length) for run in timed], label)
     seeds = len({run.seed for run in comparison.runs})
     config = comparison.rows[0].config if comparison.rows else {}
-    axes.set_title(
+    figure.suptitle(
         title
         or f"{comparison.protocol} protocol: {len(comparison.puzzle_ids)} puzzles, {seeds} seed(s), "
         f"{config.get('samples')} sample(s), {config.get('restarts')} restart(s)"
     )
-    axes.set_xlabel("step")
-    axes.set_ylabel("puzzles solved so far (%, sample or mode)")
-    axes.set_ylim(-2, 102)
-    axes.grid(True, alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
+    by_step.set_xlabel("step")
+    by_time.set_xlabel("wall seconds (mean over seeds)")
+    by_step.set_ylabel("puzzles solved so far (%, sample or mode)")
+    for axes in (by_step, by_time):
+        axes.set_ylim(-2, 102)
+        axes.grid(True, alpha=0.3)
+    by_step.legend(loc="best", fontsize="small")
     return png_bytes(figure)
+
+
+def padded(values: Sequence[float], length: int) -> list[float]:
+    """``values`` extended to ``length`` with its last value."""
+    values = list(values)
+    return (values + values[-1:] * max(length - len(values), 0))[:length]

@@ -60,7 +60,7 @@ def exact_trajectory(problem: Problem, checkpoints: Sequence[int], lr: float) ->
     wanted = sorted(set(int(c) for c in checkpoints))
     if not wanted or wanted[0] < 0:
         raise ValueError(f"checkpoints must be steps >= 0, got {list(checkpoints)}")
-    logits = torch.zeros(problem.num_variables, problem.num_categories, dtype=torch.float32)
+    logits = torch.zeros(problem.num_variables, problem.num_categories, dtype=getattr(problem, "dtype", torch.float32))
     optimizer = Adam(logits, lr)
     out = []
     for step in range(wanted[-1] + 1):

@@ -226,10 +226,10 @@ def make_executor(name: str, address: str | None = None, num_workers: int | None
     """``"local"`` or ``"ray"``; ``ValueError`` on another name, ``RayMissing`` when Ray is not installed."""
     if name == "local":
         if address is not None or num_workers is not None:
-            raise ValueError("--address and --num-workers need --executor ray")
+            raise ValueError("`address` and `num_workers` need `executor` ray")
         return LocalExecutor()
     if name == "ray":
         if num_workers is not None and num_workers < 1:
-            raise ValueError(f"--num-workers must be >= 1, got {num_workers}")
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         return RayExecutor(address, num_workers)
-    raise ValueError(f"--executor must be local or ray, got {name!r}")
+    raise ValueError(f"executor must be local or ray, got {name!r}")

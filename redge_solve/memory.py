@@ -7,19 +7,23 @@ samples plus the estimator's temporaries kept for the backward pass, all float32
 
 with F free variables, K categories, R restarts, S samples and ``calls`` denoiser calls per sample
 (``Estimator.denoiser_calls``: n_steps − 1 for the ReDGE family, 1 for n_steps = 1; 0 for the others): a = 24, b =
-20, c = 8. Plain numbers in, so this module needs neither the solver nor the estimators. Calibrated by the peak
-resident memory of real runs (``benchmarks/measure_memory.py``, 2-core shared CPU, 2026-11-23, S = R = 4, 3 steps),
-measured / estimated per puzzle: st 423 / 839 kB (9×9 hard, 400 puzzles), 3.3 / 6.8 MB (16×16 blank), 11.1 / 26 MB
-(25×25 blank); gumbel 534 / 839 kB; reinmax 607 / 839 kB; reinforce 304 / 839 kB; redge (3 steps) 723 / 2129 kB;
-redge-max (9 steps) 1.8 / 6.0 MB; redge-cov (5 steps) 2.8 / 3.4 MB (9×9), 23.4 / 27.8 MB (16×16), 106 / 106 MB
-(25×25). Repeated measurements vary by up to ~40 % (an earlier run: redge-cov 16×16 13.5 MB, 25×25 93 MB); the
-default budget is half the available memory, which leaves room for that.
+20, c = 8. Plain numbers in, so this module needs neither the solver nor the estimators. The constants are an
+upper estimate of the peak resident memory of real runs (the calibration: benchmarks/README.md, "Memory per
+puzzle"); measurements vary by up to ~40 %, and the default budget, half the available memory, leaves room for
+that.
+
+The available memory is the device's: free RAM on the CPU (``MemAvailable``), free GPU memory on CUDA
+(``torch.cuda.mem_get_info``). ``budget`` is the one memory policy: the solver's sub-batches
+(``puzzles_per_batch``) and ``batch``'s chunks (``batch.default_chunk_size``) are both sized from it.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    import torch
 
 BUDGET_ENV = "REDGE_MEMORY_BUDGET"
 """Bytes the solver may use for one batch; overrides the default share of the available memory."""
@@ -42,9 +46,19 @@ def available_memory() -> int:
         return 2 * 1024**3
 
 
-def budget() -> int:
-    """Bytes one solver batch may use: ``$REDGE_MEMORY_BUDGET`` if set (a positive integer), else a share of the
-    available memory."""
+def device_memory(device: "torch.device | str | None" = None) -> int:
+    """Bytes free on ``device``: ``available_memory()`` for the CPU (or None), the free memory CUDA reports
+    (``torch.cuda.mem_get_info``) for a GPU."""
+    if device is None or str(device).startswith("cpu"):
+        return available_memory()
+    import torch
+
+    return int(torch.cuda.mem_get_info(torch.device(device))[0])
+
+
+def budget(device: "torch.device | str | None" = None) -> int:
+    """Bytes one solver batch may use on ``device`` (default: the CPU): ``$REDGE_MEMORY_BUDGET`` if set (a
+    positive integer), else a share of the device's free memory (``device_memory``)."""
     text = os.environ.get(BUDGET_ENV, "").strip()
     if text:
         try:
@@ -54,7 +68,7 @@ def budget() -> int:
         if value <= 0:
             raise ValueError(f"{BUDGET_ENV} must be a positive number of bytes, got {text!r}")
         return value
-    return available_memory() // BUDGET_SHARE
+    return device_memory(device) // BUDGET_SHARE
 
 
 def bytes_per_puzzle(free_cells: int, categories: int, *, restarts: int, samples: int, calls: int = 0) -> int:
@@ -66,10 +80,10 @@ def bytes_per_puzzle(free_cells: int, categories: int, *, restarts: int, samples
 
 
 def puzzles_per_batch(variables: Sequence[int], categories: int, *, restarts: int, samples: int, calls: int = 0,
-                      memory: int | None = None) -> int:
-    """How many puzzles fit in ``memory`` bytes (default ``budget()``) at once, given each puzzle's number of free
-    variables (``variables``; the largest sets the size of all); at least 1."""
-    memory = budget() if memory is None else memory
+                      memory: int | None = None, device: "torch.device | str | None" = None) -> int:
+    """How many puzzles fit in ``memory`` bytes (default ``budget(device)``) at once, given each puzzle's number of
+    free variables (``variables``; the largest sets the size of all); at least 1."""
+    memory = budget(device) if memory is None else memory
     if not len(variables):
         return 1
     per_puzzle = bytes_per_puzzle(max(variables), categories, restarts=restarts, samples=samples, calls=calls)

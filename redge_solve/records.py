@@ -12,6 +12,7 @@ NaN/inf (``PuzzleResults.diverged_step``): it has no result.
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from typing import Any, Sequence
 
 import torch
@@ -30,6 +31,7 @@ def sudoku_records(
     """Records for the B puzzles of one solved batch (``clues`` ``(B, N²)``, same order as ``results``)."""
     if not len(indices):  # e.g. interrupted before the first step
         return []
+    results = on_cpu(results)
     violations = grid_violations(results.solution).tolist()
     records = []
     for i, index in enumerate(indices):
@@ -53,6 +55,15 @@ def sudoku_records(
             }
         )
     return records
+
+
+def on_cpu(results: PuzzleResults) -> PuzzleResults:
+    """``results`` with every tensor on the CPU (records, checks and views are made there, whatever the device the
+    problem was solved on); ``results`` itself when they are there already."""
+    if results.found.device.type == "cpu":
+        return results
+    return replace(results, **{f.name: getattr(results, f.name).cpu() for f in fields(results)
+                               if isinstance(getattr(results, f.name), torch.Tensor)})
 
 
 def divergence(results: PuzzleResults, i: int) -> str | None:

@@ -143,7 +143,7 @@ def test_max_seconds_stops_unsolved_puzzles_and_says_so(tmp_path):
 
     out = tmp_path / "r.jsonl"
     result = CliRunner().invoke(app, ["sudoku", str(ROOT / "puzzles" / "sudoku17-10.txt"), "--steps", "100000",
-                                      "--max-seconds", "0.001", "--json", str(out), "--show", "0",
+                                      "--max-seconds", "0.001", "--out", str(out), "--show", "0",
                                       "--deduce", "none"],  # singles alone solves some 17-clue puzzles
                                 terminal_width=200)
     assert result.exit_code == 1, result.output
@@ -152,20 +152,33 @@ def test_max_seconds_stops_unsolved_puzzles_and_says_so(tmp_path):
     assert all(1 <= r["steps_run"] < 100000 for r in records)
     assert "10 stopped unsolved by the 0.001 s budget" in " ".join(result.output.split())
     bad = CliRunner().invoke(app, ["sudoku", str(ROOT / "puzzles" / "easy.txt"), "--max-seconds", "-1"])
-    assert bad.exit_code == 2 and "max_seconds" in bad.output
+    assert bad.exit_code == 2 and "--max-seconds must be a number of seconds > 0" in bad.output
 
 
-def test_batch_budget_starts_no_chunk_once_spent_and_is_not_a_resume_setting():
-    import time
+def test_batch_budget_bounds_the_whole_run_and_is_not_a_resume_setting(monkeypatch, tmp_path):
+    """Each chunk gets what is left of the run's budget, none is drawn once it is spent (a clock that each chunk
+    moves on by 3 s; budget 5 s: the second chunk gets 2 s, the third none)."""
+    from types import SimpleNamespace
 
-    from redge_solve.batch import solver_settings
-    from redge_solve.cli.batch_cmd import until_spent
+    from redge_solve import batch
+    from redge_solve.batch import run_batch, solver_settings
+    from redge_solve.data import PuzzleRow
     from redge_solve.solver import SolverConfig
 
-    chunks = [[1], [2], [3]]
-    assert list(until_spent(iter(chunks), time.perf_counter(), None)) == chunks
-    assert list(until_spent(iter(chunks), time.perf_counter(), 1e9)) == chunks
-    assert list(until_spent(iter(chunks), time.perf_counter() - 10.0, 5.0)) == []
+    clock, calls = [100.0], []
+
+    def fake_rows(rows, config, on_step=None, device=None):
+        calls.append((len(rows), config.max_seconds))
+        clock[0] += 3.0
+        return [{"index": row.index, "found": False} for row in rows]
+
+    monkeypatch.setattr(batch, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(batch, "solve_rows", fake_rows)
+    chunks = [[PuzzleRow(2 * c + i, "0" * 81, None, {}) for i in range(2)] for c in range(3)]
+    out = tmp_path / "r.jsonl"
+    done = list(run_batch(iter(chunks), SolverConfig(max_seconds=5.0), out))
+    assert calls == [(2, 5.0), (2, 2.0)] and sum(len(d.records) for d in done) == 4
+    assert len(out.read_text().splitlines()) == 4
     assert solver_settings(SolverConfig(max_seconds=5.0)) == solver_settings(SolverConfig())
     assert solver_settings(SolverConfig(steps=7)) != solver_settings(SolverConfig())
 
@@ -176,7 +189,7 @@ def test_bench_table_reads_at_80_columns():
     from redge_solve.cli import app
 
     result = CliRunner().invoke(app, ["bench", "poly", "--steps", "3", "--length", "6", "--samples", "8", "--seeds",
-                                      "2", "--no-progress"], env={"COLUMNS": "80"})
+                                      "2"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line.startswith("p=")]
     assert len(rows) == 3 * 6 and all(len(line) <= 80 for line in rows)

@@ -201,7 +201,7 @@ def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
     path = tmp_path / "g.col"
     path.write_text(text)
     target = tmp_path / "out.jsonl"
-    result = invoke("color", str(path), "--json", str(target), "--steps", "300")
+    result = invoke("color", str(path), "--out", str(target), "--steps", "300")
     assert result.exit_code == 0, result.output
     assert "DSATUR" in result.output and "best: 5 colours" in result.output
     (record,) = [json.loads(line) for line in target.read_text().splitlines()]
@@ -214,7 +214,7 @@ def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
 
 
 def test_fewest_flag_searches_despite_a_stated_chromatic_number():
-    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--json", "-", "-q")
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--out", "-", "-q")
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["num_colors"] == 3 and record["optimal"] and record["lower_bound"] == 3
@@ -243,7 +243,7 @@ def test_duplicate_edges_count_once_as_dimacs_files_list_them_both_ways():
     text = "p edge 3 4\ne 1 2\ne 2 1\ne 1 2\ne 2 3\n"
     graph = parse_dimacs(text)
     assert graph.edges.tolist() == [[0, 1], [1, 2]]
-    result = invoke("color", "-", "--json", "-", "-q", stdin=text)
+    result = invoke("color", "-", "--out", "-", "-q", stdin=text)
     assert result.exit_code == 0 and json.loads(result.stdout)["num_colors"] == 2
 
 
@@ -261,16 +261,16 @@ def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tm
 
     real = color_search.fewest_colors
 
-    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step):
+    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step, device=None):
         def ctrl_c(k, progress):  # Ctrl-C at the first step of the first gradient attempt
             raise KeyboardInterrupt
 
-        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c)
+        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c, device=device)
 
     monkeypatch.setattr(color_search, "fewest_colors", interrupted_search)
     target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
     path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
-    result = invoke("color", str(path), "--json", str(target))
+    result = invoke("color", str(path), "--out", str(target))
     assert result.exit_code == 130, result.output
     assert "best: 5 colours" in result.output and "interrupted: keeping the best colouring found" in result.output
     record = json.loads(target.read_text())
@@ -278,10 +278,37 @@ def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tm
     assert record["attempts"][-1]["stopped"] == "interrupted"
 
 
-def test_bad_max_seconds_is_one_line_exit_2():
-    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--max-seconds", "-1")
+@pytest.mark.parametrize("value", ["-1", "0", "nan"])
+def test_bad_max_seconds_is_one_line_exit_2(value):
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--max-seconds", value)
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
-    assert "--max-seconds must be a number >= 0" in result.output
+    assert "--max-seconds must be a number of seconds > 0" in result.output
+
+
+def test_max_seconds_bounds_a_run_with_k_colours(tmp_path):
+    """The budget reaches a run at a given K (it was ignored): 2 colours for Petersen (χ 3) cannot succeed, so
+    100000 steps would run without it."""
+    target = tmp_path / "out.jsonl"
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--colors", "2", "--steps", "100000", "--max-seconds",
+                    "0.001", "-o", str(target), "-q")
+    assert result.exit_code == 1, result.output
+    record = json.loads(target.read_text())
+    assert not record["found"] and 1 <= record["steps_run"] < 100000
+
+
+def test_max_seconds_bounds_the_whole_fewest_colours_search(tmp_path):
+    """One budget for the search, not one per K: spent, no attempt starts, and the record says so."""
+    graph = myciel(4)  # χ 5 = DSATUR's colours, clique bound 2: the attempt at 4 colours cannot succeed
+    result = fewest_colors(graph, replace(CONSTRAINT_DEFAULTS, steps=100000, max_seconds=1e-3))
+    assert result.budget_spent and result.best_colors == 5
+    assert all(a.stopped == "time" and a.steps < 100000 for a in result.attempts[1:])
+    target = tmp_path / "out.jsonl"
+    path = tmp_path / "g.col"
+    path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
+    done = invoke("color", str(path), "--steps", "100000", "--max-seconds", "0.001", "-o", str(target), "-q")
+    assert done.exit_code == 0, done.output
+    record = json.loads(target.read_text())
+    assert record["budget_spent"] and all(a["steps"] < 100000 for a in record["attempts"])
 
 
 # ---- breakout weights on the edges, bounded logits, the queen graphs ----------------------------------------------

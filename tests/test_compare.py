@@ -140,6 +140,38 @@ def test_table_csv_and_json_agree_with_the_records(comparison, tmp_path):
     assert not list((tmp_path / "out").glob(".*tmp"))  # no temporary files left behind
 
 
+def test_step_seconds_adds_batches_run_one_after_another():
+    from redge_solve.compare import step_seconds
+
+    assert step_seconds([[1.0, 2.0, 3.0], [0.5]]) == [1.5, 2.5, 3.5]  # a batch that stopped keeps its last time
+    assert step_seconds([[], [0.25, 0.5]]) == [0.25, 0.5] and step_seconds([]) == []
+
+
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_runs_time_each_step_and_the_plot_puts_found_against_steps_and_seconds(comparison, chunk_size,
+                                                                                monkeypatch):
+    import redge_solve.compare as compare_module
+
+    if chunk_size is not None:  # a run in two tasks: its seconds at a step add up the tasks'
+        comparison = run(clues(), [EstimatorSpec("st")], [10, 11, 12, 13], seeds=[0, 1], overrides=SMALL,
+                         chunk_size=chunk_size)
+    for r in comparison.runs:
+        assert len(r.elapsed) == len(r.curve) == r.steps and r.elapsed == sorted(r.elapsed)
+        assert 0 < r.elapsed[0] and r.elapsed[-1] <= r.seconds
+    monkeypatch.setattr(compare_module, "png_bytes", lambda figure: figure)  # the figure itself, not its pixels
+    figure = compare_module.comparison_png(comparison)
+    by_step, by_time = figure.axes
+    assert (by_step.get_xlabel(), by_time.get_xlabel()) == ("step", "wall seconds (mean over seeds)")
+    assert len(by_step.get_lines()) == len(by_time.get_lines()) == len(comparison.rows)
+    length = max(len(r.curve) for r in comparison.runs)
+    for row, step_line, time_line in zip(comparison.rows, by_step.get_lines(), by_time.get_lines(), strict=True):
+        runs = [r for r in comparison.runs if r.spec.label == row.label]
+        times = [compare_module.padded(r.elapsed, length) for r in runs]
+        seconds = [sum(v) / len(v) for v in zip(*times, strict=True)]
+        assert list(time_line.get_xdata()) == pytest.approx(seconds)
+        assert list(time_line.get_ydata()) == list(step_line.get_ydata())  # the same curve, against time
+
+
 def test_same_seed_gives_the_same_table(comparison):
     specs = [EstimatorSpec("redge", (("t_1", 0.3),))]
     again = run(clues(), specs, [10, 11, 12, 13], seeds=[1], overrides=SMALL)
@@ -205,7 +237,7 @@ def test_cli_end_to_end_and_error_without_traceback(tmp_path):
     prefix = tmp_path / "res"
     cmd = [sys.executable, "-m", "redge_solve", "compare", str(source), "-e", "st,gumbel", "--seeds", "2",
            "--grid", "gumbel.tau=0.5,1.0", "--steps", "20", "--samples", "2", "--restarts", "2", "--lr", "0.2",
-           "--no-progress", "--out", str(prefix)]
+           "--out", str(prefix)]
     env = {**os.environ, "COLUMNS": "200"}
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
@@ -263,7 +295,7 @@ def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_s
 def test_cli_out_follows_the_output_policy(tmp_path):
     source = tmp_path / "four.csv"
     source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
-    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "--no-progress"]
+    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "-q"]
     # PREFIX.csv would be the input itself: refused even with --force, before any run
     refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "four"), "--force"])
     assert refused.exit_code == 2 and "is the input file" in refused.output

@@ -242,8 +242,8 @@ def mutated_file(draw, *examples: str) -> tuple[bytes, list[Item]]:
 
 
 FILE_COMMANDS = [
-    FileCommand("sudoku", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], text_file(), ".txt", True),
-    FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--json", o, "-q"], csv_file(), ".csv", True),
+    FileCommand("sudoku", lambda f, o: ["sudoku", f, *TINY, "--out", o, "-q"], text_file(), ".txt", True),
+    FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--out", o, "-q"], csv_file(), ".csv", True),
     FileCommand("batch", lambda f, o: ["batch", f, *TINY, "--out", o], csv_file(HEADERS[:3]), ".csv", False,
                 _table_lines),
     FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "--no-progress"],
@@ -397,7 +397,7 @@ def test_sudoku_and_batch_report_a_diverged_puzzle_with_its_step_and_solve_the_r
     source = tmp_path / "p.txt"
     source.write_text(text)
     diverge = ["-e", "gumbel", "-p", "tau=1e-38", *TINY]  # (θ + G) / τ overflows: NaN gradients at step 1
-    result = CliRunner().invoke(app, ["sudoku", str(source), *diverge, "--json", str(tmp_path / "r.jsonl")])
+    result = CliRunner().invoke(app, ["sudoku", str(source), *diverge, "--out", str(tmp_path / "r.jsonl")])
     assert result.exit_code == 1, result.output
     assert "failed: puzzle 2 line 3: solver diverged: logits became NaN/inf at step 1" in result.output
     records = jsonl(tmp_path / "r.jsonl")
@@ -468,7 +468,7 @@ def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_p
     out = tmp_path / "r.jsonl"
     # the signal arrives right after step 20's penalty, well past step 1 when the three easy puzzles were solved
     process = start_signalled(["sudoku", source, "--steps", "1000000", "--lr", "1e-4", "--samples", "1",
-                               "--restarts", "1", "--json", out], STEP, 20, sig)
+                               "--restarts", "1", "--out", out], STEP, 20, sig)
     stdout, stderr = process.communicate()
     assert "line 1" in stderr.splitlines()[0], stderr  # "skipped: ... line 1: ..." comes before solving starts
     assert process.returncode == 130, stderr
@@ -610,7 +610,7 @@ def test_interrupted_before_the_first_step_carries_no_puzzle():
 def test_cli_splits_under_a_small_budget_with_identical_results(tmp_path, monkeypatch):
     source = tmp_path / "p.txt"
     source.write_text("\n".join("".join(map(str, g.tolist())) for g in puzzles_4(6, blanks=8, seed=1)) + "\n")
-    args = ["sudoku", str(source), "--steps", "30", "--samples", "2", "--restarts", "2", "-q", "--json"]
+    args = ["sudoku", str(source), "--steps", "30", "--samples", "2", "--restarts", "2", "-q", "--out"]
     CliRunner().invoke(app, [*args, str(tmp_path / "whole.jsonl")])
     monkeypatch.setenv(BUDGET_ENV, "1")  # one puzzle per sub-batch
     CliRunner().invoke(app, [*args, str(tmp_path / "split.jsonl")])
@@ -648,5 +648,5 @@ def test_same_seed_gives_byte_identical_results_files_on_any_chunk_size(tmp_path
     txt = tmp_path / "p.txt"
     txt.write_text("\n".join(rows) + "\n")
     for name in ("s1", "s2"):
-        CliRunner().invoke(app, ["sudoku", str(txt), *common, "-q", "--json", str(tmp_path / f"{name}.jsonl")])
+        CliRunner().invoke(app, ["sudoku", str(txt), *common, "-q", "--out", str(tmp_path / f"{name}.jsonl")])
     assert _strip_seconds(tmp_path / "s1.jsonl") == _strip_seconds(tmp_path / "s2.jsonl")

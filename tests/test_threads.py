@@ -106,7 +106,7 @@ def test_threads_option_wins_over_omp_num_threads(clean_env):
     for unusable in ("", "0", "many"):
         clean_env.setenv("OMP_NUM_THREADS", unusable)
         assert explicit_threads() is None
-    with pytest.raises(ValueError, match="--threads must be >= 1"):
+    with pytest.raises(ValueError, match="threads must be >= 1"):
         explicit_threads(0)
 
 
@@ -220,7 +220,7 @@ def test_same_seed_threads_and_cpu_kernels_rerun_byte_identical_and_the_unique_s
 
     def scalar(name: str) -> list[dict]:  # a fresh process on torch's scalar kernels, one thread
         out = tmp_path / f"{name}.jsonl"
-        done = run_subprocess("--threads", "1", "sudoku", ROOT / "puzzles/easy.txt", *EASY_UNDEDUCED, "--json", out,
+        done = run_subprocess("--threads", "1", "sudoku", ROOT / "puzzles/easy.txt", *EASY_UNDEDUCED, "--out", out,
                               "-q", ATEN_CPU_CAPABILITY="default")
         assert done.returncode == 0, done.stderr.decode()
         return records(out)
@@ -228,6 +228,6 @@ def test_same_seed_threads_and_cpu_kernels_rerun_byte_identical_and_the_unique_s
     first, second = scalar("first"), scalar("second")
     assert json.dumps(without_timing(first)) == json.dumps(without_timing(second))  # the promise: the same bytes
     native = tmp_path / "native.jsonl"  # this process, this CPU's own kernels: the step may differ, the grid not
-    assert run_cli("sudoku", ROOT / "puzzles/easy.txt", *EASY_UNDEDUCED, "--json", native, "-q").exit_code == 0
+    assert run_cli("sudoku", ROOT / "puzzles/easy.txt", *EASY_UNDEDUCED, "--out", native, "-q").exit_code == 0
     assert first[0]["found"] and first[0]["verified"] and records(native)[0]["found"]
     assert records(native)[0]["grid"] == first[0]["grid"]

@@ -6,12 +6,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import Protocol
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
 from ..settings import DEFAULTS
@@ -29,13 +28,8 @@ from .common import (
 from .executor_opts import open_executor
 from .progress import time_left_text
 
-
-def until_spent(chunks: Iterator[list], started: float, budget: float | None) -> Iterator[list]:
-    """``chunks``, but none once ``budget`` seconds have passed since ``started`` (a ``perf_counter`` reading)."""
-    for chunk in chunks:
-        if budget is not None and time.perf_counter() - started >= budget:
-            return
-        yield chunk
+if TYPE_CHECKING:
+    from ..settings import SolverConfig
 
 
 def _resume_command() -> str:
@@ -46,6 +40,7 @@ def _resume_command() -> str:
 
 
 @app.command("batch")
+@opt.solver_options(DEFAULTS, deduce=True)
 def batch(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="hf:OWNER/NAME (the Hugging Face Hub) or a local "
@@ -61,43 +56,62 @@ def batch(
     out: Annotated[Path, typer.Option("--out", "-o", callback=opt.output_directory,
                                       help="Results file, one JSON line per row.")] = Path("results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
-    force: Annotated[bool, typer.Option("--force", "--overwrite",
-                                        help="Replace an existing results file (never the input).")] = False,
-    estimator: opt.Estimator = DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = DEFAULTS.steps,
-    samples: opt.Samples = DEFAULTS.samples,
-    restarts: opt.Restarts = DEFAULTS.restarts,
-    lr: opt.Lr = DEFAULTS.lr,
-    seed: opt.Seed = DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
-    weight_step: opt.WeightStep = DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
-    max_seconds: Annotated[Optional[float], typer.Option(
-        "--max-seconds", metavar="S", show_default=False,
-        help="Time budget in seconds: no chunk starts once it is spent, and a chunk stops its unsolved rows when "
-        "it has run that long; the rows left are for --resume (default: no limit).")] = None,
+    force: opt.Force = False,
+    quiet: opt.Quiet = False,
     executor_name: opt.Executor = "local",
     address: opt.Address = None,
     num_workers: opt.NumWorkers = None,
 ) -> None:
-    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows)."""
-    from ..batch import (  # torch: imported when the command runs, not for its --help
-        OutputError,
-        check_output,
-        default_chunk_size,
-        prepare_output,
-        record_settings,
-        run_batch,
-    )
-    from .report_cmd import print_report
+    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
+    With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
+    started are left for --resume."""
+    from ..batch import default_chunk_size  # torch: imported when the command runs, not for its --help
 
     if resume and force:
         fail("--resume and --force exclude each other")
     config = opt.solver_config(ctx, DEFAULTS)
+    where = opt.command_device(ctx)
+    dataset, done = _open(source, split, puzzle_column, solution_column, out, resume, force, config)
+    executor = open_executor(executor_name, address, num_workers)
+    end = len(dataset) if limit is None else min(len(dataset), offset + limit)
+    total = max(0, end - offset)
+    size = chunk_size or default_chunk_size(config, device=where)
+    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
+        size = max(1, min(size, -(-total // (4 * executor.workers))))
+    already = sum(1 for index in done if offset <= index < end)
+    started = time.perf_counter()
+    chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
+    try:
+        rows_this_run = _solve_chunks(chunks, config, out, done, executor, where, total, already, quiet)
+    finally:
+        executor.close()
+    elapsed = time.perf_counter() - started
+    left = total - already - rows_this_run
+    if config.max_seconds is not None and left > 0 and not quiet:
+        err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
+                          f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
+    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
+    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
+    if not quiet:
+        from .report_cmd import print_report
+
+        rate = rows_this_run / elapsed if elapsed > 0 else 0.0
+        console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
+                      f"{out}", highlight=False)
+        console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
+                      f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
+                      f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
+        if summary.total.rows:
+            print_report(summary, source=str(out))
+    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+
+
+def _open(source: str, split: str, puzzle_column: str, solution_column: str, out: Path, resume: bool, force: bool,
+          config: SolverConfig) -> tuple[Any, set[int]]:
+    """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
+    is a one-line error (exit 2), checked before any data is loaded."""
+    from ..batch import OutputError, check_output, prepare_output, record_settings
+
     try:
         check_output(out, resume, force, [source])  # before loading any data
     except OutputError as exc:
@@ -118,20 +132,21 @@ def batch(
         fail(f"cannot use {out}: {exc.strerror or exc}")
     if warning:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    executor = open_executor(executor_name, address, num_workers)
-    end = len(dataset) if limit is None else min(len(dataset), offset + limit)
-    total = max(0, end - offset)
-    size = chunk_size or default_chunk_size(config)
-    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
-        size = max(1, min(size, -(-total // (4 * executor.workers))))
-    already = sum(1 for index in done if offset <= index < end)
+    return dataset, done
+
+
+def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done: set[int], executor: Any,
+                  device: Any, total: int, already: int, quiet: bool) -> int:
+    """``run_batch`` with a bar of rows and one of the chunk's steps; returns the rows this run wrote. Ctrl-C (or
+    SIGTERM) keeps the finished rows, says how to resume, and exits 130."""
+    from ..batch import run_batch
 
     started = time.perf_counter()
     rows_this_run = 0
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=err_console, transient=False,
+        console=err_console, transient=False, disable=quiet,
     )
     try:
         with sigterm_as_interrupt(), progress:  # SIGTERM takes Ctrl-C's path
@@ -146,9 +161,7 @@ def batch(
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
                                        f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
-            chunks = until_spent(iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None),
-                                 started, config.max_seconds)
-            results = run_batch(chunks, config, out, done, on_step, executor)
+            results = run_batch(chunks, config, out, done, on_step, executor, device)
             for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
                 elapsed = time.perf_counter() - started
@@ -163,21 +176,4 @@ def batch(
         err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        executor.close()
-    elapsed = time.perf_counter() - started
-    left = total - already - rows_this_run
-    if config.max_seconds is not None and left > 0:
-        err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
-                          f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
-    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
-    rate = rows_this_run / elapsed if elapsed > 0 else 0.0
-    console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
-                  f"{out}", highlight=False)
-    console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
-                  f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
-                  f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
-    if summary.total.rows:
-        print_report(summary, source=str(out))
-    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
-    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+    return rows_this_run

@@ -24,9 +24,12 @@ ParamOpt = Annotated[Optional[list[str]], typer.Option(
     "--param", "-p", callback=opt.assignments,
     help="ESTIMATOR.PARAM=VALUE or PARAM=VALUE (repeatable); on top of the experiment's defaults.")]
 OutOpt = Annotated[Optional[str], typer.Option(
-    "--out", metavar="PREFIX", callback=opt.output_directory,
+    "--out", "-o", metavar="PREFIX", callback=opt.output_directory,
     help="Write PREFIX.csv, PREFIX-curves.csv, PREFIX.json and PREFIX.png.")]
-ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
+BENCH_DEVICE_HELP = (opt.DEVICE_HELP.removesuffix(".") + "; the experiments run on the CPU for now: auto picks it, and "
+                     "cuda is refused.")
+BenchDevice = Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda|cuda:N", callback=opt.device_choice,
+                                          help=BENCH_DEVICE_HELP)]
 ThreadsOpt = Annotated[Optional[int], typer.Option(
     "--threads", help="torch threads (default: the global --threads, else as many as cores are free).")]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th step in the curves.")]
@@ -43,10 +46,13 @@ def _floats(text: str, what: str) -> list[float]:
 
 
 def _setup(estimators: str, seeds: list[int], param: list[str] | None, defaults: dict, threads: int | None,
-           samples: int, out: str | None, force: bool, inputs: tuple[str, ...] = ()) -> tuple[list, list[int]]:
-    """Validated specs, seeds and output files, or a one-line error and exit 2."""
+           samples: int, out: str | None, force: bool, device: str, inputs: tuple[str, ...] = ()
+           ) -> tuple[list, list[int]]:
+    """Validated specs, seeds, device and output files, or a one-line error and exit 2."""
     from ..experiments.runner import OUTPUT_SUFFIXES, build_specs
 
+    if device.startswith("cuda"):
+        fail(f"--device {device}: the bench experiments run on the CPU only for now; use --device cpu or auto")
     opt.check_output("--out", out, inputs, force, OUTPUT_SUFFIXES)
     seed_list = list(seeds)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
@@ -73,18 +79,20 @@ def _config(factory: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[int], run_one: Callable,
-             config: dict, primary: str, metrics: list[tuple[str, str, int]], out: str | None, progress: bool,
-             ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None) -> None:
+             config: dict, primary: str, metrics: list[tuple[str, str, int]], out: str | None, quiet: bool,
+             ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None,
+             max_seconds: float | None = None) -> None:
     """Run the grid with progress bars, print the table, write the files; Ctrl-C or SIGTERM stop the grid, keep the
     finished runs in the table and files, and exit 130."""
     from ..experiments.runner import run_bench, write_outputs
 
     total = len(settings) * len(specs) * len(seed_list)
-    err_console.print(f"{experiment}: {len(settings)} setting(s) × {len(specs)} estimator(s) × {len(seed_list)} "
+    say = (lambda *a, **k: None) if quiet else err_console.print
+    say(f"{experiment}: {len(settings)} setting(s) × {len(specs)} estimator(s) × {len(seed_list)} "
                       f"seed(s) = {total} runs", highlight=False)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err_console, transient=True,
-                   disable=not progress)
+                   disable=quiet)
     with bar:
         outer = bar.add_task("runs", total=total, info="")
         inner = bar.add_task("steps", total=1, info="")
@@ -94,7 +102,7 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
                 bar.update(inner, description=f"{setting} {spec.label} seed {seed}".strip(), completed=0)
                 return
             bar.advance(outer)
-            if not progress or not err_console.is_terminal:
+            if not quiet and not err_console.is_terminal:  # a line per run where no bar shows
                 final = ", ".join(f"{k} {v:.4g}" for k, v in run.result.final.items())
                 err_console.print(f"[{index + 1}/{count}] {setting} {spec.label} seed {seed}: {final}, "
                                   f"{run.result.seconds:.1f} s", highlight=False, soft_wrap=True)
@@ -105,7 +113,7 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
 
         with sigterm_as_interrupt():
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
-                              on_step=on_step if progress else None, notes=notes)
+                              on_step=None if quiet else on_step, notes=notes, max_seconds=max_seconds)
     # no vertical rules and mean±std without spaces, so the table reads at 80 columns and in a pipe: only the
     # labels fold, never a number
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
@@ -119,13 +127,18 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
         table.add_row(escape(row.setting), escape(row.label),
                       *[f"{row.mean[key]:.{digits}f}±{row.std[key]:.{digits}f}" for key, _, digits in metrics],
                       f"{row.seconds:.1f}")
-    console.print(table)
+    if not quiet:
+        console.print(table)
     if out and bench.runs:
         try:
             paths = write_outputs(bench, out, ylabel=ylabel, log_y=log_y)
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
-        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+        say("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if bench.budget_spent:
+        err_console.print(f"time budget of {max_seconds:g} s spent after {len(bench.runs)}/{total} runs; the files "
+                          "hold the finished ones", highlight=False)
+        raise typer.Exit(1)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -147,7 +160,9 @@ def poly_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
-    progress: ProgressOpt = True,
+    max_seconds: opt.MaxSeconds = None,
+    device: BenchDevice = "auto",
+    quiet: opt.Quiet = False,
 ) -> None:
     """Polynomial programming (paper §4.1): minimise E[(1/L) Σ_l |x_l − t|^p] over mean-field logits."""
     from ..experiments.poly import PAPER_PARAMS, PolyConfig, run_poly
@@ -155,7 +170,7 @@ def poly_command(
     power_list = _floats(powers, "--powers")
     if any(not p > 0 for p in power_list):
         fail(f"--powers must be > 0, got {powers!r}")
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force)
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device)
     config = _config(PolyConfig, length=length, categories=categories, target=target, samples=samples, lr=lr,
                      steps=steps, log_every=log_every)
     by_setting = {f"p={p:g}": p for p in power_list}
@@ -165,9 +180,10 @@ def poly_command(
 
     _execute("poly", list(by_setting), specs, seed_list, run_one, config.to_json(), "gap",
              [("expected", "E[f] final", 4), ("gap", "gap to optimum", 4), ("loss_last100", "loss last 100", 4)],
-             out, progress, "exact E[f] − optimum", log_y=True,
+             out, quiet, "exact E[f] − optimum", log_y=True,
              notes={"expected": "exact E[f] at the last step", "gap": "expected - min_k |k - t|^p",
-                    "loss_last100": "sample loss (mean over the step's samples) averaged over the last 100 steps"})
+                    "loss_last100": "sample loss (mean over the step's samples) averaged over the last 100 steps"},
+             max_seconds=max_seconds)
 
 
 @bench_app.command("gmm")
@@ -188,12 +204,14 @@ def gmm_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
-    progress: ProgressOpt = True,
+    max_seconds: opt.MaxSeconds = None,
+    device: BenchDevice = "auto",
+    quiet: opt.Quiet = False,
 ) -> None:
     """GMM variational inference (paper §4.2): mean-field assignments + MAP means, exact negative ELBO curves."""
     from ..experiments.gmm import PAPER_PARAMS, GMMConfig, run_gmm, sample_gmm
 
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force)
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device)
     config = _config(GMMConfig, dim=dim, components=components, sigma=sigma, sigma_y=sigma_y,
                      observations=observations, samples=samples, lr=lr, steps=steps, data_seed=data_seed,
                      log_every=log_every)
@@ -203,10 +221,11 @@ def gmm_command(
         return run_gmm(spec, seed, config, data, on_step)
 
     _execute("gmm", [""], specs, seed_list, run_one, config.to_json(), "nelbo",
-             [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)], out, progress,
+             [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)], out, quiet,
              "negative ELBO (exact)", log_y=True,
              notes={"nelbo": "exact negative ELBO (sum over the N observations) averaged over the last 100 steps",
-                    "accuracy": "argmax assignments vs true clusters after the best one-to-one relabelling"})
+                    "accuracy": "argmax assignments vs true clusters after the best one-to-one relabelling"},
+             max_seconds=max_seconds)
 
 
 @bench_app.command("vae")
@@ -230,7 +249,9 @@ def vae_command(
     threads: ThreadsOpt = None,
     out: OutOpt = None,
     force: opt.Force = False,
-    progress: ProgressOpt = True,
+    max_seconds: opt.MaxSeconds = None,
+    device: BenchDevice = "auto",
+    quiet: opt.Quiet = False,
 ) -> None:
     """Categorical and Bernoulli VAEs (paper §4.4) on binarised images: held-out negative ELBO per estimator."""
     from ..data import SourceError
@@ -241,7 +262,7 @@ def vae_command(
     if not kind_list or bad or len(set(kind_list)) != len(kind_list):
         fail(f"--kinds must list categorical and/or bernoulli, got {kinds!r}")
     source = str(DIGITS) if data == "digits" else data
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, (source,))
+    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device, (source,))
     common = dict(batch_size=batch_size, samples=samples, lr=lr, steps=steps, eval_every=eval_every,
                   log_every=log_every)
     configs = {}
@@ -249,12 +270,13 @@ def vae_command(
         shape = (latents, categories) if kind == "categorical" else (bits, 2)
         configs[f"{kind} {shape[0]}x{shape[1]}"] = _config(VAEConfig, latents=shape[0], categories=shape[1],
                                                             **common)
-    err_console.print(f"loading {data} …", highlight=False)
+    say = (lambda *a, **k: None) if quiet else err_console.print
+    say(f"loading {data} …", highlight=False)
     try:
         images = load_images(source)
     except SourceError as exc:
         fail(str(exc))
-    err_console.print(f"{len(images.train)} training and {len(images.test)} held-out images of "
+    say(f"{len(images.train)} training and {len(images.test)} held-out images of "
                       f"{images.shape[0]}×{images.shape[1]} pixels", highlight=False)
 
     def run_one(setting, spec, seed, on_step):
@@ -264,7 +286,8 @@ def vae_command(
               "test_images": len(images.test), **common,
               "settings": {k: v.to_json() for k, v in configs.items()}}
     _execute("vae", list(configs), specs, seed_list, run_one, config, "test_nelbo",
-             [("test_nelbo", "held-out NELBO", 2), ("train_last100", "train loss last 100", 2)], out, progress,
+             [("test_nelbo", "held-out NELBO", 2), ("train_last100", "train loss last 100", 2)], out, quiet,
              "held-out negative ELBO (nats per image)",
              notes={"test_nelbo": "negative ELBO per held-out image at the last step (one exact z ~ q per image)",
-                    "train_last100": "training objective per image, averaged over the last 100 steps"})
+                    "train_last100": "training objective per image, averaged over the last 100 steps"},
+             max_seconds=max_seconds)

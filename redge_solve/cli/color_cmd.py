@@ -31,7 +31,6 @@ if TYPE_CHECKING:  # the library behind the command imports torch: only when it 
     from ..settings import SolverConfig
 
 MAX_COLORS = 1000
-DEFAULT_MAX_SECONDS = 60.0
 
 
 def render_coloring(record: dict[str, Any]) -> Text:
@@ -65,6 +64,7 @@ def load_graph(path: str) -> Graph:
 
 
 @app.command("color")
+@opt.solver_options(COLOR_DEFAULTS)
 def color(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
@@ -74,21 +74,7 @@ def color(
                                               "with neither, search for the fewest)."),
     fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
                                                         "its chromatic number (the search then stops there)."),
-    search_seconds: float = typer.Option(DEFAULT_MAX_SECONDS, "--max-seconds",
-                                      help="Fewest-colours search: wall-clock budget of each number of colours "
-                                           "tried, 0 for none (the step budget --steps applies too)."),
-    estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = COLOR_DEFAULTS.steps,
-    samples: opt.Samples = COLOR_DEFAULTS.samples,
-    restarts: opt.Restarts = COLOR_DEFAULTS.restarts,
-    lr: opt.Lr = COLOR_DEFAULTS.lr,
-    seed: opt.Seed = COLOR_DEFAULTS.seed,
-    max_logit: opt.MaxLogit = COLOR_DEFAULTS.max_logit,
-    weight_step: opt.WeightStep = COLOR_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = COLOR_DEFAULTS.reset_every,
-    no_early_stop: opt.NoEarlyStop = False,
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -97,23 +83,22 @@ def color(
     config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
-    if not search_seconds >= 0:  # also NaN
-        fail(f"--max-seconds must be a number >= 0, got {search_seconds}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
-    opt.check_output("--json", json_path, [file], force)
+    opt.check_output("--out", json_path, [file], force)
+    where = opt.command_device(ctx)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
         if fewest or graph.chromatic_number is None:
-            search(graph, config, search_seconds, label, json_path, quiet)
+            search(graph, config, label, json_path, quiet, where)
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
     from ..problems.instances import coloring_instance
 
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
-        quiet, "graph")
+        quiet, "graph", where)
 
 
 def _colours(count: int) -> str:
@@ -150,13 +135,15 @@ def search_record(result: SearchResult, verified: bool, interrupted: bool = Fals
         "interrupted": interrupted,
         "colors": (result.best_coloring + 1).tolist(),
         "attempts": [a.record() for a in result.attempts],
+        "budget_spent": result.budget_spent,
     }
 
 
-def search(graph: Graph, config: SolverConfig, max_seconds: float, label: str, json_path: str | None,
-           quiet: bool) -> NoReturn:
-    """Run the fewest-colours search with a progress bar, print each colouring found and the best; exit 0, or
-    130 on Ctrl-C after printing and saving the best colouring found."""
+def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
+           device: Any = None) -> NoReturn:
+    """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it),
+    print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
+    found."""
     from ..problems.color_search import SearchInterrupted, fewest_colors
     from ..problems.coloring import verify_coloring
 
@@ -186,7 +173,8 @@ def search(graph: Graph, config: SolverConfig, max_seconds: float, label: str, j
                               soft_wrap=True)
 
         try:
-            result = fewest_colors(graph, config, max_seconds, graph.chromatic_number, on_attempt, on_step)
+            result = fewest_colors(graph, config, float("inf"), graph.chromatic_number, on_attempt, on_step,
+                                   device=device)
         except SearchInterrupted as interrupt:
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)
@@ -205,6 +193,9 @@ def search(graph: Graph, config: SolverConfig, max_seconds: float, label: str, j
         out.print(f"[bold]best: {_colours(result.best_colors)}[/] ({method}), DSATUR {result.dsatur_colors}; {bound}; "
                   f"{time.perf_counter() - start:.2f} s", highlight=False)
         out.print(render_coloring({"found": True, "colors": (result.best_coloring + 1).tolist()}), end="")
+    if result.budget_spent and not quiet:
+        err_console.print(f"time budget of {config.max_seconds:g} s spent: the search stopped at "
+                          f"{_colours(result.best_colors)}", highlight=False)
     if interrupted:
         err_console.print(f"interrupted: keeping the best colouring found, {_colours(result.best_colors)}",
                           highlight=False)

@@ -54,6 +54,58 @@ def render_table(rows, title: str, show_lr: bool = False) -> Table:
     return table
 
 
+def settings_line(config, protocol: str, specs, seeds, lr_tuned: bool = False, device=None) -> str:
+    """What every run will use, before the first starts: the protocol's settings after the overrides (``config``:
+    the first run's, less its estimator), the estimator specs, the seeds and the ``device`` when given."""
+    restarts = str(config.restarts)
+    if config.max_restarts > config.restarts and config.reset_every:
+        restarts += f" (growing to {config.max_restarts})"
+    parts = [f"protocol {protocol}", f"steps {config.steps}", f"samples {config.samples}", f"restarts {restarts}",
+             "lr tuned" if lr_tuned else f"lr {config.lr:g}", f"early stop {'on' if config.early_stop else 'off'}",
+             f"deduce {config.deduce}", f"weight step {config.weight_step:g}", f"reset every {config.reset_every}"]
+    if config.max_logit:
+        parts.append(f"max logit {config.max_logit:g}")
+    if config.max_seconds is not None:
+        parts.append(f"max seconds {config.max_seconds:g}")
+    if device is not None:
+        parts.append(f"device {device}")
+    parts += ["estimators " + ", ".join(spec.label for spec in specs), "seeds " + ",".join(map(str, seeds))]
+    return "settings: " + " · ".join(parts)
+
+
+PAIR_CRITERIA = ("found", "solved_last")
+"""The criteria the --pairs table shows (the files have all four): the headline one and the paper's."""
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}"
+
+
+def render_pairs(report) -> Table:
+    """The --pairs table: per criterion (``PAIR_CRITERIA``) and pair the difference A − B in solved % (percentage
+    points) with its interval, the puzzles where each is better (the sign test's counts), the p-value and the
+    reading. Each rate itself is in the main table (and with the rest in the files)."""
+    level = f"{100 * report.level:g}%"
+    table = Table(title=f"A − B in solved % · {level} interval: paired bootstrap over puzzles, B={report.resamples}"
+                        " · p: exact sign test on puzzles", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    table.add_column("A − B", overflow="fold", min_width=9)
+    table.add_column("criterion")
+    for header in ("Δ", f"{level} interval", "puzzles\nA>B B>A", "p"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("reading", overflow="fold")
+    shown = [d for d in report.differences if d.criterion in PAIR_CRITERIA]
+    for d in sorted(shown, key=lambda d: PAIR_CRITERIA.index(d.criterion)):  # stable: pairs in order within each
+        if not d.seeds:
+            table.add_row(f"{d.a} − {d.b}", d.criterion, *["—"] * 4, d.verdict)
+            continue
+        reading = d.verdict if d.clear else f"[dim]{d.verdict}[/]"
+        table.add_row(f"{d.a} − {d.b}", d.criterion.replace("solved_", ""), _signed(d.difference),
+                      f"[{_signed(d.low)}, {_signed(d.high)}]",
+                      f"{d.a_better} {d.b_better}", f"{d.p_value:.3g}", reading)
+    return table
+
+
 @app.command("compare")
 def compare_command(
     source: str = typer.Argument(..., help="Puzzle file (csv/tsv/parquet/json/jsonl) or hf:OWNER/NAME; or a DIMACS "
@@ -68,20 +120,41 @@ def compare_command(
     estimators: opt.Estimators = DEFAULT_ESTIMATORS,
     seeds: opt.Seeds = "3",
     param: Annotated[Optional[list[str]], typer.Option(
-        "--param", callback=opt.assignments, help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
+        "--param", "-p", callback=opt.assignments, metavar="EST.NAME=VALUE",
+        help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
     grid: Annotated[Optional[list[str]], typer.Option(
         "--grid", callback=opt.assignments, help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")] = None,
     protocol: opt.ProtocolOption = Protocol.default,
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Override the protocol's steps."),
-    samples: Optional[int] = typer.Option(None, "--samples", min=1, help="Override samples per step."),
-    restarts: Optional[int] = typer.Option(None, "--restarts", min=1, help="Override restarts per puzzle."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Override the learning rate."),
-    deduce: opt.Deduce = None,  # type: ignore[assignment]  (None: the protocol's)
-    weight_step: opt.WeightStep = None,  # type: ignore[assignment]
-    reset_every: opt.ResetEvery = None,  # type: ignore[assignment]
-    max_restarts: opt.MaxRestarts = None,  # type: ignore[assignment]
-    max_logit: opt.MaxLogit = None,  # type: ignore[assignment]
+    steps: Annotated[Optional[int], typer.Option(
+        "--steps", min=1, show_default=False, help=f"Adam steps per instance {opt.per_source_default('steps')}.")
+    ] = None,
+    samples: Annotated[Optional[int], typer.Option(
+        "--samples", min=1, show_default=False, help=f"Samples per step {opt.per_source_default('samples')}.")
+    ] = None,
+    restarts: Annotated[Optional[int], typer.Option(
+        "--restarts", min=1, show_default=False,
+        help=f"Independent restarts per instance {opt.per_source_default('restarts')}.")] = None,
+    lr: Annotated[Optional[float], typer.Option(
+        "--lr", show_default=False, help=f"Adam learning rate (> 0) {opt.per_source_default('lr')}.")] = None,
+    deduce: Annotated[Optional[opt.Deduction], typer.Option(
+        "--deduce", case_sensitive=False, show_default=False,
+        help=f"Exact pre-step from the clues (Sudoku only; see `sudoku --help`) {opt.per_source_default('deduce')}."
+    )] = None,
+    weight_step: Annotated[Optional[float], typer.Option(
+        "--weight-step", min=0.0, metavar="X", show_default=False,
+        help=f"Breakout weights, 0: off {opt.per_source_default('weight_step')}.")] = None,
+    reset_every: Annotated[Optional[int], typer.Option(
+        "--reset-every", min=0, metavar="N", show_default=False,
+        help=f"Fresh starts every N steps, 0: never {opt.per_source_default('reset_every')}.")] = None,
+    max_restarts: Annotated[Optional[int], typer.Option(
+        "--max-restarts", min=0, metavar="N", show_default=False,
+        help=f"Growing restarts up to N, 0: off {opt.per_source_default('max_restarts')}.")] = None,
+    max_logit: Annotated[Optional[float], typer.Option(
+        "--max-logit", min=0.0, metavar="A", show_default=False,
+        help=f"Bounded logits, 0: unbounded {opt.per_source_default('max_logit')}.")] = None,
+    no_early_stop: opt.NoEarlyStop = False,
     max_seconds: opt.MaxSeconds = None,
+    device: opt.DeviceOption = "auto",
     tune: Optional[int] = typer.Option(
         None, "--tune", min=1, metavar="N",
         help="Tune each estimator first: an Optuna study of N trials (seeded TPE) on the first --tune-fraction of "
@@ -108,16 +181,26 @@ def compare_command(
     draws: int = typer.Option(200, "--draws", min=2, help="Gradient estimates per estimator and checkpoint."),
     diagnose_puzzles: int = typer.Option(10, "--diagnose-puzzles", min=1,
                                          help="Puzzles (the first of the compared ones) --diagnose uses."),
-    out: Optional[str] = typer.Option(None, "--out", help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with "
-                                      "--tune also PREFIX-trials.csv, PREFIX-splits.csv, PREFIX-tuning.png; with "
-                                      "--diagnose PREFIX-diagnostics.csv/.json/.png)."),
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", metavar="PREFIX", callback=opt.output_directory,
+        help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with --tune also PREFIX-trials.csv, PREFIX-splits.csv, "
+        "PREFIX-tuning.png; with --diagnose PREFIX-diagnostics.csv/.json/.png).")] = None,
     force: opt.Force = False,
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars on stderr."),
+    quiet: opt.Quiet = False,
     executor_name: opt.Executor = "local",
     address: opt.Address = None,
     num_workers: opt.NumWorkers = None,
     chunk_size: Optional[int] = typer.Option(
         None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
+    pairs: bool = typer.Option(
+        False, "--pairs", help="Then the paired differences in solved % between every two rows (or each and "
+                               "--baseline): a 95% paired-bootstrap interval over puzzles and an exact sign test "
+                               "(with --out also PREFIX-pairs.csv)."),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", metavar="EST", help="Pair every row with this one only (an estimator, or a row's label); "
+                                                "implies --pairs."),
+    bootstrap: int = typer.Option(10_000, "--bootstrap", min=100, metavar="B",
+                                  help="Bootstrap resamples of --pairs."),
 ) -> None:
     """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed;
     optionally each tuned first (--tune)."""
@@ -141,14 +224,24 @@ def compare_command(
              parse_assignments(grid or [], "--grid").items()}
     overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
                      reset_every=reset_every, max_restarts=max_restarts, max_logit=max_logit, max_seconds=max_seconds,
-                     deduce=deduce and deduce.value)
+                     deduce=deduce and deduce.value, early_stop=False if no_early_stop else None)
     diagnose = diagnose or diagnose_only
+    pairs = pairs or baseline is not None
     try:
         specs = expand_specs(names, fixed, grids)
         for spec in [] if diagnose_only else specs:
             run_config(spec, seed_list[0], protocol, overrides)
+        if baseline is not None:  # the row it names, by position (tuning changes the labels, not the order)
+            from ..paired import resolve_baseline
+
+            labels = [spec.label for spec in specs]
+            baseline_row = labels.index(resolve_baseline(baseline, labels, [spec.name for spec in specs]))
     except ValueError as exc:
         fail(str(exc))
+    if max_seconds is not None and (tune is not None or diagnose):
+        fail("--max-seconds bounds the comparison runs only; drop --tune/--diagnose to use it")
+    if pairs and (diagnose_only or len(specs) < 2):
+        fail("--pairs/--baseline need at least two compared rows")
     if diagnose_only and tune is not None:
         fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
     if tune is not None:
@@ -166,18 +259,22 @@ def compare_command(
             fail(str(exc))
     tune_seed_list = list(tune_seeds)
     checkpoint_list = _steps(checkpoints) if diagnose else []
-    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + \
+    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + (("-pairs.csv",) if pairs else ()) + \
         ((("-trials.csv", "-splits.csv", "-tuning.png")) if tune is not None else ()) + \
         (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if diagnose else ())
     opt.check_output("--out", out, [source], force, suffixes=outputs)
+    where = opt.open_device(device)
     try:
-        data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None)
+        data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None,
+                                  where)
         base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides, data.defaults)  # for --diagnose
         parts = data.split(tune_fraction) if tune is not None else (data,)
     except (CompareInputError, ValueError) as exc:
         fail(str(exc))
+    if deduce is not None and data.kind != "sudoku":
+        fail(f"--deduce is Sudoku's pre-step; {source} is not Sudoku: drop it")
     if diagnose_only:
-        _diagnose(data, specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
+        _diagnose(data, specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, quiet)
         return
     executor = open_executor(executor_name, address, num_workers)
     if chunk_size is None and executor.name == "ray":
@@ -186,12 +283,15 @@ def compare_command(
     plan_runs = len(specs) * len(seed_list)
     tuning_note = (f"after tuning each on {len(parts[0])} of them ({tune} trials, {len(tune_seed_list)} seed(s)), "
                    if tune is not None else "")
-    err_console.print(
-        f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
-        f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
+    if not quiet:
+        err_console.print(
+            f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
+            f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
+        err_console.print(settings_line(base, protocol.value, specs, seed_list, tune_lr, where), highlight=False,
+                          soft_wrap=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err_console, transient=True, disable=not progress)
-    quiet_bar = not progress or not err_console.is_terminal
+                   console=err_console, transient=True, disable=quiet)
+    quiet_bar = not quiet and not err_console.is_terminal  # a line per run where no bar shows
     with bar, sigterm_as_interrupt():
         trials_task = bar.add_task("trials", total=(tune or 0) * len(specs), visible=tune is not None)
         outer = bar.add_task("runs", total=plan_runs)
@@ -252,7 +352,13 @@ def compare_command(
              + f", early stop {'on' if config['early_stop'] else 'off'}"
              + (f" · tuned on {len(result.splits['tune'])} other puzzles, {tune} trials by {criterion}"
                 if tune is not None else ""))
-    console.print(render_table(result.rows, title, show_lr=tune_lr))
+    if not quiet:
+        console.print(render_table(result.rows, title, show_lr=tune_lr))
+    if pairs:
+        report = result.add_pairs(None if baseline is None else result.rows[baseline_row].label, bootstrap)
+        if not quiet:
+            console.print()
+            console.print(render_pairs(report))
     if out:
         try:
             from ..compare import write_outputs
@@ -264,10 +370,11 @@ def compare_command(
                 paths += write_tuning(result.tuning, result.splits, out)
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
-        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+        if not quiet:
+            err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
     if diagnose:
         specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows]
-        _diagnose(parts[-1], specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, progress)
+        _diagnose(parts[-1], specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, quiet)
 
 
 def _steps(text: str) -> list[int]:
@@ -281,7 +388,7 @@ def _steps(text: str) -> list[int]:
 
 
 def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draws: int, puzzles: int,
-              out: Optional[str], progress: bool) -> None:
+              out: Optional[str], quiet: bool) -> None:
     """``--diagnose``: the gradient diagnostics of ``specs`` (the exact reference left out), as a table (and files
     with --out), on the first ``puzzles`` of ``data`` along the exact trajectory at ``lr``."""
     from ..diagnostics import diagnose, write_diagnostics
@@ -290,7 +397,7 @@ def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draw
     specs = [spec for spec in specs if spec.name != "exact"]
     config = dict(lr=lr, samples=samples)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err_console, transient=True, disable=not progress)
+                   console=err_console, transient=True, disable=quiet)
     with bar, sigterm_as_interrupt():
         task = bar.add_task("diagnostics", total=len(specs) * len(checkpoints))
         try:
@@ -308,7 +415,8 @@ def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draw
     for r in results:
         table.add_row(str(r.step), r.label, str(r.samples), f"{r.cosine:.3f}", f"{r.bias:.3g} ± {r.bias_se:.2g}",
                       f"{r.variance:.3g}")
-    console.print(table)
+    if not quiet:
+        console.print(table)
     if out:
         settings = dict(puzzles=list(subset.ids), checkpoints=checkpoints, draws=draws, lr=config["lr"],
                         samples=config["samples"])
@@ -316,7 +424,8 @@ def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draw
             paths = write_diagnostics(results, out, settings)
         except OSError as exc:
             fail(f"cannot write {out}-diagnostics.*: {exc}")
-        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+        if not quiet:
+            err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 
 def _write_trials(interrupt, out: str) -> None:

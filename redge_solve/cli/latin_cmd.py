@@ -38,22 +38,14 @@ def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
 
 
 @app.command("latin")
+@opt.solver_options(LATIN_DEFAULTS)
 def latin(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Partial Latin squares, '-' for stdin: one per line (n² symbols, '0' or '.' "
                                "blank) or a grid over n lines; blank lines separate squares."),
-    estimator: opt.Estimator = LATIN_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = LATIN_DEFAULTS.steps,
-    samples: opt.Samples = LATIN_DEFAULTS.samples,
-    restarts: opt.Restarts = LATIN_DEFAULTS.restarts,
-    lr: opt.Lr = LATIN_DEFAULTS.lr,
-    seed: opt.Seed = LATIN_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
-    max_seconds: opt.MaxSeconds = None,
     quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
@@ -62,7 +54,7 @@ def latin(
     from ..problems.textfile import ProblemFileError, read_text
 
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
-    opt.check_output("--json", json_path, [file], force)
+    opt.check_output("--out", json_path, [file], force)
     name = "<stdin>" if file == "-" else file
     try:
         puzzles = parse_latin(read_text(file))
@@ -75,6 +67,6 @@ def latin(
     def show(record: dict[str, Any]) -> Text:
         return render_square(clues[record["name"]], record["grid"], record["found"])
 
-    run(instances, config, "latin", show, json_path, quiet, "square")
+    run(instances, config, "latin", show, json_path, quiet, "square", opt.command_device(ctx))
 
 

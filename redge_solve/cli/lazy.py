@@ -16,6 +16,8 @@ from typer._click import Context
 from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 
+from .aliases import renamed
+
 # name: (module in redge_solve.cli, the summary ``redge-solve --help`` shows: the start of the command's own
 # help, checked by the tests), in the order a user meets them
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -41,6 +43,7 @@ class LazyCommands(TyperGroup):
     formatted, a command not yet imported is shown by its summary in ``COMMANDS`` without importing it."""
 
     listing = False
+    registry: Any = None  # the Typer app the command modules register on (set by ``app``, which imports this module)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -55,13 +58,14 @@ class LazyCommands(TyperGroup):
             if self.listing:
                 summary = COMMANDS[name][1]
                 return typer.main.TyperCommand(name=name, help=summary, short_help=summary)
-            self.commands[name] = load_command(name, self.rich_markup_mode)
+            self.commands[name] = load_command(self.registry, name, self.rich_markup_mode)
         return super().get_command(ctx, name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         # the command will only print its help: the root callback then skips the thread set-up (and torch)
         ctx.meta["help_only"] = "--help" in args
-        return super().resolve_command(ctx, args)
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, renamed(name or "", rest, _notice)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         tidy(self)
@@ -72,10 +76,9 @@ class LazyCommands(TyperGroup):
             self.listing = False
 
 
-def load_command(name: str, rich_markup_mode: Any) -> Any:
-    """Import the module of command ``name`` and build its Click command (a group for ``bench``)."""
-    from .app import app
-
+def load_command(app: Any, name: str, rich_markup_mode: Any) -> Any:
+    """Import the module of command ``name`` (which registers it on the Typer ``app``) and build its Click command
+    (a group for ``bench``)."""
     importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
     for info in app.registered_commands:
         if info.name == name:
@@ -85,6 +88,12 @@ def load_command(name: str, rich_markup_mode: Any) -> Any:
             return tidy(get_group_from_info(group, pretty_exceptions_short=True, suggest_commands=True,
                                             rich_markup_mode=rich_markup_mode))
     raise LookupError(f"{COMMANDS[name][0]} does not register the command {name!r}")
+
+
+def _notice(message: str) -> None:
+    from .common import err_console
+
+    err_console.print(f"[yellow]note:[/] {message}", highlight=False, soft_wrap=True)
 
 
 # the value each kind of option takes, as every command's help names it (an option's own metavar wins)

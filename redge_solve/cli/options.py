@@ -11,6 +11,7 @@ while ``--protocol paper`` alone runs the paper's 1000.
 from __future__ import annotations
 
 import enum
+import re
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -61,6 +62,24 @@ def output_directory(value: Any) -> Any:
     return value
 
 
+def positive_seconds(value: Optional[float]) -> Optional[float]:
+    """``--max-seconds``: a finite number of seconds > 0 (omitted: no limit)."""
+    if value is not None and not 0 < value < float("inf"):
+        raise typer.BadParameter(f"must be a number of seconds > 0, got {value:g}")
+    return value
+
+
+DEVICE_CHOICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device_choice(value: str) -> str:
+    """``--device``: auto, cpu, cuda or cuda:N (whether that device exists is checked when the command runs)."""
+    text = value.strip().lower()
+    if not DEVICE_CHOICE.fullmatch(text):
+        raise typer.BadParameter(f"must be auto, cpu, cuda or cuda:N, got {value!r}")
+    return text
+
+
 # ---- the aliases ---------------------------------------------------------------------------------------------------
 
 Estimator = Annotated[str, typer.Option("--estimator", "-e", help="Gradient estimator (see `redge-solve estimators`).")]
@@ -101,16 +120,24 @@ MaxLogit = Annotated[float, typer.Option(
     "--max-logit", min=0.0, metavar="A",
     help="Bounded logits: after each step every variable's logits are centred and clipped to ±(A + ln K), so the "
     "probabilities never saturate (0: unbounded).")]
+MAX_SECONDS_HELP = ("Time budget in seconds for the whole command (> 0): when it is spent, what is still unsolved "
+                    "stops, unsolved (default: no limit).")
+"""``--max-seconds``' help, the same sentence in every command (a test checks it)."""
 MaxSeconds = Annotated[Optional[float], typer.Option(
-    "--max-seconds", metavar="S", show_default=False,
-    help="Time budget in seconds for the whole run: what is still unsolved when it is spent stops, unsolved "
-    "(default: no limit).")]
+    "--max-seconds", metavar="S", show_default=False, callback=positive_seconds, help=MAX_SECONDS_HELP)]
+DEVICE_HELP = "Where to solve: auto (CUDA when torch sees a GPU, else the CPU), cpu, cuda or cuda:N."
+DeviceOption = Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda|cuda:N", callback=device_choice,
+                                           help=DEVICE_HELP)]
 
-Json = Annotated[Optional[str], typer.Option(
-    "--json", metavar="PATH", callback=output_directory,
-    help="Write one JSON record per instance (JSON Lines); '-' for stdout.")]
+Out = Annotated[Optional[str], typer.Option(
+    "--out", "-o", metavar="PATH", callback=output_directory,
+    help="Write one JSON record per instance (JSON Lines) to PATH; '-' for stdout.")]
+OutPrefix = Annotated[Optional[str], typer.Option(
+    "--out", "-o", metavar="PREFIX", callback=output_directory,
+    help="Write the results to files PREFIX.csv, PREFIX.json, ... (see the command's help).")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file (never one of the inputs).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, boards or summary; errors only.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, boards, tables or summary; errors only "
+                                                          "(output files are still written).")]
 
 Estimators = Annotated[str, typer.Option(
     "--estimators", "-e", help="Comma-separated estimators (reinforce needs --samples >= 2).")]
@@ -123,6 +150,23 @@ Seeds = Annotated[str, typer.Option(
 Executor = Annotated[str, typer.Option("--executor", help=EXECUTOR_HELP)]
 Address = Annotated[Optional[str], typer.Option("--address", help=ADDRESS_HELP)]
 NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=WORKERS_HELP)]
+
+def per_source_default(name: str) -> str:
+    """``(default: ...)`` of a ``compare`` solver option, whose default depends on the source and the protocol:
+    ``(default: Sudoku 20000, queens 3000, graphs 10000; --protocol paper: 1000)``."""
+    from ..problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
+    from ..settings import PAPER_PROTOCOL
+
+    def shown(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    values = [getattr(d, name) for d in (DEFAULTS, QUEENS_DEFAULTS, COLOR_DEFAULTS)]
+    text = (shown(values[0]) if len(set(values)) == 1 else
+            ", ".join(f"{what} {shown(v)}" for what, v in zip(("Sudoku", "queens", "graphs"), values, strict=True)))
+    if name in PAPER_PROTOCOL:
+        text += f"; --protocol paper: {shown(PAPER_PROTOCOL[name])}"
+    return f"(default: {text})"
+
 
 SOLVER_FIELDS = RUN_FIELDS
 """The ``SolverConfig`` fields that a command's options of the same name set."""
@@ -174,3 +218,82 @@ def check_output(option: str, given: str | Path | None, inputs: list[Any] | tupl
         check_outputs(option, given, paths, inputs, force=force, existing_ok=existing_ok, hint=hint or FORCE_HINT)
     except OutputRefused as error:
         fail(str(error))
+
+
+def open_device(name: str) -> Any:
+    """The ``torch.device`` of ``--device NAME``; one that torch cannot use here (``cuda`` without a GPU) is a
+    one-line error with exit code 2."""
+    from ..devices import DeviceUnavailable, resolve_device  # torch: when the command runs, not for its --help
+
+    try:
+        return resolve_device(name)
+    except DeviceUnavailable as error:
+        fail(f"--device {name}: {error}")
+
+
+# ---- the solver options of a command, declared once -----------------------------------------------------------------
+
+SOLVER_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("estimator", Estimator), ("param", Param), ("steps", Steps), ("samples", Samples), ("restarts", Restarts),
+    ("lr", Lr), ("seed", Seed), ("no_early_stop", NoEarlyStop), ("protocol", ProtocolOption), ("deduce", Deduce),
+    ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts), ("max_logit", MaxLogit),
+    ("max_seconds", MaxSeconds), ("device", DeviceOption),
+)
+"""Every option of a command that solves with one estimator, in the order ``--help`` lists them: the estimator, the
+``SolverConfig`` knobs, the protocol, the time budget and the device (docs/cli.md)."""
+
+
+def _option_default(name: str, defaults: SolverConfig) -> Any:
+    if name == "param" or name == "max_seconds":
+        return None
+    if name == "no_early_stop":
+        return False
+    if name == "protocol":
+        return Protocol.default
+    if name == "device":
+        return "auto"
+    if name == "deduce":
+        return Deduction(defaults.deduce)
+    return getattr(defaults, name)
+
+
+def solver_options(defaults: SolverConfig, deduce: bool = False) -> Any:
+    """A decorator that gives a command every option of ``SOLVER_OPTIONS`` (``--deduce`` only with ``deduce``: the
+    Sudoku commands), with ``defaults``' values shown by ``--help``, after the command's own arguments and before
+    its own options. The command does not receive them as arguments: ``solver_config(ctx, defaults)`` reads them
+    from the context, ``ctx.params["device"]`` the device."""
+    import functools
+    import inspect
+
+    names = [name for name, _ in SOLVER_OPTIONS if deduce or name != "deduce"]
+
+    def decorate(command: Any) -> Any:
+        signature = inspect.signature(command, eval_str=True)
+        own = list(signature.parameters.values())
+        first_option = next((i for i, p in enumerate(own) if p.name != "ctx" and not _is_argument(p)), len(own))
+        added = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=alias,
+                                   default=_option_default(name, defaults))
+                 for name, alias in SOLVER_OPTIONS if name in names]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            for name in names:
+                kwargs.pop(name, None)
+            return command(*args, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*own[:first_option], *added, *own[first_option:]])
+        return run
+
+    return decorate
+
+
+def _is_argument(parameter: Any) -> bool:
+    from typing import get_args
+
+    markers = [parameter.default, *get_args(parameter.annotation)[1:]]
+    return any(type(m).__name__ == "ArgumentInfo" for m in markers)
+
+
+def command_device(ctx: typer.Context) -> Any:
+    """The ``torch.device`` of the command's ``--device`` (``open_device``)."""
+    return open_device(ctx.params["device"])

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
            json_path: str | None, quiet: bool, elapsed: float, what: str = "instance", note: str = "") -> None:
-    """Write ``--json``, print each instance's status line and ``show(record)``, a summary; exit 0/1."""
+    """Write ``--out``, print each instance's status line and ``show(record)``, a summary; exit 0/1."""
     if json_path is not None:
         write_json_lines(json_path, records)
     out: Console = err_console if json_path == "-" else console
@@ -60,9 +60,9 @@ def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], Rende
 
 def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         show: Callable[[dict[str, Any]], RenderableType | None], json_path: str | None, quiet: bool,
-        what: str = "instance") -> None:
-    """Solve (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or SIGTERM)
-    writes the finished instances to ``--json``, says what was solved, and exits 130."""
+        what: str = "instance", device: Any = None) -> None:
+    """Solve on ``device`` (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or
+    SIGTERM) writes the finished instances to ``--out``, says what was solved, and exits 130."""
     from ..grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
     from ..problems.instances import solve_instances
 
@@ -70,7 +70,7 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
     try:
         with sigterm_as_interrupt(), \
                 group_progress(lambda k: label, config.steps, quiet, config.max_seconds) as on_group:
-            records = solve_instances(instances, config, on_group)
+            records = solve_instances(instances, config, on_group, device)
     except GroupsInterrupted as interrupt:
         if json_path is not None:
             write_json_lines(json_path, interrupt.records)

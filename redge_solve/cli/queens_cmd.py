@@ -38,21 +38,13 @@ def render_board(columns: list[int]) -> Text:
 
 
 @app.command("queens")
+@opt.solver_options(QUEENS_DEFAULTS)
 def queens(
     ctx: typer.Context,
     sizes: List[int] = SIZES_ARGUMENT,
-    estimator: opt.Estimator = QUEENS_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = QUEENS_DEFAULTS.steps,
-    samples: opt.Samples = QUEENS_DEFAULTS.samples,
-    restarts: opt.Restarts = QUEENS_DEFAULTS.restarts,
-    lr: opt.Lr = QUEENS_DEFAULTS.lr,
-    seed: opt.Seed = QUEENS_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
     board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
-    max_seconds: opt.MaxSeconds = None,
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve N-Queens by gradient descent (rows are the variables, columns their values; one queen per column, at
@@ -61,11 +53,12 @@ def queens(
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")
-    opt.check_output("--json", json_path, [], force)
+    opt.check_output("--out", json_path, [], force)
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None
 
     from ..problems.instances import queens_instance  # torch: not for --help
 
-    run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board")
+    run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board",
+        opt.command_device(ctx))

@@ -34,22 +34,14 @@ def render_assignment(record: dict[str, Any]) -> Table | None:
 
 
 @app.command("solve")
+@opt.solver_options(SPEC_DEFAULTS)
 def solve_spec(
     ctx: typer.Context,
     spec: Optional[str] = typer.Argument(None, metavar="SPEC.json", show_default=False,
                                          help="The problem, '-' for stdin (format: README, or --schema)."),
     schema: bool = typer.Option(False, "--schema", help="Print the JSON schema of the format and exit."),
-    estimator: opt.Estimator = SPEC_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = SPEC_DEFAULTS.steps,
-    samples: opt.Samples = SPEC_DEFAULTS.samples,
-    restarts: opt.Restarts = SPEC_DEFAULTS.restarts,
-    lr: opt.Lr = SPEC_DEFAULTS.lr,
-    seed: opt.Seed = SPEC_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
-    max_seconds: opt.MaxSeconds = None,
     quiet: opt.Quiet = False,
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
@@ -64,7 +56,7 @@ def solve_spec(
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
     config = opt.solver_config(ctx, SPEC_DEFAULTS)
-    opt.check_output("--json", json_path, [spec], force)
+    opt.check_output("--out", json_path, [spec], force)
     name = "<stdin>" if spec == "-" else spec
     try:
         problem = load_spec(read_text(spec))
@@ -72,4 +64,4 @@ def solve_spec(
         fail(f"{name}: {error}")
     instance = user_instance(problem)
     label = f"{instance.name}: {problem.spec.num_variables} variables × {problem.spec.num_categories} values"
-    run([instance], config, label, render_assignment, json_path, quiet, "problem")
+    run([instance], config, label, render_assignment, json_path, quiet, "problem", opt.command_device(ctx))

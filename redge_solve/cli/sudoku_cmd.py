@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.console import Console
 
-from ..config import Protocol
 from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
@@ -41,32 +40,19 @@ TABLE_UP_TO = 100
 
 
 @app.command("sudoku")
+@opt.solver_options(DEFAULTS, deduce=True)
 def sudoku(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
                                "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
                                "column."),
-    estimator: opt.Estimator = DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = DEFAULTS.steps,
-    samples: opt.Samples = DEFAULTS.samples,
-    restarts: opt.Restarts = DEFAULTS.restarts,
-    lr: opt.Lr = DEFAULTS.lr,
-    seed: opt.Seed = DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
-    weight_step: opt.WeightStep = DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
-    max_seconds: opt.MaxSeconds = None,
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
     show: Optional[int] = typer.Option(None, "--show", min=0, show_default=False,
                                        help=f"How many grids to print (default: all up to {SHOW_ALL_UP_TO}, "
                                        "else none)."),
-    json_path: opt.Json = None,
+    json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
@@ -78,7 +64,8 @@ def sudoku(
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    opt.check_output("--json", json_path, [file], force)  # before spending time on the solve
+    opt.check_output("--out", json_path, [file], force)  # before spending time on the solve
+    where = opt.command_device(ctx)
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)
@@ -102,8 +89,8 @@ def sudoku(
     try:
         with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", config.steps, quiet,
                                                     config.max_seconds) as on_group:
-            records = solve_grouped(good, lambda p: p.side, config, _batch, lambda group: [p.index for p in group],
-                                    _group_records, on_group)
+            records = solve_grouped(good, lambda p: p.side, config, lambda group: _batch(group, where),
+                                    lambda group: [p.index for p in group], _group_records, on_group)
     except GroupsInterrupted as interrupt:  # keep the puzzles that had finished
         records = interrupt.records
         _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
@@ -134,12 +121,12 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
         _report(out, records, good, show, elapsed, config)
 
 
-def _batch(group: list[Puzzle]) -> SudokuBatch:
+def _batch(group: list[Puzzle], device: Any) -> SudokuBatch:
     import torch
 
     from ..problems.sudoku import SudokuBatch
 
-    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]))
+    return SudokuBatch.from_grids(torch.stack([p.clues for p in group]), device=device)
 
 
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..records import on_cpu
 from ..solver import Interrupted, Progress, SolverConfig, solve
 from .coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
 from .constraints import ConstraintBatch
@@ -63,6 +64,7 @@ class SearchResult:
     best_method: str
     best_coloring: Tensor
     attempts: list[Attempt] = field(default_factory=list)
+    budget_spent: bool = False  # the search's time budget (config.max_seconds) ended it
 
     @property
     def optimal(self) -> bool:
@@ -103,13 +105,16 @@ def fewest_colors(
     known_chromatic: int | None = None,
     on_attempt: Callable[[Attempt], None] | None = None,
     on_step: Callable[[int, Progress], None] | None = None,
+    device: torch.device | str | None = None,
 ) -> SearchResult:
     """The fewest colours this search reaches for ``graph`` (see the module docstring).
 
-    config: the gradient solver's settings for every attempt (``config.steps`` bounds each attempt); max_seconds:
-    the wall-clock budget of each gradient attempt (``SolverConfig.max_seconds`` of its run; 0 or inf: none);
+    config: the gradient solver's settings for every attempt (``config.steps`` bounds each attempt), and
+    ``config.max_seconds`` the wall-clock budget of the whole search (DSATUR and the cliques included): each attempt
+    gets what is left of it, and none starts once it is spent (the best colouring so far stands); max_seconds: a
+    budget of each gradient attempt on top of that (0 or inf: none);
     known_chromatic: a χ known beforehand (stops the search there). on_attempt is called after each attempt,
-    on_step(K, progress) after each solver step.
+    on_step(K, progress) after each solver step; the attempts are solved on ``device`` (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
     """
     start = time.perf_counter()
@@ -126,8 +131,16 @@ def fewest_colors(
     result.lower_bound = max(map(len, cliques), default=1)
     if known_chromatic is not None:
         result.lower_bound = max(result.lower_bound, known_chromatic)
+    deadline = None if config.max_seconds is None else start + config.max_seconds
     while result.best_colors > result.lower_bound:
-        attempt = _attempt(graph, cliques, result.best_colors - 1, config, max_seconds, on_step)
+        budget = max_seconds if 0 < max_seconds < float("inf") else None
+        if deadline is not None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                result.budget_spent = True
+                break
+            budget = left if budget is None else min(budget, left)
+        attempt = _attempt(graph, cliques, result.best_colors - 1, config, budget, on_step, device)
         result.attempts.append(attempt)
         if attempt.found:
             result.best_colors, result.best_method, result.best_coloring = attempt.used, "gradient", attempt.coloring
@@ -136,16 +149,17 @@ def fewest_colors(
         if attempt.stopped == "interrupted":
             raise SearchInterrupted(result)
         if not attempt.found:
+            result.budget_spent = deadline is not None and time.perf_counter() >= deadline
             break
     return result
 
 
-def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, max_seconds: float,
-             on_step: Callable[[int, Progress], None] | None) -> Attempt:
+def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, budget: float | None,
+             on_step: Callable[[int, Progress], None] | None, device: torch.device | str | None = None) -> Attempt:
     """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), ended
-    by success, ``config.steps``, ``max_seconds`` or Ctrl-C (``stopped``). A colouring counts only if it passes
+    by success, ``config.steps``, ``budget`` seconds or Ctrl-C (``stopped``). A colouring counts only if it passes
     ``verify_coloring``."""
-    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)])
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)], device=device)
     start = time.perf_counter()
     last: list[Progress | None] = [None]
 
@@ -154,7 +168,6 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
         if on_step is not None:
             on_step(k, progress)
 
-    budget = max_seconds if 0 < max_seconds < float("inf") else None
     stopped = "steps"
     try:
         results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step)
@@ -162,6 +175,7 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
             stopped = "time"  # the solver's wall-clock budget (SolverConfig.max_seconds) ended the run
     except Interrupted as interrupt:
         results, stopped = interrupt.results, "interrupted"
+    results = on_cpu(results) if results is not None else None
     seconds = time.perf_counter() - start
     steps = last[0].step if last[0] is not None else 0
     found = results is not None and len(results.found) == 1 and bool(results.found[0])

@@ -43,7 +43,7 @@ stays symmetric, so the kernel's gradient (W X)_r still holds:
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 
 import torch
@@ -211,8 +211,21 @@ class ConstraintBatch:
 
     @classmethod
     def from_specs(cls, specs: list[ConstraintSpec] | tuple[ConstraintSpec, ...],
-                   dtype: torch.dtype = torch.float32, width: int | None = None) -> "ConstraintBatch":
-        specs = tuple(specs)
+                   dtype: torch.dtype = torch.float32, width: int | None = None,
+                   device: torch.device | str | None = None) -> "ConstraintBatch":
+        """The batch of ``specs``, its tensors on ``device`` (default: the CPU; the specs themselves stay there)."""
+        batch = cls._on_cpu(tuple(specs), dtype, width)
+        if device is None or torch.device(device) == batch.base.device:
+            return batch
+        return replace(batch, **{f.name: getattr(batch, f.name).to(device) for f in fields(batch)
+                                 if isinstance(getattr(batch, f.name), Tensor)})
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    @classmethod
+    def _on_cpu(cls, specs: tuple[ConstraintSpec, ...], dtype: torch.dtype, width: int | None) -> "ConstraintBatch":
         if not specs:
             raise ValueError("no instances")
         k = specs[0].num_categories
@@ -284,7 +297,7 @@ class ConstraintBatch:
     def fixed_values(self) -> Tensor:
         """``(I, V_max)`` long: each instance's fixed values, −1 at free variables and past its V_i."""
         return torch.stack([torch.nn.functional.pad(s.fixed, (0, self.width - s.num_variables), value=-1)
-                            for s in self.specs])
+                            for s in self.specs]).to(self.device)
 
     def flat(self, x: Tensor) -> Tensor:
         """``(S, F, K)`` free rows -> ``(S, (R+1)·K)``: every instance's rows (clues as constant one-hots) and
@@ -307,15 +320,18 @@ class ConstraintBatch:
         single = flat.index_select(1, self.singles)
         return torch.cat([exact, atmost, conflict, single], 1)
 
-    def terms(self, x: Tensor) -> Tensor:
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
         """Every penalty term ``(S, T)``, the layout of the breakout weights: the ``group_terms``, then one term per
         distinct differ pair {u, v}, ``m_uv Σ_c X[u,c] X[v,c]`` (m_uv: how often the pair is listed). They sum to
-        ``penalty``."""
+        ``penalty``. ``one_hot``: whether ``x`` is one-hot (the solver's modes are); None: looked up (which waits
+        for the device)."""
         if self.adjacency is None:
             return self.group_terms(x)
         rows = self._rows(x)
         u, v, count, _ = self._differ_pairs
-        if bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all()):  # one-hot (the modes):
+        if one_hot is None:
+            one_hot = bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all())
+        if one_hot:  # the modes:
             labels = rows.argmax(-1)  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
             same = (labels.index_select(1, u) == labels.index_select(1, v)).to(rows.dtype)
         else:
@@ -328,7 +344,7 @@ class ConstraintBatch:
         entry of the adjacency (both directions, CSR order) the pair it belongs to."""
         matrix = self.adjacency
         crow, col = matrix.crow_indices(), matrix.col_indices()
-        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1), crow.diff())
+        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1, device=crow.device), crow.diff())
         keys = torch.minimum(row, col) * matrix.shape[0] + torch.maximum(row, col)
         pairs, entry_pair = torch.unique(keys, return_inverse=True)
         count = matrix.values().new_zeros(pairs.shape[0]).index_add_(0, entry_pair, matrix.values()) / 2
@@ -340,6 +356,10 @@ class ConstraintBatch:
         if self.adjacency is None:
             return self.term_instance
         return torch.cat([self.term_instance, self.row_instance[self._differ_pairs[0]]])
+
+    def sum_terms(self, terms: Tensor) -> Tensor:
+        """Each instance's sum of the ``terms`` ``(T,)`` of one assignment (``terms(x)[s]``): ``(I,)``, its penalty."""
+        return terms.new_zeros(self.num_instances).index_add_(0, self.weight_instance, terms)
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(T,)`` of the terms of the instances ``keep`` (bool ``(I,)``), in the order of the terms
@@ -362,6 +382,16 @@ class ConstraintBatch:
         W the adjacency whose entries (u, v) and (v, u) both carry the weight of the pair {u, v}."""
         group_terms = self.group_terms(x) if self.term_instance.numel() else None
         return self._weighted_sum(group_terms, x, weights)
+
+    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(penalty(x, weights), penalty(x))``, the second detached, sharing the group terms (with weights, the
+        differ pairs' unweighted part is one more sparse product)."""
+        group_terms = self.group_terms(x) if self.term_instance.numel() else None
+        value = self._weighted_sum(group_terms, x, weights)
+        if weights is None:
+            return value, value.detach()
+        with torch.no_grad():
+            return value, self._weighted_sum(group_terms, x, None)
 
     def _weighted_sum(self, group_terms: Tensor | None, x: Tensor, weights: Tensor | None) -> Tensor:
         """``(S, I)``: the ``group_terms`` ``(S, GE + GA + C + U)`` (None when there are none) summed per instance,
@@ -444,12 +474,13 @@ class ConstraintBatch:
         """Each instance ``times`` times in a row (instance ``i * times + r``), e.g. for restarts."""
         if times == 1:
             return self
-        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width)
+        return ConstraintBatch.from_specs([s for s in self.specs for _ in range(times)], self.dtype, self.width,
+                                          self.device)
 
     def select(self, keep: Tensor) -> "ConstraintBatch":
         """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
         chosen = keep.nonzero().flatten().tolist()
-        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width)
+        return ConstraintBatch.from_specs([self.specs[i] for i in chosen], self.dtype, self.width, self.device)
 
     def deduce(self, level: str) -> "ConstraintBatch":
         """No exact pre-step for generic constraints: the batch itself, whatever the level."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+import torch
 from torch import Tensor
 
 from ..grouped import OnGroup, solve_grouped
-from ..records import cost_fields, divergence, outcome_fields
+from ..records import cost_fields, divergence, on_cpu, outcome_fields
 from ..solver import PuzzleResults, SolverConfig
 from .coloring import Graph, coloring_spec, conflicting_edges, maximal_cliques
 from .constraints import ConstraintBatch, ConstraintSpec
@@ -82,10 +83,10 @@ def user_instance(problem: UserProblem) -> Instance:
     return Instance(problem.name or "spec", problem.spec, problem.spec.verify, view)
 
 
-def batch(instances: Sequence[Instance]) -> ConstraintBatch:
-    """The solver's ``Problem`` for these instances (one tensor batch; K widened to the largest)."""
+def batch(instances: Sequence[Instance], device: torch.device | str | None = None) -> ConstraintBatch:
+    """The solver's ``Problem`` for these instances (one tensor batch on ``device``; K widened to the largest)."""
     width = max(i.spec.num_categories for i in instances)
-    return ConstraintBatch.from_specs([i.spec.widen(width) for i in instances])
+    return ConstraintBatch.from_specs([i.spec.widen(width) for i in instances], device=device)
 
 
 def instance_records(results: PuzzleResults, instances: Sequence[Instance], indices: Sequence[int]
@@ -95,6 +96,7 @@ def instance_records(results: PuzzleResults, instances: Sequence[Instance], indi
     An instance whose logits became NaN/inf has no result: ``{"index", "name", "found": False, "verified": False,
     "error"}``."""
     records = []
+    results = on_cpu(results)
     for i, (instance, index) in enumerate(zip(instances, indices, strict=True)):
         diverged = divergence(results, i)
         if diverged is not None:
@@ -116,15 +118,15 @@ def instance_records(results: PuzzleResults, instances: Sequence[Instance], indi
     return records
 
 
-def solve_instances(instances: Sequence[Instance], config: SolverConfig, on_group: OnGroup | None = None
-                    ) -> list[dict[str, Any]]:
+def solve_instances(instances: Sequence[Instance], config: SolverConfig, on_group: OnGroup | None = None,
+                    device: torch.device | str | None = None) -> list[dict[str, Any]]:
     """Solve ``instances``, one tensor batch per number of values K (``grouped.solve_grouped``; noise keyed by the
     position, so the grouping changes no result): one record each, in input order (``instance_records``; an
-    instance whose logits became NaN/inf gets an error record). Ctrl-C raises ``GroupsInterrupted`` with the
-    instances that had finished."""
+    instance whose logits became NaN/inf gets an error record), solved on ``device`` (default: the CPU). Ctrl-C
+    raises ``GroupsInterrupted`` with the instances that had finished."""
     numbered = list(enumerate(instances))
     return solve_grouped(numbered, lambda item: item[1].spec.num_categories, config,
-                         lambda group: batch([instance for _, instance in group]),
+                         lambda group: batch([instance for _, instance in group], device),
                          lambda group: [index for index, _ in group],
                          lambda results, group: instance_records(results, [i for _, i in group], [j for j, _ in group]),
                          on_group)
@@ -176,6 +178,6 @@ def problem_source(source: str, colors: int | None = None) -> list[Instance] | N
             raise ProblemFileError(f"{path}: {error}") from None
         k = colors if colors is not None else graph.chromatic_number
         if k is None:
-            raise ProblemFileError(f"{path}: give --colors K (the file states no 'c chromatic number')")
+            raise ProblemFileError(f"{path}: give `colors` K (the file states no 'c chromatic number')")
         instances.append(coloring_instance(graph, k))
     return instances

@@ -105,8 +105,10 @@ class SudokuBatch:
 
     @classmethod
     def from_grids(cls, grids: Tensor, dtype: torch.dtype = torch.float32,
-                   allowed: Tensor | None = None) -> "SudokuBatch":
-        grids = grids.long()
+                   allowed: Tensor | None = None, device: torch.device | str | None = None) -> "SudokuBatch":
+        """The batch of ``grids`` ``(I, N²)``, its tensors on ``device`` (default: where ``grids`` are)."""
+        grids = grids.long() if device is None else grids.to(device=device, dtype=torch.long)
+        allowed = allowed if allowed is None or device is None else allowed.to(device)
         side = math.isqrt(grids.shape[-1])
         units_of_cells(side)  # validates the size
         instance, cell = (grids == 0).nonzero(as_tuple=True)
@@ -190,11 +192,22 @@ class SudokuBatch:
         Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))``, again one sparse
         product per sample.
         """
-        return _Penalty.apply(x, self, weights)
+        return _Penalty.apply(x, self, weights, False)
 
-    def terms(self, x: Tensor) -> Tensor:
-        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
+    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(penalty(x, weights), penalty(x))``: the weighted penalty (differentiable) and the unweighted one
+        (detached), both ``(S, I)`` from one pass over the unit counts (what the solver judges samples by)."""
+        return _Penalty.apply(x, self, weights, True)
+
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
+        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``
+        (``one_hot`` is not needed here)."""
         return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
+
+    def sum_terms(self, terms: Tensor) -> Tensor:
+        """Each puzzle's sum of the ``terms`` ``(I, 3N·N)`` of one assignment (``terms(x)[s]``): ``(I,)``, its
+        penalty."""
+        return terms.sum(-1)
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
@@ -250,19 +263,25 @@ class _Penalty(torch.autograd.Function):
     ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))`` (see ``SudokuBatch.penalty``)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None) -> Tensor:  # type: ignore[override]
+    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None,  # type: ignore[override]
+                plain: bool) -> Tensor | tuple[Tensor, Tensor]:
         excess = batch.unit_excess(x)  # (S, I * 3N, N)
         ctx.transpose = batch._incidence[1]
         weighted = excess if weights is None else excess * weights.view(-1, batch.side)
         ctx.save_for_backward(weighted)
-        return (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
+        value = (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
+        if not plain:
+            return value
+        unweighted = value.clone() if weights is None else excess.square().view(*value.shape, -1).sum(-1)
+        ctx.mark_non_differentiable(unweighted)
+        return value, unweighted
 
     @staticmethod
-    def backward(ctx, grad: Tensor):  # type: ignore[override]
+    def backward(ctx, grad: Tensor, *_):  # type: ignore[override]
         (weighted,) = ctx.saved_tensors
         count, side = grad.shape[0], weighted.shape[-1]
         scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
-        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None, None
+        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None, None, None
 
 
 def _stack(tensors: list[Tensor]) -> Tensor:
