@@ -338,6 +338,7 @@ class Poisoned:
     poison: torch.Tensor  # (I,) bool
 
     var_instance = property(lambda self: self.inner.var_instance)
+    dtype = property(lambda self: self.inner.dtype)
     num_instances = property(lambda self: self.inner.num_instances)
     num_variables = property(lambda self: self.inner.num_variables)
     num_categories = property(lambda self: self.inner.num_categories)
@@ -345,6 +346,13 @@ class Poisoned:
     def penalty(self, x):
         scale = torch.where(self.poison, float("nan"), 1.0)  # (a where() over value would leak NaN gradients)
         return self.inner.penalty(x) * scale
+
+    def penalties(self, x, weights=None):  # the weighted and the unweighted penalty, both poisoned
+        value = self.penalty(x) if weights is None else self.inner.penalty(x, weights) * self._scale()
+        return value, self.penalty(x.detach())
+
+    def _scale(self):
+        return torch.where(self.poison, float("nan"), 1.0)
 
     def fill(self, x):
         return self.inner.fill(x)
