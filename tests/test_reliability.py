@@ -459,7 +459,8 @@ def test_reinforce_with_restarts_learns_every_puzzle():
 # ---- interrupts, with real processes and signals ---------------------------------------------------------------------
 
 
-STEP = "redge_solve.problems.sudoku:SudokuBatch.penalty"  # called once per solver step
+STEP = "redge_solve.optim:Adam.step"  # once per solver step (the penalty itself is not: with breakout weights
+# the loop evaluates the weighted and unweighted penalties together)
 
 
 def _mixed_9x9(easy: int, hard: int) -> list[str]:
@@ -474,7 +475,7 @@ def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_p
     source = tmp_path / "p.txt"
     source.write_text("xyz\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")  # the bad first line is reported at the start
     out = tmp_path / "r.jsonl"
-    # the signal arrives right after step 20's penalty, well past step 1 when the three easy puzzles were solved
+    # the signal arrives right after step 20's Adam step, well past step 1 when the three easy puzzles were solved
     process = start_signalled(["sudoku", source, "--steps", "1000000", "--lr", "1e-4", "--samples", "1",
                                "--restarts", "1", "--out", out], STEP, 20, sig)
     stdout, stderr = process.communicate()
