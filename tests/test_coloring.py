@@ -391,15 +391,16 @@ def test_queen_graph_has_the_dimacs_edge_counts(n, m, edges):
     assert clique_number(graph) == max(n, m)  # the longer side: a row of the board
 
 
-def test_queen6_6_is_coloured_at_chi_only_with_bounded_logits_and_edge_weights():
-    """queen6_6 at χ = 7, the instance no setting of the old knobs coloured: the defaults do within 600 steps,
-    the defaults without the two new knobs do not."""
+def test_queen6_6_is_coloured_at_chi_by_the_defaults():
+    """queen6_6 at χ = 7, the instance no setting of the old knobs coloured: the defaults colour it (measured on an
+    AVX-512 CPU: at step 350 with seed 1, 568 and 364 with seeds 0 and 2; the 2000-step cap leaves room for other
+    CPU kernels, whose rounding changes the path). That the old knobs fail is a measurement (docs/coloring.md), not
+    a unit test: a 32-restart run that must fail would pin one seed's luck; the two knobs are tested on their own
+    above (the clipping of the bounded logits, the weights rising on the edges the mode breaks)."""
     graph = queen_graph(6, 6)
     problem = ConstraintBatch.from_specs([coloring_spec(graph, 7, maximal_cliques(graph))])
-    config = replace(COLOR_DEFAULTS, steps=600)
-    found = solver.solve(problem, config)
+    found = solver.solve(problem, replace(COLOR_DEFAULTS, steps=2000, seed=1))
     assert bool(found.found[0]) and verify_coloring(graph, found.solution[0], 7)
-    assert not bool(solver.solve(problem, replace(config, max_logit=0.0, weight_step=0.0)).found[0])
 
 
 def test_compare_on_graphs_and_boards_starts_from_their_commands_defaults():

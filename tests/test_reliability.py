@@ -18,7 +18,7 @@ from typing import Callable
 
 import pytest
 import torch
-from conftest import ROOT, start_signalled
+from conftest import ROOT, grids_4, start_signalled
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -33,7 +33,10 @@ from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
 SOLUTION_4 = "1234341221434321"
 SOLUTION_9 = "438176529921538746765942831384765912176329485592481673859217364613894257247653198"
-FUZZ = settings(max_examples=int(os.environ.get("REDGE_FUZZ_EXAMPLES", "200")), deadline=None, derandomize=True,
+# 50 files per command in the suite (derandomized: the same 50 every run, a regression corpus of 400 files that
+# covers every mutation kind and layout many times over); a search for new failures takes more, e.g.
+# REDGE_FUZZ_EXAMPLES=1000 (200 was the suite's count until the suite had to fit in 4 minutes: 90 s of its 350)
+FUZZ = settings(max_examples=int(os.environ.get("REDGE_FUZZ_EXAMPLES", "50")), deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 
@@ -411,9 +414,7 @@ def test_sudoku_and_batch_report_a_diverged_puzzle_with_its_step_and_solve_the_r
 
 
 @pytest.mark.parametrize("options, needle", [
-    (["-e", "gumbel", "-p", "tau=inf"], "tau must be a finite number > 0"),
-    (["-e", "reinmax", "-p", "tau=0"], "tau must be a finite number > 0"),
-    (["-e", "redge", "-p", "t_1=1.5"], "t_1 must lie in (0, 1]"),
+    # one estimator parameter per command: the estimators' checks themselves are tested in test_estimators.py
     (["-e", "redge", "-p", "n_steps=0"], "n_steps must be an integer >= 1"),
     (["-e", "reinforce", "--samples", "1"], "reinforce needs at least 2 samples per step"),
     (["--lr", "1e38"], "lr must be a number > 0 and <= 1e+37"),
@@ -434,11 +435,17 @@ def test_parameters_outside_their_domain_are_refused_before_any_work(tmp_path, c
     assert not (tmp_path / "r.jsonl").exists() and not settings_path(tmp_path / "r.jsonl").exists()
 
 
-def test_reinforce_solves_several_puzzles_with_restarts():
-    grids = puzzles_4(3, blanks=4)
-    results = solve(SudokuBatch.from_grids(grids), SolverConfig(estimator="reinforce", steps=200, samples=4,
-                                                                restarts=2, lr=0.2, deduce="none"))
-    assert results.found.all()
+def test_reinforce_with_restarts_learns_every_puzzle():
+    # 6 puzzles of 12 blanks (4^12 = 16.8 M fills, at most 6 valid): at uniform logits a sample's mean penalty is
+    # E0 = 33.5-35 and 1200 samples find a solution with probability < 1e-3, so only learning passes. After 150
+    # steps every puzzle's last samples (4 per restart, 2 restarts) must average under E0 / 2 (measured: 3-11 on
+    # seeds 0-3 at lr 0.2; 28-42 at lr 1e-30, i.e. without learning) and some puzzle must have been solved
+    problem = SudokuBatch.from_grids(grids_4(6, blanks=12))
+    uniform = problem.expected_penalty(torch.full((problem.num_variables, problem.num_categories), 0.25))
+    results = solve(problem, SolverConfig(estimator="reinforce", steps=150, samples=4, restarts=2, lr=0.2,
+                                          deduce="none", weight_step=0.0, early_stop=False))
+    assert bool((results.penalty < uniform / 2).all()), (results.penalty, uniform)
+    assert bool(results.found.any())
 
 
 # ---- interrupts, with real processes and signals ---------------------------------------------------------------------

@@ -199,9 +199,15 @@ class SudokuBatch:
         (detached), both ``(S, I)`` from one pass over the unit counts (what the solver judges samples by)."""
         return _Penalty.apply(x, self, weights, True)
 
-    def terms(self, x: Tensor) -> Tensor:
-        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
+        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``
+        (``one_hot`` is not needed here)."""
         return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
+
+    def sum_terms(self, terms: Tensor) -> Tensor:
+        """Each puzzle's sum of the ``terms`` ``(I, 3N·N)`` of one assignment (``terms(x)[s]``): ``(I,)``, its
+        penalty."""
+        return terms.sum(-1)
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
