@@ -246,7 +246,7 @@ FILE_COMMANDS = [
     FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--out", o, "-q"], csv_file(), ".csv", True),
     FileCommand("batch", lambda f, o: ["batch", f, *TINY, "--out", o], csv_file(HEADERS[:3]), ".csv", False,
                 _table_lines),
-    FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "--no-progress"],
+    FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "-q"],
                 csv_file(HEADERS[:3]), ".csv", False, lambda o: []),
     FileCommand("report", lambda f, o: ["report", f], results_file(), ".jsonl", False, lambda o: []),
     FileCommand("latin", lambda f, o: ["latin", f, *TINY, "-q"], mutated_file("puzzles/latin/squares.txt"), ".txt",
