@@ -245,11 +245,12 @@ def _load(a: SimpleNamespace, plan: SimpleNamespace) -> tuple:
 def _run(a: SimpleNamespace, plan: SimpleNamespace, data, base, parts):
     """Run the comparison (tuned first with --tune) with progress bars; Ctrl-C keeps finished trials, exits 130."""
     from ..compare import compare
+    from ..executors import task_size
 
     executor = open_executor(a.executor_name, a.address, a.num_workers)
     chunk_size = a.chunk_size
     if chunk_size is None and executor.name == "ray":
-        chunk_size = -(-max(len(p) for p in parts) // executor.workers)
+        chunk_size = task_size(max(len(p) for p in parts), executor.workers)  # a run's tasks: one per worker
     plan_runs = len(plan.specs) * len(plan.seeds)
     if not a.quiet:
         tuning_note = (f"after tuning each on {len(parts[0])} of them ({a.tune} trials, {len(plan.tune_seeds)} "
