@@ -698,6 +698,11 @@ def csv_value(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
 
 
+OUTPUT_SUFFIXES = (".csv", ".json", ".png")
+"""What ``write_outputs`` adds to the prefix (``outputs.prefixed``), and ``PAIRS_SUFFIX`` with paired differences."""
+PAIRS_SUFFIX = "-pairs.csv"
+
+
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves),
     and ``PREFIX-pairs.csv`` when the comparison has paired differences (``Comparison.add_pairs``)."""
@@ -706,7 +711,7 @@ def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool 
     write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
     write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
     if comparison.pairs is not None:
-        written.append(prefix.with_name(prefix.name + "-pairs.csv"))
+        written.append(prefix.with_name(prefix.name + PAIRS_SUFFIX))
         write_atomic(written[-1], comparison.pairs.csv(), make_parents=True)
     if plot:
         written.append(prefix.with_name(prefix.name + ".png"))

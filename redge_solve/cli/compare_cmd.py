@@ -193,9 +193,12 @@ def _plan(a: SimpleNamespace) -> SimpleNamespace:
         fail(str(exc))
     _check_combinations(a, plan, grids)
     plan.checkpoints = _steps(a.checkpoints) if plan.diagnose else []
-    outputs = (() if a.diagnose_only else (".csv", ".json", ".png")) + (("-pairs.csv",) if plan.pairs else ()) + \
-        ((("-trials.csv", "-splits.csv", "-tuning.png")) if a.tune is not None else ()) + \
-        (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if plan.diagnose else ())
+    from ..compare import OUTPUT_SUFFIXES, PAIRS_SUFFIX
+    from ..diagnostics import DIAGNOSTICS_SUFFIXES
+    from ..tuning import TUNING_SUFFIXES
+
+    outputs = (() if a.diagnose_only else OUTPUT_SUFFIXES) + ((PAIRS_SUFFIX,) if plan.pairs else ()) + \
+        (TUNING_SUFFIXES if a.tune is not None else ()) + (DIAGNOSTICS_SUFFIXES if plan.diagnose else ())
     opt.check_output("--out", a.out, [a.source], a.force, suffixes=outputs)
     plan.device = opt.open_device(a.device)
     return plan
