@@ -92,7 +92,7 @@ def _split_key(key: str, names: Sequence[str], what: str) -> list[tuple[str, str
         except ValueError as exc:
             raise ValueError(f"{what} {key!r}: {exc}") from None
         if est not in names:
-            raise ValueError(f"{what} {key!r} names estimator {est!r}, which is not among --estimators "
+            raise ValueError(f"{what} {key!r} names estimator {est!r}, which is not among `estimators` "
                              f"({', '.join(names)})")
         if param not in parameter_defaults(est):
             known = ", ".join(parameter_defaults(est)) or "none"
@@ -133,19 +133,19 @@ def expand_specs(
         raise ValueError("no estimators selected")
     fixed: dict[str, dict[str, Any]] = {n: {} for n in names}
     for key, value in (params or {}).items():
-        for est, param in _split_key(key, names, "--param"):
+        for est, param in _split_key(key, names, "`param`"):
             fixed[est][param] = _coerce(est, param, value)
     axes: dict[str, dict[str, list[Any]]] = {n: {} for n in names}
     for key, values in (grid or {}).items():
         values = list(values)
         if not values:
-            raise ValueError(f"--grid {key!r} has no values")
-        for est, param in _split_key(key, names, "--grid"):
+            raise ValueError(f"`grid` {key!r} has no values")
+        for est, param in _split_key(key, names, "`grid`"):
             if param in fixed[est]:
-                raise ValueError(f"{est}.{param} is given both by --param and --grid")
+                raise ValueError(f"{est}.{param} is given both by `param` and `grid`")
             coerced = [_coerce(est, param, v) for v in values]
             if len(set(coerced)) != len(coerced):
-                raise ValueError(f"--grid {key!r} repeats a value")
+                raise ValueError(f"`grid` {key!r} repeats a value")
             axes[est][param] = coerced
     specs = []
     for name in names:
