@@ -70,6 +70,27 @@ class SearchResult:
     def optimal(self) -> bool:
         return self.best_colors <= self.lower_bound
 
+    def record(self, verified: bool, interrupted: bool = False) -> dict:
+        """The JSON record of the search (what ``color --out`` writes): the best colouring (1-based colours), how it
+        was found, DSATUR's K, the lower bound, whether the colouring passed the direct check (``verified``), every
+        K tried (``attempts``) and whether the time budget ended the search."""
+        return {
+            "name": self.graph.name or "graph",
+            "vertices": self.graph.num_vertices,
+            "edges": int(self.graph.edges.shape[0]),
+            "found": True,  # a search always has a colouring: DSATUR's at worst
+            "num_colors": self.best_colors,
+            "method": self.best_method,
+            "dsatur_colors": self.dsatur_colors,
+            "lower_bound": self.lower_bound,
+            "optimal": self.optimal,
+            "verified": verified,
+            "interrupted": interrupted,
+            "colors": (self.best_coloring + 1).tolist(),
+            "attempts": [a.record() for a in self.attempts],
+            "budget_spent": self.budget_spent,
+        }
+
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during ``fewest_colors``; ``result`` holds every finished attempt and the best colouring so far."""
