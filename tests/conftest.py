@@ -24,7 +24,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 PUZZLES = ROOT / "puzzles"
 
-TIMING_FIELDS = frozenset({"seconds", "ms_per_step"})
+TIMING_FIELDS = frozenset({"seconds", "ms_per_step", "elapsed"})
 """Fields of results/records that measure wall time: they differ between otherwise identical runs."""
 
 BASE_4 = [int(c) for c in "1234341221434321"]
