@@ -405,67 +405,18 @@ class ConstraintBatch:
             out = out.index_add(1, self.term_instance,
                                 group_terms if weights is None else group_terms * weights[:generic])
         if self.adjacency is not None:
-            matrix = self.adjacency if weights is None else self._weighted_adjacency(weights)
+            matrix = self.adjacency if weights is None else self._weighted_adjacency(weights[generic:])
             out = out + _DifferPenalty.apply(self._rows(x), matrix, self.row_instance, self.num_instances)
         return out
 
     def _weighted_adjacency(self, weights: Tensor) -> Tensor:
-        """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: every term's,
-        the differ pairs' last): still symmetric, as ``_DifferPenalty`` needs.
-
-        Incremental: the weighted entries are kept (``_weighted_state``) for the ``weights`` tensor last seen, with
-        a copy of its pair weights; when the same tensor comes back (the solver raises it in place each step), only
-        the entries of the pairs whose weight changed are rewritten, ``A_e · w_pair(e)`` as a rebuild computes them
-        (so bit-identical), instead of the 2P products of a rebuild. The breakout raises only the pairs the mode
-        colours alike, a few of the P. Another tensor (fresh weights after a reset; a shrunk batch is a new batch
-        with its own state): rebuilt. Off the CPU always rebuilt: finding the changed pairs would wait for the
-        device, and the rebuild's gather is cheap there."""
-        pair_weights = weights[self.term_instance.shape[0]:]
-        state = self._weighted_state
-        if weights.device.type != "cpu":
-            return self._csr(self._rebuilt_values(pair_weights))
-        if state.get("weights") is not weights:
-            state.update(weights=weights, seen=pair_weights.clone(), values=self._rebuilt_values(pair_weights))
-        else:
-            changed = (pair_weights != state["seen"]).nonzero().flatten()
-            if changed.numel() > pair_weights.shape[0] // 8:  # most pairs: the dense rebuild is cheaper
-                state["seen"].copy_(pair_weights)
-                state["values"] = self._rebuilt_values(pair_weights)
-            elif changed.numel():
-                raised = pair_weights[changed]
-                state["seen"][changed] = raised
-                base, values = self.adjacency.values(), state["values"]
-                for ends in self._pair_entries:
-                    entries = ends[changed]
-                    values[entries] = base[entries] * raised
-        return self._csr(state["values"])
-
-    def _rebuilt_values(self, pair_weights: Tensor) -> Tensor:
-        """The weighted adjacency's entries from scratch: ``A_e · w_pair(e)`` for every stored entry e."""
-        return self.adjacency.values() * pair_weights[self._differ_pairs[3]]
-
-    def _csr(self, values: Tensor) -> Tensor:
-        """The adjacency's pattern with the entries ``values`` (a new matrix object, same index tensors)."""
+        """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: one per pair):
+        still symmetric, as ``_DifferPenalty`` needs."""
         matrix = self.adjacency
+        values = matrix.values() * weights[self._differ_pairs[3]]
         with warnings.catch_warnings():  # "sparse CSR support is in beta state"
             warnings.simplefilter("ignore", UserWarning)
             return torch.sparse_csr_tensor(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape)
-
-    @cached_property
-    def _weighted_state(self) -> dict:
-        """The incremental weighted adjacency's state (``_weighted_adjacency``): this batch's own, never shared
-        (``select``, ``repeat`` and ``from_specs`` make new batches)."""
-        return {}
-
-    @cached_property
-    def _pair_entries(self) -> tuple[Tensor, Tensor]:
-        """For each distinct differ pair ``(P,)``, its two stored entries (u, v) and (v, u) of the adjacency (the
-        same entry twice for a pair {u, u}, which has one)."""
-        entry_pair = self._differ_pairs[3]
-        by_pair = torch.argsort(entry_pair, stable=True)
-        count = torch.bincount(entry_pair, minlength=self._differ_pairs[0].shape[0])
-        first = torch.cumsum(count, 0) - count
-        return by_pair[first], by_pair[first + count - 1]
 
     @cached_property
     def _moment_plan(self) -> tuple[Tensor, ...]:
