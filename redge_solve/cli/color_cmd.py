@@ -27,7 +27,7 @@ from .common import (
 from .problem_run import run
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
-    from ..problems.color_search import Attempt, SearchResult
+    from ..problems.color_search import Attempt
     from ..problems.coloring import Graph
     from ..settings import SolverConfig
 
@@ -126,29 +126,6 @@ def _attempt_line(attempt: Attempt) -> str:
     return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
 
 
-def search_record(result: SearchResult, verified: bool, interrupted: bool = False) -> dict[str, Any]:
-    """The ``--json`` record of a fewest-colours search: the best colouring (1-based colours), how it was found,
-    DSATUR's K, the lower bound, whether the colouring passed the direct check, every K tried (``attempts``) and the
-    seconds from the start to the first colouring with each number of colours reached (``seconds_to_colors``)."""
-    return {
-        "name": result.graph.name or "graph",
-        "vertices": result.graph.num_vertices,
-        "edges": int(result.graph.edges.shape[0]),
-        "found": True,  # a search always has a colouring: DSATUR's at worst
-        "num_colors": result.best_colors,
-        "method": result.best_method,
-        "dsatur_colors": result.dsatur_colors,
-        "lower_bound": result.lower_bound,
-        "optimal": result.optimal,
-        "verified": verified,
-        "interrupted": interrupted,
-        "colors": (result.best_coloring + 1).tolist(),
-        "attempts": [a.record() for a in result.attempts],
-        "seconds_to_colors": {str(k): round(v, 4) for k, v in result.seconds_to_colors.items()},
-        "budget_spent": result.budget_spent,
-    }
-
-
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
            device: Any = None) -> NoReturn:
     """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it),
@@ -189,7 +166,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)
     if json_path is not None:
-        write_json_lines(json_path, [search_record(result, verified, interrupted)])
+        write_json_lines(json_path, [result.record(verified, interrupted)])
     if not verified:  # every colouring of a result was checked already: a bug if this happens
         err_console.print(f"[red]{graph.name}: the best colouring fails the direct check[/]")
         raise typer.Exit(1)

@@ -193,9 +193,12 @@ def _plan(a: SimpleNamespace) -> SimpleNamespace:
         fail(str(exc))
     _check_combinations(a, plan, grids)
     plan.checkpoints = _steps(a.checkpoints) if plan.diagnose else []
-    outputs = (() if a.diagnose_only else (".csv", ".json", ".png")) + (("-pairs.csv",) if plan.pairs else ()) + \
-        ((("-trials.csv", "-splits.csv", "-tuning.png")) if a.tune is not None else ()) + \
-        (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if plan.diagnose else ())
+    from ..compare import OUTPUT_SUFFIXES, PAIRS_SUFFIX
+    from ..diagnostics import DIAGNOSTICS_SUFFIXES
+    from ..tuning import TUNING_SUFFIXES
+
+    outputs = (() if a.diagnose_only else OUTPUT_SUFFIXES) + ((PAIRS_SUFFIX,) if plan.pairs else ()) + \
+        (TUNING_SUFFIXES if a.tune is not None else ()) + (DIAGNOSTICS_SUFFIXES if plan.diagnose else ())
     opt.check_output("--out", a.out, [a.source], a.force, suffixes=outputs)
     plan.device = opt.open_device(a.device)
     return plan
@@ -245,11 +248,12 @@ def _load(a: SimpleNamespace, plan: SimpleNamespace) -> tuple:
 def _run(a: SimpleNamespace, plan: SimpleNamespace, data, base, parts):
     """Run the comparison (tuned first with --tune) with progress bars; Ctrl-C keeps finished trials, exits 130."""
     from ..compare import compare
+    from ..executors import task_size
 
     executor = open_executor(a.executor_name, a.address, a.num_workers)
     chunk_size = a.chunk_size
     if chunk_size is None and executor.name == "ray":
-        chunk_size = -(-max(len(p) for p in parts) // executor.workers)
+        chunk_size = task_size(max(len(p) for p in parts), executor.workers)  # a run's tasks: one per worker
     plan_runs = len(plan.specs) * len(plan.seeds)
     if not a.quiet:
         tuning_note = (f"after tuning each on {len(parts[0])} of them ({a.tune} trials, {len(plan.tune_seeds)} "

@@ -85,6 +85,29 @@ class SearchResult:
                 reached.setdefault(attempt.used, attempt.elapsed)
         return reached
 
+    def record(self, verified: bool, interrupted: bool = False) -> dict:
+        """The JSON record of the search (what ``color --out`` writes): the best colouring (1-based colours), how it
+        was found, DSATUR's K, the lower bound, whether the colouring passed the direct check (``verified``), every
+        K tried (``attempts``), the seconds from the start to the first colouring with each number of colours reached
+        (``seconds_to_colors``) and whether the time budget ended the search."""
+        return {
+            "name": self.graph.name or "graph",
+            "vertices": self.graph.num_vertices,
+            "edges": int(self.graph.edges.shape[0]),
+            "found": True,  # a search always has a colouring: DSATUR's at worst
+            "num_colors": self.best_colors,
+            "method": self.best_method,
+            "dsatur_colors": self.dsatur_colors,
+            "lower_bound": self.lower_bound,
+            "optimal": self.optimal,
+            "verified": verified,
+            "interrupted": interrupted,
+            "colors": (self.best_coloring + 1).tolist(),
+            "attempts": [a.record() for a in self.attempts],
+            "seconds_to_colors": {str(k): round(v, 4) for k, v in self.seconds_to_colors.items()},
+            "budget_spent": self.budget_spent,
+        }
+
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during ``fewest_colors``; ``result`` holds every finished attempt and the best colouring so far."""

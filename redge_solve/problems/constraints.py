@@ -49,8 +49,6 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
-from ._sparse import side_by_side
-
 
 def pad_groups(groups: list[list[int]] | Tensor) -> Tensor:
     """Groups of flat literals of varying length as ``(G, L)`` long, padded with −1."""
@@ -515,7 +513,7 @@ class _DifferPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows: Tensor, matrix: Tensor, row_instance: Tensor,  # type: ignore[override]
                 num_instances: int) -> Tensor:
-        neighbours = side_by_side(matrix, rows).contiguous()  # (S, R, K): (A X)_r
+        neighbours = torch.stack([matrix @ sample.contiguous() for sample in rows])  # (S, R, K): (A X)_r
         per_row = (rows * neighbours).sum(-1).mul_(0.5)
         ctx.save_for_backward(neighbours, row_instance)
         out = per_row.new_zeros(rows.shape[0], num_instances)
