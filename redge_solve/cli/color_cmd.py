@@ -17,6 +17,7 @@ from .app import app
 from .common import (
     EXIT_ALL_SOLVED,
     EXIT_INTERRUPTED,
+    EXIT_SOME_UNSOLVED,
     console,
     err_console,
     fail,
@@ -79,7 +80,8 @@ def color(
     quiet: opt.Quiet = False,
 ) -> None:
     """Colour a graph by gradient descent: with K colours (exit 0 solved, 1 not solved), or with the fewest
-    colours found, starting from DSATUR (exit 0). Exit 2 bad input, 130 interrupted."""
+    colours found, starting from DSATUR (exit 0). Exit 1 at once when K is below the size of a clique found (no
+K-colouring exists), 2 bad input, 130 interrupted."""
     config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
@@ -95,8 +97,15 @@ def color(
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
+    from ..problems.color_search import clique_bound
     from ..problems.instances import coloring_instance
 
+    clique = clique_bound(graph)
+    if len(clique) > colors:  # no colouring with fewer colours than a clique's vertices: nothing to run
+        shown = " ".join(str(v + 1) for v in clique[:8]) + (" …" if len(clique) > 8 else "")
+        err_console.print(f"{graph.name}: {_colours(colors)} cannot work: the graph has a {len(clique)}-clique "
+                          f"(vertices {shown})", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_SOME_UNSOLVED)
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
         quiet, "graph", where)
 
@@ -111,7 +120,7 @@ def _attempt_line(attempt: Attempt) -> str:
     if attempt.found:
         fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
         return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
-                f"({attempt.seconds:.2f} s)")
+                f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start)")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
     return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
