@@ -71,6 +71,12 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+def task_size(total: int, workers: int, tasks_per_worker: int = 1) -> int:
+    """Items per task when ``total`` items are spread over ``workers`` Ray workers: ``tasks_per_worker`` tasks each
+    (more tasks balance the load and show progress sooner; fewer amortise the start of each), at least 1."""
+    return max(1, -(-total // (tasks_per_worker * max(workers, 1))))
+
+
 def inject_failure(rows: Iterable[int]) -> None:
     """The test hook: raise ``InjectedFailure`` if one of ``rows`` is listed in ``$REDGE_SOLVE_FAIL_ROWS``."""
     listed = os.environ.get(FAIL_ROWS_ENV, "")

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from .estimators import ProblemObjective, Surrogate
-from .estimators._categorical import one_hot_argmax
-from .estimators._noise import KeyedNoise, key_tensor, normal
+from .estimators.noise import KeyedNoise, key_tensor, normal, one_hot_argmax
 from .memory import puzzles_per_batch
 from .optim import Adam
 from .settings import (  # noqa: F401  (the settings, re-exported where they were always imported from)

@@ -63,10 +63,10 @@ def test_grid_expands_to_the_cartesian_product_per_estimator():
         (["nope"], {}, {}, "unknown estimator"),
         (["st", "st"], {}, {}, "listed twice"),
         (["redge"], {"redge.zzz": "1"}, {}, "no parameter 'zzz'"),
-        (["redge"], {"gumbel.tau": "1"}, {}, "not among --estimators"),
+        (["redge"], {"gumbel.tau": "1"}, {}, "not among `estimators`"),
         (["redge"], {}, {"redge.n_steps": ["a"]}, "must be an integer"),
         (["st"], {"tau": "1"}, {}, "none of the selected estimators"),
-        (["redge"], {"redge.t_1": "0.5"}, {"redge.t_1": ["0.3"]}, "both by --param and --grid"),
+        (["redge"], {"redge.t_1": "0.5"}, {"redge.t_1": ["0.3"]}, "both by `param` and `grid`"),
     ],
 )
 def test_bad_specs_raise_one_line_value_errors(names, params, grid, message):

@@ -246,7 +246,7 @@ FILE_COMMANDS = [
     FileCommand("sudoku-csv", lambda f, o: ["sudoku", f, *TINY, "--out", o, "-q"], csv_file(), ".csv", True),
     FileCommand("batch", lambda f, o: ["batch", f, *TINY, "--out", o], csv_file(HEADERS[:3]), ".csv", False,
                 _table_lines),
-    FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "--no-progress"],
+    FileCommand("compare", lambda f, o: ["compare", f, "-e", "st", "--seeds", "1", *TINY, "-q"],
                 csv_file(HEADERS[:3]), ".csv", False, lambda o: []),
     FileCommand("report", lambda f, o: ["report", f], results_file(), ".jsonl", False, lambda o: []),
     FileCommand("latin", lambda f, o: ["latin", f, *TINY, "-q"], mutated_file("puzzles/latin/squares.txt"), ".txt",
@@ -338,6 +338,7 @@ class Poisoned:
     poison: torch.Tensor  # (I,) bool
 
     var_instance = property(lambda self: self.inner.var_instance)
+    dtype = property(lambda self: self.inner.dtype)
     num_instances = property(lambda self: self.inner.num_instances)
     num_variables = property(lambda self: self.inner.num_variables)
     num_categories = property(lambda self: self.inner.num_categories)
@@ -345,6 +346,13 @@ class Poisoned:
     def penalty(self, x):
         scale = torch.where(self.poison, float("nan"), 1.0)  # (a where() over value would leak NaN gradients)
         return self.inner.penalty(x) * scale
+
+    def penalties(self, x, weights=None):  # the weighted and the unweighted penalty, both poisoned
+        value = self.penalty(x) if weights is None else self.inner.penalty(x, weights) * self._scale()
+        return value, self.penalty(x.detach())
+
+    def _scale(self):
+        return torch.where(self.poison, float("nan"), 1.0)
 
     def fill(self, x):
         return self.inner.fill(x)
@@ -451,7 +459,8 @@ def test_reinforce_with_restarts_learns_every_puzzle():
 # ---- interrupts, with real processes and signals ---------------------------------------------------------------------
 
 
-STEP = "redge_solve.problems.sudoku:SudokuBatch.penalty"  # called once per solver step
+STEP = "redge_solve.optim:Adam.step"  # once per solver step (the penalty itself is not: with breakout weights
+# the loop evaluates the weighted and unweighted penalties together)
 
 
 def _mixed_9x9(easy: int, hard: int) -> list[str]:
@@ -466,7 +475,7 @@ def test_sudoku_interrupted_prints_and_saves_what_was_solved_and_exits_130(tmp_p
     source = tmp_path / "p.txt"
     source.write_text("xyz\n" + "\n".join(_mixed_9x9(3, 2)) + "\n")  # the bad first line is reported at the start
     out = tmp_path / "r.jsonl"
-    # the signal arrives right after step 20's penalty, well past step 1 when the three easy puzzles were solved
+    # the signal arrives right after step 20's Adam step, well past step 1 when the three easy puzzles were solved
     process = start_signalled(["sudoku", source, "--steps", "1000000", "--lr", "1e-4", "--samples", "1",
                                "--restarts", "1", "--out", out], STEP, 20, sig)
     stdout, stderr = process.communicate()

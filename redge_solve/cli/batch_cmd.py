@@ -31,6 +31,8 @@ from .progress import time_left_text
 if TYPE_CHECKING:
     from ..settings import SolverConfig
 
+TASKS_PER_WORKER = 4  # batch's chunks on Ray: at least 4 per worker, for balance and progress
+
 
 def _resume_command() -> str:
     args = [a for a in sys.argv[1:] if a not in ("--force", "--overwrite")]
@@ -66,6 +68,7 @@ def batch(
     With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
     started are left for --resume."""
     from ..batch import default_chunk_size  # torch: imported when the command runs, not for its --help
+    from ..executors import task_size
 
     if resume and force:
         fail("--resume and --force exclude each other")
@@ -77,7 +80,7 @@ def batch(
     total = max(0, end - offset)
     size = chunk_size or default_chunk_size(config, device=where)
     if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
-        size = max(1, min(size, -(-total // (4 * executor.workers))))
+        size = min(size, task_size(total, executor.workers, TASKS_PER_WORKER))
     already = sum(1 for index in done if offset <= index < end)
     started = time.perf_counter()
     chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)

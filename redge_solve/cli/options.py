@@ -262,18 +262,24 @@ def solver_options(defaults: SolverConfig, deduce: bool = False) -> Any:
     Sudoku commands), with ``defaults``' values shown by ``--help``, after the command's own arguments and before
     its own options. The command does not receive them as arguments: ``solver_config(ctx, defaults)`` reads them
     from the context, ``ctx.params["device"]`` the device."""
+    return with_options([(name, alias, _option_default(name, defaults)) for name, alias in SOLVER_OPTIONS
+                         if deduce or name != "deduce"])
+
+
+def with_options(added: list[tuple[str, Any, Any]] | tuple[tuple[str, Any, Any], ...]) -> Any:
+    """A decorator that adds the options ``(name, Annotated alias, default)`` to a command's signature after its
+    arguments; the command reads them from ``ctx.params`` (it is not called with them)."""
     import functools
     import inspect
 
-    names = [name for name, _ in SOLVER_OPTIONS if deduce or name != "deduce"]
+    names = [name for name, _, _ in added]
 
     def decorate(command: Any) -> Any:
         signature = inspect.signature(command, eval_str=True)
         own = list(signature.parameters.values())
         first_option = next((i for i, p in enumerate(own) if p.name != "ctx" and not _is_argument(p)), len(own))
-        added = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=alias,
-                                   default=_option_default(name, defaults))
-                 for name, alias in SOLVER_OPTIONS if name in names]
+        extra = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=alias, default=default)
+                 for name, alias, default in added]
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -281,7 +287,7 @@ def solver_options(defaults: SolverConfig, deduce: bool = False) -> Any:
                 kwargs.pop(name, None)
             return command(*args, **kwargs)
 
-        run.__signature__ = signature.replace(parameters=[*own[:first_option], *added, *own[first_option:]])
+        run.__signature__ = signature.replace(parameters=[*own[:first_option], *extra, *own[first_option:]])
         return run
 
     return decorate
