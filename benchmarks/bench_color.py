@@ -7,7 +7,8 @@ time of a 10⁴-edge graph.
 
 For each instance: V, E (undirected, duplicates merged), χ (from the data README's list), DSATUR's colours and
 seconds (networkx ``greedy_color(strategy="DSATUR")``, this run), and the search's colours reached, seconds and
-solver steps (all attempts together; the search stops at χ, which it is told). ``--at-chi`` adds one run of the
+solver steps (all attempts together; the search stops at χ, which it is told), and the seconds from the start to
+each number of colours reached. ``--at-chi`` adds one run of the
 solver at K = χ directly (what ``redge-solve color FILE --colors χ`` runs, clique groups included): solved, first
 solved step, seconds. Colours and steps do not depend on the machine's load; seconds do.
 
@@ -74,6 +75,7 @@ def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_
                    "colors": result.best_colors, "method": result.best_method, "lower_bound": result.lower_bound,
                    "seconds": round(time.perf_counter() - start, 3),
                    "steps": sum(a.steps for a in result.attempts),
+                   "seconds_to_colors": {str(k): round(v, 3) for k, v in result.seconds_to_colors.items()},
                    "attempts": [a.record() for a in result.attempts]}
             if at_chi and told and chi is not None:
                 problem = ConstraintBatch.from_specs([coloring_spec(graph, chi, maximal_cliques(graph))])
@@ -125,14 +127,15 @@ def speed(steps: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| instance | V | E | χ | DSATUR | DSATUR s | ours | ours s | steps | at χ: solved (step) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| instance | V | E | χ | DSATUR | DSATUR s | ours | ours s | s to each K | steps | at χ: solved (step) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
         at = r.get("at_chi")
         at_text = "—" if at is None else (f"yes ({at['first_solved_step']})" if at["solved"] else
                                           f"no ({at['steps']} steps)")
         lines.append(f"| {r['name']} (seed {r['seed']}) | {r['vertices']} | {r['edges']} | {r['chi']} | "
                      f"{r['dsatur_colors']} | {r['dsatur_seconds']:.3f} | **{r['colors']}** | {r['seconds']:.1f} | "
+                     f"{', '.join(f'{k}: {v:.1f}' for k, v in r['seconds_to_colors'].items())} | "
                      f"{r['steps']} | {at_text} |")
     return "\n".join(lines)
 

@@ -4,9 +4,9 @@ every writing command produces on fixed seeds (timings removed: they are the onl
     python benchmarks/check_cli_identical.py record /tmp/cli-golden.json     # before the change
     python benchmarks/check_cli_identical.py compare /tmp/cli-golden.json    # after it
 
-Runs, each in a fresh temporary directory and in-process through the Typer app: ``sudoku --json`` (a file with a
+Runs, each in a fresh temporary directory and in-process through the Typer app: ``sudoku -o`` (a file with a
 bad line, and the paper protocol), ``batch --out``, ``compare --out`` (CSV and JSON), ``latin``, ``queens``,
-``color`` and ``solve`` with ``--json``, ``bench poly --out`` (CSV and JSON). PNGs are not compared (matplotlib
+``color`` and ``solve`` with ``-o``, ``bench poly --out`` (CSV and JSON). PNGs are not compared (matplotlib
 output is not part of the results). ``benchmarks/check_identical.py`` covers the estimators and the solver itself.
 """
 
@@ -70,26 +70,26 @@ def outputs() -> dict[str, Any]:
         (work / "mixed.txt").write_text((PUZZLES / "easy.txt").read_text() + "\n123\n" +
                                         (PUZZLES / "4x4.txt").read_text())
         runs = {
-            "sudoku": (["sudoku", "mixed.txt", "--steps", "60", "--json", "sudoku.jsonl", "-q"],
+            "sudoku": (["sudoku", "mixed.txt", "--steps", "60", "-o", "sudoku.jsonl", "-q"],
                        {"sudoku.jsonl": _jsonl}),
             "sudoku-paper": (["sudoku", str(PUZZLES / "hard.txt"), "--protocol", "paper", "--steps", "40",
-                              "-e", "redge", "-p", "n_steps=3", "--json", "paper.jsonl", "-q"],
+                              "-e", "redge", "-p", "n_steps=3", "-o", "paper.jsonl", "-q"],
                              {"paper.jsonl": _jsonl}),
             "batch": (["batch", sample, "--limit", "12", "--steps", "40", "--seed", "3", "--out", "batch.jsonl"],
                       {"batch.jsonl": _jsonl}),
             "compare": (["compare", sample, "--limit", "8", "--steps", "30", "--seeds", "2", "-e", "st,redge",
-                         "--no-progress", "--out", "cmp"], {"cmp.csv": _csv, "cmp.json": lambda p: _strip(
+                         "-q", "--out", "cmp"], {"cmp.csv": _csv, "cmp.json": lambda p: _strip(
                              json.loads(p.read_text(encoding="utf-8")))}),
-            "latin": (["latin", str(PUZZLES / "latin" / "squares.txt"), "--steps", "80", "--json", "latin.jsonl",
+            "latin": (["latin", str(PUZZLES / "latin" / "squares.txt"), "--steps", "80", "-o", "latin.jsonl",
                        "-q"], {"latin.jsonl": _jsonl}),
-            "queens": (["queens", "6", "8", "--steps", "80", "--json", "queens.jsonl", "-q"],
+            "queens": (["queens", "6", "8", "--steps", "80", "-o", "queens.jsonl", "-q"],
                        {"queens.jsonl": _jsonl}),
-            "color": (["color", str(PUZZLES / "graphs" / "petersen.col"), "--steps", "80", "--json",
+            "color": (["color", str(PUZZLES / "graphs" / "petersen.col"), "--steps", "80", "-o",
                        "color.jsonl", "-q"], {"color.jsonl": _jsonl}),
-            "solve": (["solve", str(PUZZLES / "specs" / "australia.json"), "--steps", "80", "--json",
+            "solve": (["solve", str(PUZZLES / "specs" / "australia.json"), "--steps", "80", "-o",
                        "solve.jsonl", "-q"], {"solve.jsonl": _jsonl}),
             "bench": (["bench", "poly", "--steps", "30", "--seeds", "2", "-e", "st,redge", "--powers", "2",
-                       "--length", "16", "--samples", "8", "--no-progress", "--out", "poly"],
+                       "--length", "16", "--samples", "8", "-q", "--out", "poly"],
                       {"poly.csv": _csv, "poly-curves.csv": _csv}),
         }
         for name, (args, files) in runs.items():
@@ -101,6 +101,15 @@ def outputs() -> dict[str, Any]:
     return out
 
 
+def _without_checkout(outputs: dict[str, Any]) -> dict[str, Any]:
+    """``outputs`` without compare's ``settings.source``: an absolute path into the checkout that recorded it, not a
+    result (a golden recorded in one clone would otherwise differ in every other)."""
+    for key, value in outputs.items():
+        if key.startswith("compare/") and isinstance(value, dict) and isinstance(value.get("settings"), dict):
+            value["settings"].pop("source", None)
+    return outputs
+
+
 def main() -> None:
     mode, path = sys.argv[1], Path(sys.argv[2])
     current = outputs()
@@ -108,8 +117,8 @@ def main() -> None:
         path.write_text(json.dumps(current, sort_keys=True) + "\n", encoding="utf-8")
         print(f"recorded {len(current)} outputs to {path}")
         return
-    golden = json.loads(path.read_text(encoding="utf-8"))
-    current = json.loads(json.dumps(current, sort_keys=True))  # the same float round trip as the record
+    golden = _without_checkout(json.loads(path.read_text(encoding="utf-8")))
+    current = _without_checkout(json.loads(json.dumps(current, sort_keys=True)))  # the record's float round trip
     bad = sorted(k for k in golden.keys() | current.keys() if golden.get(k) != current.get(k))
     for key in bad:
         print(f"DIFFERENT {key}")

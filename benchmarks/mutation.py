@@ -51,7 +51,7 @@ RECHECK_FIRST = {  # by module: the tests written for its survivors, run before 
     "reinforce": [LAWS + "reinforce_on_a_problem_penalty_sums_log_probabilities_per_instance",
                   LAWS + "reinforce_surrogate_passes_the_pathwise_gradient_to_parameters_inside_f",
                   LAWS + "surrogate_sample_counts_default_to_the_fewest_each_estimator_needs"],
-    "gumbel": [LAWS + "parameter_errors_name_the_parameter_and_its_domain"],
+    "gumbel": ["tests/test_estimators.py::test_parameter_errors_name_the_parameter_and_its_domain"],
     "sudoku": ["tests/test_sudoku_checks.py"],
 }
 

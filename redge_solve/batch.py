@@ -103,7 +103,7 @@ def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> N
             os.fsync(handle.fileno())
 
 
-RESUME_HINT = "pass --resume to continue it or --force to replace it"
+RESUME_HINT = "pass `resume` to continue it or `force` to replace it"
 
 
 def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
@@ -111,8 +111,8 @@ def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os
     may be an input; ``out`` may exist only to be resumed or replaced (``force``); the folder must take files.
     Raises ``OutputError`` (one line)."""
     try:
-        check_outputs("--out", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
-        check_outputs("--out", out, [settings_path(out)], inputs=inputs, existing_ok=True)
+        check_outputs("`out`", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
+        check_outputs("`out`", out, [settings_path(out)], inputs=inputs, existing_ok=True)
     except OutputRefused as exc:
         raise OutputError(str(exc)) from None
 
@@ -164,7 +164,7 @@ def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None
         changed = [f"{key} {settings.get(key)!r} (was {recorded.get(key)!r})" for key in sorted(settings | recorded)
                    if settings.get(key) != recorded.get(key)]
         if changed:
-            raise OutputError(f"{out} was written with other solver settings; --resume needs the same ones: "
+            raise OutputError(f"{out} was written with other solver settings; `resume` needs the same ones: "
                               f"{', '.join(changed)}")
         return None
     if resume and out.exists() and out.stat().st_size > 0:

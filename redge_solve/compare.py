@@ -92,7 +92,7 @@ def _split_key(key: str, names: Sequence[str], what: str) -> list[tuple[str, str
         except ValueError as exc:
             raise ValueError(f"{what} {key!r}: {exc}") from None
         if est not in names:
-            raise ValueError(f"{what} {key!r} names estimator {est!r}, which is not among --estimators "
+            raise ValueError(f"{what} {key!r} names estimator {est!r}, which is not among `estimators` "
                              f"({', '.join(names)})")
         if param not in parameter_defaults(est):
             known = ", ".join(parameter_defaults(est)) or "none"
@@ -133,19 +133,19 @@ def expand_specs(
         raise ValueError("no estimators selected")
     fixed: dict[str, dict[str, Any]] = {n: {} for n in names}
     for key, value in (params or {}).items():
-        for est, param in _split_key(key, names, "--param"):
+        for est, param in _split_key(key, names, "`param`"):
             fixed[est][param] = _coerce(est, param, value)
     axes: dict[str, dict[str, list[Any]]] = {n: {} for n in names}
     for key, values in (grid or {}).items():
         values = list(values)
         if not values:
-            raise ValueError(f"--grid {key!r} has no values")
-        for est, param in _split_key(key, names, "--grid"):
+            raise ValueError(f"`grid` {key!r} has no values")
+        for est, param in _split_key(key, names, "`grid`"):
             if param in fixed[est]:
-                raise ValueError(f"{est}.{param} is given both by --param and --grid")
+                raise ValueError(f"{est}.{param} is given both by `param` and `grid`")
             coerced = [_coerce(est, param, v) for v in values]
             if len(set(coerced)) != len(coerced):
-                raise ValueError(f"--grid {key!r} repeats a value")
+                raise ValueError(f"`grid` {key!r} repeats a value")
             axes[est][param] = coerced
     specs = []
     for name in names:
@@ -666,7 +666,7 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
         clues.append(parsed[0])
         solutions.append(parsed[1])
     if len({c.numel() for c in clues}) != 1:
-        raise CompareInputError("compare needs puzzles of one size; select rows with --offset/--limit")
+        raise CompareInputError("compare needs puzzles of one size; select rows with `offset`/`limit`")
     return sudoku_input(torch.stack(clues), [r.index for r in rows], solutions, [r.meta for r in rows], device)
 
 
@@ -698,6 +698,11 @@ def csv_value(value: Any) -> Any:
     return repr(value) if isinstance(value, float) else value
 
 
+OUTPUT_SUFFIXES = (".csv", ".json", ".png")
+"""What ``write_outputs`` adds to the prefix (``outputs.prefixed``), and ``PAIRS_SUFFIX`` with paired differences."""
+PAIRS_SUFFIX = "-pairs.csv"
+
+
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves),
     and ``PREFIX-pairs.csv`` when the comparison has paired differences (``Comparison.add_pairs``)."""
@@ -706,7 +711,7 @@ def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool 
     write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
     write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
     if comparison.pairs is not None:
-        written.append(prefix.with_name(prefix.name + "-pairs.csv"))
+        written.append(prefix.with_name(prefix.name + PAIRS_SUFFIX))
         write_atomic(written[-1], comparison.pairs.csv(), make_parents=True)
     if plot:
         written.append(prefix.with_name(prefix.name + ".png"))

@@ -203,17 +203,20 @@ def diagnostics_png(results: Sequence[Diagnosis]) -> bytes:
     return png_bytes(figure)
 
 
+DIAGNOSTICS_SUFFIXES = ("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png")
+"""What ``write_diagnostics`` adds to the prefix."""
+
+
 def write_diagnostics(results: Sequence[Diagnosis], prefix: str | os.PathLike, settings: dict[str, Any],
                       plot: bool = True) -> list[Path]:
     """``PREFIX-diagnostics.csv``, ``.json`` (with the settings and the definitions) and ``.png``."""
     prefix = Path(prefix)
-    stem = prefix.name + "-diagnostics"
-    paths = [prefix.with_name(stem + ".csv"), prefix.with_name(stem + ".json")]
+    paths = [prefix.with_name(prefix.name + suffix) for suffix in DIAGNOSTICS_SUFFIXES[:2]]
     write_atomic(paths[0], diagnostics_csv(results), make_parents=True)
     payload = {"settings": settings, "definitions": DEFINITIONS, "results": [asdict(r) for r in results]}
     write_atomic(paths[1], json.dumps(payload, indent=1, allow_nan=True) + "\n", make_parents=True)
     if plot:
-        paths.append(prefix.with_name(stem + ".png"))
+        paths.append(prefix.with_name(prefix.name + DIAGNOSTICS_SUFFIXES[2]))
         write_atomic(paths[2], diagnostics_png(results), make_parents=True)
     return paths
 

@@ -71,6 +71,12 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+def task_size(total: int, workers: int, tasks_per_worker: int = 1) -> int:
+    """Items per task when ``total`` items are spread over ``workers`` Ray workers: ``tasks_per_worker`` tasks each
+    (more tasks balance the load and show progress sooner; fewer amortise the start of each), at least 1."""
+    return max(1, -(-total // (tasks_per_worker * max(workers, 1))))
+
+
 def inject_failure(rows: Iterable[int]) -> None:
     """The test hook: raise ``InjectedFailure`` if one of ``rows`` is listed in ``$REDGE_SOLVE_FAIL_ROWS``."""
     listed = os.environ.get(FAIL_ROWS_ENV, "")
@@ -226,10 +232,10 @@ def make_executor(name: str, address: str | None = None, num_workers: int | None
     """``"local"`` or ``"ray"``; ``ValueError`` on another name, ``RayMissing`` when Ray is not installed."""
     if name == "local":
         if address is not None or num_workers is not None:
-            raise ValueError("--address and --num-workers need --executor ray")
+            raise ValueError("`address` and `num_workers` need `executor` ray")
         return LocalExecutor()
     if name == "ray":
         if num_workers is not None and num_workers < 1:
-            raise ValueError(f"--num-workers must be >= 1, got {num_workers}")
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         return RayExecutor(address, num_workers)
-    raise ValueError(f"--executor must be local or ray, got {name!r}")
+    raise ValueError(f"executor must be local or ray, got {name!r}")

@@ -7,13 +7,10 @@ samples plus the estimator's temporaries kept for the backward pass, all float32
 
 with F free variables, K categories, R restarts, S samples and ``calls`` denoiser calls per sample
 (``Estimator.denoiser_calls``: n_steps − 1 for the ReDGE family, 1 for n_steps = 1; 0 for the others): a = 24, b =
-20, c = 8. Plain numbers in, so this module needs neither the solver nor the estimators. Calibrated by the peak
-resident memory of real runs (``benchmarks/measure_memory.py``, 2-core shared CPU, 2026-11-23, S = R = 4, 3 steps),
-measured / estimated per puzzle: st 423 / 839 kB (9×9 hard, 400 puzzles), 3.3 / 6.8 MB (16×16 blank), 11.1 / 26 MB
-(25×25 blank); gumbel 534 / 839 kB; reinmax 607 / 839 kB; reinforce 304 / 839 kB; redge (3 steps) 723 / 2129 kB;
-redge-max (9 steps) 1.8 / 6.0 MB; redge-cov (5 steps) 2.8 / 3.4 MB (9×9), 23.4 / 27.8 MB (16×16), 106 / 106 MB
-(25×25). Repeated measurements vary by up to ~40 % (an earlier run: redge-cov 16×16 13.5 MB, 25×25 93 MB); the
-default budget is half the available memory, which leaves room for that.
+20, c = 8. Plain numbers in, so this module needs neither the solver nor the estimators. The constants are an
+upper estimate of the peak resident memory of real runs (the calibration: benchmarks/README.md, "Memory per
+puzzle"); measurements vary by up to ~40 %, and the default budget, half the available memory, leaves room for
+that.
 
 The available memory is the device's: free RAM on the CPU (``MemAvailable``), free GPU memory on CUDA
 (``torch.cuda.mem_get_info``). ``budget`` is the one memory policy: the solver's sub-batches

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 STDOUT = "-"
-FORCE_HINT = "pass --force to replace it"
+FORCE_HINT = "pass `force` to replace it"
 
 
 class OutputRefused(ValueError):

@@ -90,7 +90,7 @@ class SolverConfig:
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         if self.samples < estimator.min_samples:
             raise ValueError(f"{estimator.name} needs at least {estimator.min_samples} samples per step, got "
-                             f"{self.samples}; pass --samples {estimator.min_samples} (or more)")
+                             f"{self.samples}; set `samples` to {estimator.min_samples} (or more)")
 
     def make_estimator(self) -> Estimator:
         from .estimators import make_estimator  # torch: only when a run is set up, not for --help

@@ -21,8 +21,7 @@ import torch
 from torch import Tensor
 
 from .estimators import ProblemObjective, Surrogate
-from .estimators._categorical import one_hot_argmax
-from .estimators._noise import KeyedNoise, key_tensor, normal
+from .estimators.noise import KeyedNoise, key_tensor, normal, one_hot_argmax
 from .memory import puzzles_per_batch
 from .optim import Adam
 from .settings import (  # noqa: F401  (the settings, re-exported where they were always imported from)
@@ -52,7 +51,9 @@ class Problem(Protocol):
     # on valid one-hot solutions; with weights (the shape of terms(x)[0]), the weighted sum of the terms
     def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]: ...  # the weighted
     # penalty (as ``penalty``) and the unweighted one (detached), from one evaluation
-    def terms(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, *W): every penalty term (they sum to the penalty)
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor: ...  # (S, F, K) -> (S, *W): every penalty
+    # term (they sum to the penalty); one_hot: x is one-hot (None: unknown)
+    def sum_terms(self, terms: Tensor) -> Tensor: ...  # (*W) -> (I,): the penalty from one assignment's terms
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor: ...  # weights of the kept instances
     def fill(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I, *solution shape)
     def repeat(self, times: int) -> "Problem": ...
@@ -150,13 +151,13 @@ def solve(
                              calls=config.make_estimator().denoiser_calls, memory=memory_budget, device=device)
     parts: list[PuzzleResults] = []
     live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
+    before = [0, 0]  # puzzles solved, and puzzles run, in the finished sub-batches (read once per sub-batch)
 
     def step(progress: Progress) -> None:
         live[0] = progress.results
         if on_step is not None:
-            before = sum(int(part.found.sum()) for part in parts)
-            rest = count - sum(len(part.found) for part in parts) - progress.total
-            on_step(replace(progress, solved=before + progress.solved, total=count, active=progress.active + rest))
+            rest = count - before[1] - progress.total
+            on_step(replace(progress, solved=before[0] + progress.solved, total=count, active=progress.active + rest))
 
     try:
         for first in range(0, max(count, 1), size):
@@ -164,6 +165,7 @@ def solve(
             keep[first:first + size] = True
             sub = problem if size >= count else problem.select(keep)
             parts.append(_solve_batch(sub, config, ids[keep], step, deadline))
+            before[0], before[1] = before[0] + int(parts[-1].found.sum()), before[1] + len(parts[-1].found)
             live[0] = None
     except KeyboardInterrupt:
         raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
@@ -278,11 +280,13 @@ class _Batch:
         mean = (logits * allowed).sum(-1, keepdim=True) / allowed.sum(-1, keepdim=True).clamp(min=1)
         logits.copy_(torch.where(self.allowed, (logits - mean).clamp(-bound, bound), logits))
 
-    def raise_weights(self, mode: Tensor) -> None:
-        """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term, so the
-        constraints the mode keeps violating pull harder (dual ascent on the terms' Lagrange multipliers)."""
+    def raise_weights(self, mode: Tensor, mode_terms: Tensor | None = None) -> None:
+        """Breakout: every term's weight grows by ``weight_step`` times the mode's value of that term
+        (``mode_terms``, ``Problem.terms`` of the ``mode``, when the caller has them), so the constraints the mode
+        keeps violating pull harder (dual ascent on the terms' Lagrange multipliers)."""
         if self.weights is not None:
-            self.weights.add_(self.problem.terms(mode)[0], alpha=self.config.weight_step)
+            terms = self.problem.terms(mode, one_hot=True)[0] if mode_terms is None else mode_terms
+            self.weights.add_(terms, alpha=self.config.weight_step)
 
     def objective(self) -> ProblemObjective:
         """The penalty of the rows in the batch, with what estimators need beyond its values. With breakout
@@ -329,6 +333,7 @@ class _Verdict:
 
     mode: Tensor  # (1, F, K) one-hot argmax of the logits
     mode_penalty: Tensor  # (A * R,)
+    mode_terms: Tensor | None  # (*W,) the mode's penalty terms (``Problem.terms``), when breakout weights need them
     sample_ok: Tensor  # (S, A * R) the hard sample is a valid solution
     mode_ok: Tensor  # (A * R,) the mode is a valid solution
     puzzle_sample_ok: Tensor  # (A,) some sample of some restart is valid
@@ -336,26 +341,25 @@ class _Verdict:
     diverged: Tensor  # (A,) some restart's logits are NaN/inf
 
 
-def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int) -> _Verdict:
+def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int, with_terms: bool = False) -> _Verdict:
     """Judge a step: which samples (unweighted penalty ``values`` ``(S, A * R)``) and modes of ``logits`` are
-    solutions. The breakout weights never decide it."""
+    solutions. The breakout weights never decide it. ``with_terms``: the mode's penalty comes from its terms,
+    which the verdict keeps (one evaluation for the judgement and the weights). No host synchronisation."""
     num_active = problem.num_instances // restarts
-    diverged = torch.zeros(num_active, dtype=torch.bool, device=logits.device)
-    # a finite sum implies finite logits (a NaN or inf would propagate into it); the full check only if not
-    if not logits.sum().isfinite() and not torch.isfinite(logits).all():
-        diverged = _diverged(logits, problem, restarts)
     mode = one_hot_argmax(logits).unsqueeze(0)
-    mode_penalty = problem.penalty(mode)[0]
+    mode_terms = problem.terms(mode, one_hot=True)[0] if with_terms else None
+    mode_penalty = problem.penalty(mode)[0] if mode_terms is None else problem.sum_terms(mode_terms)
     sample_ok = values < 0.5  # penalties of hard samples are integers
     mode_ok = mode_penalty < 0.5
     return _Verdict(
         mode=mode,
         mode_penalty=mode_penalty,
+        mode_terms=mode_terms,
         sample_ok=sample_ok,
         mode_ok=mode_ok,
         puzzle_sample_ok=sample_ok.any(0).view(num_active, restarts).any(1),
         puzzle_mode_ok=mode_ok.view(num_active, restarts).any(1),
-        diverged=diverged,
+        diverged=_diverged(logits, problem, restarts),
     )
 
 
@@ -377,33 +381,62 @@ def _new_results(problem: Problem) -> PuzzleResults:
     )
 
 
-def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surrogate, step: int,
-            last_step: bool, early_stop: bool, seconds: float) -> Tensor:
-    """Write a judged step into ``results``; returns bool ``(A,)``: the active puzzles that stop now (solved
-    with early stop, diverged, or at the last step)."""
-    active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
-    results.diverged_step[active[diverged]] = step  # such a puzzle leaves the batch now (a solution found before
-    # stays found: with early stop off a solved puzzle runs on and may diverge later)
-    newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~results.found[active] & ~diverged
-    if newly.any():
-        _record_solutions(results, batch.problem, out.samples, verdict, active, newly, restarts)
-        results.first_solved_step[active[newly]] = step
-    results.solved_any[active] |= verdict.puzzle_sample_ok
-    results.curve.append((step, int(results.found.sum())))
+@dataclass(frozen=True)
+class _Decision:
+    """What a judged step decides, per active puzzle, and its counts read to the host in the step's one
+    synchronisation: ``newly`` solved, ``stopping`` now (solved with early stop, diverged, or the last step)."""
 
-    stopping = (results.found[active] & early_stop) | last_step | diverged
-    if stopping.any():
-        done = active[stopping]
-        results.solved_last[done] = verdict.puzzle_sample_ok[stopping]
-        results.solved_mode[done] = verdict.puzzle_mode_ok[stopping]
-        values = batch.unweighted(out)
-        results.penalty[done] = values.mean(0).view(active.shape[0], restarts).mean(1)[stopping]
-        results.steps_run[done] = step
-        results.seconds[done] = seconds
-        unsolved = stopping & ~results.found[active] & ~diverged
-        if unsolved.any():
-            _record_best_modes(results, batch.problem, verdict, active, unsolved, restarts)
-    return stopping
+    newly: Tensor  # (A,) bool
+    stopping: Tensor  # (A,) bool
+    newly_count: int
+    stopping_count: int
+    solved: int  # puzzles of the run solved so far, this step's included
+    best_penalty: float  # the lowest unweighted penalty of this step's samples
+
+
+def _decide(results: PuzzleResults, active: Tensor, verdict: _Verdict, values: Tensor, last_step: bool,
+            early_stop: bool) -> _Decision:
+    """The step's decision, with ONE host synchronisation: its four counts come to the host in one read."""
+    found = results.found[active]
+    newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~found & ~verdict.diverged
+    stopping = ((found | newly) & early_stop) | last_step | verdict.diverged
+    best = values.amin() if values.numel() else values.new_zeros(())
+    newly_count = newly.sum()
+    counts = torch.stack([newly_count, stopping.sum(), results.found.sum() + newly_count]).to(torch.float64)
+    newly_count, stopping_count, solved, best_penalty = torch.cat([counts, best.view(1).double()]).tolist()
+    return _Decision(newly, stopping, int(newly_count), int(stopping_count), int(solved), best_penalty)
+
+
+def _put(target: Tensor, index: Tensor, where: Tensor, value: Tensor | int | float) -> None:
+    """``target[index[where]] = value`` without boolean indexing (which waits for the device): the rows ``index``
+    rewritten, ``value`` where ``where`` holds and their own value elsewhere."""
+    mask = where.view(-1, *[1] * (target.dim() - 1))
+    target[index] = torch.where(mask, value, target[index])
+
+
+def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surrogate, values: Tensor,
+            decision: _Decision, step: int, seconds: float) -> None:
+    """Write a judged and decided step into ``results``. Nothing here waits for the device: the branches are taken
+    on the decision's counts, and writes go through ``_put``."""
+    active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
+    # a diverged puzzle leaves the batch now (a solution found before stays found: with early stop off a solved
+    # puzzle runs on and may diverge later)
+    _put(results.diverged_step, active, diverged, step)
+    if decision.newly_count:
+        _record_solutions(results, batch.problem, out.samples, verdict, active, decision.newly, restarts)
+        _put(results.first_solved_step, active, decision.newly, step)
+    results.solved_any[active] |= verdict.puzzle_sample_ok
+    results.curve.append((step, decision.solved))
+    if not decision.stopping_count:
+        return
+    stopping = decision.stopping
+    _put(results.solved_last, active, stopping, verdict.puzzle_sample_ok)
+    _put(results.solved_mode, active, stopping, verdict.puzzle_mode_ok)
+    _put(results.penalty, active, stopping, values.mean(0).view(active.shape[0], restarts).mean(1))
+    _put(results.steps_run, active, stopping, step)
+    _put(results.seconds, active, stopping, seconds)
+    unsolved = stopping & ~results.found[active] & ~diverged
+    _record_best_modes(results, batch.problem, verdict, active, unsolved, restarts)
 
 
 def _solve_batch(
@@ -413,8 +446,10 @@ def _solve_batch(
     on_step: Callable[[Progress], None] | None = None,
     deadline: float | None = None,
 ) -> PuzzleResults:
-    """``solve`` for one batch that fits in memory: sample → step → judge → record → report → shrink. At
-    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one."""
+    """``solve`` for one batch that fits in memory: sample → step → judge → decide → record → report → shrink. At
+    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one. One host
+    synchronisation per step (``_decide``), plus a few on the steps where puzzles leave the batch (``shrink``) and
+    at fresh starts; ``on_step`` gets numbers already on the host."""
     start = time.perf_counter()
     estimator = config.make_estimator()
     results = _new_results(problem)
@@ -431,27 +466,21 @@ def _solve_batch(
         batch.bound_logits()
         with torch.no_grad():
             values = batch.unweighted(out)
-            verdict = _judge(batch.problem, batch.logits, values, batch.restarts)
+            verdict = _judge(batch.problem, batch.logits, values, batch.restarts, batch.weights is not None)
             batch.mode_penalty = verdict.mode_penalty
-            batch.raise_weights(verdict.mode)
+            batch.raise_weights(verdict.mode, verdict.mode_terms)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
-            stopping = _record(results, batch, verdict, out, step, last_step, config.early_stop,
-                               time.perf_counter() - start)
+            decision = _decide(results, batch.active, verdict, values, last_step, config.early_stop)
+            _record(results, batch, verdict, out, values, decision, step, time.perf_counter() - start)
             if on_step is not None:
-                on_step(Progress(
-                    step=step,
-                    steps=config.steps,
-                    solved=int(results.found.sum()),
-                    total=problem.num_instances,
-                    active=int((~stopping).sum()),
-                    best_penalty=float(values.min()) if values.numel() else 0.0,
-                    elapsed=time.perf_counter() - start,
-                    results=results,
-                ))
-            if last_step or bool(stopping.all()):
+                on_step(Progress(step=step, steps=config.steps, solved=decision.solved, total=problem.num_instances,
+                                 active=batch.active.shape[0] - decision.stopping_count,
+                                 best_penalty=decision.best_penalty, elapsed=time.perf_counter() - start,
+                                 results=results))
+            if last_step or decision.stopping_count == batch.active.shape[0]:
                 break
-            if stopping.any():
-                batch.shrink(~stopping)
+            if decision.stopping_count:
+                batch.shrink(~decision.stopping)
     return results
 
 
@@ -501,8 +530,8 @@ def _record_solutions(
     ok = ok.permute(1, 2, 0).reshape(num_active, -1)
     first = ok.int().argmax(1)
     chosen = candidates[torch.arange(num_active, device=first.device), first]
-    results.solution[active[newly]] = chosen[newly]
-    results.found[active[newly]] = True
+    _put(results.solution, active, newly, chosen)
+    _put(results.found, active, newly, True)
 
 
 def _record_best_modes(
@@ -518,4 +547,4 @@ def _record_best_modes(
     grids = problem.fill(verdict.mode)[0]
     grids = grids.view(num_active, restarts, *grids.shape[1:])
     best = verdict.mode_penalty.view(num_active, restarts).argmin(1)
-    results.solution[active[which]] = grids[torch.arange(num_active, device=best.device), best][which]
+    _put(results.solution, active, which, grids[torch.arange(num_active, device=best.device), best])

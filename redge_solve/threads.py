@@ -133,7 +133,7 @@ def explicit_threads(threads: int | None = None) -> tuple[int, str] | None:
     ``OMP_NUM_THREADS``; ``None`` when neither says. ``ValueError`` for a count below 1."""
     if threads is not None:
         if threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {threads}")
+            raise ValueError(f"threads must be >= 1, got {threads}")
         return threads, "--threads"
     text = os.environ.get(THREADS_ENV, "").strip().split(",")[0]  # OpenMP allows a list per nesting level
     if text.isdigit() and int(text) >= 1:

@@ -411,15 +411,19 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+TUNING_SUFFIXES = ("-trials.csv", "-splits.csv", "-tuning.png")
+"""What ``write_tuning`` adds to the prefix."""
+
+
 def write_tuning(studies: Sequence[StudyResult | Mapping[str, Any]], splits: Mapping[str, Sequence[int]],
                  prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX-trials.csv``, ``PREFIX-splits.csv`` and ``PREFIX-tuning.png`` (also what Ctrl-C leaves)."""
     prefix = Path(prefix)
-    paths = [prefix.with_name(prefix.name + "-trials.csv"), prefix.with_name(prefix.name + "-splits.csv")]
+    paths = [prefix.with_name(prefix.name + TUNING_SUFFIXES[0]), prefix.with_name(prefix.name + TUNING_SUFFIXES[1])]
     write_atomic(paths[0], trials_csv(studies), make_parents=True)
     write_atomic(paths[1], splits_csv(splits), make_parents=True)
     if plot:
-        paths.append(prefix.with_name(prefix.name + "-tuning.png"))
+        paths.append(prefix.with_name(prefix.name + TUNING_SUFFIXES[2]))
         write_atomic(paths[2], study_png(studies), make_parents=True)
     return paths
 

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 PUZZLES = ROOT / "puzzles"
 
-TIMING_FIELDS = frozenset({"seconds", "ms_per_step"})
+TIMING_FIELDS = frozenset({"seconds", "ms_per_step", "elapsed"})
 """Fields of results/records that measure wall time: they differ between otherwise identical runs."""
 
 BASE_4 = [int(c) for c in "1234341221434321"]
@@ -100,7 +100,7 @@ main()
 def start_signalled(args: Iterable[Any], hook: str, calls: int, sig: int, **env: str) -> subprocess.Popen:
     """``python -m redge_solve ARGS`` in a subprocess that sends itself ``sig`` right after its ``calls``-th call
     of ``hook`` (``"module:attribute"``, e.g. ``"redge_solve.batch:append_records"`` once per chunk written,
-    ``"redge_solve.problems.sudoku:SudokuBatch.penalty"`` once per solver step): the signal arrives at a known
+    ``"redge_solve.optim:Adam.step"`` once per solver step): the signal arrives at a known
     point of the run, as a Ctrl-C or ``kill`` would, with no clock involved. stdout/stderr are text pipes.
 
     SIGINT gets Python's usual handler first: a shell starts background jobs with SIGINT ignored, and a Python

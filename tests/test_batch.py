@@ -50,7 +50,7 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path):
     result = run_cli("batch", source, "--out", out, *FAST)
     assert result.exit_code == 2
     assert "--resume" in result.output and "Traceback" not in result.output
-    assert run_cli("batch", source, "--out", out, "--overwrite", *FAST).exit_code == 0
+    assert run_cli("batch", source, "--out", out, "--force", *FAST).exit_code == 0
     assert [r["index"] for r in read_jsonl(out)] == [0, 1, 2]
     assert all(r["found"] for r in read_jsonl(out))
 

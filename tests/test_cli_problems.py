@@ -21,7 +21,7 @@ def invoke(*args: str, stdin: str | None = None):
 
 def test_latin_solves_the_shipped_squares_and_writes_json(tmp_path):
     target = tmp_path / "latin.jsonl"
-    result = invoke("latin", str(PUZZLES / "latin" / "squares.txt"), "--json", str(target))
+    result = invoke("latin", str(PUZZLES / "latin" / "squares.txt"), "--out", str(target))
     assert result.exit_code == 0, result.output
     assert "solved 4/4" in result.output
     records = [json.loads(line) for line in target.read_text().splitlines()]
@@ -29,7 +29,7 @@ def test_latin_solves_the_shipped_squares_and_writes_json(tmp_path):
 
 
 def test_queens_prints_a_verified_board():
-    result = invoke("queens", "6", "--seed", "0", "--json", "-", "--quiet")
+    result = invoke("queens", "6", "--seed", "0", "--out", "-", "--quiet")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["verified"] and sorted(record["columns"]) == list(range(6))
@@ -39,7 +39,7 @@ def test_queens_prints_a_verified_board():
 
 @pytest.mark.parametrize("name", ["petersen", "myciel3", "myciel4"])
 def test_color_solves_the_shipped_graphs_with_their_chromatic_number(name):
-    result = invoke("color", str(PUZZLES / "graphs" / f"{name}.col"), "--json", "-", "--quiet")
+    result = invoke("color", str(PUZZLES / "graphs" / f"{name}.col"), "--out", "-", "--quiet")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert record["verified"] and max(record["colors"]) == record["num_colors"]
@@ -53,7 +53,7 @@ def test_color_with_too_few_colours_exits_1_and_lists_conflicting_edges():
 
 
 def test_solve_spec_solves_the_shipped_example():
-    result = invoke("solve", str(PUZZLES / "specs" / "australia.json"), "--json", "-", "--quiet")
+    result = invoke("solve", str(PUZZLES / "specs" / "australia.json"), "--out", "-", "--quiet")
     assert result.exit_code == 0, result.output
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]
     assignment = record["assignment"]
@@ -65,11 +65,11 @@ def test_solve_spec_solves_the_shipped_example():
 
 def test_compare_on_a_directory_of_graphs_and_on_queens(tmp_path):
     result = invoke("compare", str(PUZZLES / "graphs"), "-e", "st", "--seeds", "1", "--steps", "150",
-                    "--no-progress", "--out", str(tmp_path / "cmp"))
+                    "-q", "--out", str(tmp_path / "cmp"))
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "cmp.json").read_text())
     assert data["puzzles"] == 5 and {r["name"] for r in data["runs"][0]["records"]} >= {"petersen", "queen6_6"}
-    queens = invoke("compare", "queens:5,6", "-e", "st", "--seeds", "1", "--steps", "100", "--no-progress")
+    queens = invoke("compare", "queens:5,6", "-e", "st", "--seeds", "1", "--steps", "100", "-q")
     assert queens.exit_code == 0, queens.output
 
 

@@ -143,7 +143,7 @@ def test_max_seconds_stops_unsolved_puzzles_and_says_so(tmp_path):
 
     out = tmp_path / "r.jsonl"
     result = CliRunner().invoke(app, ["sudoku", str(ROOT / "puzzles" / "sudoku17-10.txt"), "--steps", "100000",
-                                      "--max-seconds", "0.001", "--json", str(out), "--show", "0",
+                                      "--max-seconds", "0.001", "--out", str(out), "--show", "0",
                                       "--deduce", "none"],  # singles alone solves some 17-clue puzzles
                                 terminal_width=200)
     assert result.exit_code == 1, result.output

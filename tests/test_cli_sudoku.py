@@ -41,7 +41,7 @@ def test_solves_a_file_writes_verified_json(tmp_path):
     source = tmp_path / "p.csv"
     source.write_text(f"puzzle,solution,name\n{PUZZLE_A},{SOLUTION_A},a\n{PUZZLE_B},,b\n1134000000000000,,c\n")
     target = tmp_path / "out.jsonl"
-    result = run(str(source), *FAST, "--json", str(target))
+    result = run(str(source), *FAST, "--out", str(target))
     assert result.returncode == 0, result.stderr.decode()
     stderr = result.stderr.decode()
     assert "line 4" in stderr and "1 appears twice in row 1" in stderr  # bad one reported, good ones solved
@@ -57,7 +57,7 @@ def test_solves_a_file_writes_verified_json(tmp_path):
 
 
 def test_stdin_paper_protocol_and_json_on_stdout():
-    result = invoke("-", "--protocol", "paper", "--steps", "60", "--lr", "0.2", "--json", "-", "--quiet",
+    result = invoke("-", "--protocol", "paper", "--steps", "60", "--lr", "0.2", "--out", "-", "--quiet",
                     stdin=f"{PUZZLE_A}\n")
     assert result.exit_code == 0, result.output  # found (seeded: a sample at step 58), so exit 0
     (record,) = [json.loads(line) for line in result.stdout.splitlines()]

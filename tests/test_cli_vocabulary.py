@@ -52,6 +52,7 @@ def test_every_command_speaks_the_same_vocabulary(path):
     assert opts["-e"] is opts["--estimators" if path[0] in SEVERAL else "--estimator"]
     assert opts["-q"] is opts["--quiet"] and opts["-o"] is opts["--out"] and opts["-p"] is opts["--param"]
     assert opts["--device"].default == "auto" and opts["--device"].help.startswith(DEVICE_HELP.split(":")[0])
+    assert opts["--max-seconds"].help == MAX_SECONDS_HELP and opts["--max-seconds"].default is None
     if path[0] not in SOLVING:
         return
     flags = [f"--{name.replace('_', '-')}" + ("s" if name == "seed" and path[0] in SEVERAL else "")
@@ -207,3 +208,23 @@ def test_constraint_commands_max_seconds_bounds_the_run(args, tmp_path):
     assert result.exit_code in (0, 1), result.output
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert records and all(1 <= r["steps_run"] < int(NEVER) for r in records)
+
+
+def test_bench_max_seconds_bounds_the_grid(tmp_path):
+    """A run cut by the budget is dropped (no final figures), and no other starts."""
+    result = invoke("bench", "poly", "--steps", "10000000", "--length", "4", "--samples", "2", "--seeds", "3",
+                    "--powers", "2", "-e", "st,gumbel", "--max-seconds", "0.001", "-o", str(tmp_path / "p"), "-q")
+    assert result.exit_code == 1 and "time budget of 0.001 s spent after 0/6 runs" in result.output
+    assert not list(tmp_path.iterdir())  # nothing finished, nothing written
+
+
+def test_library_fields_become_options_in_one_place():
+    from redge_solve.cli.flags import as_flags
+
+    assert as_flags("lr must be a number > 0") == "--lr must be a number > 0"
+    assert as_flags("max_seconds must be a finite number > 0") == "--max-seconds must be a finite number > 0"
+    assert as_flags("`address` and `num_workers` need `executor` ray") == \
+        "--address and --num-workers need --executor ray"
+    assert as_flags("see `redge-solve estimators`; `unknown` stays") == "see `redge-solve estimators`; `unknown` stays"
+    result = invoke("sudoku", str(PUZZLES / "easy.txt"), "-e", "reinforce", "--samples", "1")
+    assert result.exit_code == 2 and "set --samples to 2 (or more)" in result.output

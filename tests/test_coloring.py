@@ -201,7 +201,7 @@ def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
     path = tmp_path / "g.col"
     path.write_text(text)
     target = tmp_path / "out.jsonl"
-    result = invoke("color", str(path), "--json", str(target), "--steps", "300")
+    result = invoke("color", str(path), "--out", str(target), "--steps", "300")
     assert result.exit_code == 0, result.output
     assert "DSATUR" in result.output and "best: 5 colours" in result.output
     (record,) = [json.loads(line) for line in target.read_text().splitlines()]
@@ -214,7 +214,7 @@ def test_color_without_colours_searches_and_json_records_every_k(tmp_path):
 
 
 def test_fewest_flag_searches_despite_a_stated_chromatic_number():
-    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--json", "-", "-q")
+    result = invoke("color", str(GRAPHS / "petersen.col"), "--fewest", "--out", "-", "-q")
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert record["num_colors"] == 3 and record["optimal"] and record["lower_bound"] == 3
@@ -243,7 +243,7 @@ def test_duplicate_edges_count_once_as_dimacs_files_list_them_both_ways():
     text = "p edge 3 4\ne 1 2\ne 2 1\ne 1 2\ne 2 3\n"
     graph = parse_dimacs(text)
     assert graph.edges.tolist() == [[0, 1], [1, 2]]
-    result = invoke("color", "-", "--json", "-", "-q", stdin=text)
+    result = invoke("color", "-", "--out", "-", "-q", stdin=text)
     assert result.exit_code == 0 and json.loads(result.stdout)["num_colors"] == 2
 
 
@@ -270,7 +270,7 @@ def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tm
     monkeypatch.setattr(color_search, "fewest_colors", interrupted_search)
     target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
     path.write_text((GRAPHS / "myciel4.col").read_text().replace("c chromatic number", "c was chromatic"))
-    result = invoke("color", str(path), "--json", str(target))
+    result = invoke("color", str(path), "--out", str(target))
     assert result.exit_code == 130, result.output
     assert "best: 5 colours" in result.output and "interrupted: keeping the best colouring found" in result.output
     record = json.loads(target.read_text())
@@ -391,15 +391,16 @@ def test_queen_graph_has_the_dimacs_edge_counts(n, m, edges):
     assert clique_number(graph) == max(n, m)  # the longer side: a row of the board
 
 
-def test_queen6_6_is_coloured_at_chi_only_with_bounded_logits_and_edge_weights():
-    """queen6_6 at χ = 7, the instance no setting of the old knobs coloured: the defaults do within 600 steps,
-    the defaults without the two new knobs do not."""
+def test_queen6_6_is_coloured_at_chi_by_the_defaults():
+    """queen6_6 at χ = 7, the instance no setting of the old knobs coloured: the defaults colour it (measured on an
+    AVX-512 CPU: at step 350 with seed 1, 568 and 364 with seeds 0 and 2; the 2000-step cap leaves room for other
+    CPU kernels, whose rounding changes the path). That the old knobs fail is a measurement (docs/coloring.md), not
+    a unit test: a 32-restart run that must fail would pin one seed's luck; the two knobs are tested on their own
+    above (the clipping of the bounded logits, the weights rising on the edges the mode breaks)."""
     graph = queen_graph(6, 6)
     problem = ConstraintBatch.from_specs([coloring_spec(graph, 7, maximal_cliques(graph))])
-    config = replace(COLOR_DEFAULTS, steps=600)
-    found = solver.solve(problem, config)
+    found = solver.solve(problem, replace(COLOR_DEFAULTS, steps=2000, seed=1))
     assert bool(found.found[0]) and verify_coloring(graph, found.solution[0], 7)
-    assert not bool(solver.solve(problem, replace(config, max_logit=0.0, weight_step=0.0)).found[0])
 
 
 def test_compare_on_graphs_and_boards_starts_from_their_commands_defaults():

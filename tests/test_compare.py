@@ -63,10 +63,10 @@ def test_grid_expands_to_the_cartesian_product_per_estimator():
         (["nope"], {}, {}, "unknown estimator"),
         (["st", "st"], {}, {}, "listed twice"),
         (["redge"], {"redge.zzz": "1"}, {}, "no parameter 'zzz'"),
-        (["redge"], {"gumbel.tau": "1"}, {}, "not among --estimators"),
+        (["redge"], {"gumbel.tau": "1"}, {}, "not among `estimators`"),
         (["redge"], {}, {"redge.n_steps": ["a"]}, "must be an integer"),
         (["st"], {"tau": "1"}, {}, "none of the selected estimators"),
-        (["redge"], {"redge.t_1": "0.5"}, {"redge.t_1": ["0.3"]}, "both by --param and --grid"),
+        (["redge"], {"redge.t_1": "0.5"}, {"redge.t_1": ["0.3"]}, "both by `param` and `grid`"),
     ],
 )
 def test_bad_specs_raise_one_line_value_errors(names, params, grid, message):
@@ -295,7 +295,7 @@ def test_the_exact_reference_runs_as_a_row_and_its_mode_does_not_depend_on_the_s
 def test_cli_out_follows_the_output_policy(tmp_path):
     source = tmp_path / "four.csv"
     source.write_text("puzzle\n" + "\n".join(PUZZLES_4) + "\n")
-    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "--no-progress"]
+    args = ["compare", str(source), "-e", "st", "--seeds", "1", "--steps", "3", "-q"]
     # PREFIX.csv would be the input itself: refused even with --force, before any run
     refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "four"), "--force"])
     assert refused.exit_code == 2 and "is the input file" in refused.output

@@ -94,7 +94,7 @@ def test_cli_diagnose_writes_its_table_and_files(tmp_path):
     source.write_text("puzzle\n" + "\n".join("".join(map(str, g.tolist())) for g in GRIDS) + "\n")
     result = CliRunner().invoke(app, [
         "compare", str(source), "-e", "st,reinforce", "--seeds", "1", "--steps", "5", "--samples", "2",
-        "--no-progress", "--diagnose", "--checkpoints", "0,3", "--draws", "20", "--out", str(tmp_path / "d")])
+        "--diagnose", "--checkpoints", "0,3", "--draws", "20", "--out", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
     assert "gradient diagnostics" in result.stdout
     saved = json.loads((tmp_path / "d-diagnostics.json").read_text())

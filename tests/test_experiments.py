@@ -215,7 +215,7 @@ def test_write_outputs(tmp_path):
 
 def test_cli_poly_end_to_end(tmp_path):
     result = runner.invoke(app, ["bench", "poly", "--steps", "30", "--length", "6", "--samples", "8", "--seeds", "2",
-                                 "--powers", "2,3", "-e", "st,reinmax", "--no-progress",
+                                 "--powers", "2,3", "-e", "st,reinmax", "-q",
                                  "--out", str(tmp_path / "poly")])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(open(tmp_path / "poly.csv")))
@@ -227,12 +227,12 @@ def test_cli_poly_end_to_end(tmp_path):
 
 def test_cli_gmm_and_vae_end_to_end(tmp_path):
     result = runner.invoke(app, ["bench", "gmm", "--steps", "20", "--components", "3", "--observations", "20",
-                                 "--seeds", "1", "-e", "redge-max", "--no-progress", "--out", str(tmp_path / "g")])
+                                 "--seeds", "1", "-e", "redge-max", "-q", "--out", str(tmp_path / "g")])
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "g.json").read_text())["summary"][0]["label"] == "redge-max"
     result = runner.invoke(app, ["bench", "vae", "--data", "digits", "--kinds", "bernoulli", "--bits", "4",
                                  "--steps", "3", "--eval-every", "2", "--seeds", "1", "-e", "gumbel",
-                                 "--no-progress", "--out", str(tmp_path / "v")])
+                                 "-q", "--out", str(tmp_path / "v")])
     assert result.exit_code == 0, result.output
     (row,) = list(csv.DictReader(open(tmp_path / "v.csv")))
     assert row["setting"] == "bernoulli 4x2" and math.isfinite(float(row["test_nelbo_mean"]))
@@ -250,7 +250,7 @@ def test_cli_gmm_and_vae_end_to_end(tmp_path):
     (["vae", "--data", "/no/such/dir", "--steps", "1"], "no such dataset"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(args, message):
-    result = runner.invoke(app, ["bench", *args, "--no-progress"])
+    result = runner.invoke(app, ["bench", *args, "-q"])
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output

@@ -55,7 +55,7 @@ def test_an_interrupt_keeps_the_groups_already_solved(monkeypatch):
 def test_queens_interrupted_writes_the_finished_boards_and_exits_130(monkeypatch, tmp_path):
     _interrupt_on_call(monkeypatch, 2)
     out = tmp_path / "q.jsonl"
-    result = CliRunner().invoke(app, ["queens", "4", "6", "--steps", "300", "--json", str(out), "-q"])
+    result = CliRunner().invoke(app, ["queens", "4", "6", "--steps", "300", "--out", str(out), "-q"])
     assert result.exit_code == 130, result.output
     assert "interrupted: 1 of 2 board(s) solved before the interrupt; the 1 finished are in" in result.output
     (record,) = [json.loads(line) for line in out.read_text().splitlines()]
@@ -67,7 +67,7 @@ def test_sudoku_interrupted_in_the_second_size_keeps_the_first(monkeypatch, tmp_
     source = tmp_path / "mixed.txt"
     source.write_text("...3..2.3..1..32\n" + "0" * 81 + "\n")  # a 4×4 (solved first) and a blank 9×9
     out = tmp_path / "s.jsonl"
-    result = CliRunner().invoke(app, ["sudoku", str(source), "--steps", "200", "--json", str(out), "-q"])
+    result = CliRunner().invoke(app, ["sudoku", str(source), "--steps", "200", "--out", str(out), "-q"])
     assert result.exit_code == 130, result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["index"] for r in records] == [0] and records[0]["found"]

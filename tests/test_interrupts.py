@@ -35,7 +35,7 @@ COMMANDS = {
     "queens": lambda tmp: (["queens", "40", *LONG], SOLVER_STEP),
     "color": lambda tmp: (["color", PUZZLES / "graphs" / "petersen.col", "--colors", "2", *LONG], SOLVER_STEP),
     "solve": lambda tmp: (["solve", two_colour_australia(tmp), *LONG], SOLVER_STEP),
-    "bench-poly": lambda tmp: (["bench", "poly", "--steps", "1000000", "--seeds", "1", "-e", "st", "--no-progress",
+    "bench-poly": lambda tmp: (["bench", "poly", "--steps", "1000000", "--seeds", "1", "-e", "st", "-q",
                                 "--out", tmp / "poly"], TORCH_STEP),
 }
 

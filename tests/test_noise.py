@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from scipy import stats
 
 from redge_solve.estimators._noise import KeyedNoise, gumbel, key_tensor, mix, mix_tensor, normal, uniform
 
@@ -64,6 +65,62 @@ def test_gumbel_moments():
     n = g.numel()
     assert abs(float(g.mean()) - 0.5772156649) < 5 * math.sqrt(math.pi**2 / 6 / n)
     assert abs(float(g.var()) - math.pi**2 / 6) < 0.05
+
+
+# ------------------------------------------------------------------- full laws: Kolmogorov–Smirnov, fixed seed
+KS_FALSE_ALARM = 1e-4  # as the estimators' law tests: the rate at which a correct generator would fail on other seeds
+
+
+def solver_stream(rows: int = 4096, seed: int = 3) -> KeyedNoise:
+    """A stream as the solver holds one: keyed rows, at step 1 (``next_step`` before the first draw)."""
+    noise = keyed(rows, seed)
+    noise.next_step()
+    return noise
+
+
+def ks_pvalue(draws: torch.Tensor, law: str, *args: float) -> float:
+    return float(stats.kstest(draws.flatten().double().numpy(), law, args=args).pvalue)
+
+
+def keyed_draws(kind: str, dtype: torch.dtype) -> tuple[torch.Tensor, str]:
+    """130 000 to 330 000 draws of one kind from a solver-like stream, and the scipy name of their law. Width 9
+    (Sudoku's) is odd, so the normals' two Box-Muller halves have different widths."""
+    noise, like = solver_stream(), torch.empty(8, 4096, 9, dtype=dtype)
+    if kind == "uniform":
+        return noise.uniform(like.shape, dtype), "uniform"
+    if kind == "uniform-rows":  # one number per row and sample: what the categorical samplers draw
+        return torch.cat([noise.uniform((8, 4096, 1), dtype) for _ in range(9)]), "uniform"
+    if kind == "uniform-split":
+        return noise.uniform_split((8, 4096, 10), dtype, 2), "uniform"
+    if kind == "normal-cos":  # the first half of the columns: R cos(2πV)
+        return normal(like, noise)[..., :5], "norm"
+    if kind == "normal-sin":  # the second half: R sin(2πV)
+        return normal(like, noise)[..., 5:], "norm"
+    return gumbel(like, noise), "gumbel_r"
+
+
+# float32 takes both conversions (in place for a wide draw, the plain one for rows-only draws); float64 the plain one
+KINDS = [(kind, torch.float32) for kind in ("uniform", "uniform-rows", "uniform-split", "normal-cos", "normal-sin",
+                                             "gumbel")] + [("uniform", torch.float64)]
+
+
+@pytest.mark.parametrize("kind,dtype", KINDS, ids=[f"{kind}-{str(dtype)[6:]}" for kind, dtype in KINDS])
+def test_keyed_draws_follow_their_full_law(kind, dtype):
+    # the Kolmogorov–Smirnov test against the whole CDF (not only the moments above), at a fixed seed; the same
+    # draws 3 % off in scale are rejected, so the test can fail
+    draws, law = keyed_draws(kind, dtype)
+    assert draws.dtype == dtype and draws.numel() >= 100_000
+    assert ks_pvalue(draws, law) > KS_FALSE_ALARM, f"{kind} {dtype}: p = {ks_pvalue(draws, law):.2g}"
+    centre = 0.5 if law == "uniform" else 0.0
+    assert ks_pvalue((draws - centre) * 1.03 + centre, law) < KS_FALSE_ALARM
+
+
+def test_keyed_normals_are_independent_across_the_two_box_muller_halves_and_samples():
+    # sums of two independent N(0, 1) are N(0, 2): a cos column with a sin column, and sample 0 with sample 1 (a
+    # correlation ρ would make the variance 2 + 2ρ, which the KS test sees for |ρ| > ~0.03 at this size)
+    z = normal(torch.empty(8, 4096, 9), solver_stream())
+    assert ks_pvalue(z[..., 0] + z[..., 5], "norm", 0.0, 2**0.5) > KS_FALSE_ALARM  # R cos θ and R sin θ
+    assert ks_pvalue(z[0] + z[1], "norm", 0.0, 2**0.5) > KS_FALSE_ALARM
 
 
 def test_independence_across_rows_steps_draws_samples_and_columns():

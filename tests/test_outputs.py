@@ -58,15 +58,15 @@ def _puzzle_csv(folder: Path) -> Path:
 
 
 WRITERS = [
-    Writer("sudoku", "--json", _copy("4x4.txt"), lambda i, o: ["sudoku", i, "--json", o, *TINY, "-q"]),
-    Writer("latin", "--json", _copy("latin/squares.txt"), lambda i, o: ["latin", i, "--json", o, *TINY, "-q"]),
-    Writer("color", "--json", _copy("graphs/petersen.col"), lambda i, o: ["color", i, "--json", o, *TINY, "-q"]),
-    Writer("solve", "--json", _copy("specs/australia.json"), lambda i, o: ["solve", i, "--json", o, *TINY, "-q"]),
-    Writer("queens", "--json", None, lambda i, o: ["queens", "4", "--json", o, *TINY, "-q"]),
+    Writer("sudoku", "--out", _copy("4x4.txt"), lambda i, o: ["sudoku", i, "--out", o, *TINY, "-q"]),
+    Writer("latin", "--out", _copy("latin/squares.txt"), lambda i, o: ["latin", i, "--out", o, *TINY, "-q"]),
+    Writer("color", "--out", _copy("graphs/petersen.col"), lambda i, o: ["color", i, "--out", o, *TINY, "-q"]),
+    Writer("solve", "--out", _copy("specs/australia.json"), lambda i, o: ["solve", i, "--out", o, *TINY, "-q"]),
+    Writer("queens", "--out", None, lambda i, o: ["queens", "4", "--out", o, *TINY, "-q"]),
     Writer("batch", "--out", _puzzle_csv, lambda i, o: ["batch", i, "--out", o, *TINY]),
     Writer("report", "--png", _results, lambda i, o: ["report", i, "--png", o]),
     Writer("bench", "--out", None, lambda i, o: ["bench", "poly", "--out", o, "--steps", "3", "--seeds", "1", "-e",
-                                                 "st", "--length", "4", "--powers", "2", "--no-progress"], ".csv"),
+                                                 "st", "--length", "4", "--powers", "2", "-q"], ".csv"),
 ]
 WITH_INPUT = [w for w in WRITERS if w.source is not None]
 
@@ -151,7 +151,7 @@ def test_an_existing_file_is_kept_unless_force(writer, tmp_path):
 
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: w.name)
 def test_an_empty_existing_file_is_replaced_without_force(writer, tmp_path):
-    """Nothing to lose: ``--json "$(mktemp)"`` works."""
+    """Nothing to lose: ``--out "$(mktemp)"`` works."""
     given = "fresh" if writer.suffix else "fresh.out"
     (tmp_path / (given + writer.suffix)).write_bytes(b"")
     source = writer.source(tmp_path).name if writer.source else None
@@ -177,7 +177,7 @@ def test_an_unwritable_directory_is_refused_up_front(writer, tmp_path):
 
 def test_an_output_that_is_a_directory_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
-    refused(run(["queens", "4", "--json", "out", "--force"], tmp_path), "--json out is a directory")
+    refused(run(["queens", "4", "--out", "out", "--force"], tmp_path), "--out out is a directory")
 
 
 def test_bench_refuses_a_prefix_whose_file_is_in_the_input_data_folder(tmp_path):
@@ -222,11 +222,11 @@ def test_check_outputs_sees_a_hard_link_and_skips_stdout_and_remote_sources(tmp_
     source.write_text("x\n")
     os.link(source, tmp_path / "b.txt")
     with pytest.raises(OutputRefused, match="the same file"):
-        check_outputs("--json", tmp_path / "b.txt", inputs=[source], force=True)
-    assert check_outputs("--json", "-", inputs=["-"]) == []
-    assert check_outputs("--json", None) == []
+        check_outputs("--out", tmp_path / "b.txt", inputs=[source], force=True)
+    assert check_outputs("--out", "-", inputs=["-"]) == []
+    assert check_outputs("--out", None) == []
     new = tmp_path / "new.jsonl"
-    assert check_outputs("--json", new, inputs=["hf:owner/name", None, "-"]) == [new]
+    assert check_outputs("--out", new, inputs=["hf:owner/name", None, "-"]) == [new]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".probe")]  # the write probe leaves nothing
 
 

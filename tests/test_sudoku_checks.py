@@ -112,7 +112,8 @@ def test_solved_criteria_are_their_definitions_on_the_run_s_own_samples(monkeypa
     monkeypatch.setattr(SudokuBatch, "penalty", recording)
     clues = grids_4(6, blanks=9, seed=3)
     samples, restarts, steps = 2, 2, 20
-    config = SolverConfig(steps=steps, samples=samples, restarts=restarts, lr=0.3, early_stop=False, reset_every=0)
+    config = SolverConfig(steps=steps, samples=samples, restarts=restarts, lr=0.3, early_stop=False, reset_every=0,
+                          weight_step=0.0)  # without breakout weights the loop calls penalty for both
     results = solve(SudokuBatch.from_grids(clues), config)
     calls = calls[:2 * steps]  # (after the last step the loop may evaluate f once more, for the records)
     assert [n for n, _ in calls] == [samples, 1] * steps  # per step: the samples, then the mode

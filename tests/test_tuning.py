@@ -134,7 +134,7 @@ def test_cli_tune_writes_the_chosen_parameters_every_trial_and_both_splits(tmp_p
     prefix = tmp_path / "tuned"
     result = CliRunner().invoke(app, [
         "compare", str(source), "-e", "st,gumbel,redge", "--seeds", "2", "--tune", "2", "--tune-lr",
-        "--steps", "15", "--samples", "2", "--restarts", "1", "--no-progress", "--out", str(prefix)])
+        "--steps", "15", "--samples", "2", "--restarts", "1", "--out", str(prefix)])
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "tuned.json").read_text())
     assert saved["splits"] == {"tune": [0, 1, 2], "test": [3, 4, 5]}

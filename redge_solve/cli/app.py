@@ -66,6 +66,9 @@ app = typer.Typer(
 )
 
 
+Root.registry = app  # where LazyCommands finds the commands it imports (lazy.py imports nothing from here)
+
+
 def _show_version(value: bool) -> None:
     if value:
         from .. import __version__

@@ -6,12 +6,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..config import Protocol
 from ..data import SourceError, iter_chunks, open_source
 from ..report import iter_records, summarize
 from ..settings import DEFAULTS
@@ -29,6 +28,11 @@ from .common import (
 from .executor_opts import open_executor
 from .progress import time_left_text
 
+if TYPE_CHECKING:
+    from ..settings import SolverConfig
+
+TASKS_PER_WORKER = 4  # batch's chunks on Ray: at least 4 per worker, for balance and progress
+
 
 def _resume_command() -> str:
     args = [a for a in sys.argv[1:] if a not in ("--force", "--overwrite")]
@@ -38,6 +42,7 @@ def _resume_command() -> str:
 
 
 @app.command("batch")
+@opt.solver_options(DEFAULTS, deduce=True)
 def batch(
     ctx: typer.Context,
     source: Annotated[str, typer.Argument(help="hf:OWNER/NAME (the Hugging Face Hub) or a local "
@@ -54,22 +59,6 @@ def batch(
                                       help="Results file, one JSON line per row.")] = Path("results.jsonl"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue an existing results file.")] = False,
     force: opt.Force = False,
-    estimator: opt.Estimator = DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = DEFAULTS.steps,
-    samples: opt.Samples = DEFAULTS.samples,
-    restarts: opt.Restarts = DEFAULTS.restarts,
-    lr: opt.Lr = DEFAULTS.lr,
-    seed: opt.Seed = DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
-    weight_step: opt.WeightStep = DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
-    max_logit: opt.MaxLogit = DEFAULTS.max_logit,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     quiet: opt.Quiet = False,
     executor_name: opt.Executor = "local",
     address: opt.Address = None,
@@ -78,20 +67,54 @@ def batch(
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
     With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
     started are left for --resume."""
-    from ..batch import (  # torch: imported when the command runs, not for its --help
-        OutputError,
-        check_output,
-        default_chunk_size,
-        prepare_output,
-        record_settings,
-        run_batch,
-    )
-    from .report_cmd import print_report
+    from ..batch import default_chunk_size  # torch: imported when the command runs, not for its --help
+    from ..executors import task_size
 
     if resume and force:
         fail("--resume and --force exclude each other")
     config = opt.solver_config(ctx, DEFAULTS)
-    where = opt.open_device(device)
+    where = opt.command_device(ctx)
+    dataset, done = _open(source, split, puzzle_column, solution_column, out, resume, force, config)
+    executor = open_executor(executor_name, address, num_workers)
+    end = len(dataset) if limit is None else min(len(dataset), offset + limit)
+    total = max(0, end - offset)
+    size = chunk_size or default_chunk_size(config, device=where)
+    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
+        size = min(size, task_size(total, executor.workers, TASKS_PER_WORKER))
+    already = sum(1 for index in done if offset <= index < end)
+    started = time.perf_counter()
+    chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
+    try:
+        rows_this_run = _solve_chunks(chunks, config, out, done, executor, where, total, already, quiet)
+    finally:
+        executor.close()
+    elapsed = time.perf_counter() - started
+    left = total - already - rows_this_run
+    if config.max_seconds is not None and left > 0 and not quiet:
+        err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
+                          f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
+    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
+    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
+    if not quiet:
+        from .report_cmd import print_report
+
+        rate = rows_this_run / elapsed if elapsed > 0 else 0.0
+        console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
+                      f"{out}", highlight=False)
+        console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
+                      f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
+                      f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
+        if summary.total.rows:
+            print_report(summary, source=str(out))
+    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+
+
+def _open(source: str, split: str, puzzle_column: str, solution_column: str, out: Path, resume: bool, force: bool,
+          config: SolverConfig) -> tuple[Any, set[int]]:
+    """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
+    is a one-line error (exit 2), checked before any data is loaded."""
+    from ..batch import OutputError, check_output, prepare_output, record_settings
+
     try:
         check_output(out, resume, force, [source])  # before loading any data
     except OutputError as exc:
@@ -112,13 +135,14 @@ def batch(
         fail(f"cannot use {out}: {exc.strerror or exc}")
     if warning:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    executor = open_executor(executor_name, address, num_workers)
-    end = len(dataset) if limit is None else min(len(dataset), offset + limit)
-    total = max(0, end - offset)
-    size = chunk_size or default_chunk_size(config, device=where)
-    if chunk_size is None and executor.name == "ray":  # at least 4 tasks per worker, for balance and progress
-        size = max(1, min(size, -(-total // (4 * executor.workers))))
-    already = sum(1 for index in done if offset <= index < end)
+    return dataset, done
+
+
+def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done: set[int], executor: Any,
+                  device: Any, total: int, already: int, quiet: bool) -> int:
+    """``run_batch`` with a bar of rows and one of the chunk's steps; returns the rows this run wrote. Ctrl-C (or
+    SIGTERM) keeps the finished rows, says how to resume, and exits 130."""
+    from ..batch import run_batch
 
     started = time.perf_counter()
     rows_this_run = 0
@@ -140,8 +164,7 @@ def batch(
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
                                        f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
-            chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
-            results = run_batch(chunks, config, out, done, on_step, executor, where)
+            results = run_batch(chunks, config, out, done, on_step, executor, device)
             for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
                 elapsed = time.perf_counter() - started
@@ -156,23 +179,4 @@ def batch(
         err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    finally:
-        executor.close()
-    elapsed = time.perf_counter() - started
-    left = total - already - rows_this_run
-    if config.max_seconds is not None and left > 0 and not quiet:
-        err_console.print(f"[yellow]time budget of {config.max_seconds:g} s spent[/]: {left} rows not started; "
-                          f"continue with: {_resume_command()}", highlight=False, soft_wrap=True)
-    summary = summarize(r for r in iter_records(out) if offset <= r["index"] < end)
-    unsolved = summary.total.solved["found"] < summary.total.rows or left > 0
-    if quiet:
-        raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
-    rate = rows_this_run / elapsed if elapsed > 0 else 0.0
-    console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
-                  f"{out}", highlight=False)
-    console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
-                  f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
-                  f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
-    if summary.total.rows:
-        print_report(summary, source=str(out))
-    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+    return rows_this_run

@@ -35,6 +35,13 @@ ThreadsOpt = Annotated[Optional[int], typer.Option(
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th step in the curves.")]
 
 
+SHARED = (("estimators", opt.Estimators, opt.DEFAULT_ESTIMATORS), ("seeds", opt.Seeds, "3"), ("param", ParamOpt, None),
+          ("log_every", LogEveryOpt, 1), ("threads", ThreadsOpt, None), ("out", OutOpt, None),
+          ("force", opt.Force, False), ("max_seconds", opt.MaxSeconds, None), ("device", BenchDevice, "auto"),
+          ("quiet", opt.Quiet, False))
+"""The options every experiment shares (read from ``ctx.params``)."""
+
+
 def _floats(text: str, what: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -45,12 +52,12 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
-def _setup(estimators: str, seeds: list[int], param: list[str] | None, defaults: dict, threads: int | None,
-           samples: int, out: str | None, force: bool, device: str, inputs: tuple[str, ...] = ()
-           ) -> tuple[list, list[int]]:
-    """Validated specs, seeds, device and output files, or a one-line error and exit 2."""
+def _setup(ctx: typer.Context, defaults: dict, samples: int, inputs: tuple[str, ...] = ()) -> tuple[list, list[int]]:
+    """Validated specs, seeds, device and output files (the ``SHARED`` options), or a one-line error and exit 2."""
     from ..experiments.runner import OUTPUT_SUFFIXES, build_specs
 
+    estimators, seeds, param, threads, out, force, device = (ctx.params[k] for k in (
+        "estimators", "seeds", "param", "threads", "out", "force", "device"))
     if device.startswith("cuda"):
         fail(f"--device {device}: the bench experiments run on the CPU only for now; use --device cpu or auto")
     opt.check_output("--out", out, inputs, force, OUTPUT_SUFFIXES)
@@ -78,11 +85,12 @@ def _config(factory: Callable[..., Any], **kwargs: Any) -> Any:
         fail(f"bad option: {exc}")
 
 
-def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[int], run_one: Callable,
-             config: dict, primary: str, metrics: list[tuple[str, str, int]], out: str | None, quiet: bool,
-             ylabel: str, log_y: bool = False, notes: dict[str, str] | None = None) -> None:
+def _execute(ctx: typer.Context, experiment: str, settings: list[str], specs: list, seed_list: list[int],
+             run_one: Callable, config: dict, primary: str, metrics: list[tuple[str, str, int]], ylabel: str,
+             log_y: bool = False, notes: dict[str, str] | None = None) -> None:
     """Run the grid with progress bars, print the table, write the files; Ctrl-C or SIGTERM stop the grid, keep the
     finished runs in the table and files, and exit 130."""
+    out, quiet, max_seconds = ctx.params["out"], ctx.params["quiet"], ctx.params["max_seconds"]
     from ..experiments.runner import run_bench, write_outputs
 
     total = len(settings) * len(specs) * len(seed_list)
@@ -112,7 +120,7 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
 
         with sigterm_as_interrupt():
             bench = run_bench(experiment, settings, specs, seed_list, run_one, config, primary, on_run=on_run,
-                              on_step=None if quiet else on_step, notes=notes)
+                              on_step=None if quiet else on_step, notes=notes, max_seconds=max_seconds)
     # no vertical rules and mean±std without spaces, so the table reads at 80 columns and in a pipe: only the
     # labels fold, never a number
     table = Table(title=f"{experiment} · " + ", ".join(f"{k} {v}" for k, v in config.items() if k != "settings"),
@@ -134,13 +142,19 @@ def _execute(experiment: str, settings: list[str], specs: list, seed_list: list[
         except OSError as exc:
             fail(f"cannot write {out}.*: {exc}")
         say("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    if bench.budget_spent:
+        err_console.print(f"time budget of {max_seconds:g} s spent after {len(bench.runs)}/{total} runs; the files "
+                          "hold the finished ones", highlight=False)
+        raise typer.Exit(1)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
 @bench_app.command("poly")
+@opt.with_options(SHARED)
 def poly_command(
+    ctx: typer.Context,
     powers: str = typer.Option("1.5,2,3", "--powers", help="Exponents p of f = mean |x − t|^p (comma-separated)."),
     length: int = typer.Option(128, "--length", help="Number of categorical variables L."),
     categories: int = typer.Option(2, "--categories", help="Categories per variable (values 0..K-1)."),
@@ -148,15 +162,6 @@ def poly_command(
     samples: int = typer.Option(256, "--samples", help="Samples per step (the paper's batch size)."),
     lr: float = typer.Option(0.05, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(1000, "--steps", help="Optimisation steps per run."),
-    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
-    seeds: opt.Seeds = "3",
-    param: ParamOpt = None,
-    log_every: LogEveryOpt = 1,
-    threads: ThreadsOpt = None,
-    out: OutOpt = None,
-    force: opt.Force = False,
-    device: BenchDevice = "auto",
-    quiet: opt.Quiet = False,
 ) -> None:
     """Polynomial programming (paper §4.1): minimise E[(1/L) Σ_l |x_l − t|^p] over mean-field logits."""
     from ..experiments.poly import PAPER_PARAMS, PolyConfig, run_poly
@@ -164,23 +169,25 @@ def poly_command(
     power_list = _floats(powers, "--powers")
     if any(not p > 0 for p in power_list):
         fail(f"--powers must be > 0, got {powers!r}")
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device)
+    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples)
     config = _config(PolyConfig, length=length, categories=categories, target=target, samples=samples, lr=lr,
-                     steps=steps, log_every=log_every)
+                     steps=steps, log_every=ctx.params["log_every"])
     by_setting = {f"p={p:g}": p for p in power_list}
 
     def run_one(setting, spec, seed, on_step):
         return run_poly(by_setting[setting], spec, seed, config, on_step)
 
-    _execute("poly", list(by_setting), specs, seed_list, run_one, config.to_json(), "gap",
+    _execute(ctx, "poly", list(by_setting), specs, seed_list, run_one, config.to_json(), "gap",
              [("expected", "E[f] final", 4), ("gap", "gap to optimum", 4), ("loss_last100", "loss last 100", 4)],
-             out, quiet, "exact E[f] − optimum", log_y=True,
+             "exact E[f] − optimum", log_y=True,
              notes={"expected": "exact E[f] at the last step", "gap": "expected - min_k |k - t|^p",
                     "loss_last100": "sample loss (mean over the step's samples) averaged over the last 100 steps"})
 
 
 @bench_app.command("gmm")
+@opt.with_options(SHARED)
 def gmm_command(
+    ctx: typer.Context,
     dim: int = typer.Option(2, "--dim", help="Dimension D."),
     components: int = typer.Option(20, "--components", help="Mixture components K."),
     sigma: float = typer.Option(15.0, "--sigma", help="Prior std of the means."),
@@ -190,37 +197,30 @@ def gmm_command(
     lr: float = typer.Option(0.01, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(3000, "--steps", help="Optimisation steps per run."),
     data_seed: int = typer.Option(0, "--data-seed", help="Seed of the simulated data (the same for every run)."),
-    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
-    seeds: opt.Seeds = "3",
-    param: ParamOpt = None,
-    log_every: LogEveryOpt = 1,
-    threads: ThreadsOpt = None,
-    out: OutOpt = None,
-    force: opt.Force = False,
-    device: BenchDevice = "auto",
-    quiet: opt.Quiet = False,
 ) -> None:
     """GMM variational inference (paper §4.2): mean-field assignments + MAP means, exact negative ELBO curves."""
     from ..experiments.gmm import PAPER_PARAMS, GMMConfig, run_gmm, sample_gmm
 
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device)
+    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples)
     config = _config(GMMConfig, dim=dim, components=components, sigma=sigma, sigma_y=sigma_y,
                      observations=observations, samples=samples, lr=lr, steps=steps, data_seed=data_seed,
-                     log_every=log_every)
+                     log_every=ctx.params["log_every"])
     data = sample_gmm(config)
 
     def run_one(setting, spec, seed, on_step):
         return run_gmm(spec, seed, config, data, on_step)
 
-    _execute("gmm", [""], specs, seed_list, run_one, config.to_json(), "nelbo",
-             [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)], out, quiet,
+    _execute(ctx, "gmm", [""], specs, seed_list, run_one, config.to_json(), "nelbo",
+             [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)],
              "negative ELBO (exact)", log_y=True,
              notes={"nelbo": "exact negative ELBO (sum over the N observations) averaged over the last 100 steps",
                     "accuracy": "argmax assignments vs true clusters after the best one-to-one relabelling"})
 
 
 @bench_app.command("vae")
+@opt.with_options(SHARED)
 def vae_command(
+    ctx: typer.Context,
     data: str = typer.Option("hf:ylecun/mnist", "--data",
                              help="hf:OWNER/NAME or a local dataset directory with train/test splits "
                                   "(columns image, label); 'digits' = the shipped 8×8 digits."),
@@ -233,15 +233,6 @@ def vae_command(
     lr: float = typer.Option(5e-4, "--lr", help="Adam learning rate."),
     steps: int = typer.Option(10000, "--steps", help="Optimisation steps per run."),
     eval_every: int = typer.Option(500, "--eval-every", help="Held-out negative ELBO every N steps."),
-    estimators: opt.Estimators = opt.DEFAULT_ESTIMATORS,
-    seeds: opt.Seeds = "3",
-    param: ParamOpt = None,
-    log_every: LogEveryOpt = 1,
-    threads: ThreadsOpt = None,
-    out: OutOpt = None,
-    force: opt.Force = False,
-    device: BenchDevice = "auto",
-    quiet: opt.Quiet = False,
 ) -> None:
     """Categorical and Bernoulli VAEs (paper §4.4) on binarised images: held-out negative ELBO per estimator."""
     from ..data import SourceError
@@ -252,15 +243,15 @@ def vae_command(
     if not kind_list or bad or len(set(kind_list)) != len(kind_list):
         fail(f"--kinds must list categorical and/or bernoulli, got {kinds!r}")
     source = str(DIGITS) if data == "digits" else data
-    specs, seed_list = _setup(estimators, seeds, param, PAPER_PARAMS, threads, samples, out, force, device, (source,))
+    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples, (source,))
     common = dict(batch_size=batch_size, samples=samples, lr=lr, steps=steps, eval_every=eval_every,
-                  log_every=log_every)
+                  log_every=ctx.params["log_every"])
     configs = {}
     for kind in kind_list:
         shape = (latents, categories) if kind == "categorical" else (bits, 2)
         configs[f"{kind} {shape[0]}x{shape[1]}"] = _config(VAEConfig, latents=shape[0], categories=shape[1],
                                                             **common)
-    say = (lambda *a, **k: None) if quiet else err_console.print
+    say = (lambda *a, **k: None) if ctx.params["quiet"] else err_console.print
     say(f"loading {data} …", highlight=False)
     try:
         images = load_images(source)
@@ -275,8 +266,8 @@ def vae_command(
     config = {"data": data, "pixels": images.train.shape[1], "train_images": len(images.train),
               "test_images": len(images.test), **common,
               "settings": {k: v.to_json() for k, v in configs.items()}}
-    _execute("vae", list(configs), specs, seed_list, run_one, config, "test_nelbo",
-             [("test_nelbo", "held-out NELBO", 2), ("train_last100", "train loss last 100", 2)], out, quiet,
+    _execute(ctx, "vae", list(configs), specs, seed_list, run_one, config, "test_nelbo",
+             [("test_nelbo", "held-out NELBO", 2), ("train_last100", "train loss last 100", 2)],
              "held-out negative ELBO (nats per image)",
              notes={"test_nelbo": "negative ELBO per held-out image at the last step (one exact z ~ q per image)",
                     "train_last100": "training objective per image, averaged over the last 100 steps"})

@@ -11,13 +11,13 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..config import Protocol
 from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
 from .common import (
     EXIT_ALL_SOLVED,
     EXIT_INTERRUPTED,
+    EXIT_SOME_UNSOLVED,
     console,
     err_console,
     fail,
@@ -27,7 +27,7 @@ from .common import (
 from .problem_run import run
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
-    from ..problems.color_search import Attempt, SearchResult
+    from ..problems.color_search import Attempt
     from ..problems.coloring import Graph
     from ..settings import SolverConfig
 
@@ -65,6 +65,7 @@ def load_graph(path: str) -> Graph:
 
 
 @app.command("color")
+@opt.solver_options(COLOR_DEFAULTS)
 def color(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE.col", show_default=False,
@@ -74,34 +75,20 @@ def color(
                                               "with neither, search for the fewest)."),
     fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
                                                         "its chromatic number (the search then stops there)."),
-    estimator: opt.Estimator = COLOR_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = COLOR_DEFAULTS.steps,
-    samples: opt.Samples = COLOR_DEFAULTS.samples,
-    restarts: opt.Restarts = COLOR_DEFAULTS.restarts,
-    lr: opt.Lr = COLOR_DEFAULTS.lr,
-    seed: opt.Seed = COLOR_DEFAULTS.seed,
-    max_logit: opt.MaxLogit = COLOR_DEFAULTS.max_logit,
-    weight_step: opt.WeightStep = COLOR_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = COLOR_DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = COLOR_DEFAULTS.max_restarts,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
     """Colour a graph by gradient descent: with K colours (exit 0 solved, 1 not solved), or with the fewest
-    colours found, starting from DSATUR (exit 0). Exit 2 bad input, 130 interrupted."""
+    colours found, starting from DSATUR (exit 0). Exit 1 at once when K is below the size of a clique found (no
+K-colouring exists), 2 bad input, 130 interrupted."""
     config = opt.solver_config(ctx, COLOR_DEFAULTS)
     if colors is not None and not 1 <= colors <= MAX_COLORS:
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
     opt.check_output("--out", json_path, [file], force)
-    where = opt.open_device(device)
+    where = opt.command_device(ctx)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
@@ -110,8 +97,15 @@ def color(
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
+    from ..problems.color_search import clique_bound
     from ..problems.instances import coloring_instance
 
+    clique = clique_bound(graph)
+    if len(clique) > colors:  # no colouring with fewer colours than a clique's vertices: nothing to run
+        shown = " ".join(str(v + 1) for v in clique[:8]) + (" …" if len(clique) > 8 else "")
+        err_console.print(f"{graph.name}: {_colours(colors)} cannot work: the graph has a {len(clique)}-clique "
+                          f"(vertices {shown})", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_SOME_UNSOLVED)
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
         quiet, "graph", where)
 
@@ -126,32 +120,10 @@ def _attempt_line(attempt: Attempt) -> str:
     if attempt.found:
         fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
         return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
-                f"({attempt.seconds:.2f} s)")
+                f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start)")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
     return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
-
-
-def search_record(result: SearchResult, verified: bool, interrupted: bool = False) -> dict[str, Any]:
-    """The ``--json`` record of a fewest-colours search: the best colouring (1-based colours), how it was found,
-    DSATUR's K, the lower bound, whether the colouring passed the direct check, and every K tried
-    (``attempts``)."""
-    return {
-        "name": result.graph.name or "graph",
-        "vertices": result.graph.num_vertices,
-        "edges": int(result.graph.edges.shape[0]),
-        "found": True,  # a search always has a colouring: DSATUR's at worst
-        "num_colors": result.best_colors,
-        "method": result.best_method,
-        "dsatur_colors": result.dsatur_colors,
-        "lower_bound": result.lower_bound,
-        "optimal": result.optimal,
-        "verified": verified,
-        "interrupted": interrupted,
-        "colors": (result.best_coloring + 1).tolist(),
-        "attempts": [a.record() for a in result.attempts],
-        "budget_spent": result.budget_spent,
-    }
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
@@ -194,7 +166,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)
     if json_path is not None:
-        write_json_lines(json_path, [search_record(result, verified, interrupted)])
+        write_json_lines(json_path, [result.record(verified, interrupted)])
     if not verified:  # every colouring of a result was checked already: a bug if this happens
         err_console.print(f"[red]{graph.name}: the best colouring fails the direct check[/]")
         raise typer.Exit(1)

@@ -19,8 +19,11 @@ EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2,
 
 
 def print_error(message: str) -> None:
-    """``error: message`` on one line to stderr (``message`` is plain text, not markup)."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """``error: message`` on one line to stderr (``message`` is plain text, not markup; the settings it names are
+    written as their options, ``flags.as_flags``)."""
+    from .flags import as_flags
+
+    err_console.print(f"[bold red]error:[/] {escape(as_flags(message))}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str) -> NoReturn:

@@ -4,14 +4,15 @@ renders: the work is ``redge_solve.compare`` and ``redge_solve.tuning``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from types import SimpleNamespace
+from typing import Optional
 
 import typer
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..config import Protocol
+from . import compare_options as co
 from . import options as opt
 from .app import app
 from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
@@ -107,274 +108,256 @@ def render_pairs(report) -> Table:
 
 
 @app.command("compare")
+@opt.with_options(co.KNOBS)
 def compare_command(
-    source: str = typer.Argument(..., help="Puzzle file (csv/tsv/parquet/json/jsonl) or hf:OWNER/NAME; or a DIMACS "
-                                 ".col file or a directory of them (graph colouring); or queens:N1,N2,..."),
-    colors: Optional[int] = typer.Option(None, "--colors", min=1, help="Colours for .col graphs (default: each "
-                                         "file's 'c chromatic number')."),
-    split: str = typer.Option("train", "--split", help="Dataset split (hub or local)."),
-    offset: int = typer.Option(0, "--offset", min=0, help="First row to use."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Number of rows to use (default: all)."),
-    puzzle_column: str = typer.Option("puzzle", "--puzzle-column"),
-    solution_column: str = typer.Option("solution", "--solution-column"),
+    ctx: typer.Context,
+    source: co.Source,
+    colors: co.Colors = None,
+    split: co.Split = "train",
+    offset: co.Offset = 0,
+    limit: co.Limit = None,
+    puzzle_column: co.PuzzleColumn = "puzzle",
+    solution_column: co.SolutionColumn = "solution",
     estimators: opt.Estimators = DEFAULT_ESTIMATORS,
     seeds: opt.Seeds = "3",
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", callback=opt.assignments, metavar="EST.NAME=VALUE",
-        help="ESTIMATOR.PARAM=VALUE (repeatable).")] = None,
-    grid: Annotated[Optional[list[str]], typer.Option(
-        "--grid", callback=opt.assignments, help="ESTIMATOR.PARAM=V1,V2,... (repeatable; cartesian product).")] = None,
-    protocol: opt.ProtocolOption = Protocol.default,
-    steps: Annotated[Optional[int], typer.Option(
-        "--steps", min=1, show_default=False, help=f"Adam steps per instance {opt.per_source_default('steps')}.")
-    ] = None,
-    samples: Annotated[Optional[int], typer.Option(
-        "--samples", min=1, show_default=False, help=f"Samples per step {opt.per_source_default('samples')}.")
-    ] = None,
-    restarts: Annotated[Optional[int], typer.Option(
-        "--restarts", min=1, show_default=False,
-        help=f"Independent restarts per instance {opt.per_source_default('restarts')}.")] = None,
-    lr: Annotated[Optional[float], typer.Option(
-        "--lr", show_default=False, help=f"Adam learning rate (> 0) {opt.per_source_default('lr')}.")] = None,
-    deduce: Annotated[Optional[opt.Deduction], typer.Option(
-        "--deduce", case_sensitive=False, show_default=False,
-        help=f"Exact pre-step from the clues (Sudoku only; see `sudoku --help`) {opt.per_source_default('deduce')}."
-    )] = None,
-    weight_step: Annotated[Optional[float], typer.Option(
-        "--weight-step", min=0.0, metavar="X", show_default=False,
-        help=f"Breakout weights, 0: off {opt.per_source_default('weight_step')}.")] = None,
-    reset_every: Annotated[Optional[int], typer.Option(
-        "--reset-every", min=0, metavar="N", show_default=False,
-        help=f"Fresh starts every N steps, 0: never {opt.per_source_default('reset_every')}.")] = None,
-    max_restarts: Annotated[Optional[int], typer.Option(
-        "--max-restarts", min=0, metavar="N", show_default=False,
-        help=f"Growing restarts up to N, 0: off {opt.per_source_default('max_restarts')}.")] = None,
-    max_logit: Annotated[Optional[float], typer.Option(
-        "--max-logit", min=0.0, metavar="A", show_default=False,
-        help=f"Bounded logits, 0: unbounded {opt.per_source_default('max_logit')}.")] = None,
-    no_early_stop: opt.NoEarlyStop = False,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
-    tune: Optional[int] = typer.Option(
-        None, "--tune", min=1, metavar="N",
-        help="Tune each estimator first: an Optuna study of N trials (seeded TPE) on the first --tune-fraction of "
-             "the puzzles, then the table with the chosen parameters on the rest (needs the optional 'tune' extra)."),
-    tune_fraction: float = typer.Option(0.5, "--tune-fraction", min=0.0, max=1.0,
-                                        help="Share of the puzzles (the first ones) used for tuning."),
-    tune_lr: bool = typer.Option(False, "--tune-lr", help="Tune the learning rate too (log-uniform 0.005..0.5)."),
-    tune_seeds: Annotated[str, typer.Option("--tune-seeds", callback=opt.seed_list,
-                                            help="Seeds of each trial: a count or a list like 0,5.")] = "1",
-    criterion: str = typer.Option("solved_last", "--criterion",
-                                  help="What tuning maximises: solved_last, solved_mode, solved_any or found "
-                                       "(ties broken by the mean final penalty)."),
-    tune_storage: Optional[str] = typer.Option(
-        None, "--tune-storage", metavar="URL",
-        help="Optuna storage (e.g. sqlite:///tune.db): a rerun resumes its studies instead of starting over."),
-    diagnose: bool = typer.Option(
-        False, "--diagnose",
-        help="Then measure each estimator's gradient against the exact one (cosine, relative bias ± its noise, "
-             "relative variance) at --checkpoints of an exact-gradient trajectory on the first --diagnose-puzzles."),
-    diagnose_only: bool = typer.Option(
-        False, "--diagnose-only", help="Only the diagnostics, no comparison runs (so reinforce may join with the "
-                                       "paper protocol's one sample: each estimate uses at least its minimum)."),
-    checkpoints: str = typer.Option("0,10,100,1000", "--checkpoints", help="Steps at which --diagnose measures."),
-    draws: int = typer.Option(200, "--draws", min=2, help="Gradient estimates per estimator and checkpoint."),
-    diagnose_puzzles: int = typer.Option(10, "--diagnose-puzzles", min=1,
-                                         help="Puzzles (the first of the compared ones) --diagnose uses."),
-    out: Annotated[Optional[str], typer.Option(
-        "--out", "-o", metavar="PREFIX", callback=opt.output_directory,
-        help="Write PREFIX.csv, PREFIX.json and PREFIX.png (with --tune also PREFIX-trials.csv, PREFIX-splits.csv, "
-        "PREFIX-tuning.png; with --diagnose PREFIX-diagnostics.csv/.json/.png).")] = None,
+    param: co.Param = None,
+    grid: co.Grid = None,
+    tune: co.Tune = None,
+    tune_fraction: co.TuneFraction = 0.5,
+    tune_lr: co.TuneLr = False,
+    tune_seeds: co.TuneSeeds = "1",
+    criterion: co.Criterion = "solved_last",
+    tune_storage: co.TuneStorage = None,
+    diagnose: co.Diagnose = False,
+    diagnose_only: co.DiagnoseOnly = False,
+    checkpoints: co.Checkpoints = "0,10,100,1000",
+    draws: co.Draws = 200,
+    diagnose_puzzles: co.DiagnosePuzzles = 10,
+    out: co.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
     executor_name: opt.Executor = "local",
     address: opt.Address = None,
     num_workers: opt.NumWorkers = None,
-    chunk_size: Optional[int] = typer.Option(
-        None, "--chunk-size", min=1, help="Puzzles per task [default: all; with ray, split over the workers]."),
-    pairs: bool = typer.Option(
-        False, "--pairs", help="Then the paired differences in solved % between every two rows (or each and "
-                               "--baseline): a 95% paired-bootstrap interval over puzzles and an exact sign test "
-                               "(with --out also PREFIX-pairs.csv)."),
-    baseline: Optional[str] = typer.Option(
-        None, "--baseline", metavar="EST", help="Pair every row with this one only (an estimator, or a row's label); "
-                                                "implies --pairs."),
-    bootstrap: int = typer.Option(10_000, "--bootstrap", min=100, metavar="B",
-                                  help="Bootstrap resamples of --pairs."),
+    chunk_size: co.ChunkSize = None,
+    pairs: co.Pairs = False,
+    baseline: co.Baseline = None,
+    bootstrap: co.Bootstrap = 10_000,
 ) -> None:
     """Compare gradient estimators on the same puzzles: loss, solved % (last sample / mode / any), speed;
     optionally each tuned first (--tune)."""
-    from ..compare import (
-        CRITERIA,
-        CompareInputError,
-        EstimatorSpec,
-        compare,
-        expand_specs,
-        load_compare_input,
-        run_config,
-    )
+    a = SimpleNamespace(**ctx.params)  # every option, the solver knobs of co.KNOBS included
+    plan = _plan(a)  # everything is validated before any data is loaded or any run starts
+    data, base, parts = _load(a, plan)
+    if a.diagnose_only:
+        _diagnose(data, plan.specs, base.lr, base.samples, plan.checkpoints, a.draws, a.diagnose_puzzles, a.out,
+                  a.quiet)
+        return
+    result = _run(a, plan, data, base, parts)
+    _report(a, plan, result)
+    if plan.diagnose:
+        from ..compare import EstimatorSpec
 
-    # --- everything is validated before any data is loaded or any run starts
-    if criterion not in CRITERIA:
-        fail(f"--criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
-    seed_list = list(seeds)  # a list already (the option's callback)
-    names = [n.strip() for n in estimators.split(",") if n.strip()]
-    fixed = parse_assignments(param or [], "--param")
+        specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows]
+        _diagnose(parts[-1], specs, base.lr, base.samples, plan.checkpoints, a.draws, a.diagnose_puzzles, a.out,
+                  a.quiet)
+
+
+def _plan(a: SimpleNamespace) -> SimpleNamespace:
+    """The validated plan of a comparison: specs, seeds, overrides, what to pair and tune, the output files; a bad
+    option or combination is a one-line error (exit 2) before any data is loaded."""
+    from ..compare import CRITERIA, expand_specs, run_config
+
+    if a.criterion not in CRITERIA:
+        fail(f"--criterion must be one of {', '.join(CRITERIA)}, got {a.criterion!r}")
+    plan = SimpleNamespace(seeds=list(a.seeds), tune_seeds=list(a.tune_seeds), diagnose=a.diagnose or a.diagnose_only,
+                           pairs=a.pairs or a.baseline is not None, baseline_row=None)
+    names = [n.strip() for n in a.estimators.split(",") if n.strip()]
+    fixed = parse_assignments(a.param or [], "--param")
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
-             parse_assignments(grid or [], "--grid").items()}
-    overrides = dict(steps=steps, samples=samples, restarts=restarts, lr=lr, weight_step=weight_step,
-                     reset_every=reset_every, max_restarts=max_restarts, max_logit=max_logit, max_seconds=max_seconds,
-                     deduce=deduce and deduce.value, early_stop=False if no_early_stop else None)
-    diagnose = diagnose or diagnose_only
-    pairs = pairs or baseline is not None
+             parse_assignments(a.grid or [], "--grid").items()}
+    plan.overrides = dict(steps=a.steps, samples=a.samples, restarts=a.restarts, lr=a.lr, weight_step=a.weight_step,
+                          reset_every=a.reset_every, max_restarts=a.max_restarts, max_logit=a.max_logit,
+                          max_seconds=a.max_seconds, deduce=a.deduce and a.deduce.value,
+                          early_stop=False if a.no_early_stop else None)
     try:
-        specs = expand_specs(names, fixed, grids)
-        for spec in [] if diagnose_only else specs:
-            run_config(spec, seed_list[0], protocol, overrides)
-        if baseline is not None:  # the row it names, by position (tuning changes the labels, not the order)
+        plan.specs = expand_specs(names, fixed, grids)
+        for spec in [] if a.diagnose_only else plan.specs:
+            run_config(spec, plan.seeds[0], a.protocol, plan.overrides)
+        if a.baseline is not None:  # the row it names, by position (tuning changes the labels, not the order)
             from ..paired import resolve_baseline
 
-            labels = [spec.label for spec in specs]
-            baseline_row = labels.index(resolve_baseline(baseline, labels, [spec.name for spec in specs]))
+            labels = [spec.label for spec in plan.specs]
+            plan.baseline_row = labels.index(resolve_baseline(a.baseline, labels, [s.name for s in plan.specs]))
     except ValueError as exc:
         fail(str(exc))
-    if max_seconds is not None and (tune is not None or diagnose):
-        fail("--max-seconds bounds the comparison runs only; drop --tune/--diagnose to use it")
-    if pairs and (diagnose_only or len(specs) < 2):
-        fail("--pairs/--baseline need at least two compared rows")
-    if diagnose_only and tune is not None:
-        fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
-    if tune is not None:
-        from ..tuning import OptunaMissing, import_optuna
+    _check_combinations(a, plan, grids)
+    plan.checkpoints = _steps(a.checkpoints) if plan.diagnose else []
+    from ..compare import OUTPUT_SUFFIXES, PAIRS_SUFFIX
+    from ..diagnostics import DIAGNOSTICS_SUFFIXES
+    from ..tuning import TUNING_SUFFIXES
 
-        if grids:
-            fail("--tune chooses the parameters itself; drop --grid (fix a parameter with --param)")
-        if tune_lr and lr is not None:
-            fail("--tune-lr tunes the learning rate; drop --lr")
-        if not 0 < tune_fraction < 1:
-            fail(f"--tune-fraction must lie strictly between 0 and 1, got {tune_fraction}")
-        try:
-            import_optuna()
-        except OptunaMissing as exc:
-            fail(str(exc))
-    tune_seed_list = list(tune_seeds)
-    checkpoint_list = _steps(checkpoints) if diagnose else []
-    outputs = (() if diagnose_only else (".csv", ".json", ".png")) + (("-pairs.csv",) if pairs else ()) + \
-        ((("-trials.csv", "-splits.csv", "-tuning.png")) if tune is not None else ()) + \
-        (("-diagnostics.csv", "-diagnostics.json", "-diagnostics.png") if diagnose else ())
-    opt.check_output("--out", out, [source], force, suffixes=outputs)
-    where = opt.open_device(device)
+    outputs = (() if a.diagnose_only else OUTPUT_SUFFIXES) + ((PAIRS_SUFFIX,) if plan.pairs else ()) + \
+        (TUNING_SUFFIXES if a.tune is not None else ()) + (DIAGNOSTICS_SUFFIXES if plan.diagnose else ())
+    opt.check_output("--out", a.out, [a.source], a.force, suffixes=outputs)
+    plan.device = opt.open_device(a.device)
+    return plan
+
+
+def _check_combinations(a: SimpleNamespace, plan: SimpleNamespace, grids: dict) -> None:
+    """Options that exclude each other, and --tune's needs (Optuna installed)."""
+    if a.max_seconds is not None and (a.tune is not None or plan.diagnose):
+        fail("--max-seconds bounds the comparison runs only; drop --tune/--diagnose to use it")
+    if plan.pairs and (a.diagnose_only or len(plan.specs) < 2):
+        fail("--pairs/--baseline need at least two compared rows")
+    if a.diagnose_only and a.tune is not None:
+        fail("--diagnose-only runs no comparison to tune; drop --tune (or use --diagnose)")
+    if a.tune is None:
+        return
+    from ..tuning import OptunaMissing, import_optuna
+
+    if grids:
+        fail("--tune chooses the parameters itself; drop --grid (fix a parameter with --param)")
+    if a.tune_lr and a.lr is not None:
+        fail("--tune-lr tunes the learning rate; drop --lr")
+    if not 0 < a.tune_fraction < 1:
+        fail(f"--tune-fraction must lie strictly between 0 and 1, got {a.tune_fraction}")
     try:
-        data = load_compare_input(source, colors, split, offset, limit, puzzle_column, solution_column or None,
-                                  where)
-        base = run_config(EstimatorSpec("st"), seed_list[0], protocol, overrides, data.defaults)  # for --diagnose
-        parts = data.split(tune_fraction) if tune is not None else (data,)
+        import_optuna()
+    except OptunaMissing as exc:
+        fail(str(exc))
+
+
+def _load(a: SimpleNamespace, plan: SimpleNamespace) -> tuple:
+    """The instances (on the device), the base config of the source (for --diagnose and the settings line), and the
+    parts: (tuning, test) with --tune, else the whole."""
+    from ..compare import CompareInputError, EstimatorSpec, load_compare_input, run_config
+
+    try:
+        data = load_compare_input(a.source, a.colors, a.split, a.offset, a.limit, a.puzzle_column,
+                                  a.solution_column or None, plan.device)
+        base = run_config(EstimatorSpec("st"), plan.seeds[0], a.protocol, plan.overrides, data.defaults)
+        parts = data.split(a.tune_fraction) if a.tune is not None else (data,)
     except (CompareInputError, ValueError) as exc:
         fail(str(exc))
-    if deduce is not None and data.kind != "sudoku":
-        fail(f"--deduce is Sudoku's pre-step; {source} is not Sudoku: drop it")
-    if diagnose_only:
-        _diagnose(data, specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, quiet)
-        return
-    executor = open_executor(executor_name, address, num_workers)
+    if a.deduce is not None and data.kind != "sudoku":
+        fail(f"--deduce is Sudoku's pre-step; {a.source} is not Sudoku: drop it")
+    return data, base, parts
+
+
+def _run(a: SimpleNamespace, plan: SimpleNamespace, data, base, parts):
+    """Run the comparison (tuned first with --tune) with progress bars; Ctrl-C keeps finished trials, exits 130."""
+    from ..compare import compare
+    from ..executors import task_size
+
+    executor = open_executor(a.executor_name, a.address, a.num_workers)
+    chunk_size = a.chunk_size
     if chunk_size is None and executor.name == "ray":
-        chunk_size = -(-max(len(p) for p in parts) // executor.workers)
-
-    plan_runs = len(specs) * len(seed_list)
-    tuning_note = (f"after tuning each on {len(parts[0])} of them ({tune} trials, {len(tune_seed_list)} seed(s)), "
-                   if tune is not None else "")
-    if not quiet:
+        chunk_size = task_size(max(len(p) for p in parts), executor.workers)  # a run's tasks: one per worker
+    plan_runs = len(plan.specs) * len(plan.seeds)
+    if not a.quiet:
+        tuning_note = (f"after tuning each on {len(parts[0])} of them ({a.tune} trials, {len(plan.tune_seeds)} "
+                       "seed(s)), " if a.tune is not None else "")
         err_console.print(
-            f"comparing {len(specs)} estimator spec(s) × {len(seed_list)} seed(s) = {plan_runs} runs on "
-            f"{len(parts[-1])} puzzles {tuning_note}({protocol.value} protocol)", highlight=False)
-        err_console.print(settings_line(base, protocol.value, specs, seed_list, tune_lr, where), highlight=False,
-                          soft_wrap=True)
+            f"comparing {len(plan.specs)} estimator spec(s) × {len(plan.seeds)} seed(s) = {plan_runs} runs on "
+            f"{len(parts[-1])} puzzles {tuning_note}({a.protocol.value} protocol)", highlight=False)
+        err_console.print(settings_line(base, a.protocol.value, plan.specs, plan.seeds, a.tune_lr, plan.device),
+                          highlight=False, soft_wrap=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err_console, transient=True, disable=quiet)
-    quiet_bar = not quiet and not err_console.is_terminal  # a line per run where no bar shows
+                   console=err_console, transient=True, disable=a.quiet)
     with bar, sigterm_as_interrupt():
-        trials_task = bar.add_task("trials", total=(tune or 0) * len(specs), visible=tune is not None)
-        outer = bar.add_task("runs", total=plan_runs)
-        inner = bar.add_task("steps", total=1, visible=executor.in_process)  # steps are seen only in-process
-
-        def on_run(event) -> None:
-            if event.run is None:
-                bar.update(inner, description=f"{event.spec.label} seed {event.seed}", completed=0,
-                           total=event.config.steps)
-            else:
-                bar.advance(outer)
-                if quiet_bar:
-                    run = event.run
-                    note = run.error or f"{sum(r['found'] for r in run.records)}/{len(run.records)} found"
-                    err_console.print(f"[{event.index + 1}/{event.total}] {event.spec.label} seed {event.seed}: "
-                                      f"{note}, {run.seconds:.1f} s", highlight=False, soft_wrap=True)
-
-        def on_trial(event) -> None:
-            bar.advance(trials_task)
-            if quiet_bar:
-                t = event.trial
-                result = t.error or f"{criterion} {t.rate:.1f}%, loss {t.loss:.2f}"
-                err_console.print(f"tune {event.estimator} [{event.done}/{event.total}] {t.params}: {result}"
-                                  + (f" (= trial {t.repeat_of})" if t.repeat_of is not None else ""),
-                                  highlight=False, soft_wrap=True)
-
-        def on_step(p) -> None:
-            bar.update(inner, completed=p.step, total=p.steps)
-
+        on_run, on_trial, on_step = _callbacks(a, bar, plan_runs, len(plan.specs), executor.in_process)
         try:
-            if tune is None:
-                result = compare(data.problem, data.make_records, specs, seed_list, protocol, overrides,
-                                 puzzle_ids=data.ids, on_run=on_run, on_step=on_step, executor=executor,
-                                 chunk_size=chunk_size, defaults=data.defaults)
-            else:
-                from ..tuning import TuneSettings, TuningInterrupted, tune_and_compare
+            if a.tune is None:
+                return compare(data.problem, data.make_records, plan.specs, plan.seeds, a.protocol, plan.overrides,
+                               puzzle_ids=data.ids, on_run=on_run, on_step=on_step, executor=executor,
+                               chunk_size=chunk_size, defaults=data.defaults)
+            from ..tuning import TuneSettings, tune_and_compare
 
-                settings = TuneSettings(tune, criterion, protocol, overrides, tuple(tune_seed_list), tune_lr,
-                                        storage=tune_storage)
-
-                result = tune_and_compare(data, specs, seed_list, settings, tune_fraction, executor, chunk_size,
-                                          on_trial=on_trial, on_run=on_run, on_step=on_step)
+            settings = TuneSettings(a.tune, a.criterion, a.protocol, plan.overrides, tuple(plan.tune_seeds),
+                                    a.tune_lr, storage=a.tune_storage)
+            return tune_and_compare(data, plan.specs, plan.seeds, settings, a.tune_fraction, executor, chunk_size,
+                                    on_trial=on_trial, on_run=on_run, on_step=on_step)
         except KeyboardInterrupt as interrupt:
             err_console.print("interrupted")
-            if tune is not None and isinstance(interrupt, TuningInterrupted) and out:
-                _write_trials(interrupt, out)
+            if a.tune is not None and a.out:
+                from ..tuning import TuningInterrupted
+
+                if isinstance(interrupt, TuningInterrupted):
+                    _write_trials(interrupt, a.out)
             raise typer.Exit(130) from None
         finally:
             executor.close()
-    result.settings = dict(source=source, split=split, offset=offset, limit=limit, seeds=seed_list)
-    if tune is not None:
-        result.settings.update(tune=tune, tune_fraction=tune_fraction, tune_lr=tune_lr, tune_seeds=tune_seed_list,
-                               criterion=criterion)
+
+
+def _callbacks(a: SimpleNamespace, bar: Progress, plan_runs: int, specs: int, in_process: bool) -> tuple:
+    """``on_run``, ``on_trial`` and ``on_step`` for the bars (a line per run or trial where no bar shows)."""
+    lines = not a.quiet and not err_console.is_terminal
+    trials_task = bar.add_task("trials", total=(a.tune or 0) * specs, visible=a.tune is not None)
+    outer = bar.add_task("runs", total=plan_runs)
+    inner = bar.add_task("steps", total=1, visible=in_process)  # steps are seen only in-process
+
+    def on_run(event) -> None:
+        if event.run is None:
+            bar.update(inner, description=f"{event.spec.label} seed {event.seed}", completed=0,
+                       total=event.config.steps)
+            return
+        bar.advance(outer)
+        if lines:
+            run = event.run
+            note = run.error or f"{sum(r['found'] for r in run.records)}/{len(run.records)} found"
+            err_console.print(f"[{event.index + 1}/{event.total}] {event.spec.label} seed {event.seed}: "
+                              f"{note}, {run.seconds:.1f} s", highlight=False, soft_wrap=True)
+
+    def on_trial(event) -> None:
+        bar.advance(trials_task)
+        if lines:
+            t = event.trial
+            result = t.error or f"{a.criterion} {t.rate:.1f}%, loss {t.loss:.2f}"
+            err_console.print(f"tune {event.estimator} [{event.done}/{event.total}] {t.params}: {result}"
+                              + (f" (= trial {t.repeat_of})" if t.repeat_of is not None else ""),
+                              highlight=False, soft_wrap=True)
+
+    def on_step(p) -> None:
+        bar.update(inner, completed=p.step, total=p.steps)
+
+    return on_run, on_trial, on_step
+
+
+def _report(a: SimpleNamespace, plan: SimpleNamespace, result) -> None:
+    """The table (and the pairs), then the files of --out."""
+    result.settings = dict(source=a.source, split=a.split, offset=a.offset, limit=a.limit, seeds=plan.seeds)
+    if a.tune is not None:
+        result.settings.update(tune=a.tune, tune_fraction=a.tune_fraction, tune_lr=a.tune_lr,
+                               tune_seeds=plan.tune_seeds, criterion=a.criterion)
     config = result.rows[0].config
-    title = (f"{protocol.value} protocol · {len(result.puzzle_ids)} puzzles · seeds {','.join(map(str, seed_list))} · "
-             f"{config['steps']} steps, {config['samples']} sample(s), {config['restarts']} restart(s), "
-             + ("lr tuned" if tune_lr else f"lr {config['lr']}")
+    title = (f"{a.protocol.value} protocol · {len(result.puzzle_ids)} puzzles · seeds "
+             f"{','.join(map(str, plan.seeds))} · {config['steps']} steps, {config['samples']} sample(s), "
+             f"{config['restarts']} restart(s), " + ("lr tuned" if a.tune_lr else f"lr {config['lr']}")
              + f", early stop {'on' if config['early_stop'] else 'off'}"
-             + (f" · tuned on {len(result.splits['tune'])} other puzzles, {tune} trials by {criterion}"
-                if tune is not None else ""))
-    if not quiet:
-        console.print(render_table(result.rows, title, show_lr=tune_lr))
-    if pairs:
-        report = result.add_pairs(None if baseline is None else result.rows[baseline_row].label, bootstrap)
-        if not quiet:
+             + (f" · tuned on {len(result.splits['tune'])} other puzzles, {a.tune} trials by {a.criterion}"
+                if a.tune is not None else ""))
+    if not a.quiet:
+        console.print(render_table(result.rows, title, show_lr=a.tune_lr))
+    if plan.pairs:
+        report = result.add_pairs(None if a.baseline is None else result.rows[plan.baseline_row].label, a.bootstrap)
+        if not a.quiet:
             console.print()
             console.print(render_pairs(report))
-    if out:
-        try:
-            from ..compare import write_outputs
+    if not a.out:
+        return
+    try:
+        from ..compare import write_outputs
 
-            paths = write_outputs(result, out)
-            if tune is not None:
-                from ..tuning import write_tuning
+        paths = write_outputs(result, a.out)
+        if a.tune is not None:
+            from ..tuning import write_tuning
 
-                paths += write_tuning(result.tuning, result.splits, out)
-        except OSError as exc:
-            fail(f"cannot write {out}.*: {exc}")
-        if not quiet:
-            err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
-    if diagnose:
-        specs = [EstimatorSpec(row.estimator, tuple(row.params.items())) for row in result.rows]
-        _diagnose(parts[-1], specs, base.lr, base.samples, checkpoint_list, draws, diagnose_puzzles, out, quiet)
+            paths += write_tuning(result.tuning, result.splits, a.out)
+    except OSError as exc:
+        fail(f"cannot write {a.out}.*: {exc}")
+    if not a.quiet:
+        err_console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 
 def _steps(text: str) -> list[int]:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.text import Text
 
-from ..config import Protocol
 from ..problem_defaults import LATIN_DEFAULTS
 from . import options as opt
 from .app import app
@@ -39,26 +38,12 @@ def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
 
 
 @app.command("latin")
+@opt.solver_options(LATIN_DEFAULTS)
 def latin(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Partial Latin squares, '-' for stdin: one per line (n² symbols, '0' or '.' "
                                "blank) or a grid over n lines; blank lines separate squares."),
-    estimator: opt.Estimator = LATIN_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = LATIN_DEFAULTS.steps,
-    samples: opt.Samples = LATIN_DEFAULTS.samples,
-    restarts: opt.Restarts = LATIN_DEFAULTS.restarts,
-    lr: opt.Lr = LATIN_DEFAULTS.lr,
-    seed: opt.Seed = LATIN_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    weight_step: opt.WeightStep = LATIN_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = LATIN_DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = LATIN_DEFAULTS.max_restarts,
-    max_logit: opt.MaxLogit = LATIN_DEFAULTS.max_logit,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -82,6 +67,6 @@ def latin(
     def show(record: dict[str, Any]) -> Text:
         return render_square(clues[record["name"]], record["grid"], record["found"])
 
-    run(instances, config, "latin", show, json_path, quiet, "square", opt.open_device(device))
+    run(instances, config, "latin", show, json_path, quiet, "square", opt.command_device(ctx))
 
 

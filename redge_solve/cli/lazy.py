@@ -43,6 +43,7 @@ class LazyCommands(TyperGroup):
     formatted, a command not yet imported is shown by its summary in ``COMMANDS`` without importing it."""
 
     listing = False
+    registry: Any = None  # the Typer app the command modules register on (set by ``app``, which imports this module)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -57,7 +58,7 @@ class LazyCommands(TyperGroup):
             if self.listing:
                 summary = COMMANDS[name][1]
                 return typer.main.TyperCommand(name=name, help=summary, short_help=summary)
-            self.commands[name] = load_command(name, self.rich_markup_mode)
+            self.commands[name] = load_command(self.registry, name, self.rich_markup_mode)
         return super().get_command(ctx, name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
@@ -75,10 +76,9 @@ class LazyCommands(TyperGroup):
             self.listing = False
 
 
-def load_command(name: str, rich_markup_mode: Any) -> Any:
-    """Import the module of command ``name`` and build its Click command (a group for ``bench``)."""
-    from .app import app
-
+def load_command(app: Any, name: str, rich_markup_mode: Any) -> Any:
+    """Import the module of command ``name`` (which registers it on the Typer ``app``) and build its Click command
+    (a group for ``bench``)."""
     importlib.import_module(f"{__package__}.{COMMANDS[name][0]}")
     for info in app.registered_commands:
         if info.name == name:

@@ -229,3 +229,77 @@ def open_device(name: str) -> Any:
         return resolve_device(name)
     except DeviceUnavailable as error:
         fail(f"--device {name}: {error}")
+
+
+# ---- the solver options of a command, declared once -----------------------------------------------------------------
+
+SOLVER_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("estimator", Estimator), ("param", Param), ("steps", Steps), ("samples", Samples), ("restarts", Restarts),
+    ("lr", Lr), ("seed", Seed), ("no_early_stop", NoEarlyStop), ("protocol", ProtocolOption), ("deduce", Deduce),
+    ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts), ("max_logit", MaxLogit),
+    ("max_seconds", MaxSeconds), ("device", DeviceOption),
+)
+"""Every option of a command that solves with one estimator, in the order ``--help`` lists them: the estimator, the
+``SolverConfig`` knobs, the protocol, the time budget and the device (docs/cli.md)."""
+
+
+def _option_default(name: str, defaults: SolverConfig) -> Any:
+    if name == "param" or name == "max_seconds":
+        return None
+    if name == "no_early_stop":
+        return False
+    if name == "protocol":
+        return Protocol.default
+    if name == "device":
+        return "auto"
+    if name == "deduce":
+        return Deduction(defaults.deduce)
+    return getattr(defaults, name)
+
+
+def solver_options(defaults: SolverConfig, deduce: bool = False) -> Any:
+    """A decorator that gives a command every option of ``SOLVER_OPTIONS`` (``--deduce`` only with ``deduce``: the
+    Sudoku commands), with ``defaults``' values shown by ``--help``, after the command's own arguments and before
+    its own options. The command does not receive them as arguments: ``solver_config(ctx, defaults)`` reads them
+    from the context, ``ctx.params["device"]`` the device."""
+    return with_options([(name, alias, _option_default(name, defaults)) for name, alias in SOLVER_OPTIONS
+                         if deduce or name != "deduce"])
+
+
+def with_options(added: list[tuple[str, Any, Any]] | tuple[tuple[str, Any, Any], ...]) -> Any:
+    """A decorator that adds the options ``(name, Annotated alias, default)`` to a command's signature after its
+    arguments; the command reads them from ``ctx.params`` (it is not called with them)."""
+    import functools
+    import inspect
+
+    names = [name for name, _, _ in added]
+
+    def decorate(command: Any) -> Any:
+        signature = inspect.signature(command, eval_str=True)
+        own = list(signature.parameters.values())
+        first_option = next((i for i, p in enumerate(own) if p.name != "ctx" and not _is_argument(p)), len(own))
+        extra = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=alias, default=default)
+                 for name, alias, default in added]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            for name in names:
+                kwargs.pop(name, None)
+            return command(*args, **kwargs)
+
+        run.__signature__ = signature.replace(parameters=[*own[:first_option], *extra, *own[first_option:]])
+        return run
+
+    return decorate
+
+
+def _is_argument(parameter: Any) -> bool:
+    from typing import get_args
+
+    markers = [parameter.default, *get_args(parameter.annotation)[1:]]
+    return any(type(m).__name__ == "ArgumentInfo" for m in markers)
+
+
+def command_device(ctx: typer.Context) -> Any:
+    """The ``torch.device`` of the command's ``--device`` (``open_device``)."""
+    return open_device(ctx.params["device"])

@@ -7,7 +7,6 @@ from typing import Any, List
 import typer
 from rich.text import Text
 
-from ..config import Protocol
 from ..problem_defaults import QUEENS_DEFAULTS
 from . import options as opt
 from .app import app
@@ -39,24 +38,10 @@ def render_board(columns: list[int]) -> Text:
 
 
 @app.command("queens")
+@opt.solver_options(QUEENS_DEFAULTS)
 def queens(
     ctx: typer.Context,
     sizes: List[int] = SIZES_ARGUMENT,
-    estimator: opt.Estimator = QUEENS_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = QUEENS_DEFAULTS.steps,
-    samples: opt.Samples = QUEENS_DEFAULTS.samples,
-    restarts: opt.Restarts = QUEENS_DEFAULTS.restarts,
-    lr: opt.Lr = QUEENS_DEFAULTS.lr,
-    seed: opt.Seed = QUEENS_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    weight_step: opt.WeightStep = QUEENS_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = QUEENS_DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = QUEENS_DEFAULTS.max_restarts,
-    max_logit: opt.MaxLogit = QUEENS_DEFAULTS.max_logit,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     board: bool = typer.Option(True, "--board/--no-board", help="Print the boards."),
     json_path: opt.Out = None,
     force: opt.Force = False,
@@ -76,4 +61,4 @@ def queens(
     from ..problems.instances import queens_instance  # torch: not for --help
 
     run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board",
-        opt.open_device(device))
+        opt.command_device(ctx))

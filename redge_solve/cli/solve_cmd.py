@@ -9,7 +9,6 @@ from typing import Any, Optional
 import typer
 from rich.table import Table
 
-from ..config import Protocol
 from ..problem_defaults import SPEC_DEFAULTS
 from . import options as opt
 from .app import app
@@ -35,26 +34,12 @@ def render_assignment(record: dict[str, Any]) -> Table | None:
 
 
 @app.command("solve")
+@opt.solver_options(SPEC_DEFAULTS)
 def solve_spec(
     ctx: typer.Context,
     spec: Optional[str] = typer.Argument(None, metavar="SPEC.json", show_default=False,
                                          help="The problem, '-' for stdin (format: README, or --schema)."),
     schema: bool = typer.Option(False, "--schema", help="Print the JSON schema of the format and exit."),
-    estimator: opt.Estimator = SPEC_DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = SPEC_DEFAULTS.steps,
-    samples: opt.Samples = SPEC_DEFAULTS.samples,
-    restarts: opt.Restarts = SPEC_DEFAULTS.restarts,
-    lr: opt.Lr = SPEC_DEFAULTS.lr,
-    seed: opt.Seed = SPEC_DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    weight_step: opt.WeightStep = SPEC_DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = SPEC_DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = SPEC_DEFAULTS.max_restarts,
-    max_logit: opt.MaxLogit = SPEC_DEFAULTS.max_logit,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -79,4 +64,4 @@ def solve_spec(
         fail(f"{name}: {error}")
     instance = user_instance(problem)
     label = f"{instance.name}: {problem.spec.num_variables} variables × {problem.spec.num_categories} values"
-    run([instance], config, label, render_assignment, json_path, quiet, "problem", opt.open_device(device))
+    run([instance], config, label, render_assignment, json_path, quiet, "problem", opt.command_device(ctx))

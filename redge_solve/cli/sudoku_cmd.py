@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 from rich.console import Console
 
-from ..config import Protocol
 from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
@@ -41,28 +40,13 @@ TABLE_UP_TO = 100
 
 
 @app.command("sudoku")
+@opt.solver_options(DEFAULTS, deduce=True)
 def sudoku(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE", show_default=False,
                                help="Puzzle file, '-' for standard input: one puzzle per line (81 chars, '0' or '.' "
                                "blank), tdoku puzzle:count:solution, grids over N lines, or CSV/TSV with a puzzle "
                                "column."),
-    estimator: opt.Estimator = DEFAULTS.estimator,
-    param: opt.Param = None,
-    steps: opt.Steps = DEFAULTS.steps,
-    samples: opt.Samples = DEFAULTS.samples,
-    restarts: opt.Restarts = DEFAULTS.restarts,
-    lr: opt.Lr = DEFAULTS.lr,
-    seed: opt.Seed = DEFAULTS.seed,
-    no_early_stop: opt.NoEarlyStop = False,
-    protocol: opt.ProtocolOption = Protocol.default,
-    deduce: opt.Deduce = opt.DEFAULT_DEDUCE,
-    weight_step: opt.WeightStep = DEFAULTS.weight_step,
-    reset_every: opt.ResetEvery = DEFAULTS.reset_every,
-    max_restarts: opt.MaxRestarts = DEFAULTS.max_restarts,
-    max_logit: opt.MaxLogit = DEFAULTS.max_logit,
-    max_seconds: opt.MaxSeconds = None,
-    device: opt.DeviceOption = "auto",
     size: Optional[int] = typer.Option(None, "--size", show_default=False,
                                        help="Force the grid side (4, 9, 16, 25) instead of inferring it."),
     show: Optional[int] = typer.Option(None, "--show", min=0, show_default=False,
@@ -81,7 +65,7 @@ def sudoku(
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
     opt.check_output("--out", json_path, [file], force)  # before spending time on the solve
-    where = opt.open_device(device)
+    where = opt.command_device(ctx)
     name = "<stdin>" if file == "-" else file
     try:
         entries = read_puzzles(file, size=size)

@@ -33,18 +33,37 @@ def softmax(x: Tensor) -> Tensor:
 def _values(x: Tensor) -> Tensor:
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.numel() == 0:
         return x.softmax(-1)
-    exp = x.exp()
+    exp = _exp(x)
     sums = _row_sums(exp)
     low, high = torch.aminmax(sums)
     if SUM_RANGE[0] <= float(low) and float(high) <= SUM_RANGE[1]:  # False for NaN
         return exp.div_(sums)
     top = float(x.max())
     if math.isfinite(top):
-        exp = (x - top).exp_()
+        exp = _exp(x - top)
         sums = _row_sums(exp)
         if float(sums.min()) >= SUM_RANGE[0]:
             return exp.div_(sums)
     return x.softmax(-1)
+
+
+FAST_EXP_FLOOR, ZERO_EXP_CEILING = -87.0, -104.0
+"""float32: ``exp(x)`` is a normal number for x ≥ −87 and exactly 0 for x ≤ −104 (the subnormals lie between)."""
+
+
+def _exp(x: Tensor) -> Tensor:
+    """``x.exp()`` bit for bit, without torch's slow path for arguments whose exp underflows: on this CPU (AVX-512,
+    torch 2.13) an entry below about −87 costs 25–70× a normal one (6.5 ms against 0.2 ms for 270k entries at −1e4),
+    and the solver's excluded values sit at −1e4 (``solver.EXCLUDED_LOGIT``), about half of a Sudoku's logits after
+    the pre-step. Such entries are exactly 0 below −104; the few in [−104, −87) are computed apart."""
+    if x.dtype != torch.float32 or x.numel() == 0 or float(x.amin()) >= FAST_EXP_FLOOR:  # False for NaN
+        return x.exp()
+    low = x < FAST_EXP_FLOOR
+    exp = x.clamp(min=FAST_EXP_FLOOR).exp_().masked_fill_(low, 0.0)
+    between = low & (x > ZERO_EXP_CEILING)
+    if bool(between.any()):
+        exp[between] = x[between].exp()
+    return exp
 
 
 def _row_sums(exp: Tensor) -> Tensor:

@@ -97,11 +97,19 @@ class Bench:
     primary: str  # the curve plotted and the metric named first
     interrupted: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    max_seconds: float | None = None  # the grid's time budget, if one was given
+    budget_spent: bool = False  # it ended the grid: the run in flight was dropped, the rest not started
 
     def to_json(self) -> dict[str, Any]:
+        budget = {} if self.max_seconds is None else {"max_seconds": self.max_seconds,
+                                                      "budget_spent": self.budget_spent}
         return {"experiment": self.experiment, "config": self.config, "primary": self.primary,
-                "interrupted": self.interrupted, "definitions": self.notes,
+                "interrupted": self.interrupted, **budget, "definitions": self.notes,
                 "summary": [vars(row) for row in self.rows], "runs": [run.to_json() for run in self.runs]}
+
+
+class _BudgetSpent(Exception):
+    """Raised from a run's step when the grid's time budget is spent (caught by ``run_bench``)."""
 
 
 def build_specs(names: Sequence[str], defaults: dict[str, dict[str, Any]],
@@ -131,26 +139,40 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 def run_bench(experiment: str, settings: Sequence[str], specs: Sequence[EstimatorSpec], seeds: Sequence[int],
               run_one: Callable[[str, EstimatorSpec, int, OnStep | None], RunResult], config: dict[str, Any],
               primary: str, on_run: Callable[[int, int, str, EstimatorSpec, int, Run | None], None] | None = None,
-              on_step: OnStep | None = None, notes: dict[str, str] | None = None) -> Bench:
+              on_step: OnStep | None = None, notes: dict[str, str] | None = None,
+              max_seconds: float | None = None) -> Bench:
     """Every (setting, spec, seed) through ``run_one``; ``on_run(index, total, setting, spec, seed, run)`` is called
-    before (``run=None``) and after each run. Ctrl-C ends the grid early: the finished runs are kept."""
+    before (``run=None``) and after each run. Ctrl-C ends the grid early: the finished runs are kept. So does the
+    time budget ``max_seconds`` of the whole grid: checked at every step, it drops the run in flight (a run cut
+    short has no final figures) and starts no other (``Bench.budget_spent``)."""
     plan = [(setting, spec, seed) for setting in settings for spec in specs for seed in seeds]
     runs: list[Run] = []
-    interrupted = False
+    interrupted = spent = False
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
+
+    def step(index: int, steps: int, value: float) -> None:
+        if deadline is not None and time.perf_counter() >= deadline:
+            raise _BudgetSpent
+        if on_step is not None:
+            on_step(index, steps, value)
+
     try:
         for index, (setting, spec, seed) in enumerate(plan):
             if on_run is not None:
                 on_run(index, len(plan), setting, spec, seed, None)
             start = time.perf_counter()
             with torch.random.fork_rng():  # runs seed torch themselves; the caller's global state is left as it was
-                result = run_one(setting, spec, seed, on_step)
+                result = run_one(setting, spec, seed, step if deadline is not None else on_step)
             result.seconds = time.perf_counter() - start
             runs.append(Run(setting, spec, seed, result))
             if on_run is not None:
                 on_run(index, len(plan), setting, spec, seed, runs[-1])
     except KeyboardInterrupt:
         interrupted = True
-    return Bench(experiment, config, runs, summarise(runs), primary, interrupted, dict(notes or {}))
+    except _BudgetSpent:
+        spent = True
+    return Bench(experiment, config, runs, summarise(runs), primary, interrupted, dict(notes or {}), max_seconds,
+                 spent)
 
 
 def summarise(runs: Sequence[Run]) -> list[Row]:

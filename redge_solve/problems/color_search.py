@@ -7,10 +7,12 @@
 
 L is the size of the largest clique seen (``maximal_cliques``: networkx ``find_cliques``, capped so that dense
 graphs stay fast; any clique is a lower bound on χ), raised to a known χ when one is given: no colouring with
-fewer colours exists, so the search stops there. The cliques of exactly K vertices also enter each K's penalty
-(``coloring_spec``). Every colouring reported is checked directly on the edges, and the best never has more
-colours than DSATUR's (DSATUR's own colouring is the fallback). Ctrl-C raises ``SearchInterrupted`` carrying the
-result so far, whose best colouring is final.
+fewer colours exists, so the search stops there and spends no time on a K below it. The cliques of exactly K
+vertices also enter each K's penalty (``coloring_spec``). Each attempt records the seconds from the start of the
+search to its end (``Attempt.elapsed``; ``SearchResult.seconds_to_colors``: the time to each number of colours
+reached). Every colouring reported is checked directly on the edges, and the best never has more colours than
+DSATUR's (DSATUR's own colouring is the fallback). Ctrl-C raises ``SearchInterrupted`` carrying the result so far,
+whose best colouring is final.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ class Attempt:
     """One number of colours tried. method: ``"dsatur"`` or ``"gradient"``; colors: the K asked for; used: the
     colours the colouring found actually uses (≤ K), 0 when none was found; steps: solver steps run (0 for
     DSATUR); first_solved_step: the step the colouring appeared, −1 if none; stopped: why the attempt ended
-    (``"solved"``, ``"steps"`` when the step budget ran out, ``"time"`` when ``max_seconds`` did, ``"interrupted"``)."""
+    (``"solved"``, ``"steps"`` when the step budget ran out, ``"time"`` when ``max_seconds`` did, ``"interrupted"``);
+    elapsed: seconds from the start of the search to the attempt's end, for a colouring found the time to reach it
+    (the attempt stops at its first colouring)."""
 
     colors: int
     method: str
@@ -44,12 +48,13 @@ class Attempt:
     seconds: float
     stopped: str
     coloring: Tensor | None = None  # (V,) long, 0-based colours, when found
+    elapsed: float = 0.0
 
     def record(self) -> dict:
         """JSON-ready fields (without the colouring itself)."""
         return {"colors": self.colors, "method": self.method, "found": self.found, "used": self.used,
                 "steps": self.steps, "first_solved_step": self.first_solved_step,
-                "seconds": round(self.seconds, 4), "stopped": self.stopped}
+                "seconds": round(self.seconds, 4), "elapsed_seconds": round(self.elapsed, 4), "stopped": self.stopped}
 
 
 @dataclass
@@ -70,6 +75,39 @@ class SearchResult:
     def optimal(self) -> bool:
         return self.best_colors <= self.lower_bound
 
+    @property
+    def seconds_to_colors(self) -> dict[int, float]:
+        """Seconds from the start of the search to the first colouring with each number of colours reached (the
+        colours it uses), DSATUR's included: where the time went."""
+        reached: dict[int, float] = {}
+        for attempt in self.attempts:
+            if attempt.found:
+                reached.setdefault(attempt.used, attempt.elapsed)
+        return reached
+
+    def record(self, verified: bool, interrupted: bool = False) -> dict:
+        """The JSON record of the search (what ``color --out`` writes): the best colouring (1-based colours), how it
+        was found, DSATUR's K, the lower bound, whether the colouring passed the direct check (``verified``), every
+        K tried (``attempts``), the seconds from the start to the first colouring with each number of colours reached
+        (``seconds_to_colors``) and whether the time budget ended the search."""
+        return {
+            "name": self.graph.name or "graph",
+            "vertices": self.graph.num_vertices,
+            "edges": int(self.graph.edges.shape[0]),
+            "found": True,  # a search always has a colouring: DSATUR's at worst
+            "num_colors": self.best_colors,
+            "method": self.best_method,
+            "dsatur_colors": self.dsatur_colors,
+            "lower_bound": self.lower_bound,
+            "optimal": self.optimal,
+            "verified": verified,
+            "interrupted": interrupted,
+            "colors": (self.best_coloring + 1).tolist(),
+            "attempts": [a.record() for a in self.attempts],
+            "seconds_to_colors": {str(k): round(v, 4) for k, v in self.seconds_to_colors.items()},
+            "budget_spent": self.budget_spent,
+        }
+
 
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during ``fewest_colors``; ``result`` holds every finished attempt and the best colouring so far."""
@@ -87,6 +125,17 @@ def dsatur(graph: Graph) -> Tensor:
 
     colors = nx.greedy_color(to_networkx(graph), strategy="DSATUR")
     return torch.tensor([colors[v] for v in range(graph.num_vertices)], dtype=torch.long)
+
+
+def largest_clique(cliques: list[list[int]]) -> list[int]:
+    """The largest of ``cliques`` (the first of that size), [] when there are none: its size is a lower bound on
+    the colours of any colouring, so no K below it can be reached."""
+    return max(cliques, key=len, default=[])
+
+
+def clique_bound(graph: Graph) -> list[int]:
+    """The largest clique ``maximal_cliques`` finds in ``graph`` (0-based vertices; see ``largest_clique``)."""
+    return largest_clique(maximal_cliques(graph))
 
 
 def compact(coloring: Tensor) -> Tensor:
@@ -120,7 +169,8 @@ def fewest_colors(
     start = time.perf_counter()
     first = dsatur(graph)
     dsatur_k = colors_used(first)
-    opening = Attempt(dsatur_k, "dsatur", True, dsatur_k, 0, -1, time.perf_counter() - start, "solved", first)
+    seconds = time.perf_counter() - start
+    opening = Attempt(dsatur_k, "dsatur", True, dsatur_k, 0, -1, seconds, "solved", first, seconds)
     result = SearchResult(graph, dsatur_k, 1, dsatur_k, "dsatur", first, [opening])
     if on_attempt is not None:
         on_attempt(opening)
@@ -128,7 +178,7 @@ def fewest_colors(
         cliques = maximal_cliques(graph)
     except KeyboardInterrupt:
         raise SearchInterrupted(result) from None
-    result.lower_bound = max(map(len, cliques), default=1)
+    result.lower_bound = max(len(largest_clique(cliques)), 1)
     if known_chromatic is not None:
         result.lower_bound = max(result.lower_bound, known_chromatic)
     deadline = None if config.max_seconds is None else start + config.max_seconds
@@ -141,6 +191,7 @@ def fewest_colors(
                 break
             budget = left if budget is None else min(budget, left)
         attempt = _attempt(graph, cliques, result.best_colors - 1, config, budget, on_step, device)
+        attempt = replace(attempt, elapsed=time.perf_counter() - start)
         result.attempts.append(attempt)
         if attempt.found:
             result.best_colors, result.best_method, result.best_coloring = attempt.used, "gradient", attempt.coloring

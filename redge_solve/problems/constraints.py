@@ -320,15 +320,18 @@ class ConstraintBatch:
         single = flat.index_select(1, self.singles)
         return torch.cat([exact, atmost, conflict, single], 1)
 
-    def terms(self, x: Tensor) -> Tensor:
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
         """Every penalty term ``(S, T)``, the layout of the breakout weights: the ``group_terms``, then one term per
         distinct differ pair {u, v}, ``m_uv Σ_c X[u,c] X[v,c]`` (m_uv: how often the pair is listed). They sum to
-        ``penalty``."""
+        ``penalty``. ``one_hot``: whether ``x`` is one-hot (the solver's modes are); None: looked up (which waits
+        for the device)."""
         if self.adjacency is None:
             return self.group_terms(x)
         rows = self._rows(x)
         u, v, count, _ = self._differ_pairs
-        if bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all()):  # one-hot (the modes):
+        if one_hot is None:
+            one_hot = bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all())
+        if one_hot:  # the modes:
             labels = rows.argmax(-1)  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
             same = (labels.index_select(1, u) == labels.index_select(1, v)).to(rows.dtype)
         else:
@@ -353,6 +356,10 @@ class ConstraintBatch:
         if self.adjacency is None:
             return self.term_instance
         return torch.cat([self.term_instance, self.row_instance[self._differ_pairs[0]]])
+
+    def sum_terms(self, terms: Tensor) -> Tensor:
+        """Each instance's sum of the ``terms`` ``(T,)`` of one assignment (``terms(x)[s]``): ``(I,)``, its penalty."""
+        return terms.new_zeros(self.num_instances).index_add_(0, self.weight_instance, terms)
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(T,)`` of the terms of the instances ``keep`` (bool ``(I,)``), in the order of the terms

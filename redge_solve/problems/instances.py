@@ -178,6 +178,6 @@ def problem_source(source: str, colors: int | None = None) -> list[Instance] | N
             raise ProblemFileError(f"{path}: {error}") from None
         k = colors if colors is not None else graph.chromatic_number
         if k is None:
-            raise ProblemFileError(f"{path}: give --colors K (the file states no 'c chromatic number')")
+            raise ProblemFileError(f"{path}: give `colors` K (the file states no 'c chromatic number')")
         instances.append(coloring_instance(graph, k))
     return instances

@@ -181,7 +181,9 @@ class SudokuBatch:
         return self._plus_incidence_product(self._clue_counts, x)
 
     def _plus_incidence_product(self, constant: Tensor, x: Tensor) -> Tensor:
-        """``constant + A X_s`` for every sample s of ``x`` ``(S, F, N)``: ``(S, I * 3N, N)``."""
+        """``constant + A X_s`` for every sample s of ``x`` ``(S, F, N)``: ``(S, I * 3N, N)``, one sparse product per
+        sample (one product over the samples side by side, ``(F, S·N)``, measured slower on CPU at S = 2: the copy
+        into the wide layout costs more than the second call)."""
         matrix, _ = self._incidence
         return _stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
 
@@ -199,9 +201,15 @@ class SudokuBatch:
         (detached), both ``(S, I)`` from one pass over the unit counts (what the solver judges samples by)."""
         return _Penalty.apply(x, self, weights, True)
 
-    def terms(self, x: Tensor) -> Tensor:
-        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``."""
+    def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
+        """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``
+        (``one_hot`` is not needed here)."""
         return self.unit_excess(x).square().view(x.shape[0], self.num_instances, -1)
+
+    def sum_terms(self, terms: Tensor) -> Tensor:
+        """Each puzzle's sum of the ``terms`` ``(I, 3N·N)`` of one assignment (``terms(x)[s]``): ``(I,)``, its
+        penalty."""
+        return terms.sum(-1)
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
