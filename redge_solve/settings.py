@@ -53,12 +53,6 @@ class SolverConfig:
     # bounded logits: after each step every variable's logits are centred and clipped to ±(max_logit + ln K), so its
     # probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
     max_logit: float = 0.0
-    # population moves: at every fresh start, this fraction of each unsolved puzzle's restarts (at least one, the
-    # last ones) starts not from uniform logits but from the mode of the puzzle's best restart (the lowest mode
-    # penalty at the step before): logit elite_bound at the mode's value, 0 at the others, so its samples try grids
-    # near that mode (iterated local search); Adam state and weights are fresh; 0: off
-    elite: float = 0.0
-    elite_bound: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -79,10 +73,6 @@ class SolverConfig:
             raise ValueError(f"max_restarts must be an integer >= 0, got {self.max_restarts!r}")
         if not 0 <= self.max_logit < float("inf"):
             raise ValueError(f"max_logit must be a finite number >= 0, got {self.max_logit!r}")
-        if not 0 <= self.elite <= 1:
-            raise ValueError(f"elite must be a fraction in [0, 1], got {self.elite!r}")
-        if not 0 < self.elite_bound < float("inf"):
-            raise ValueError(f"elite_bound must be a finite number > 0, got {self.elite_bound!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         if self.estimator == "st" and not self.params:
@@ -126,7 +116,7 @@ CONSTRAINT_DEFAULTS = SolverConfig(steps=3000, samples=4, restarts=4, lr=0.2, de
 before the hard-Sudoku work; generic constraint batches have no pre-step and no per-instance term weights."""
 
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
-                      deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0, elite=0.0)
+                      deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 

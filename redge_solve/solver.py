@@ -191,16 +191,13 @@ class _Batch:
     ``active``, the positions in the run's results of the puzzles still in the batch, and ``puzzle_ids``, the noise
     ids of all the run's puzzles. ``reset()`` restarts every row from fresh logits (and unit weights);
     ``shrink(keep)`` drops the puzzles not kept, slicing every part alike; ``grow(R)`` gives every active puzzle R
-    rows; ``bound_logits()`` clips the logits after a step (``max_logit``); ``mode_penalty``, the last judged step's
-    mode penalty per row, and ``best_logits()`` the logits of each puzzle's best row by it, for population moves
-    (``elite``): ``reset(best)`` starts some rows from a copy of them."""
+    rows; ``bound_logits()`` clips the logits after a step (``max_logit``)."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
         self.config, self.restarts, self.puzzle_ids = config, config.restarts, puzzle_ids
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device)
         self.noise = KeyedNoise(instance_keys(puzzle_ids, self.restarts, self.problem, config.seed))
-        self.mode_penalty: Tensor | None = None
         self.reset()
 
     def grow(self, restarts: int) -> None:
@@ -214,51 +211,16 @@ class _Batch:
         keys = instance_keys(self.puzzle_ids[self.active], restarts, self.problem, self.config.seed)
         self.noise = KeyedNoise(keys, step=self.noise.step)
 
-    def reset(self, best: Tensor | None = None) -> None:
-        """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row; with ``best`` (from
-        ``best_logits()``, before any ``grow``) the last ``elite`` fraction of each puzzle's rows start from it."""
+    def reset(self) -> None:
+        """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
         problem = self.problem
         self.allowed = problem.candidates()
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
                                       self.noise, problem.var_instance.device, self.allowed, problem.dtype)
-        if best is not None:
-            self._start_from(best)
         self.optimizer = Adam(self.logits, self.config.lr)
         self.weights = None
         if self.config.weight_step > 0:
             self.weights = torch.ones_like(problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))[0])
-
-    @torch.no_grad()
-    def best_logits(self) -> Tensor | None:
-        """The logits of each active puzzle's row with the lowest ``mode_penalty`` (the first of equals), its
-        variables in order, puzzle after puzzle; None when population moves are off or no step was judged yet."""
-        if self.config.elite <= 0 or self.mode_penalty is None:
-            return None
-        best = self.mode_penalty.view(-1, self.restarts).argmin(1)
-        rows = torch.arange(best.shape[0], device=best.device) * self.restarts + best
-        is_best = torch.zeros(self.problem.num_instances, dtype=torch.bool, device=best.device)
-        is_best[rows] = True
-        return self.logits.detach()[is_best[self.problem.var_instance]]
-
-    @torch.no_grad()
-    def _start_from(self, best: Tensor) -> None:
-        """Population move: the last ⌈elite × R⌉ rows of every puzzle start from its best row's mode (``best``
-        holds that row's logits): logit ``elite_bound`` at the mode's value, 0 at the other allowed values, so each
-        of them has probability e^(−bound) of the mode's and the copy's samples try grids near the mode."""
-        instance, restarts = self.problem.var_instance, self.restarts
-        copies = min(restarts, math.ceil(self.config.elite * restarts))
-        counts = torch.bincount(instance, minlength=self.problem.num_instances)
-        first = torch.zeros_like(counts)
-        first[1:] = counts.cumsum(0)[:-1]
-        per_puzzle = counts.view(-1, restarts)[:, 0]
-        puzzle_first = torch.zeros_like(per_puzzle)
-        puzzle_first[1:] = per_puzzle.cumsum(0)[:-1]
-        source = puzzle_first[instance // restarts] + torch.arange(instance.shape[0], device=instance.device) \
-            - first[instance]
-        copy = instance % restarts >= restarts - copies
-        mode = one_hot_argmax(best[source[copy]])
-        values = self.logits.detach()[copy] + self.config.elite_bound * mode  # the excluded values stay excluded
-        self.logits[copy] = values
 
     @torch.no_grad()
     def bound_logits(self) -> None:
@@ -321,8 +283,6 @@ class _Batch:
             self.weights = self.problem.select_weights(self.weights, keep_instances)
         if self.allowed is not None:
             self.allowed = self.allowed[keep_vars]
-        if self.mode_penalty is not None:
-            self.mode_penalty = self.mode_penalty[keep_instances]
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 
@@ -457,9 +417,8 @@ def _solve_batch(
     for step in range(1, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            best = batch.best_logits()
             batch.grow(restarts_at(config, step))
-            batch.reset(best)
+            batch.reset()
         out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
@@ -467,7 +426,6 @@ def _solve_batch(
         with torch.no_grad():
             values = batch.unweighted(out)
             verdict = _judge(batch.problem, batch.logits, values, batch.restarts, batch.weights is not None)
-            batch.mode_penalty = verdict.mode_penalty
             batch.raise_weights(verdict.mode, verdict.mode_terms)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             decision = _decide(results, batch.active, verdict, values, last_step, config.early_stop)

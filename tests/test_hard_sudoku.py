@@ -153,12 +153,11 @@ def test_puzzles_solved_by_deduction_alone_finish_at_the_first_step():
 
 def test_the_paper_protocol_switches_every_new_knob_off():
     assert PAPER_PROTOCOL == dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0,
-                                  reset_every=0, deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0,
-                                  elite=0.0)
+                                  reset_every=0, deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0)
     config = paper_protocol(SolverConfig(deduce="singles", restarts=8, init_std=1.0, weight_step=0.1,
-                                         max_restarts=64, max_logit=5.0, elite=0.5))
+                                         max_restarts=64, max_logit=5.0))
     assert (config.deduce, config.restarts, config.init_std, config.reset_every) == ("none", 1, 0.0, 0)
-    assert config.weight_step == 0 and config.max_restarts == 0 and config.max_logit == 0 and config.elite == 0
+    assert config.weight_step == 0 and config.max_restarts == 0 and config.max_logit == 0
 
 
 def test_the_time_budget_stops_unsolved_puzzles(monkeypatch):
@@ -273,46 +272,3 @@ def test_grown_batch_has_the_new_restarts_in_every_part_and_still_shrinks():
     assert state.noise.keys.shape == (8 * free,) and state.weights.shape == (16, 27 * 9)
     state.shrink(torch.tensor([False, True]))
     assert state.problem.num_instances == 8 and state.logits.shape[0] == 8 * int((PUZZLES[2] == 0).sum())
-
-
-@pytest.mark.parametrize("level", ["none", "singles"])
-def test_population_moves_start_the_last_rows_from_the_best_rows_mode(level):
-    batch = SudokuBatch.from_grids(PUZZLES[:3]).deduce(level)
-    state = solver._Batch(batch, SolverConfig(restarts=4, elite=0.5, elite_bound=1.5, deduce=level), torch.arange(3))
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        state.logits.add_(5 * torch.randn(state.logits.shape, generator=gen))
-    state.mode_penalty = torch.tensor([9.0, 4.0, 4.0, 7.0, 0.5, 8.0, 6.0, 2.0, 3.0, 3.0, 3.0, 3.0])
-    best_rows = [1, 4, 8]  # per puzzle the lowest mode penalty, the first of equals
-    instance = state.problem.var_instance
-    before = state.logits.detach().clone()
-    best = state.best_logits()
-    assert torch.equal(best, before[torch.isin(instance, torch.tensor(best_rows))])
-    state.reset(best)
-    allowed = state.allowed if state.allowed is not None else torch.ones_like(before, dtype=torch.bool)
-    for puzzle, row in enumerate(best_rows):
-        source = instance == row
-        for restart in range(4):
-            target = instance == puzzle * 4 + restart
-            logits = state.logits.detach()[target]
-            if restart < 2:  # fresh rows: uniform over the allowed values
-                assert torch.all(logits[allowed[target]] == 0)
-                continue
-            expected = 1.5 * torch.nn.functional.one_hot(before[source].argmax(-1), 9).float()
-            assert torch.equal(logits[allowed[target]], expected[allowed[target]])
-    assert torch.all(state.logits.detach()[~allowed] == solver.EXCLUDED_LOGIT)
-
-
-def test_population_moves_change_the_run_only_after_the_first_fresh_start_and_keep_it_batch_independent():
-    grids = grids_4(6, blanks=8, seed=0)
-    config = replace(GROWTH, elite=0.5)
-    plain, moved = solve(SudokuBatch.from_grids(grids), GROWTH), solve(SudokuBatch.from_grids(grids), config)
-    early = plain.first_solved_step <= GROWTH.reset_every
-    assert early.any() and torch.equal(plain.first_solved_step[early], moved.first_solved_step[early])
-    for i in (0, 1, 2):
-        alone = solve(SudokuBatch.from_grids(grids[i:i + 1]), config, puzzle_ids=torch.tensor([i]))
-        for name in ("found", "solution", "first_solved_step", "penalty", "steps_run"):
-            assert torch.equal(getattr(alone, name)[0], getattr(moved, name)[i]), (i, name)
-    for bad in (dict(elite=-0.1), dict(elite=1.5), dict(elite_bound=0.0), dict(elite_bound=float("inf"))):
-        with pytest.raises(ValueError, match="elite"):
-            SolverConfig(**bad)
