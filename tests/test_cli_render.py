@@ -160,9 +160,9 @@ def test_batch_budget_bounds_the_whole_run_and_is_not_a_resume_setting(monkeypat
     moves on by 3 s; budget 5 s: the second chunk gets 2 s, the third none)."""
     from types import SimpleNamespace
 
-    from redge_solve import batch
-    from redge_solve.batch import run_batch, solver_settings
     from redge_solve.data import PuzzleRow
+    from redge_solve.runs import batch
+    from redge_solve.runs.batch import run_batch, solver_settings
     from redge_solve.solver import SolverConfig
 
     clock, calls = [100.0], []

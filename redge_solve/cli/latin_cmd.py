@@ -49,9 +49,9 @@ def latin(
     quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    from ..problems.instances import latin_instance  # torch: not for --help
     from ..problems.latin import parse_latin
     from ..problems.textfile import ProblemFileError, read_text
+    from ..runs.instances import latin_instance  # torch: not for --help
 
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
     opt.check_output("--out", json_path, [file], force)

@@ -46,9 +46,9 @@ def solve_spec(
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
     Exit 0 solved, 1 not solved, 2 bad input."""
-    from ..problems.instances import user_instance  # torch: not for --help
     from ..problems.textfile import ProblemFileError, read_text
     from ..problems.userspec import json_schema, load_spec
+    from ..runs.instances import user_instance  # torch: not for --help
 
     if schema:
         console.file.write(json.dumps(json_schema(), indent=1) + "\n")
