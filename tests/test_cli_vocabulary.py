@@ -225,6 +225,8 @@ def test_library_fields_become_options_in_one_place():
     assert as_flags("max_seconds must be a finite number > 0") == "--max-seconds must be a finite number > 0"
     assert as_flags("`address` and `num_workers` need `executor` ray") == \
         "--address and --num-workers need --executor ray"
+    assert as_flags("map yours with `puzzle_column`") == "map yours with --puzzle-column"
+    assert as_flags("`baseline` 'x' is not among") == "--baseline 'x' is not among"
     assert as_flags("see `redge-solve estimators`; `unknown` stays") == "see `redge-solve estimators`; `unknown` stays"
     result = invoke("sudoku", str(PUZZLES / "easy.txt"), "-e", "reinforce", "--samples", "1")
     assert result.exit_code == 2 and "set --samples to 2 (or more)" in result.output
