@@ -197,3 +197,20 @@ def test_bench_table_reads_at_80_columns():
         cells = line.split()
         assert len(cells) == 6 and all(re.fullmatch(r"\d+\.\d+±\d+\.\d+", c) for c in cells[2:5]), line
     assert "redge-max(t_1=0.8)" in result.output and "…" not in result.output
+
+
+def test_sudoku_and_latin_grids_style_cells_alike():
+    """One rule for both grids (``render.cell_style``): a conflicting clue red, a conflicting filled cell bold red,
+    else a clue dim and a filled cell bold (green when solved)."""
+    import torch
+
+    from redge_solve.cli.latin_cmd import render_square
+    from redge_solve.cli.render import cell_style
+
+    assert [cell_style(True, True, False), cell_style(True, False, False), cell_style(False, True, True),
+            cell_style(False, False, True), cell_style(False, False, False)] == \
+        ["red", "bold red", "dim", "bold green", "bold"]
+    square = render_square(torch.tensor([1, 0, 0, 0]), "1121", solved=False)  # rows "11", "21": column 2 "11"
+    assert [span.style for span in square.spans] == ["red", "bold red", "bold", "bold red"]
+    square = render_square(torch.tensor([1, 0, 0, 0]), "1221", solved=True)
+    assert [span.style for span in square.spans] == ["dim", "bold green", "bold green", "bold green"]

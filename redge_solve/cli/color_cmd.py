@@ -21,6 +21,7 @@ from .common import (
     console,
     err_console,
     fail,
+    read_problem,
     sigterm_as_interrupt,
     write_json_lines,
 )
@@ -55,13 +56,8 @@ def render_coloring(record: dict[str, Any]) -> Text:
 def load_graph(path: str) -> Graph:
     """The graph of a DIMACS file (``-`` = stdin), or a one-line error (exit 2)."""
     from ..problems.coloring import parse_dimacs  # torch: not for --help
-    from ..problems.textfile import ProblemFileError, read_text
 
-    name = "<stdin>" if path == "-" else path
-    try:
-        return parse_dimacs(read_text(path), os.path.splitext(os.path.basename(name))[0])
-    except ProblemFileError as error:
-        fail(f"{name}: {error}")
+    return read_problem(path, lambda text, name: parse_dimacs(text, os.path.splitext(os.path.basename(name))[0]))
 
 
 @app.command("color")
