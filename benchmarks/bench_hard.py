@@ -3,12 +3,15 @@
     python benchmarks/bench_hard.py                         # default settings, 100 puzzles per band
     python benchmarks/bench_hard.py --per-band 20 --set estimator=exact --set restarts=16
     python benchmarks/bench_hard.py --deduce singles,none --json benchmarks/hard-<date>.json
+    python benchmarks/bench_hard.py --per-band 30 --bands magictour,forum1106,forum1905   # the hardest, per source
 
 Bands: the easiest Sudoku-3M band (difficulty 0-1, ``sudoku3m-dev-1000.csv``), the graded bands 2-3 ... 5-6 and
-6-8.5 (``sudoku3m-dev-graded.csv``, by its difficulty column), and 17-clue puzzles (``sudoku17-dev-500.txt``, no
+6-8.5 (``sudoku3m-dev-graded.csv``, by its difficulty column), 17-clue puzzles (``sudoku17-dev-500.txt``, no
 solution column: a result is verified against the rules and the clues, which for these unique-solution puzzles is
-the same). Each band is a seeded random sample of ``--per-band`` puzzles, solved as one batch with the product's
-default settings (``SolverConfig()`` and the ``sudoku`` command's) plus any ``--set NAME=VALUE``, once per
+the same), and the hardest collections, one band per source of ``extreme-dev-856.csv`` (``magictour``: magictour
+top1465; ``forum1106``: forum hardest 1106; ``forum1905``: forum hardest 1905 rated 11+; none falls to singles).
+Each band is a seeded random sample of ``--per-band`` puzzles, solved as one batch with the product's default
+settings (``SolverConfig()`` and the ``sudoku`` command's) plus any ``--set NAME=VALUE``, once per
 ``--deduce`` level. Every solution is verified directly (``verify_grid``). Time is wall-clock seconds of the
 batch's ``solve``; puzzles/s = band size / that time. The dev data live outside the repository (in
 ``../shared/data`` beside a checkout); without them the benchmark says so and exits.
@@ -35,37 +38,51 @@ from redge_solve.solver import DEFAULTS, SolverConfig, solve  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 GRADED_BANDS = [(2, 3), (3, 4), (4, 5), (5, 6), (6, 8.5)]
+EXTREME_SOURCES = {"magictour": "magictour_top1465", "forum1106": "forum_hardest_1106",
+                   "forum1905": "forum_hardest_1905_11"}
+"""The bands of the hardest collections: their name here and their ``source`` in ``extreme-dev-856.csv``."""
 
 
-def bands(per_band: int, seed: int) -> dict[str, list[tuple[str, str | None]]]:
+def bands(per_band: int, seed: int, data: Path = DATA) -> dict[str, list[tuple[str, str | None]]]:
     """``{band: [(puzzle, solution or None), ...]}``, a seeded sample of each band."""
     out: dict[str, list[tuple[str, str | None]]] = {}
-    with open(DATA / "sudoku3m-dev-1000.csv", newline="") as handle:
+    with open(data / "sudoku3m-dev-1000.csv", newline="") as handle:
         out["0-1"] = [(r["puzzle"], r["solution"]) for r in csv.DictReader(handle)]
-    with open(DATA / "sudoku3m-dev-graded.csv", newline="") as handle:
+    with open(data / "sudoku3m-dev-graded.csv", newline="") as handle:
         graded = list(csv.DictReader(handle))
     for low, high in GRADED_BANDS:
         rows = [r for r in graded if low <= float(r["difficulty"]) < high or float(r["difficulty"]) == high == 8.5]
         out[f"{low}-{high:g}"] = [(r["puzzle"], r["solution"]) for r in rows]
-    with open(DATA / "sudoku17-dev-500.txt") as handle:
+    with open(data / "sudoku17-dev-500.txt") as handle:
         out["17 clues"] = [(line.strip(), None) for line in handle if line.strip() and not line.startswith("#")]
+    with open(data / "extreme-dev-856.csv", newline="") as handle:
+        extreme = list(csv.DictReader(handle))
+    for band, source in EXTREME_SOURCES.items():
+        out[band] = [(r["puzzle"], r["solution"]) for r in extreme if r["source"] == source]
     generator = torch.Generator().manual_seed(seed)
     return {band: [rows[i] for i in torch.randperm(len(rows), generator=generator)[:per_band].tolist()]
             for band, rows in out.items()}
 
 
-def run_band(rows: list[tuple[str, str | None]], config: SolverConfig) -> dict:
+def run_band(rows: list[tuple[str, str | None]], config: SolverConfig, every: int = 0) -> dict:
     grids = torch.stack([grid_from_string(p) for p, _ in rows])
     start = time.perf_counter()
-    results = solve(SudokuBatch.from_grids(grids), config)
+
+    def report(progress) -> None:
+        if progress.step % every == 0:
+            print(f"  step {progress.step}: {progress.solved}/{progress.total} found, {progress.elapsed:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    results = solve(SudokuBatch.from_grids(grids), config, on_step=report if every else None)
     seconds = time.perf_counter() - start
     verified = [bool(results.found[i]) and verify_grid(results.solution[i], grids[i],
                                                        None if s is None else grid_from_string(s))
                 for i, (_, s) in enumerate(rows)]
     steps = [int(results.first_solved_step[i]) for i in range(len(rows)) if verified[i]]
     return dict(puzzles=len(rows), solved=sum(verified), found=int(results.found.sum()),
-                median_step=statistics.median(steps) if steps else None, seconds=seconds,
-                puzzles_per_second=len(rows) / seconds)
+                median_step=statistics.median(steps) if steps else None,
+                max_step=max(steps) if steps else None, seconds=seconds, puzzles_per_second=len(rows) / seconds,
+                steps=[int(results.first_solved_step[i]) if verified[i] else -1 for i in range(len(rows))])
 
 
 def parse_value(field: dataclasses.Field, text: str):
@@ -90,32 +107,36 @@ def main() -> None:
                         help="SolverConfig field over the defaults (params as JSON), repeatable")
     parser.add_argument("--seed", type=int, default=0, help="seed of the band samples")
     parser.add_argument("--json", help="write the table as JSON here")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="print the found count every N steps to stderr (0: never)")
+    parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
     args = parser.parse_args()
-    if not DATA.is_dir():
-        print(f"no dev data at {DATA}: this benchmark needs the shared Sudoku-3M and 17-clue samples")
+    if not args.data.is_dir():
+        print(f"no dev data at {args.data}: this benchmark needs the shared Sudoku-3M, 17-clue and extreme samples")
         return
     fields = {f.name: f for f in dataclasses.fields(SolverConfig)}
     overrides = {}
     for item in args.set:
         name, _, value = item.partition("=")
         overrides[name] = parse_value(fields[name], value)
-    samples = bands(args.per_band, args.seed)
+    samples = bands(args.per_band, args.seed, args.data)
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     rows = []
     base = dataclasses.replace(DEFAULTS, **overrides)
     shown = {k: v for k, v in dataclasses.asdict(base).items() if k != "deduce"}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; settings (deduce per row): {shown}",
           flush=True)
-    print(f"{'band':9s} {'deduce':10s} {'solved':>9s} {'%':>6s} {'med step':>8s} {'s':>7s} {'puzzles/s':>9s}",
-          flush=True)
+    print(f"{'band':9s} {'deduce':10s} {'solved':>9s} {'%':>6s} {'med step':>8s} {'max step':>8s} {'s':>7s} "
+          f"{'puzzles/s':>9s}", flush=True)
     for level in args.deduce.split(","):
         config = dataclasses.replace(DEFAULTS, **{**overrides, "deduce": level})
         for band in wanted:
-            row = dict(band=band, deduce=level, **run_band(samples[band], config))
+            row = dict(band=band, deduce=level, **run_band(samples[band], config, args.progress))
             rows.append(row)
             median = "-" if row["median_step"] is None else f"{row['median_step']:g}"
+            most = "-" if row["max_step"] is None else f"{row['max_step']:d}"
             print(f"{band:9s} {level:10s} {row['solved']:>4d}/{row['puzzles']:<4d} "
-                  f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {row['seconds']:7.1f} "
+                  f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {most:>8s} {row['seconds']:7.1f} "
                   f"{row['puzzles_per_second']:9.2f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(settings={**shown, "params": dict(base.params)},
