@@ -1,4 +1,4 @@
-"""The output-path policy (``redge_solve.outputs``): no command overwrites one of its inputs (by the same name,
+"""The output-path policy (``redge_solve.runs.outputs``): no command overwrites one of its inputs (by the same name,
 through a prefix, a symbolic link or ``..``), an existing file without ``--force``, or writes into a missing or
 unwritable folder; every refusal is one line, exit 2, before any work, and leaves the file byte for byte as it was."""
 
@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from redge_solve.cli import app
-from redge_solve.outputs import OutputRefused, check_outputs, prefixed
+from redge_solve.runs.outputs import OutputRefused, check_outputs, prefixed
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "puzzles"

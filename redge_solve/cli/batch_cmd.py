@@ -67,8 +67,8 @@ def batch(
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
     With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
     started are left for --resume."""
-    from ..batch import default_chunk_size  # torch: imported when the command runs, not for its --help
     from ..executors import task_size
+    from ..runs.batch import default_chunk_size  # torch: imported when the command runs, not for its --help
 
     if resume and force:
         fail("--resume and --force exclude each other")
@@ -113,7 +113,7 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
           config: SolverConfig) -> tuple[Any, set[int]]:
     """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
     is a one-line error (exit 2), checked before any data is loaded."""
-    from ..batch import OutputError, check_output, prepare_output, record_settings
+    from ..runs.batch import OutputError, check_output, prepare_output, record_settings
 
     try:
         check_output(out, resume, force, [source])  # before loading any data
@@ -142,7 +142,7 @@ def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done:
                   device: Any, total: int, already: int, quiet: bool) -> int:
     """``run_batch`` with a bar of rows and one of the chunk's steps; returns the rows this run wrote. Ctrl-C (or
     SIGTERM) keeps the finished rows, says how to resume, and exits 130."""
-    from ..batch import run_batch
+    from ..runs.batch import run_batch
 
     started = time.perf_counter()
     rows_this_run = 0

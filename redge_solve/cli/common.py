@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from typing import Any, Callable, Hashable, Iterator, NoReturn
+from typing import Any, Callable, Hashable, Iterator, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -107,3 +107,18 @@ def write_json_lines(path: str, records: list[dict[str, Any]]) -> None:
         write_atomic(path, text)
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror or error}")
+
+
+T = TypeVar("T")
+
+
+def read_problem(path: str, parse: Callable[[str, str], T]) -> T:
+    """``parse(text, name)`` of the text file ``path`` (``-`` = stdin, named ``<stdin>``), or a one-line error
+    naming the file (exit 2) when it cannot be read or parsed (``ProblemFileError``)."""
+    from ..problems.textfile import ProblemFileError, read_text
+
+    name = "<stdin>" if path == "-" else path
+    try:
+        return parse(read_text(path), name)
+    except ProblemFileError as error:
+        fail(f"{name}: {error}")

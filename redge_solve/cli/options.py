@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..config import Protocol, build_config
-from ..outputs import check_outputs, directory_problem
+from ..runs.outputs import check_outputs, directory_problem
 from ..settings import DEDUCTION_LEVELS, DEFAULTS, RESTART_GROWTH_PERIOD, RUN_FIELDS, SolverConfig
 from .common import fail, parse_assignments
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP
@@ -209,9 +209,9 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def check_output(option: str, given: str | Path | None, inputs: list[Any] | tuple[Any, ...] = (),
                  force: bool = False, suffixes: tuple[str, ...] | None = None, existing_ok: bool = False,
                  hint: str | None = None) -> None:
-    """The output policy (``redge_solve.outputs``) for ``option`` as typed (``given``): the path itself, or with
+    """The output policy (``redge_solve.runs.outputs``) for ``option`` as typed (``given``): the path itself, or with
     ``suffixes`` the files ``PREFIX + suffix``; a refusal is a one-line error (exit 2) before any work."""
-    from ..outputs import FORCE_HINT, OutputRefused, prefixed
+    from ..runs.outputs import FORCE_HINT, OutputRefused, prefixed
 
     paths = None if suffixes is None or given is None else prefixed(given, suffixes)
     try:

@@ -1,5 +1,5 @@
 """Running constraint-problem instances from the command line: progress, ``--json``, summary, exit code (the
-solving itself is the library's ``problems.instances.solve_instances``). Shared by ``latin``, ``queens``, ``color``
+solving itself is the library's ``runs.instances.solve_instances``). Shared by ``latin``, ``queens``, ``color``
 and ``solve``; each command only builds its instances and shows them."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .common import (
 from .progress import stopped_by_budget
 
 if TYPE_CHECKING:
-    from ..problems.instances import Instance
+    from ..runs.instances import Instance
 
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
@@ -63,8 +63,8 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         what: str = "instance", device: Any = None) -> None:
     """Solve on ``device`` (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or
     SIGTERM) writes the finished instances to ``--out``, says what was solved, and exits 130."""
-    from ..grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
-    from ..problems.instances import solve_instances
+    from ..runs.grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
+    from ..runs.instances import solve_instances
 
     start = time.perf_counter()
     try:

@@ -58,7 +58,7 @@ def queens(
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None
 
-    from ..problems.instances import queens_instance  # torch: not for --help
+    from ..runs.instances import queens_instance  # torch: not for --help
 
     run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board",
         opt.command_device(ctx))

@@ -58,8 +58,8 @@ def sudoku(
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
     from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
-    from ..grouped import GroupsInterrupted, solve_grouped
     from ..problems.sudoku import SIZES
+    from ..runs.grouped import GroupsInterrupted, solve_grouped
 
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
@@ -108,7 +108,7 @@ def sudoku(
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
             bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, config: SolverConfig) -> None:
     """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
-    from ..records import error_record
+    from ..runs.records import error_record
 
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
@@ -132,7 +132,7 @@ def _batch(group: list[Puzzle], device: Any) -> SudokuBatch:
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
     import torch
 
-    from ..records import sudoku_records
+    from ..runs.records import sudoku_records
 
     clues = torch.stack([p.clues for p in group]) if group else torch.zeros(0, 0, dtype=torch.long)
     records = sudoku_records(results, clues, [p.index for p in group], [p.solution for p in group],

@@ -22,15 +22,15 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
-from .atomic import write_atomic
-from .data import PuzzleRow
-from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from ..atomic import write_atomic
+from ..data import PuzzleRow
+from ..executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from ..memory import budget, bytes_per_puzzle
+from ..problems.sudoku import SudokuBatch, validate_puzzle
+from ..solver import Progress, PuzzleResults, SolverConfig
 from .grouped import GroupsInterrupted, solve_grouped
-from .memory import budget, bytes_per_puzzle
 from .outputs import OutputRefused, check_outputs
-from .problems.sudoku import SudokuBatch, validate_puzzle
 from .records import error_record, sudoku_records
-from .solver import Progress, PuzzleResults, SolverConfig
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
 
