@@ -113,12 +113,9 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
           config: SolverConfig) -> tuple[Any, set[int]]:
     """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
     is a one-line error (exit 2), checked before any data is loaded."""
-    from ..runs.batch import OutputError, check_output, prepare_output, record_settings
+    from ..runs.batch import OutputError, output_policy, prepare_output, record_settings
 
-    try:
-        check_output(out, resume, force, [source])  # before loading any data
-    except OutputError as exc:
-        fail(str(exc))
+    opt.check_output_or_exit("out", out, [source], **output_policy(out, resume, force))  # before loading any data
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
     except SourceError as exc:

@@ -56,7 +56,7 @@ def _setup(ctx: typer.Context, defaults: dict, samples: int,
     estimators, seeds, param, threads, out, force, device = (ctx.params[k] for k in (
         "estimators", "seeds", "param", "threads", "out", "force", "device"))
     torch_device = opt.open_device(device)  # cuda without a GPU: one line, exit 2
-    opt.check_output("--out", out, inputs, force, OUTPUT_SUFFIXES)
+    opt.check_output_or_exit("out", out, inputs, force, suffixes=OUTPUT_SUFFIXES)
     seed_list = list(seeds)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
     try:

@@ -83,7 +83,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
-    opt.check_output("--out", json_path, [file], force)
+    opt.check_output_or_exit("out", json_path, [file], force)
     where = opt.command_device(ctx)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"

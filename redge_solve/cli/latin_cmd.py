@@ -49,7 +49,7 @@ def latin(
     from ..runs.instances import latin_instance  # torch: not for --help
 
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
-    opt.check_output("--out", json_path, [file], force)
+    opt.check_output_or_exit("out", json_path, [file], force)
     puzzles = read_problem(file, lambda text, _: parse_latin(text))
     instances = [latin_instance(p, f"square {i + 1} (line {p.line}, {p.side}×{p.side})")
                  for i, p in enumerate(puzzles)]

@@ -53,7 +53,7 @@ def queens(
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")
-    opt.check_output("--out", json_path, [], force)
+    opt.check_output_or_exit("out", json_path, [], force)
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None

@@ -55,7 +55,7 @@ def solve_spec(
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
     config = opt.solver_config(ctx, SPEC_DEFAULTS)
-    opt.check_output("--out", json_path, [spec], force)
+    opt.check_output_or_exit("out", json_path, [spec], force)
     problem = read_problem(spec, lambda text, _: load_spec(text))
     instance = user_instance(problem)
     label = f"{instance.name}: {problem.spec.num_variables} variables × {problem.spec.num_categories} values"

@@ -64,7 +64,7 @@ def sudoku(
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    opt.check_output("--out", json_path, [file], force)  # before spending time on the solve
+    opt.check_output_or_exit("out", json_path, [file], force)  # before spending time on the solve
     where = opt.command_device(ctx)
     name = "<stdin>" if file == "-" else file
     try:
