@@ -16,15 +16,7 @@ from ..report import iter_records, summarize
 from ..settings import DEFAULTS
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    sigterm_as_interrupt,
-)
+from .common import ExitCode, console, err_console, fail, sigterm_as_interrupt
 from .executor_opts import open_executor
 from .progress import time_left_text
 
@@ -106,7 +98,7 @@ def batch(
                       f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
         if summary.total.rows:
             print_report(summary, source=str(out))
-    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+    raise typer.Exit(ExitCode.SOME_UNSOLVED if unsolved else ExitCode.ALL_SOLVED)
 
 
 def _open(source: str, split: str, puzzle_column: str, solution_column: str, out: Path, resume: bool, force: bool,
@@ -122,7 +114,7 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
         fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/] while loading the data; nothing was written")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     try:
         done = prepare_output(out, resume, force, [source])
         warning = record_settings(out, config, resume)
@@ -175,5 +167,5 @@ def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done:
         rows_this_run = getattr(exc, "rows_done", rows_this_run)  # RowsInterrupted also saved the finished rows
         err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     return rows_this_run

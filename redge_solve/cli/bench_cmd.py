@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import options as opt
 from .app import app
-from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments, sigterm_as_interrupt
+from .common import ExitCode, console, err_console, fail, parse_assignments, sigterm_as_interrupt
 
 bench_app = typer.Typer(help="The paper's other experiments: polynomial programming, GMM inference, VAEs.",
                         no_args_is_help=True)
@@ -144,7 +144,7 @@ def _execute(ctx: typer.Context, experiment: str, settings: list[str], specs: li
         raise typer.Exit(1)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 @bench_app.command("poly")

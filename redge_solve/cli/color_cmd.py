@@ -14,17 +14,7 @@ from rich.text import Text
 from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    read_problem,
-    sigterm_as_interrupt,
-    write_json_lines,
-)
+from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
 from .problem_run import run
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
@@ -101,7 +91,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
         shown = " ".join(str(v + 1) for v in clique[:8]) + (" …" if len(clique) > 8 else "")
         err_console.print(f"{graph.name}: {_colours(colors)} cannot work: the graph has a {len(clique)}-clique "
                           f"(vertices {shown})", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_SOME_UNSOLVED)
+        raise typer.Exit(ExitCode.SOME_UNSOLVED)
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
         quiet, "graph", where)
 
@@ -182,5 +172,5 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
     if interrupted:
         err_console.print(f"interrupted: keeping the best colouring found, {_colours(result.best_colors)}",
                           highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_ALL_SOLVED)
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    raise typer.Exit(ExitCode.ALL_SOLVED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+from enum import IntEnum
 from typing import Any, Callable, Hashable, Iterator, NoReturn, TypeVar
 
 import typer
@@ -15,7 +16,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ExitCode(IntEnum):
+    """Every command's exit status: all solved, some unsolved, bad input (one line on stderr), interrupted."""
+
+    ALL_SOLVED = 0
+    SOME_UNSOLVED = 1
+    BAD_INPUT = 2
+    INTERRUPTED = 130
 
 
 def print_error(message: str) -> None:
@@ -30,7 +39,7 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage); ``message`` is
     plain text (a path such as ``runs[1].csv`` is not read as markup)."""
     print_error(message)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 @contextlib.contextmanager

@@ -17,17 +17,7 @@ from rich.console import Console
 from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    group_progress,
-    sigterm_as_interrupt,
-    write_json_lines,
-)
+from .common import ExitCode, console, err_console, fail, group_progress, sigterm_as_interrupt, write_json_lines
 from .progress import stopped_by_budget
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
@@ -98,11 +88,11 @@ def sudoku(
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
     valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
     all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
-    raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
+    raise typer.Exit(ExitCode.ALL_SOLVED if all_solved else ExitCode.SOME_UNSOLVED)
 
 
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
