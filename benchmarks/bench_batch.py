@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from redge_solve.batch import default_chunk_size, run_batch  # noqa: E402
 from redge_solve.data import iter_chunks, open_source  # noqa: E402
 from redge_solve.report import CRITERIA, CRITERION_LABELS, summarize  # noqa: E402
+from redge_solve.runs.batch import default_chunk_size, run_batch  # noqa: E402
 from redge_solve.solver import SolverConfig  # noqa: E402
 
 DEFAULT_DATA = "/work/shared/data/sudoku3m-dev-1000.csv"

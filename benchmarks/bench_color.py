@@ -35,7 +35,6 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from redge_solve.problems.color_search import dsatur, fewest_colors  # noqa: E402
 from redge_solve.problems.coloring import (  # noqa: E402
     COLOR_DEFAULTS,
     Graph,
@@ -45,6 +44,7 @@ from redge_solve.problems.coloring import (  # noqa: E402
     queen_graph,
 )
 from redge_solve.problems.constraints import ConstraintBatch  # noqa: E402
+from redge_solve.runs.color_search import dsatur, fewest_colors  # noqa: E402
 from redge_solve.solver import solve  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "dimacs"

@@ -42,12 +42,12 @@ from .atomic import write_atomic
 from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
-from .grouped import SMALLEST_BUDGET
 from .paired import BOOTSTRAP_SEED, LEVEL, RESAMPLES, PairsReport, pairs_report, resolve_baseline
 from .plots import new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
-from .records import sudoku_records
+from .runs.grouped import SMALLEST_BUDGET
+from .runs.records import sudoku_records
 from .settings import RUN_FIELDS
 from .solver import DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
@@ -563,11 +563,11 @@ class SudokuRecords:
 class InstanceRecords:
     """``RecordMaker`` of named instances (colouring, queens, ...): ``instance_records`` of a window."""
 
-    instances: tuple[Any, ...]  # problems.instances.Instance
+    instances: tuple[Any, ...]  # runs.instances.Instance
     ids: tuple[int, ...]
 
     def __call__(self, results: PuzzleResults, window: slice) -> list[dict[str, Any]]:
-        from .problems.instances import instance_records
+        from .runs.instances import instance_records
 
         return instance_records(results, self.instances[window], self.ids[window])
 
@@ -631,8 +631,8 @@ def load_compare_input(source: str, colors: int | None = None, split: str = "tra
     break a rule) before any run; the problem is built on ``device`` (default: the CPU). Raises
     ``CompareInputError`` (one line) on anything it cannot use."""
     from .data import SourceError, iter_chunks, open_source
-    from .problems.instances import QUEENS_PREFIX, batch, problem_source
     from .problems.textfile import ProblemFileError
+    from .runs.instances import QUEENS_PREFIX, batch, problem_source
 
     if offset < 0:
         raise CompareInputError(f"the offset must be >= 0, got {offset}")

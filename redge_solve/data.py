@@ -92,7 +92,7 @@ def open_source(source: str, split: str = "train", puzzle_column: str = "puzzle"
     missing = [c for c in (puzzle_column, solution_column) if c and c not in dataset.column_names]
     if puzzle_column in missing:
         raise SourceError(f"{source} has no column {puzzle_column!r} (columns: {', '.join(dataset.column_names)}); "
-                          "map yours with --puzzle-column")
+                          "map yours with `puzzle_column`")
     return dataset
 
 

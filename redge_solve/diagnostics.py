@@ -33,7 +33,6 @@ from torch import Tensor
 from .atomic import write_atomic
 from .compare import EstimatorSpec, csv_value
 from .estimators import Estimator, make_estimator
-from .estimators.base import ProblemObjective
 from .optim import Adam
 from .plots import new_figure, png_bytes
 from .solver import Problem
@@ -105,8 +104,8 @@ def gradient_draws(problem: Problem, estimator: Estimator, logits: Tensor, draws
         copy_starts = _instance_starts(instance, copies.num_instances)
         original = starts[instance // count] + torch.arange(instance.shape[0]) - copy_starts[instance]
         theta = logits.detach()[original].requires_grad_(True)
-        objective = ProblemObjective(copies.penalty, copies.var_instance, getattr(copies, "expected_penalty", None))
-        loss = estimator.surrogate(objective, theta, samples, generator).loss
+        loss = estimator.surrogate(copies.penalty, theta, samples, generator, groups=instance,
+                                   expected=getattr(copies, "expected_penalty", None)).loss
         (grad,) = torch.autograd.grad(loss, theta)
         out[done + instance % count, original] = grad
         done += count

@@ -95,21 +95,33 @@ def read_puzzles(path: str, size: int | None = None) -> list[Entry]:
     return parse_bytes(data, size=size)
 
 
-def parse_bytes(data: bytes, size: int | None = None) -> list[Entry]:
-    """Decode (UTF-8, optional BOM) and parse; binary or non-UTF-8 data raises ``FormatError``."""
+def decode_text(data: bytes, expected: str, error: type[ValueError] = FormatError, strict: bool = True) -> str | None:
+    """``data`` as UTF-8 text (an optional BOM dropped). A NUL byte is a binary file: ``error`` (one line, ending
+    "expected ``expected``"). A byte that is not UTF-8 is such an ``error`` too when ``strict``; otherwise the
+    result is None, and the caller decides what the bad bytes spoil."""
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise FormatError(f"binary file (NUL byte at offset {nul}), expected puzzle text")
+        raise error(f"binary file (NUL byte at offset {nul}), expected {expected}")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        text = data.decode("utf-8-sig", errors="replace")  # bad bytes become U+FFFD
-        if all(BAD_BYTE in line for line in text.splitlines() if _strip_comment(line).strip()):
-            raise FormatError(f"not UTF-8 text (bad byte at offset {error.start}), expected puzzle text") from None
-        # a text file with a few bad bytes: only the puzzles they fall in are bad
-        return [BadPuzzle(e.index, e.line, "not UTF-8: a bad byte in this puzzle", e.text)
-                if isinstance(e, BadPuzzle) and BAD_BYTE in e.text else e for e in parse_text(text, size=size)]
-    return parse_text(text, size=size)
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if strict:
+            raise error(f"not UTF-8 text (bad byte at offset {exc.start}), expected {expected}") from None
+        return None
+
+
+def parse_bytes(data: bytes, size: int | None = None) -> list[Entry]:
+    """Decode (UTF-8, optional BOM) and parse; binary data, or data where no puzzle is UTF-8, raises
+    ``FormatError``."""
+    text = decode_text(data, "puzzle text", strict=False)
+    if text is not None:
+        return parse_text(text, size=size)
+    text = data.decode("utf-8-sig", errors="replace")  # bad bytes become U+FFFD
+    if all(BAD_BYTE in line for line in text.splitlines() if _strip_comment(line).strip()):
+        decode_text(data, "puzzle text")  # raises: not UTF-8 text (bad byte at offset ...)
+    # a text file with a few bad bytes: only the puzzles they fall in are bad
+    return [BadPuzzle(e.index, e.line, "not UTF-8: a bad byte in this puzzle", e.text)
+            if isinstance(e, BadPuzzle) and BAD_BYTE in e.text else e for e in parse_text(text, size=size)]
 
 
 def parse_text(text: str, size: int | None = None) -> list[Entry]:

@@ -161,12 +161,12 @@ def resolve_baseline(baseline: str, labels: Sequence[str], estimators: Sequence[
     try:
         name = canonical_name(baseline)
     except ValueError as exc:
-        raise ValueError(f"--baseline {baseline!r}: {exc}") from None
+        raise ValueError(f"`baseline` {baseline!r}: {exc}") from None
     matches = [label for label, est in zip(labels, estimators, strict=True) if est == name]
     if not matches:
-        raise ValueError(f"--baseline {baseline!r} is not among the compared estimators ({', '.join(labels)})")
+        raise ValueError(f"`baseline` {baseline!r} is not among the compared estimators ({', '.join(labels)})")
     if len(matches) > 1:
-        raise ValueError(f"--baseline {baseline!r} matches {len(matches)} rows; name one of: {', '.join(matches)}")
+        raise ValueError(f"`baseline` {baseline!r} matches {len(matches)} rows; name one of: {', '.join(matches)}")
     return matches[0]
 
 

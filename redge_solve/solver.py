@@ -20,7 +20,7 @@ from typing import Callable, Protocol
 import torch
 from torch import Tensor
 
-from .estimators import ProblemObjective, Surrogate
+from .estimators import Expectation, Objective, Surrogate
 from .estimators.noise import KeyedNoise, key_tensor, normal, one_hot_argmax
 from .memory import puzzles_per_batch
 from .optim import Adam
@@ -250,22 +250,22 @@ class _Batch:
             terms = self.problem.terms(mode, one_hot=True)[0] if mode_terms is None else mode_terms
             self.weights.add_(terms, alpha=self.config.weight_step)
 
-    def objective(self) -> ProblemObjective:
-        """The penalty of the rows in the batch, with what estimators need beyond its values. With breakout
-        weights the objective is the weighted penalty, and each call also keeps the unweighted one of its samples
-        (``unweighted``)."""
+    def objective(self) -> tuple[Objective, Expectation]:
+        """The penalty of the rows in the batch and its closed-form expectation (the ``exact`` estimator's); the
+        instance of each variable is ``problem.var_instance``. With breakout weights both are weighted, and each
+        call of the penalty also keeps the unweighted one of its samples (``unweighted``)."""
         problem = self.problem
-        expected = problem.expected_penalty  # the closed-form E[f] (the `exact` estimator's)
+        expected = problem.expected_penalty
         self._unweighted = None
         if self.weights is None:
-            return ProblemObjective(problem.penalty, problem.var_instance, expected)
+            return problem.penalty, expected
         weights = self.weights
 
         def weighted(x: Tensor) -> Tensor:
             value, self._unweighted = problem.penalties(x, weights)
             return value
 
-        return ProblemObjective(weighted, problem.var_instance, lambda probs: expected(probs, weights))
+        return weighted, lambda probs: expected(probs, weights)
 
     def unweighted(self, out: Surrogate) -> Tensor:
         """``f`` of the step's samples without the breakout weights ``(S, A * R)``: what judges them. Every
@@ -419,7 +419,9 @@ def _solve_batch(
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             batch.grow(restarts_at(config, step))
             batch.reset()
-        out = estimator.surrogate(batch.objective(), batch.logits, config.samples, batch.noise)
+        f, expected = batch.objective()
+        out = estimator.surrogate(f, batch.logits, config.samples, batch.noise,
+                                  groups=batch.problem.var_instance, expected=expected)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
         batch.bound_logits()

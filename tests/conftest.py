@@ -99,7 +99,7 @@ main()
 
 def start_signalled(args: Iterable[Any], hook: str, calls: int, sig: int, **env: str) -> subprocess.Popen:
     """``python -m redge_solve ARGS`` in a subprocess that sends itself ``sig`` right after its ``calls``-th call
-    of ``hook`` (``"module:attribute"``, e.g. ``"redge_solve.batch:append_records"`` once per chunk written,
+    of ``hook`` (``"module:attribute"``, e.g. ``"redge_solve.runs.batch:append_records"`` once per chunk written,
     ``"redge_solve.optim:Adam.step"`` once per solver step): the signal arrives at a known
     point of the run, as a Ctrl-C or ``kill`` would, with no clock involved. stdout/stderr are text pipes.
 

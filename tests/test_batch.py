@@ -11,9 +11,9 @@ import pytest
 from conftest import puzzles_4, read_jsonl, run_cli, run_subprocess, start_signalled, without_timing
 from typer.testing import CliRunner
 
-from redge_solve.batch import OutputError, read_done, run_batch
 from redge_solve.cli import app
 from redge_solve.data import iter_chunks, open_source
+from redge_solve.runs.batch import OutputError, read_done, run_batch
 from redge_solve.solver import SolverConfig
 
 FAST = ["--steps", "60", "--samples", "2", "--restarts", "2", "--lr", "0.2"]
@@ -118,7 +118,7 @@ def test_read_done_repairs_a_cut_last_line(tmp_path):
 def _start_and_stop(args, chunks: int, sig: int) -> subprocess.Popen:
     """Run ``batch ARGS`` in a subprocess that sends itself ``sig`` right after appending its ``chunks``-th chunk
     to the output (a chunk of rows already done counts, as an empty append), and wait for it to end."""
-    process = start_signalled(args, "redge_solve.batch:append_records", chunks, sig)
+    process = start_signalled(args, "redge_solve.runs.batch:append_records", chunks, sig)
     process.wait()
     return process
 

@@ -97,3 +97,13 @@ def test_bad_arguments_exit_2():
     assert invoke("latin", str(PUZZLES / "nope.txt")).exit_code == 2
     assert invoke("queens", "8", "-e", "nope").exit_code == 2
     assert invoke("compare", "queens:x", "-e", "st").exit_code == 2
+
+
+@pytest.mark.parametrize("command, text, message", [
+    ("latin", "abc\n", "<stdin>: line 1: 3 cells is not a square"),
+    ("color", "", "<stdin>: empty file"),
+    ("solve", "{", "<stdin>: not valid JSON"),
+])
+def test_a_bad_problem_on_stdin_is_named_and_exits_2(command, text, message):
+    result = invoke(command, "-", stdin=text)
+    assert result.exit_code == 2 and message in result.output

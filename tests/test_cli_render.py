@@ -160,9 +160,9 @@ def test_batch_budget_bounds_the_whole_run_and_is_not_a_resume_setting(monkeypat
     moves on by 3 s; budget 5 s: the second chunk gets 2 s, the third none)."""
     from types import SimpleNamespace
 
-    from redge_solve import batch
-    from redge_solve.batch import run_batch, solver_settings
     from redge_solve.data import PuzzleRow
+    from redge_solve.runs import batch
+    from redge_solve.runs.batch import run_batch, solver_settings
     from redge_solve.solver import SolverConfig
 
     clock, calls = [100.0], []
@@ -197,3 +197,20 @@ def test_bench_table_reads_at_80_columns():
         cells = line.split()
         assert len(cells) == 6 and all(re.fullmatch(r"\d+\.\d+±\d+\.\d+", c) for c in cells[2:5]), line
     assert "redge-max(t_1=0.8)" in result.output and "…" not in result.output
+
+
+def test_sudoku_and_latin_grids_style_cells_alike():
+    """One rule for both grids (``render.cell_style``): a conflicting clue red, a conflicting filled cell bold red,
+    else a clue dim and a filled cell bold (green when solved)."""
+    import torch
+
+    from redge_solve.cli.latin_cmd import render_square
+    from redge_solve.cli.render import cell_style
+
+    assert [cell_style(True, True, False), cell_style(True, False, False), cell_style(False, True, True),
+            cell_style(False, False, True), cell_style(False, False, False)] == \
+        ["red", "bold red", "dim", "bold green", "bold"]
+    square = render_square(torch.tensor([1, 0, 0, 0]), "1121", solved=False)  # rows "11", "21": column 2 "11"
+    assert [span.style for span in square.spans] == ["red", "bold red", "bold", "bold red"]
+    square = render_square(torch.tensor([1, 0, 0, 0]), "1221", solved=True)
+    assert [span.style for span in square.spans] == ["dim", "bold green", "bold green", "bold green"]

@@ -119,7 +119,7 @@ def test_missing_file_exit_2_in_a_subprocess():
 
 
 def test_interrupt_exits_130(tmp_path, monkeypatch):
-    from redge_solve import grouped
+    from redge_solve.runs import grouped
 
     def boom(*args, **kwargs):
         raise KeyboardInterrupt

@@ -122,8 +122,8 @@ def test_problems_are_built_on_the_device_asked_for():
     """Every tensor of a constraint batch moves (the meta device: no memory, but a device of its own), and
     restarts and sub-batches stay there; a Sudoku batch follows its ``device`` argument."""
     from redge_solve.problems.constraints import ConstraintBatch
-    from redge_solve.problems.instances import batch, queens_instance
     from redge_solve.problems.sudoku import SudokuBatch
+    from redge_solve.runs.instances import batch, queens_instance
 
     meta = ConstraintBatch.from_specs([queens_instance(5).spec] * 2, device="meta")
     tensors = {name: value for name, value in vars(meta).items() if isinstance(value, torch.Tensor)}
@@ -148,8 +148,8 @@ def test_device_cpu_gives_the_results_of_the_default_here(tmp_path):
 
 
 def test_memory_budget_is_one_policy_for_solver_and_chunks(monkeypatch):
-    from redge_solve.batch import MAX_CHUNK, MIN_CHUNK, default_chunk_size
     from redge_solve.memory import BUDGET_ENV, available_memory, budget, bytes_per_puzzle, device_memory
+    from redge_solve.runs.batch import MAX_CHUNK, MIN_CHUNK, default_chunk_size
     from redge_solve.settings import DEFAULTS
 
     assert device_memory("cpu") == device_memory(None) == pytest.approx(available_memory(), rel=0.2)
@@ -225,6 +225,8 @@ def test_library_fields_become_options_in_one_place():
     assert as_flags("max_seconds must be a finite number > 0") == "--max-seconds must be a finite number > 0"
     assert as_flags("`address` and `num_workers` need `executor` ray") == \
         "--address and --num-workers need --executor ray"
+    assert as_flags("map yours with `puzzle_column`") == "map yours with --puzzle-column"
+    assert as_flags("`baseline` 'x' is not among") == "--baseline 'x' is not among"
     assert as_flags("see `redge-solve estimators`; `unknown` stays") == "see `redge-solve estimators`; `unknown` stays"
     result = invoke("sudoku", str(PUZZLES / "easy.txt"), "-e", "reinforce", "--samples", "1")
     assert result.exit_code == 2 and "set --samples to 2 (or more)" in result.output

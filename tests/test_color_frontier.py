@@ -9,8 +9,8 @@ from dataclasses import replace
 from test_cli_problems import invoke
 
 from redge_solve.cli import color_cmd
-from redge_solve.problems.color_search import clique_bound, fewest_colors
 from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, myciel
+from redge_solve.runs.color_search import clique_bound, fewest_colors
 
 K4_AND_A_TAIL = "p edge 5 7\ne 1 2\ne 1 3\ne 1 4\ne 2 3\ne 2 4\ne 3 4\ne 4 5\n"
 

@@ -18,12 +18,6 @@ from hypothesis import strategies as st
 from test_cli_problems import invoke
 
 from redge_solve import solver
-from redge_solve.problems.color_search import (
-    SearchInterrupted,
-    compact,
-    dsatur,
-    fewest_colors,
-)
 from redge_solve.problems.coloring import (
     COLOR_DEFAULTS,
     Graph,
@@ -38,6 +32,12 @@ from redge_solve.problems.coloring import (
     verify_coloring,
 )
 from redge_solve.problems.constraints import ConstraintBatch, ConstraintSpec
+from redge_solve.runs.color_search import (
+    SearchInterrupted,
+    compact,
+    dsatur,
+    fewest_colors,
+)
 from redge_solve.solver import CONSTRAINT_DEFAULTS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -257,7 +257,7 @@ def test_an_attempt_out_of_time_says_so_and_ends_the_search():
 
 
 def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tmp_path, monkeypatch):
-    from redge_solve.problems import color_search  # the command imports it from here when it runs
+    from redge_solve.runs import color_search  # the command imports it from here when it runs
 
     real = color_search.fewest_colors
 

@@ -62,7 +62,7 @@ def test_build_config_validates_the_combination_whole():
 @pytest.fixture
 def captured(monkeypatch):
     """The ``SolverConfig`` that ``sudoku`` and ``batch`` hand to the solver (which then stops the run)."""
-    from redge_solve import grouped
+    from redge_solve.runs import grouped
 
     configs: list[SolverConfig] = []
 

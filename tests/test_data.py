@@ -59,7 +59,7 @@ def test_jsonl_offset_limit_and_no_solution_column(tmp_path):
     [
         ("missing.csv", None, "no such file"),
         ("p.txt", "puzzle\n1\n", "unknown file type"),
-        ("p.csv", "quiz\n1\n", "no column 'puzzle'"),
+        ("p.csv", "quiz\n1\n", "no column 'puzzle'.*map yours with `puzzle_column`"),  # the field; the CLI maps it
     ],
 )
 def test_bad_sources_raise_one_line(tmp_path, name, content, message):

@@ -50,7 +50,7 @@ class Relaxed(Estimator):
 
     name: ClassVar[str] = "relaxed"
 
-    def surrogate(self, f, logits, num_samples=1, generator=None):
+    def surrogate(self, f, logits, num_samples=1, generator=None, *, groups=None, expected=None):
         values = f(logits.softmax(-1).unsqueeze(0))
         return Surrogate(values.sum(), values.detach(), logits.detach())
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from redge_solve.estimators import GENERAL_ESTIMATORS, ProblemObjective, make_estimator
+from redge_solve.estimators import GENERAL_ESTIMATORS, make_estimator
 from redge_solve.estimators._noise import KeyedNoise, key_tensor
 from redge_solve.memory import bytes_per_puzzle
 from redge_solve.problems.sudoku import SudokuBatch
@@ -33,7 +33,7 @@ def kept_for_backward(name: str, **params) -> tuple[int, int]:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(keep, lambda tensor: tensor):
-        est.surrogate(ProblemObjective(problem.penalty, problem.var_instance), logits, SAMPLES, noise)
+        est.surrogate(problem.penalty, logits, SAMPLES, noise, groups=problem.var_instance)
     estimate = PUZZLES * bytes_per_puzzle(81, 9, restarts=1, samples=SAMPLES, calls=est.denoiser_calls)
     return sum(storages.values()), estimate
 

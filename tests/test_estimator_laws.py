@@ -7,8 +7,8 @@ S per-sample gradients), in two ways:
   gradient over an ``(R, L, K)`` leaf;
 * **through the solver's keyed noise** at S = 1, 2, 4 (the paper's protocol, Sudoku's and colouring's defaults,
   the other problems' defaults, read from the settings): float32 logits with one row per variable, each row's
-  ``KeyedNoise`` stream keyed by ``solver.instance_keys`` (seed, puzzle, restart, position), f a
-  ``ProblemObjective``, the replicates from distinct keys (puzzles × 2 restarts) and 3 steps of the streams.
+  ``KeyedNoise`` stream keyed by ``solver.instance_keys`` (seed, puzzle, restart, position), f a problem's
+  penalty with ``groups=``, the replicates from distinct keys (puzzles × 2 restarts) and 3 steps of the streams.
 
 The target is exact where it is known by enumeration:
 
@@ -44,7 +44,7 @@ from conftest import (
     z_threshold,
 )
 
-from redge_solve.estimators import GENERAL_ESTIMATORS, ProblemObjective, make_estimator
+from redge_solve.estimators import GENERAL_ESTIMATORS, make_estimator
 from redge_solve.estimators._diffusion import ddim_calls, ddim_to_last, schedule
 from redge_solve.estimators._noise import KeyedNoise
 from redge_solve.problem_defaults import COLOR_DEFAULTS
@@ -184,7 +184,7 @@ def keyed_rows(puzzles: int, n_vars: int, seed: int) -> tuple[KeyedNoise, torch.
 
 def keyed_replicates(name: str, f, logits: torch.Tensor, num_samples: int, seed: int = 0, **params) -> torch.Tensor:
     """``(R, L, K)``: R ≈ DRAWS / S S-sample surrogate gradients drawn as the solver draws them: float32 logits, one
-    row per variable, the rows' ``KeyedNoise`` from ``instance_keys``, f a ``ProblemObjective`` (S, F, K) -> (S, I),
+    row per variable, the rows' ``KeyedNoise`` from ``instance_keys``, f a penalty (S, F, K) -> (S, I) with ``groups=``,
     at steps 1, 2, 3 of the streams (the replicates are the instances × the steps)."""
     n_vars = logits.shape[0]
     puzzles = DRAWS // (num_samples * KEYED_STEPS * KEYED_RESTARTS)
@@ -194,11 +194,12 @@ def keyed_replicates(name: str, f, logits: torch.Tensor, num_samples: int, seed:
     def penalty(x: torch.Tensor) -> torch.Tensor:
         return f(x.double().view(num_samples * instances, n_vars, K)).view(num_samples, instances).to(x.dtype)
 
-    objective, est, grads = ProblemObjective(penalty, var_instance), make_estimator(name, **params), []
+    est, grads = make_estimator(name, **params), []
     for _ in range(KEYED_STEPS):
         noise.next_step()  # as the solver: a new step, then the estimator's draws
         theta = logits.float().repeat(instances, 1).requires_grad_()
-        (grad,) = torch.autograd.grad(est.surrogate(objective, theta, num_samples, noise).loss, theta)
+        (grad,) = torch.autograd.grad(est.surrogate(penalty, theta, num_samples, noise, groups=var_instance).loss,
+                                       theta)
         grads.append(grad.double().view(instances, n_vars, K))
     return torch.cat(grads)
 
@@ -430,18 +431,17 @@ def test_surrogate_sample_counts_default_to_the_fewest_each_estimator_needs():
 
 
 def test_reinforce_on_a_problem_penalty_sums_log_probabilities_per_instance():
-    # f = a problem's penalty (a ProblemObjective) maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i
+    # f = a problem's penalty (with groups=) maps flat variables (S, F, K) to (S, I): log π(X_s) of puzzle i
     # is the sum over its own free cells, and each cell's gradient is its puzzle's (f − baseline) times its score
     from conftest import grids_4
 
-    from redge_solve.estimators.base import ProblemObjective
     from redge_solve.problems.sudoku import SudokuBatch
 
     batch = SudokuBatch.from_grids(grids_4(3, blanks=6), dtype=DT)
     logits = torch.randn(batch.num_variables, 4, dtype=DT, generator=torch.Generator().manual_seed(21))
     theta = logits.clone().requires_grad_()
-    objective = ProblemObjective(batch.penalty, batch.var_instance)
-    out = make_estimator("reinforce").surrogate(objective, theta, 4, torch.Generator().manual_seed(22))
+    out = make_estimator("reinforce").surrogate(batch.penalty, theta, 4, torch.Generator().manual_seed(22),
+                                                groups=batch.var_instance)
     out.loss.backward()
     v = out.values  # (S, I)
     baseline = (v.sum(0, keepdim=True) - v) / 3

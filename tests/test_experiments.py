@@ -254,3 +254,76 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# ---- device -------------------------------------------------------------------------------------------------------
+
+META = torch.device("meta")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """Runs on the meta device (shapes, no data): the host reads of a loss (``float``, ``.item()``) give 1.0 and
+    record the device read from, so a run goes to its end and a test sees where its values were computed."""
+    devices: list[torch.device] = []
+    to_float, item = torch.Tensor.__float__, torch.Tensor.item
+
+    def read(real):
+        def patched(self):
+            devices.append(self.device)
+            return 1.0 if self.device.type == "meta" else real(self)
+        return patched
+
+    monkeypatch.setattr(torch.Tensor, "__float__", read(to_float))
+    monkeypatch.setattr(torch.Tensor, "item", read(item))
+    return devices
+
+
+@pytest.mark.parametrize("name", ["st", "gumbel", "redge-cov", "reinforce"])
+def test_experiments_compute_on_the_device_they_are_given(name, host_reads, monkeypatch):
+    """Every loss each experiment reads was computed on the device passed (meta stands in for CUDA: a tensor left
+    on the CPU beside it is a device-mismatch error, as it would be on a GPU)."""
+    (spec,) = build_specs([name], {}, {})
+    poly.run_poly(2.0, spec, 0, poly.PolyConfig(length=4, samples=3, steps=2), device=META)
+
+    monkeypatch.setattr(gmm, "clustering_accuracy", lambda predicted, true, k: float(predicted.device == META))
+    run = gmm.run_gmm(spec, 0, gmm.GMMConfig(components=3, observations=10, samples=2, steps=2), device=META)
+    assert run.final["accuracy"] == 1.0
+
+    def held_out(model, images):
+        assert images.device == META and {p.device for p in model.parameters()} == {META}
+        return 0.0
+
+    monkeypatch.setattr(vae, "test_nelbo", held_out)
+    images = vae.Images(torch.rand(30, 16).round(), torch.rand(10, 16).round(), (4, 4))
+    vae.run_vae(spec, 0, vae.VAEConfig(latents=2, categories=3, batch_size=8, samples=2, steps=2, eval_every=1),
+                images, device=META)
+    # the losses read: poly 2 per step (sample loss, exact gap), gmm 2 (loss, exact NELBO), vae 1; Adam reads its
+    # step counts, which stay on the CPU
+    assert host_reads.count(META) == 2 * 2 + 2 * 2 + 2
+
+
+@pytest.mark.parametrize("args", [
+    ["poly", "--steps", "5", "--length", "6", "--samples", "8", "--seeds", "1", "--powers", "2", "-e", "st,redge"],
+    ["gmm", "--steps", "5", "--components", "3", "--observations", "20", "--seeds", "1", "-e", "gumbel"],
+    ["vae", "--data", "digits", "--kinds", "bernoulli", "--bits", "4", "--steps", "3", "--eval-every", "2",
+     "--seeds", "1", "-e", "redge-cov"],
+], ids=lambda a: a[0])
+def test_cli_device_cpu_gives_the_results_of_the_default(args, tmp_path):
+    """``--device cpu`` and no ``--device`` (auto: the CPU here) write the same JSON, times aside."""
+    if torch.cuda.is_available():
+        pytest.skip("auto is CUDA here")
+    records = []
+    for extra in ([], ["--device", "cpu"]):
+        out = tmp_path / f"run{len(records)}"
+        result = runner.invoke(app, ["bench", *args, "-q", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        data = json.loads(out.with_suffix(".json").read_text())
+        records.append(json.dumps(data, sort_keys=True, default=str))
+    strip = [json.loads(r) for r in records]
+    for data in strip:
+        for run in data["runs"]:
+            run.pop("seconds", None)
+        for row in data["summary"]:
+            row.pop("seconds", None)
+    assert strip[0] == strip[1]

@@ -8,10 +8,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from redge_solve import grouped
 from redge_solve.cli import app
-from redge_solve.grouped import GroupsInterrupted
-from redge_solve.problems.instances import batch, instance_records, queens_instance, solve_instances
+from redge_solve.runs import grouped
+from redge_solve.runs.grouped import GroupsInterrupted
+from redge_solve.runs.instances import batch, instance_records, queens_instance, solve_instances
 from redge_solve.solver import SolverConfig
 
 FAST = SolverConfig(steps=150, samples=2, restarts=2, lr=0.2, init_std=1.0, weight_step=0.0)  # generic: no weights
@@ -74,8 +74,8 @@ def test_sudoku_interrupted_in_the_second_size_keeps_the_first(monkeypatch, tmp_
 
 
 def test_batch_keeps_the_error_rows_and_finished_groups_of_the_chunk_in_flight(monkeypatch, tmp_path):
-    from redge_solve.batch import RowsInterrupted, solve_rows
     from redge_solve.data import PuzzleRow
+    from redge_solve.runs.batch import RowsInterrupted, solve_rows
 
     _interrupt_on_call(monkeypatch, 2)
     rows = [PuzzleRow(0, "0" * 81, None, {}), PuzzleRow(1, "...3..2.3..1..32", None, {}),

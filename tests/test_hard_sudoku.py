@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redge_solve import solver
-from redge_solve.estimators import GENERAL_ESTIMATORS, ProblemObjective, make_estimator
+from redge_solve.estimators import GENERAL_ESTIMATORS, make_estimator
 from redge_solve.estimators._noise import KeyedNoise, key_tensor
 from redge_solve.problems.sudoku import SudokuBatch, candidates_of, deduce, grid_from_string, verify_grid
 from redge_solve.solver import PAPER_PROTOCOL, SolverConfig, paper_protocol, restarts_at, solve
@@ -105,8 +105,8 @@ def test_exact_estimator_gradient_is_the_gradient_of_the_enumerated_expectation(
     batch = _tiny_batch()
     gen = torch.Generator().manual_seed(1)
     logits = (2 * torch.randn(batch.num_variables, 4, generator=gen, dtype=torch.float64)).requires_grad_(True)
-    objective = ProblemObjective(batch.penalty, batch.var_instance, batch.expected_penalty)
-    out = make_estimator("exact").surrogate(objective, logits, 3, gen)
+    out = make_estimator("exact").surrogate(batch.penalty, logits, 3, gen, groups=batch.var_instance,
+                                            expected=batch.expected_penalty)
     (ours,) = torch.autograd.grad(out.loss, logits)
     (exact,) = torch.autograd.grad(_enumerated_expectation(batch, logits.softmax(-1)).sum(), logits)
     torch.testing.assert_close(ours, exact, rtol=1e-10, atol=1e-12)
@@ -125,8 +125,8 @@ def test_every_estimator_leaves_excluded_digits_alone(name):
     logits = logits.masked_fill(~allowed, solver.EXCLUDED_LOGIT).requires_grad_(True)
     noise = KeyedNoise(key_tensor(0, torch.arange(batch.num_variables)))
     noise.next_step()
-    objective = ProblemObjective(batch.penalty, batch.var_instance, batch.expected_penalty)
-    out = make_estimator(name).surrogate(objective, logits, 4, noise)
+    out = make_estimator(name).surrogate(batch.penalty, logits, 4, noise, groups=batch.var_instance,
+                                         expected=batch.expected_penalty)
     (grad,) = torch.autograd.grad(out.loss, logits)
     assert not out.samples[:, ~allowed].any()
     assert torch.all(grad[~allowed] == 0)

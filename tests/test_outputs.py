@@ -1,4 +1,4 @@
-"""The output-path policy (``redge_solve.outputs``): no command overwrites one of its inputs (by the same name,
+"""The output-path policy (``redge_solve.runs.outputs``): no command overwrites one of its inputs (by the same name,
 through a prefix, a symbolic link or ``..``), an existing file without ``--force``, or writes into a missing or
 unwritable folder; every refusal is one line, exit 2, before any work, and leaves the file byte for byte as it was."""
 
@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from redge_solve.cli import app
-from redge_solve.outputs import OutputRefused, check_outputs, prefixed
+from redge_solve.runs.outputs import OutputRefused, check_output, prefixed
 
 ROOT = Path(__file__).resolve().parent.parent
 PUZZLES = ROOT / "puzzles"
@@ -207,26 +207,38 @@ def test_batch_resume_appends_to_its_own_file_but_never_to_the_input(tmp_path):
 # ---- the library function -------------------------------------------------------------------------------------------
 
 
-def test_check_outputs_names_the_derived_file_and_the_input(tmp_path):
+def test_check_output_names_the_field_the_derived_file_and_the_input(tmp_path):
     source = tmp_path / "puzzles.csv"
     source.write_text("x\n")
     prefix = tmp_path / "puzzles"
     with pytest.raises(OutputRefused) as error:
-        check_outputs("--out", prefix, prefixed(prefix, (".csv", ".json")), [source], force=True)
-    assert str(error.value) == (f"--out {prefix} would write {source}, which is the input file {source}; "
+        check_output("out", prefix, [source], force=True, suffixes=(".csv", ".json"))
+    assert str(error.value) == (f"`out` {prefix} would write {source}, which is the input file {source}; "
                                 "choose another output")
 
 
-def test_check_outputs_sees_a_hard_link_and_skips_stdout_and_remote_sources(tmp_path):
+def test_check_output_lets_a_sidecar_exist_but_never_be_an_input(tmp_path):
+    out, meta = tmp_path / "runs.jsonl", tmp_path / "runs.jsonl.meta.json"
+    meta.write_text("{}")
+    assert check_output("out", out, sidecars=[meta]) == [out]  # an existing sidecar is kept up to date
+    out.write_text("{}\n")
+    with pytest.raises(OutputRefused, match="already exists; resume it"):
+        check_output("out", out, sidecars=[meta], hint="resume it")
+    assert check_output("out", out, sidecars=[meta], existing_ok=True) == [out]
+    with pytest.raises(OutputRefused, match=f"would write {meta}, which is the input file"):
+        check_output("out", out, [meta], existing_ok=True, sidecars=[meta])
+
+
+def test_check_output_sees_a_hard_link_and_skips_stdout_and_remote_sources(tmp_path):
     source = tmp_path / "a.txt"
     source.write_text("x\n")
     os.link(source, tmp_path / "b.txt")
     with pytest.raises(OutputRefused, match="the same file"):
-        check_outputs("--out", tmp_path / "b.txt", inputs=[source], force=True)
-    assert check_outputs("--out", "-", inputs=["-"]) == []
-    assert check_outputs("--out", None) == []
+        check_output("out", tmp_path / "b.txt", [source], force=True)
+    assert check_output("out", "-", ["-"]) == []
+    assert check_output("out", None) == []
     new = tmp_path / "new.jsonl"
-    assert check_outputs("--out", new, inputs=["hf:owner/name", None, "-"]) == [new]
+    assert check_output("out", new, ["hf:owner/name", None, "-"]) == [new]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".probe")]  # the write probe leaves nothing
 
 

@@ -237,7 +237,7 @@ def test_resolve_baseline():
     assert resolve_baseline("gumbel(tau=1.0)", labels, names) == "gumbel(tau=1.0)"
     with pytest.raises(ValueError, match="matches 2 rows"):
         resolve_baseline("gumbel", labels, names)
-    with pytest.raises(ValueError, match="not among the compared"):
+    with pytest.raises(ValueError, match="^`baseline` 'reinmax' is not among the compared"):  # a field, not a flag
         resolve_baseline("reinmax", labels, names)
     with pytest.raises(ValueError, match="unknown estimator"):
         resolve_baseline("bogus", labels, names)
@@ -283,6 +283,6 @@ def test_cli_pairs_end_to_end(four, tmp_path):
 
 def test_cli_pairs_bad_input_fails_before_loading():
     result = run_cli("compare", "missing.csv", "-e", "st,redge", "--baseline", "gumbel")
-    assert result.exit_code == 2 and "not among the compared estimators" in result.output
+    assert result.exit_code == 2 and "--baseline 'gumbel' is not among the compared estimators" in result.output
     result = run_cli("compare", "missing.csv", "-e", "st", "--pairs")
     assert result.exit_code == 2 and "at least two compared rows" in result.output

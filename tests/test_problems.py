@@ -26,11 +26,11 @@ from redge_solve.problems.coloring import (
     verify_coloring,
 )
 from redge_solve.problems.constraints import ConstraintBatch, ConstraintSpec
-from redge_solve.problems.instances import batch, coloring_instance, instance_records, latin_instance, queens_instance
 from redge_solve.problems.latin import LatinPuzzle, latin_spec, parse_latin, verify_latin
 from redge_solve.problems.queens import queens_spec, verify_queens
 from redge_solve.problems.sudoku import SudokuBatch, sudoku_constraints
 from redge_solve.problems.textfile import ProblemFileError
+from redge_solve.runs.instances import batch, coloring_instance, instance_records, latin_instance, queens_instance
 from redge_solve.solver import SolverConfig, solve
 
 

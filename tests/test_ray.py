@@ -15,7 +15,6 @@ import torch
 from conftest import ROOT, read_jsonl, run_cli, start_signalled, without_timing
 
 from redge_solve import threads
-from redge_solve.batch import read_done
 from redge_solve.compare import EstimatorSpec, compare, sudoku_input
 from redge_solve.executors import (
     FAIL_LOG_ENV,
@@ -27,6 +26,7 @@ from redge_solve.executors import (
     one_line,
 )
 from redge_solve.problems.sudoku import grid_from_string
+from redge_solve.runs.batch import read_done
 from redge_solve.threads import task_env
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
@@ -96,16 +96,16 @@ def test_workers_run_the_drivers_code_on_one_thread_or_the_explicit_count(ray_cl
     def seen(_):
         import os
 
-        import redge_solve.batch
+        import redge_solve.runs.batch
 
-        return (Path(redge_solve.batch.__file__).read_text(), torch.get_num_threads(),
+        return (Path(redge_solve.runs.batch.__file__).read_text(), torch.get_num_threads(),
                 {key: os.environ.get(key) for key in task_env()})
 
     monkeypatch.setattr(threads, "_explicit", None)  # as after `apply()` chose by itself
     (_, (source, count, env)), = RayExecutor(num_workers=2).imap(seen, [0])
-    import redge_solve.batch
+    import redge_solve.runs.batch
 
-    assert source == Path(redge_solve.batch.__file__).read_text()
+    assert source == Path(redge_solve.runs.batch.__file__).read_text()
     assert count == 1  # a task reserves one CPU
     assert env == task_env()  # the workers' OpenMP waits as the driver's
     monkeypatch.setattr(threads, "_explicit", 3)  # as after `--threads 3` or OMP_NUM_THREADS=3
@@ -206,7 +206,7 @@ def test_a_killed_ray_run_resumes_with_either_executor_to_one_line_per_row(ray_c
     on_ray = ["--executor", "ray", "--num-workers", "2"]
 
     # a real process on the module's Ray (joined with --address), killed right after its third row is written
-    process = start_signalled([*args, *on_ray, "--address", ray_cluster], "redge_solve.batch:append_records", 3,
+    process = start_signalled([*args, *on_ray, "--address", ray_cluster], "redge_solve.runs.batch:append_records", 3,
                               signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL
     killed = read_done(out, repair=False)

@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from redge_solve.batch import settings_path
 from redge_solve.cli import app
 from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
 from redge_solve.problems.sudoku import SudokuBatch
-from redge_solve.records import sudoku_records
+from redge_solve.runs.batch import settings_path
+from redge_solve.runs.records import sudoku_records
 from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
 
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]

@@ -9,7 +9,7 @@ import torch
 from conftest import BASE_4, grids_4
 
 from redge_solve.problems.sudoku import SudokuBatch, grid_violations, verify_grid
-from redge_solve.records import sudoku_records
+from redge_solve.runs.records import sudoku_records
 from redge_solve.solver import SolverConfig, solve
 
 SOLUTION = torch.tensor(BASE_4)

@@ -7,7 +7,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redge_solve.batch import parse_row
 from redge_solve.cli.render import conflicting_cells
 from redge_solve.data import PuzzleRow
 from redge_solve.formats import BadPuzzle, parse_text
@@ -19,6 +18,7 @@ from redge_solve.problems.sudoku import (
     units_of_cells,
     validate_puzzle,
 )
+from redge_solve.runs.batch import parse_row
 
 
 @st.composite

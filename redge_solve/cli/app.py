@@ -24,10 +24,10 @@ class OneLineErrors(TyperGroup):
         try:  # not standalone: typer.Exit comes back as its code, a usage error as the exception
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         except CLICK_ERROR as error:
-            from .common import EXIT_BAD_INPUT, print_error
+            from .common import ExitCode, print_error
 
             print_error(usage_message(error))
-            sys.exit(getattr(error, "exit_code", 0) or EXIT_BAD_INPUT)
+            sys.exit(getattr(error, "exit_code", 0) or ExitCode.BAD_INPUT)
         except typer.Abort:
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)

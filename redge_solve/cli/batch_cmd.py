@@ -16,15 +16,7 @@ from ..report import iter_records, summarize
 from ..settings import DEFAULTS
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    sigterm_as_interrupt,
-)
+from .common import ExitCode, console, err_console, fail, sigterm_as_interrupt
 from .executor_opts import open_executor
 from .progress import time_left_text
 
@@ -67,8 +59,8 @@ def batch(
     """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
     With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
     started are left for --resume."""
-    from ..batch import default_chunk_size  # torch: imported when the command runs, not for its --help
     from ..executors import task_size
+    from ..runs.batch import default_chunk_size  # torch: imported when the command runs, not for its --help
 
     if resume and force:
         fail("--resume and --force exclude each other")
@@ -106,26 +98,23 @@ def batch(
                       f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
         if summary.total.rows:
             print_report(summary, source=str(out))
-    raise typer.Exit(EXIT_SOME_UNSOLVED if unsolved else EXIT_ALL_SOLVED)
+    raise typer.Exit(ExitCode.SOME_UNSOLVED if unsolved else ExitCode.ALL_SOLVED)
 
 
 def _open(source: str, split: str, puzzle_column: str, solution_column: str, out: Path, resume: bool, force: bool,
           config: SolverConfig) -> tuple[Any, set[int]]:
     """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
     is a one-line error (exit 2), checked before any data is loaded."""
-    from ..batch import OutputError, check_output, prepare_output, record_settings
+    from ..runs.batch import OutputError, output_policy, prepare_output, record_settings
 
-    try:
-        check_output(out, resume, force, [source])  # before loading any data
-    except OutputError as exc:
-        fail(str(exc))
+    opt.check_output_or_exit("out", out, [source], **output_policy(out, resume, force))  # before loading any data
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
     except SourceError as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/] while loading the data; nothing was written")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     try:
         done = prepare_output(out, resume, force, [source])
         warning = record_settings(out, config, resume)
@@ -142,7 +131,7 @@ def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done:
                   device: Any, total: int, already: int, quiet: bool) -> int:
     """``run_batch`` with a bar of rows and one of the chunk's steps; returns the rows this run wrote. Ctrl-C (or
     SIGTERM) keeps the finished rows, says how to resume, and exits 130."""
-    from ..batch import run_batch
+    from ..runs.batch import run_batch
 
     started = time.perf_counter()
     rows_this_run = 0
@@ -178,5 +167,5 @@ def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done:
         rows_this_run = getattr(exc, "rows_done", rows_this_run)  # RowsInterrupted also saved the finished rows
         err_console.print(f"[yellow]interrupted[/]: {rows_this_run} rows of this run are saved in {out}; "
                           f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     return rows_this_run

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from . import options as opt
 from .app import app
-from .common import EXIT_INTERRUPTED, console, err_console, fail, parse_assignments, sigterm_as_interrupt
+from .common import ExitCode, console, err_console, fail, parse_assignments, sigterm_as_interrupt
 
 bench_app = typer.Typer(help="The paper's other experiments: polynomial programming, GMM inference, VAEs.",
                         no_args_is_help=True)
@@ -26,10 +26,6 @@ ParamOpt = Annotated[Optional[list[str]], typer.Option(
 OutOpt = Annotated[Optional[str], typer.Option(
     "--out", "-o", metavar="PREFIX", callback=opt.output_directory,
     help="Write PREFIX.csv, PREFIX-curves.csv, PREFIX.json and PREFIX.png.")]
-BENCH_DEVICE_HELP = (opt.DEVICE_HELP.removesuffix(".") + "; the experiments run on the CPU for now: auto picks it, and "
-                     "cuda is refused.")
-BenchDevice = Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda|cuda:N", callback=opt.device_choice,
-                                          help=BENCH_DEVICE_HELP)]
 ThreadsOpt = Annotated[Optional[int], typer.Option(
     "--threads", help="torch threads (default: the global --threads, else as many as cores are free).")]
 LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th step in the curves.")]
@@ -37,7 +33,7 @@ LogEveryOpt = Annotated[int, typer.Option("--log-every", help="Keep every N-th s
 
 SHARED = (("estimators", opt.Estimators, opt.DEFAULT_ESTIMATORS), ("seeds", opt.Seeds, "3"), ("param", ParamOpt, None),
           ("log_every", LogEveryOpt, 1), ("threads", ThreadsOpt, None), ("out", OutOpt, None),
-          ("force", opt.Force, False), ("max_seconds", opt.MaxSeconds, None), ("device", BenchDevice, "auto"),
+          ("force", opt.Force, False), ("max_seconds", opt.MaxSeconds, None), ("device", opt.DeviceOption, "auto"),
           ("quiet", opt.Quiet, False))
 """The options every experiment shares (read from ``ctx.params``)."""
 
@@ -52,15 +48,15 @@ def _floats(text: str, what: str) -> list[float]:
     return values
 
 
-def _setup(ctx: typer.Context, defaults: dict, samples: int, inputs: tuple[str, ...] = ()) -> tuple[list, list[int]]:
+def _setup(ctx: typer.Context, defaults: dict, samples: int,
+           inputs: tuple[str, ...] = ()) -> tuple[list, list[int], Any]:
     """Validated specs, seeds, device and output files (the ``SHARED`` options), or a one-line error and exit 2."""
     from ..experiments.runner import OUTPUT_SUFFIXES, build_specs
 
     estimators, seeds, param, threads, out, force, device = (ctx.params[k] for k in (
         "estimators", "seeds", "param", "threads", "out", "force", "device"))
-    if device.startswith("cuda"):
-        fail(f"--device {device}: the bench experiments run on the CPU only for now; use --device cpu or auto")
-    opt.check_output("--out", out, inputs, force, OUTPUT_SUFFIXES)
+    torch_device = opt.open_device(device)  # cuda without a GPU: one line, exit 2
+    opt.check_output_or_exit("out", out, inputs, force, suffixes=OUTPUT_SUFFIXES)
     seed_list = list(seeds)
     names = [n.strip() for n in estimators.split(",") if n.strip()]
     try:
@@ -75,7 +71,7 @@ def _setup(ctx: typer.Context, defaults: dict, samples: int, inputs: tuple[str, 
         import torch
 
         torch.set_num_threads(threads)
-    return specs, seed_list
+    return specs, seed_list, torch_device
 
 
 def _config(factory: Callable[..., Any], **kwargs: Any) -> Any:
@@ -148,7 +144,7 @@ def _execute(ctx: typer.Context, experiment: str, settings: list[str], specs: li
         raise typer.Exit(1)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 @bench_app.command("poly")
@@ -169,13 +165,13 @@ def poly_command(
     power_list = _floats(powers, "--powers")
     if any(not p > 0 for p in power_list):
         fail(f"--powers must be > 0, got {powers!r}")
-    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples)
+    specs, seed_list, device = _setup(ctx, PAPER_PARAMS, samples)
     config = _config(PolyConfig, length=length, categories=categories, target=target, samples=samples, lr=lr,
                      steps=steps, log_every=ctx.params["log_every"])
     by_setting = {f"p={p:g}": p for p in power_list}
 
     def run_one(setting, spec, seed, on_step):
-        return run_poly(by_setting[setting], spec, seed, config, on_step)
+        return run_poly(by_setting[setting], spec, seed, config, on_step, device=device)
 
     _execute(ctx, "poly", list(by_setting), specs, seed_list, run_one, config.to_json(), "gap",
              [("expected", "E[f] final", 4), ("gap", "gap to optimum", 4), ("loss_last100", "loss last 100", 4)],
@@ -201,14 +197,14 @@ def gmm_command(
     """GMM variational inference (paper §4.2): mean-field assignments + MAP means, exact negative ELBO curves."""
     from ..experiments.gmm import PAPER_PARAMS, GMMConfig, run_gmm, sample_gmm
 
-    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples)
+    specs, seed_list, device = _setup(ctx, PAPER_PARAMS, samples)
     config = _config(GMMConfig, dim=dim, components=components, sigma=sigma, sigma_y=sigma_y,
                      observations=observations, samples=samples, lr=lr, steps=steps, data_seed=data_seed,
                      log_every=ctx.params["log_every"])
     data = sample_gmm(config)
 
     def run_one(setting, spec, seed, on_step):
-        return run_gmm(spec, seed, config, data, on_step)
+        return run_gmm(spec, seed, config, data, on_step, device=device)
 
     _execute(ctx, "gmm", [""], specs, seed_list, run_one, config.to_json(), "nelbo",
              [("nelbo", "NELBO (last 100)", 1), ("accuracy", "clustering acc.", 3)],
@@ -243,7 +239,7 @@ def vae_command(
     if not kind_list or bad or len(set(kind_list)) != len(kind_list):
         fail(f"--kinds must list categorical and/or bernoulli, got {kinds!r}")
     source = str(DIGITS) if data == "digits" else data
-    specs, seed_list = _setup(ctx, PAPER_PARAMS, samples, (source,))
+    specs, seed_list, device = _setup(ctx, PAPER_PARAMS, samples, (source,))
     common = dict(batch_size=batch_size, samples=samples, lr=lr, steps=steps, eval_every=eval_every,
                   log_every=ctx.params["log_every"])
     configs = {}
@@ -261,7 +257,7 @@ def vae_command(
                       f"{images.shape[0]}×{images.shape[1]} pixels", highlight=False)
 
     def run_one(setting, spec, seed, on_step):
-        return run_vae(spec, seed, configs[setting], images, on_step)
+        return run_vae(spec, seed, configs[setting], images, on_step, device=device)
 
     config = {"data": data, "pixels": images.train.shape[1], "train_images": len(images.train),
               "test_images": len(images.test), **common,

@@ -14,21 +14,12 @@ from rich.text import Text
 from ..problem_defaults import COLOR_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    sigterm_as_interrupt,
-    write_json_lines,
-)
+from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
 from .problem_run import run
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
-    from ..problems.color_search import Attempt
     from ..problems.coloring import Graph
+    from ..runs.color_search import Attempt
     from ..settings import SolverConfig
 
 MAX_COLORS = 1000
@@ -55,13 +46,8 @@ def render_coloring(record: dict[str, Any]) -> Text:
 def load_graph(path: str) -> Graph:
     """The graph of a DIMACS file (``-`` = stdin), or a one-line error (exit 2)."""
     from ..problems.coloring import parse_dimacs  # torch: not for --help
-    from ..problems.textfile import ProblemFileError, read_text
 
-    name = "<stdin>" if path == "-" else path
-    try:
-        return parse_dimacs(read_text(path), os.path.splitext(os.path.basename(name))[0])
-    except ProblemFileError as error:
-        fail(f"{name}: {error}")
+    return read_problem(path, lambda text, name: parse_dimacs(text, os.path.splitext(os.path.basename(name))[0]))
 
 
 @app.command("color")
@@ -87,7 +73,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
         fail(f"--colors must be between 1 and {MAX_COLORS}, got {colors}")
     if colors is not None and fewest:
         fail("--fewest searches for the number of colours: give it without --colors")
-    opt.check_output("--out", json_path, [file], force)
+    opt.check_output_or_exit("out", json_path, [file], force)
     where = opt.command_device(ctx)
     graph = load_graph(file)
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
@@ -97,15 +83,15 @@ K-colouring exists), 2 bad input, 130 interrupted."""
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
-    from ..problems.color_search import clique_bound
-    from ..problems.instances import coloring_instance
+    from ..runs.color_search import clique_bound
+    from ..runs.instances import coloring_instance
 
     clique = clique_bound(graph)
     if len(clique) > colors:  # no colouring with fewer colours than a clique's vertices: nothing to run
         shown = " ".join(str(v + 1) for v in clique[:8]) + (" …" if len(clique) > 8 else "")
         err_console.print(f"{graph.name}: {_colours(colors)} cannot work: the graph has a {len(clique)}-clique "
                           f"(vertices {shown})", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(EXIT_SOME_UNSOLVED)
+        raise typer.Exit(ExitCode.SOME_UNSOLVED)
     run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
         quiet, "graph", where)
 
@@ -131,8 +117,8 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
     """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it),
     print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
     found."""
-    from ..problems.color_search import SearchInterrupted, fewest_colors
     from ..problems.coloring import verify_coloring
+    from ..runs.color_search import SearchInterrupted, fewest_colors
 
     out = err_console if json_path == "-" else console
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
@@ -186,5 +172,5 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
     if interrupted:
         err_console.print(f"interrupted: keeping the best colouring found, {_colours(result.best_colors)}",
                           highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(EXIT_ALL_SOLVED)
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    raise typer.Exit(ExitCode.ALL_SOLVED)

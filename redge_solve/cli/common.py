@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-from typing import Any, Callable, Hashable, Iterator, NoReturn
+from enum import IntEnum
+from typing import Any, Callable, Hashable, Iterator, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,7 +16,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 console = Console()
 err_console = Console(stderr=True)
 
-EXIT_ALL_SOLVED, EXIT_SOME_UNSOLVED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ExitCode(IntEnum):
+    """Every command's exit status: all solved, some unsolved, bad input (one line on stderr), interrupted."""
+
+    ALL_SOLVED = 0
+    SOME_UNSOLVED = 1
+    BAD_INPUT = 2
+    INTERRUPTED = 130
 
 
 def print_error(message: str) -> None:
@@ -30,7 +39,7 @@ def fail(message: str) -> NoReturn:
     """Print ``error: message`` on one line to stderr and exit with code 2 (bad input or usage); ``message`` is
     plain text (a path such as ``runs[1].csv`` is not read as markup)."""
     print_error(message)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(ExitCode.BAD_INPUT)
 
 
 @contextlib.contextmanager
@@ -107,3 +116,18 @@ def write_json_lines(path: str, records: list[dict[str, Any]]) -> None:
         write_atomic(path, text)
     except OSError as error:
         fail(f"cannot write {path}: {error.strerror or error}")
+
+
+T = TypeVar("T")
+
+
+def read_problem(path: str, parse: Callable[[str, str], T]) -> T:
+    """``parse(text, name)`` of the text file ``path`` (``-`` = stdin, named ``<stdin>``), or a one-line error
+    naming the file (exit 2) when it cannot be read or parsed (``ProblemFileError``)."""
+    from ..problems.textfile import ProblemFileError, read_text
+
+    name = "<stdin>" if path == "-" else path
+    try:
+        return parse(read_text(path), name)
+    except ProblemFileError as error:
+        fail(f"{name}: {error}")

@@ -199,7 +199,7 @@ def _plan(a: SimpleNamespace) -> SimpleNamespace:
 
     outputs = (() if a.diagnose_only else OUTPUT_SUFFIXES) + ((PAIRS_SUFFIX,) if plan.pairs else ()) + \
         (TUNING_SUFFIXES if a.tune is not None else ()) + (DIAGNOSTICS_SUFFIXES if plan.diagnose else ())
-    opt.check_output("--out", a.out, [a.source], a.force, suffixes=outputs)
+    opt.check_output_or_exit("out", a.out, [a.source], a.force, suffixes=outputs)
     plan.device = opt.open_device(a.device)
     return plan
 

@@ -14,7 +14,7 @@ FLAGS: dict[str, str] = {
     "early_stop": "--no-early-stop", "protocol": "--protocol", "device": "--device", "threads": "--threads",
     "executor": "--executor", "address": "--address", "num_workers": "--num-workers", "grid": "--grid",
     "offset": "--offset", "limit": "--limit", "colors": "--colors", "resume": "--resume", "force": "--force",
-    "out": "--out",
+    "out": "--out", "png": "--png", "baseline": "--baseline", "puzzle_column": "--puzzle-column",
 }
 """Field (of ``SolverConfig`` or another library argument) -> the option that sets it, in every command."""
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from ..problem_defaults import LATIN_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import fail
+from .common import read_problem
 from .problem_run import run
 
 if TYPE_CHECKING:
@@ -19,20 +19,16 @@ if TYPE_CHECKING:
 
 def render_square(clues: torch.Tensor, grid: str, solved: bool) -> Text:
     """The square: clues dim, filled symbols bold (green when solved), symbols repeated in a line red."""
+    from .render import cell_style  # torch (render imports the Sudoku problem): not for --help
+
     side = len(grid) and int(len(grid) ** 0.5)
     rows = [grid[r * side:(r + 1) * side] for r in range(side)]
     text = Text()
     for r, row in enumerate(rows):
         for c, char in enumerate(row):
             repeated = row.count(char) > 1 or sum(line[c] == char for line in rows) > 1
-            if repeated and not solved:
-                style = "bold red"
-            elif int(clues[r * side + c]):
-                style = "dim"
-            else:
-                style = "bold green" if solved else "bold"
             text.append(" ")
-            text.append(char, style=style)
+            text.append(char, style=cell_style(repeated and not solved, bool(int(clues[r * side + c])), solved))
         text.append("\n")
     return text
 
@@ -49,17 +45,12 @@ def latin(
     quiet: opt.Quiet = False,
 ) -> None:
     """Complete partial Latin squares by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
-    from ..problems.instances import latin_instance  # torch: not for --help
     from ..problems.latin import parse_latin
-    from ..problems.textfile import ProblemFileError, read_text
+    from ..runs.instances import latin_instance  # torch: not for --help
 
     config = opt.solver_config(ctx, LATIN_DEFAULTS)
-    opt.check_output("--out", json_path, [file], force)
-    name = "<stdin>" if file == "-" else file
-    try:
-        puzzles = parse_latin(read_text(file))
-    except ProblemFileError as error:
-        fail(f"{name}: {error}")
+    opt.check_output_or_exit("out", json_path, [file], force)
+    puzzles = read_problem(file, lambda text, _: parse_latin(text))
     instances = [latin_instance(p, f"square {i + 1} (line {p.line}, {p.side}×{p.side})")
                  for i, p in enumerate(puzzles)]
     clues = {inst.name: p.clues for inst, p in zip(instances, puzzles, strict=True)}

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..config import Protocol, build_config
-from ..outputs import check_outputs, directory_problem
+from ..runs.outputs import OutputRefused, check_output, directory_problem
 from ..settings import DEDUCTION_LEVELS, DEFAULTS, RESTART_GROWTH_PERIOD, RUN_FIELDS, SolverConfig
 from .common import fail, parse_assignments
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP
@@ -54,7 +54,7 @@ def seed_list(value: str) -> list[int]:
 
 def output_directory(value: Any) -> Any:
     """``--json``/``--out``/``--png``: the directory of the path must exist and be writable (checked before any
-    work; the rest of the output policy, inputs and existing files, is ``check_output``'s)."""
+    work; the rest of the output policy, inputs and existing files, is ``check_output_or_exit``'s)."""
     if value is not None and str(value) != "-":
         problem = directory_problem(Path(str(value)))
         if problem:
@@ -206,16 +206,13 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
-def check_output(option: str, given: str | Path | None, inputs: list[Any] | tuple[Any, ...] = (),
-                 force: bool = False, suffixes: tuple[str, ...] | None = None, existing_ok: bool = False,
-                 hint: str | None = None) -> None:
-    """The output policy (``redge_solve.outputs``) for ``option`` as typed (``given``): the path itself, or with
-    ``suffixes`` the files ``PREFIX + suffix``; a refusal is a one-line error (exit 2) before any work."""
-    from ..outputs import FORCE_HINT, OutputRefused, prefixed
-
-    paths = None if suffixes is None or given is None else prefixed(given, suffixes)
+def check_output_or_exit(field: str, given: str | Path | None, inputs: list[Any] | tuple[Any, ...] = (),
+                         force: bool = False, **policy: Any) -> None:
+    """The output policy (``runs.outputs.check_output``, with its keyword arguments ``policy``) for the option of
+    ``field`` as typed (``given``); a refusal is a one-line error (exit 2, the field written as its option) before
+    any work."""
     try:
-        check_outputs(option, given, paths, inputs, force=force, existing_ok=existing_ok, hint=hint or FORCE_HINT)
+        check_output(field, given, inputs, force=force, **policy)
     except OutputRefused as error:
         fail(str(error))
 

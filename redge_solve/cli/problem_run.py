@@ -1,5 +1,5 @@
 """Running constraint-problem instances from the command line: progress, ``--json``, summary, exit code (the
-solving itself is the library's ``problems.instances.solve_instances``). Shared by ``latin``, ``queens``, ``color``
+solving itself is the library's ``runs.instances.solve_instances``). Shared by ``latin``, ``queens``, ``color``
 and ``solve``; each command only builds its instances and shows them."""
 
 from __future__ import annotations
@@ -11,20 +11,11 @@ import typer
 from rich.console import Console, RenderableType
 
 from ..settings import SolverConfig
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    group_progress,
-    sigterm_as_interrupt,
-    write_json_lines,
-)
+from .common import ExitCode, console, err_console, group_progress, sigterm_as_interrupt, write_json_lines
 from .progress import stopped_by_budget
 
 if TYPE_CHECKING:
-    from ..problems.instances import Instance
+    from ..runs.instances import Instance
 
 
 def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], RenderableType | None],
@@ -55,7 +46,7 @@ def report(records: list[dict[str, Any]], show: Callable[[dict[str, Any]], Rende
             err_console.print(f"[red]{record['name']}: zero penalty but the direct check fails:[/] "
                               f"{'; '.join(record['broken'])}", highlight=False, soft_wrap=True)
     solved = all(r["found"] and r["verified"] for r in records)
-    raise typer.Exit(EXIT_ALL_SOLVED if solved else EXIT_SOME_UNSOLVED)
+    raise typer.Exit(ExitCode.ALL_SOLVED if solved else ExitCode.SOME_UNSOLVED)
 
 
 def run(instances: Sequence[Instance], config: SolverConfig, label: str,
@@ -63,8 +54,8 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         what: str = "instance", device: Any = None) -> None:
     """Solve on ``device`` (a progress bar per group), report and exit (0 all solved, 1 some unsolved). Ctrl-C (or
     SIGTERM) writes the finished instances to ``--out``, says what was solved, and exits 130."""
-    from ..grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
-    from ..problems.instances import solve_instances
+    from ..runs.grouped import GroupsInterrupted  # torch: imported when solving, not for a command's --help
+    from ..runs.instances import solve_instances
 
     start = time.perf_counter()
     try:
@@ -77,7 +68,7 @@ def run(instances: Sequence[Instance], config: SolverConfig, label: str,
         saved = f"; the {len(interrupt.records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {sum(r['found'] for r in interrupt.records)} of {len(instances)} "
                           f"{what}(s) solved before the interrupt{saved}", highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     stopped = stopped_by_budget(records, config)
     note = f"; {stopped} stopped unsolved by the {config.max_seconds:g} s budget" if stopped else ""
     report(records, show, json_path, quiet, time.perf_counter() - start, what, note)

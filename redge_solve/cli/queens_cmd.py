@@ -53,12 +53,12 @@ def queens(
     for n in sizes:
         if not 4 <= n <= MAX_N:
             fail(f"N must be between 4 and {MAX_N} (N = 2 and 3 have no solution), got {n}")
-    opt.check_output("--out", json_path, [], force)
+    opt.check_output_or_exit("out", json_path, [], force)
 
     def show(record: dict[str, Any]) -> Text | None:
         return render_board(record["columns"]) if board else None
 
-    from ..problems.instances import queens_instance  # torch: not for --help
+    from ..runs.instances import queens_instance  # torch: not for --help
 
     run([queens_instance(n) for n in sizes], config, "queens", show, json_path, quiet, "board",
         opt.command_device(ctx))

@@ -12,6 +12,16 @@ from ..problems.sudoku import unit_digit_counts, units_of_cells
 from ..symbols import SYMBOLS
 
 
+def cell_style(bad: bool, clue: bool, solved: bool) -> str:
+    """How a grid shows a cell: in a conflict red (bold when the solver filled it), else a clue dim, else a filled
+    cell bold (green when the grid is solved). Shared by the Sudoku and Latin-square grids."""
+    if bad:
+        return "red" if clue else "bold red"
+    if clue:
+        return "dim"
+    return "bold green" if solved else "bold"
+
+
 def conflicting_cells(grid: torch.Tensor) -> torch.Tensor:
     """Bool ``(N²,)``: cells whose digit appears more than once in one of their units (blanks never conflict)."""
     grid = grid.long()
@@ -39,14 +49,8 @@ def render_grid(clues: torch.Tensor, grid: torch.Tensor, solved: bool) -> Text:
             cell = r * side + c
             value = digits[cell]
             symbol = "." if value == 0 else SYMBOLS[value - 1]
-            if bad[cell]:
-                style = "bold red" if clues[cell] == 0 else "red"
-            elif clues[cell] != 0:
-                style = "dim"
-            else:
-                style = "bold green" if solved else "bold"
             text.append(" ")
-            text.append(symbol, style=style)
+            text.append(symbol, style=cell_style(bad[cell], clues[cell] != 0, solved))
         text.append("\n")
     return text
 

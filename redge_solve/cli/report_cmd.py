@@ -74,7 +74,7 @@ def report(
     force: opt.Force = False,
 ) -> None:
     """Summarise a results file: rows, errors, solve rates by criterion, steps and time, by clues and difficulty."""
-    opt.check_output("--png", png, [results], force)
+    opt.check_output_or_exit("png", png, [results], force)
     try:
         records = load_records(results)
     except ReportError as exc:

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..problem_defaults import SPEC_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import console, fail
+from .common import console, fail, read_problem
 from .problem_run import run
 
 TABLE_UP_TO = 200
@@ -46,9 +46,8 @@ def solve_spec(
 ) -> None:
     """Solve a user-defined problem (variables, values, fixed values, groups, conflicts) by gradient descent.
     Exit 0 solved, 1 not solved, 2 bad input."""
-    from ..problems.instances import user_instance  # torch: not for --help
-    from ..problems.textfile import ProblemFileError, read_text
     from ..problems.userspec import json_schema, load_spec
+    from ..runs.instances import user_instance  # torch: not for --help
 
     if schema:
         console.file.write(json.dumps(json_schema(), indent=1) + "\n")
@@ -56,12 +55,8 @@ def solve_spec(
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
     config = opt.solver_config(ctx, SPEC_DEFAULTS)
-    opt.check_output("--out", json_path, [spec], force)
-    name = "<stdin>" if spec == "-" else spec
-    try:
-        problem = load_spec(read_text(spec))
-    except ProblemFileError as error:
-        fail(f"{name}: {error}")
+    opt.check_output_or_exit("out", json_path, [spec], force)
+    problem = read_problem(spec, lambda text, _: load_spec(text))
     instance = user_instance(problem)
     label = f"{instance.name}: {problem.spec.num_variables} variables × {problem.spec.num_categories} values"
     run([instance], config, label, render_assignment, json_path, quiet, "problem", opt.command_device(ctx))

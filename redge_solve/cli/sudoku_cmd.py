@@ -17,17 +17,7 @@ from rich.console import Console
 from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
-from .common import (
-    EXIT_ALL_SOLVED,
-    EXIT_INTERRUPTED,
-    EXIT_SOME_UNSOLVED,
-    console,
-    err_console,
-    fail,
-    group_progress,
-    sigterm_as_interrupt,
-    write_json_lines,
-)
+from .common import ExitCode, console, err_console, fail, group_progress, sigterm_as_interrupt, write_json_lines
 from .progress import stopped_by_budget
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
@@ -58,13 +48,13 @@ def sudoku(
 ) -> None:
     """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
     from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
-    from ..grouped import GroupsInterrupted, solve_grouped
     from ..problems.sudoku import SIZES
+    from ..runs.grouped import GroupsInterrupted, solve_grouped
 
     config = opt.solver_config(ctx, DEFAULTS)
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
-    opt.check_output("--out", json_path, [file], force)  # before spending time on the solve
+    opt.check_output_or_exit("out", json_path, [file], force)  # before spending time on the solve
     where = opt.command_device(ctx)
     name = "<stdin>" if file == "-" else file
     try:
@@ -98,17 +88,17 @@ def sudoku(
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
     valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
     all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
-    raise typer.Exit(EXIT_ALL_SOLVED if all_solved else EXIT_SOME_UNSOLVED)
+    raise typer.Exit(ExitCode.ALL_SOLVED if all_solved else ExitCode.SOME_UNSOLVED)
 
 
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
             bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, config: SolverConfig) -> None:
     """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
-    from ..records import error_record
+    from ..runs.records import error_record
 
     for entry in bad:
         record = error_record(entry.index, entry.text, f"line {entry.line}: {entry.reason}")
@@ -132,7 +122,7 @@ def _batch(group: list[Puzzle], device: Any) -> SudokuBatch:
 def _group_records(results: PuzzleResults, group: list[Puzzle]) -> list[dict[str, Any]]:
     import torch
 
-    from ..records import sudoku_records
+    from ..runs.records import sudoku_records
 
     clues = torch.stack([p.clues for p in group]) if group else torch.zeros(0, 0, dtype=torch.long)
     records = sudoku_records(results, clues, [p.index for p in group], [p.solution for p in group],

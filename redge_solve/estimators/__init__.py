@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from .base import Estimator, Objective, ProblemObjective, Surrogate
+from .base import Estimator, Expectation, Objective, Surrogate
 from .exact import ExactGradient
 from .gumbel import GumbelSoftmax
 from .redge import ReDGE
@@ -97,11 +97,11 @@ __all__ = [
     "ESTIMATORS",
     "PAPER_ESTIMATORS",
     "Estimator",
+    "Expectation",
     "ExactGradient",
     "GENERAL_ESTIMATORS",
     "GumbelSoftmax",
     "Objective",
-    "ProblemObjective",
     "ReDGE",
     "ReDGECov",
     "ReDGEMax",

@@ -150,16 +150,24 @@ def _key_vector(count: int, multiplier: int, device: torch.device) -> Tensor:
 Generator = torch.Generator | KeyedNoise | None
 
 
+def _draw_device(like: Tensor, generator: Generator) -> torch.device:
+    """Where a ``torch.Generator`` draws: its own device (a CPU generator for CUDA logits draws on the CPU and the
+    noise is moved, so a seed gives the same stream on every device); the global generator draws on ``like``'s."""
+    return generator.device if isinstance(generator, torch.Generator) else like.device
+
+
 def uniform(shape: torch.Size | tuple[int, ...], like: Tensor, generator: Generator) -> Tensor:
     if isinstance(generator, KeyedNoise):
         return generator.uniform(shape, like.dtype).to(like.device)
-    return torch.rand(shape, generator=generator, device=like.device, dtype=like.dtype)
+    draw = torch.rand(shape, generator=generator, device=_draw_device(like, generator), dtype=like.dtype)
+    return draw.to(like.device)
 
 
 def normal(like: Tensor, generator: Generator) -> Tensor:
     """Standard normal noise shaped like ``like`` (Box-Muller on keyed uniforms, both halves used)."""
     if not isinstance(generator, KeyedNoise):
-        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+        draw = torch.randn(like.shape, generator=generator, device=_draw_device(like, generator), dtype=like.dtype)
+        return draw.to(like.device)
     width = like.shape[-1]
     half = (width + 1) // 2
     u, v = generator.uniform_split((*like.shape[:-1], 2 * half), like.dtype, 2)  # columns :half, half:
@@ -176,5 +184,5 @@ def gumbel(like: Tensor, generator: Generator) -> Tensor:
     """Gumbel(0, 1) noise shaped like ``like``."""
     if isinstance(generator, KeyedNoise):
         return generator.uniform(like.shape, like.dtype).log_().neg_().log_().neg_().to(like.device)
-    exponential = torch.empty(like.shape, device=like.device, dtype=like.dtype)
-    return -exponential.exponential_(generator=generator).log()
+    exponential = torch.empty(like.shape, device=_draw_device(like, generator), dtype=like.dtype)
+    return -exponential.exponential_(generator=generator).to(like.device).log()

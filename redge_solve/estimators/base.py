@@ -13,6 +13,14 @@ Two ways to use one:
   gradient is the estimate of ``∇_θ Σ_batch E[f]`` (the sample mean over the S samples), with ``out.values`` =
   ``f(X)`` of shape ``(S, *batch)`` and the samples. This works for every estimator, REINFORCE included, and is
   what the solving loop uses.
+
+What some estimators need beyond f's values is passed explicitly, keyword-only, and ignored by the others:
+
+* ``groups``: where f maps flattened variables ``(S, F, K)`` to per-instance values ``(S, I)`` (a problem's
+  penalty), ``groups (F,)`` gives the instance of each variable; REINFORCE sums log-probabilities per instance.
+  Without it, f's batch axes are the logits' leading axes (``(S, *batch, *vars, K) -> (S, *batch)``).
+* ``expected``: ``probs (F, K) -> (I,)``, E_{X~π}[f(X)] in closed form under the mean-field law (the ``exact``
+  estimator needs it; ``needs_expectation``).
 """
 
 from __future__ import annotations
@@ -27,23 +35,8 @@ from ._noise import Generator
 Objective = Callable[[Tensor], Tensor]
 """f: one-hot samples ``(S, *batch, *vars, K)`` -> values ``(S, *batch)``."""
 
-
-@dataclass(frozen=True)
-class ProblemObjective:
-    """f over a problem's flattened variables, with what some estimators need beyond f's values.
-
-    penalty: f, one-hot samples ``(S, F, K)`` -> values ``(S, I)`` (what calling the objective does).
-    var_instance: ``(F,)`` the instance of each variable (REINFORCE sums log-probabilities per instance).
-    expected: ``probs (F, K) -> (I,)``, E_{X~π}[f(X)] in closed form under the mean-field law, or None where the
-        problem has none (the ``exact`` estimator needs it).
-    """
-
-    penalty: Callable[[Tensor], Tensor]
-    var_instance: Tensor
-    expected: Callable[[Tensor], Tensor] | None = None
-
-    def __call__(self, x: Tensor) -> Tensor:
-        return self.penalty(x)
+Expectation = Callable[[Tensor], Tensor]
+"""E_{X~π}[f(X)] in closed form: probabilities ``(F, K)`` -> values ``(I,)``."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,7 @@ class Estimator:
     name: ClassVar[str]
     summary: ClassVar[str]
     min_samples: ClassVar[int] = 1  # samples per step that ``surrogate`` needs
-    needs_expectation: ClassVar[bool] = False  # works only on a ProblemObjective with a closed-form expectation
+    needs_expectation: ClassVar[bool] = False  # works only with ``expected=`` (a closed form)
 
     @property
     def denoiser_calls(self) -> int:
@@ -115,9 +108,11 @@ class Estimator:
         return self._sample(logits.unsqueeze(0).expand(num_samples, *logits.shape), generator)
 
     def surrogate(
-        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None
+        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None, *,
+        groups: Tensor | None = None, expected: Expectation | None = None,
     ) -> Surrogate:
-        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring."""
+        """A scalar whose gradient estimates ``∇_θ Σ_batch E_{X~π_θ}[f(X)]``; see the module docstring (a pathwise
+        estimator needs neither ``groups`` nor ``expected``)."""
         samples = self.sample(logits, num_samples, generator)
         values = f(samples)
         return Surrogate(loss=values.mean(0).sum(), values=values.detach(), samples=samples.detach())

@@ -18,7 +18,7 @@ from torch import Tensor
 from ._categorical import sample_one_hot
 from ._noise import Generator
 from ._softmax import softmax
-from .base import Estimator, Objective, ProblemObjective, Surrogate, check_num_samples
+from .base import Estimator, Expectation, Objective, Surrogate, check_num_samples
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ class ExactGradient(Estimator):
     def _sample(self, logits: Tensor, generator: Generator) -> Tensor:
         return sample_one_hot(logits.softmax(-1), generator)
 
-    def surrogate(self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None) -> Surrogate:
+    def surrogate(
+        self, f: Objective, logits: Tensor, num_samples: int = 1, generator: Generator = None, *,
+        groups: Tensor | None = None, expected: Expectation | None = None,
+    ) -> Surrogate:
         check_num_samples(num_samples)
-        if not isinstance(f, ProblemObjective) or f.expected is None:
-            raise ValueError("the exact estimator needs a penalty with a closed-form expectation "
-                             "(a problem's ProblemObjective with `expected`)")
+        if expected is None:
+            raise ValueError("the exact estimator needs a penalty with a closed-form expectation (`expected`)")
         probs = softmax(logits)
         samples = self.sample(logits.detach(), num_samples, generator)
         values = f(samples)
-        return Surrogate(loss=f.expected(probs).sum(), values=values.detach(), samples=samples)
+        return Surrogate(loss=expected(probs).sum(), values=values.detach(), samples=samples)

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ._categorical import sample_one_hot
 from ._noise import Generator
-from .base import Estimator, Objective, ProblemObjective, Surrogate, check_num_samples
+from .base import Estimator, Expectation, Objective, Surrogate, check_num_samples
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class ReinforceLOO(Estimator):
         return sample_one_hot(logits.softmax(-1), generator)
 
     def surrogate(
-        self, f: Objective, logits: Tensor, num_samples: int = 2, generator: Generator = None
+        self, f: Objective, logits: Tensor, num_samples: int = 2, generator: Generator = None, *,
+        groups: Tensor | None = None, expected: Expectation | None = None,
     ) -> Surrogate:
         check_num_samples(num_samples, minimum=self.min_samples)
         samples = self.sample(logits, num_samples, generator)
@@ -38,10 +39,10 @@ class ReinforceLOO(Estimator):
         log_prob = (samples * logits.log_softmax(-1)).sum(-1)
         while log_prob.dim() > values.dim():  # sum over the variables of each batch element
             log_prob = log_prob.sum(-1)
-        if isinstance(f, ProblemObjective):
+        if groups is not None:
             # f is a problem's penalty over flattened variables (S, F, K) -> (S, I): log π(X_s) of instance i is
-            # the sum over the variables v with var_instance[v] = i
-            log_prob = log_prob.new_zeros(values.shape).index_add_(-1, f.var_instance, log_prob)
+            # the sum over the variables v with groups[v] = i
+            log_prob = log_prob.new_zeros(values.shape).index_add_(-1, groups, log_prob)
         detached = values.detach()
         baseline = (detached.sum(0, keepdim=True) - detached) / (num_samples - 1)
         loss = ((detached - baseline) * log_prob + values).mean(0).sum()

@@ -140,22 +140,26 @@ def assignment(cost: Tensor) -> list[int]:
 def clustering_accuracy(predicted: Tensor, true: Tensor, k: int) -> float:
     """max over relabellings π of mean_n [π(predicted_n) = true_n] (one-to-one; Hungarian on the confusion)."""
     confusion = torch.zeros(k, k)
-    confusion.index_put_((predicted, true), torch.ones(len(true)), accumulate=True)
+    confusion.index_put_((predicted.cpu(), true.cpu()), torch.ones(len(true)), accumulate=True)
     perm = assignment(-confusion)
     return float(sum(confusion[i, perm[i]] for i in range(k)) / len(true))
 
 
 def run_gmm(spec: EstimatorSpec, seed: int, config: GMMConfig, data: GMMData | None = None,
-            on_step: OnStep | None = None) -> RunResult:
-    """One optimisation run from a random start (θ ~ N(0, 1), μ̂ ~ N(0, σ² I)); see the module docstring."""
+            on_step: OnStep | None = None, device: torch.device | str = "cpu") -> RunResult:
+    """One optimisation run on ``device`` from a random start (θ ~ N(0, 1), μ̂ ~ N(0, σ² I)); every draw (data,
+    start, noise) is made on the CPU and moved, so a seed gives the same draws everywhere; see the module
+    docstring."""
     data = data if data is not None else sample_gmm(config)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     est = estimator(spec)
-    logits = torch.randn(config.observations, config.components, generator=generator).requires_grad_()
-    means = (config.sigma * torch.randn(config.components, config.dim, generator=generator)).requires_grad_()
+    y = data.y.to(device)
+    logits = torch.randn(config.observations, config.components, generator=generator).to(device).requires_grad_()
+    means = (config.sigma * torch.randn(config.components, config.dim, generator=generator)).to(device)
+    means.requires_grad_()
     optimiser = torch.optim.Adam([logits, means], lr=config.lr)
-    f = lambda z: likelihood_term(z, means, data.y, config.sigma_y)
+    f = lambda z: likelihood_term(z, means, y, config.sigma_y)
     curve: list[tuple[int, float]] = []
     losses: list[tuple[int, float]] = []
     for step in range(1, config.steps + 1):
@@ -167,7 +171,7 @@ def run_gmm(spec: EstimatorSpec, seed: int, config: GMMConfig, data: GMMData | N
         value = loss.item()
         if step % config.log_every == 0 or step == config.steps:
             with torch.no_grad():
-                curve.append((step, float(nelbo(logits, means, data.y, config.sigma, config.sigma_y))))
+                curve.append((step, float(nelbo(logits, means, y, config.sigma, config.sigma_y))))
             losses.append((step, value))
         if on_step is not None:
             on_step(step, config.steps, value)

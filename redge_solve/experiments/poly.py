@@ -48,13 +48,13 @@ class PolyConfig(ExperimentConfig):
 
 def poly_objective(samples: Tensor, target: float, power: float) -> Tensor:
     """f(X) = (1/L) Σ_l |Σ_k k X_lk − t|^p for one-hot ``samples`` ``(..., L, K)`` -> ``(...)``."""
-    values = samples @ torch.arange(samples.shape[-1], dtype=samples.dtype)
+    values = samples @ torch.arange(samples.shape[-1], dtype=samples.dtype, device=samples.device)
     return (values - target).abs().pow(power).mean(-1)
 
 
 def expected_loss(logits: Tensor, target: float, power: float) -> Tensor:
     """E_{X~π_θ}[f(X)] = (1/L) Σ_l Σ_k p_lk |k − t|^p, exactly, for logits ``(..., L, K)`` -> ``(...)``."""
-    costs = (torch.arange(logits.shape[-1], dtype=logits.dtype) - target).abs().pow(power)
+    costs = (torch.arange(logits.shape[-1], dtype=logits.dtype, device=logits.device) - target).abs().pow(power)
     return (logits.softmax(-1) @ costs).mean(-1)
 
 
@@ -64,12 +64,13 @@ def optimum(categories: int, target: float, power: float) -> float:
 
 
 def run_poly(power: float, spec: EstimatorSpec, seed: int, config: PolyConfig,
-             on_step: OnStep | None = None) -> RunResult:
-    """One optimisation run; see the module docstring."""
+             on_step: OnStep | None = None, device: torch.device | str = "cpu") -> RunResult:
+    """One optimisation run on ``device`` (the noise is drawn on the CPU, so a seed gives the same stream
+    everywhere); see the module docstring."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     est = estimator(spec)
-    logits = torch.zeros(config.length, config.categories, requires_grad=True)
+    logits = torch.zeros(config.length, config.categories, device=device, requires_grad=True)
     optimiser = torch.optim.Adam([logits], lr=config.lr)
     f = lambda x: poly_objective(x, config.target, power)
     losses: list[tuple[int, float]] = []

@@ -25,8 +25,8 @@ import torch
 from ..atomic import write_atomic
 from ..compare import EstimatorSpec, expand_specs
 from ..estimators import Estimator, make_estimator
-from ..outputs import prefixed
 from ..plots import new_figure, plot_mean_band, png_bytes
+from ..runs.outputs import prefixed
 
 OnStep = Callable[[int, int, float], None]
 """``on_step(step, steps, value)``: called after each optimisation step with the step's training loss."""

@@ -146,13 +146,14 @@ class VAE(nn.Module):
 def kl_uniform(logits: Tensor) -> Tensor:
     """KL(Cat(softmax θ) || Cat(1/K)) summed over latents: Σ_l Σ_k q_lk log(K q_lk), ``(..., L, K)`` -> ``(...)``."""
     log_q = logits.log_softmax(-1)
-    return (log_q.exp() * (log_q + torch.log(torch.tensor(float(logits.shape[-1]))))).sum((-1, -2))
+    log_k = torch.log(torch.tensor(float(logits.shape[-1]), device=logits.device))
+    return (log_q.exp() * (log_q + log_k)).sum((-1, -2))
 
 
 def sample_exact(logits: Tensor, generator: torch.Generator) -> Tensor:
-    """One-hot z ~ Cat(softmax θ) (no gradient), one draw per row of ``(..., K)``."""
+    """One-hot z ~ Cat(softmax θ) (no gradient), one draw per row of ``(..., K)``, drawn on the generator's device."""
     flat = logits.reshape(-1, logits.shape[-1]).softmax(-1)
-    index = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
+    index = torch.multinomial(flat.to(generator.device), 1, generator=generator).squeeze(-1).to(logits.device)
     return F.one_hot(index, logits.shape[-1]).to(logits.dtype).reshape(logits.shape)
 
 
@@ -169,21 +170,24 @@ def test_nelbo(model: VAE, images: Tensor, seed: int = 12345, chunk: int = 2000)
 
 
 def run_vae(spec: EstimatorSpec, seed: int, config: VAEConfig, data: Images,
-            on_step: OnStep | None = None) -> RunResult:
-    """Train one VAE from a seeded initialisation; see the module docstring."""
+            on_step: OnStep | None = None, device: torch.device | str = "cpu") -> RunResult:
+    """Train one VAE on ``device`` from a seeded initialisation; the network is built and every draw (shuffles,
+    noise, held-out samples) made on the CPU, then moved, so a seed gives the same draws everywhere; see the module
+    docstring."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     est = estimator(spec)
-    model = VAE(data.train.shape[1], config.latents, config.categories)
+    model = VAE(data.train.shape[1], config.latents, config.categories).to(device)
+    train, test = data.train.to(device), data.test.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     losses: list[tuple[int, float]] = []
-    evals: list[tuple[int, float]] = [(0, test_nelbo(model, data.test))]
+    evals: list[tuple[int, float]] = [(0, test_nelbo(model, test))]
     order = torch.randperm(len(data.train), generator=generator)
     cursor = 0
     for step in range(1, config.steps + 1):
         if cursor + config.batch_size > len(order):  # a new epoch: reshuffle (the last partial batch is dropped)
             order, cursor = torch.randperm(len(data.train), generator=generator), 0
-        x = data.train[order[cursor:cursor + config.batch_size]]
+        x = train[order[cursor:cursor + config.batch_size].to(device)]
         cursor += config.batch_size
         optimiser.zero_grad(set_to_none=True)
         logits = model.encode(x)
@@ -195,7 +199,7 @@ def run_vae(spec: EstimatorSpec, seed: int, config: VAEConfig, data: Images,
         if step % config.log_every == 0 or step == config.steps:
             losses.append((step, value))
         if step % config.eval_every == 0 or step == config.steps:
-            evals.append((step, test_nelbo(model, data.test)))
+            evals.append((step, test_nelbo(model, test)))
         if on_step is not None:
             on_step(step, config.steps, value)
     tail = [v for s, v in losses if s > config.steps - 100]

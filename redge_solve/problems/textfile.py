@@ -3,7 +3,7 @@ readers; Sudoku files go through ``formats.py``)."""
 
 from __future__ import annotations
 
-from ..formats import read_bytes
+from ..formats import decode_text, read_bytes
 
 
 class ProblemFileError(ValueError):
@@ -13,14 +13,8 @@ class ProblemFileError(ValueError):
 def read_text(path: str) -> str:
     """The UTF-8 text of ``path`` (``-`` = standard input). Raises ``ProblemFileError`` when it is missing,
     a directory, unreadable, binary or not UTF-8."""
-    data = read_bytes(path, "problem file", ProblemFileError)
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        raise ProblemFileError(f"binary file (NUL byte at offset {nul}), expected text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ProblemFileError(f"not UTF-8 text (bad byte at offset {error.start})") from None
+    text = decode_text(read_bytes(path, "problem file", ProblemFileError), "text", ProblemFileError)
+    assert text is not None  # strict: a bad byte raised
     if not text.strip():
         raise ProblemFileError("empty file")
     return text

@@ -22,15 +22,15 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 
-from .atomic import write_atomic
-from .data import PuzzleRow
-from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from ..atomic import write_atomic
+from ..data import PuzzleRow
+from ..executors import Executor, LocalExecutor, TaskFailed, inject_failure
+from ..memory import budget, bytes_per_puzzle
+from ..problems.sudoku import SudokuBatch, validate_puzzle
+from ..solver import Progress, PuzzleResults, SolverConfig
 from .grouped import GroupsInterrupted, solve_grouped
-from .memory import budget, bytes_per_puzzle
-from .outputs import OutputRefused, check_outputs
-from .problems.sudoku import SudokuBatch, validate_puzzle
+from .outputs import OutputRefused, check_output
 from .records import error_record, sudoku_records
-from .solver import Progress, PuzzleResults, SolverConfig
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
 
@@ -106,21 +106,19 @@ def _scan(path: Path, repair: bool, keep: Callable[[dict[str, Any]], None]) -> N
 RESUME_HINT = "pass `resume` to continue it or `force` to replace it"
 
 
-def check_output(out: Path, resume: bool, force: bool, inputs: Sequence[str | os.PathLike] = ()) -> None:
-    """The output policy (``outputs.check_outputs``) for ``out`` and its settings record ``OUT.meta.json``: neither
-    may be an input; ``out`` may exist only to be resumed or replaced (``force``); the folder must take files.
-    Raises ``OutputError`` (one line)."""
-    try:
-        check_outputs("`out`", out, inputs=inputs, force=force, existing_ok=resume, hint=RESUME_HINT)
-        check_outputs("`out`", out, [settings_path(out)], inputs=inputs, existing_ok=True)
-    except OutputRefused as exc:
-        raise OutputError(str(exc)) from None
+def output_policy(out: Path, resume: bool, force: bool) -> dict[str, Any]:
+    """``outputs.check_output``'s arguments for the results file ``out``: it may exist only to be resumed or
+    replaced (``force``), and its settings record ``OUT.meta.json`` is a sidecar (neither may be an input)."""
+    return {"force": force, "existing_ok": resume, "hint": RESUME_HINT, "sidecars": [settings_path(out)]}
 
 
 def prepare_output(path: Path, resume: bool, overwrite: bool, inputs: Sequence[str | os.PathLike] = ()) -> set[int]:
-    """Check ``path`` for a new run (``check_output``), empty it when replacing it, and return the row indices
-    already done (when resuming)."""
-    check_output(path, resume, overwrite, inputs)
+    """Check ``path`` for a new run (``outputs.check_output`` with ``output_policy``; ``OutputError``, one line),
+    empty it when replacing it, and return the row indices already done (when resuming)."""
+    try:
+        check_output("out", path, inputs, **output_policy(path, resume, overwrite))
+    except OutputRefused as exc:
+        raise OutputError(str(exc)) from None
     if resume:
         return done_indices(path)
     if path.exists() and path.stat().st_size > 0:

@@ -24,10 +24,10 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..records import on_cpu
+from ..problems.coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
+from ..problems.constraints import ConstraintBatch
 from ..solver import Interrupted, Progress, SolverConfig, solve
-from .coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
-from .constraints import ConstraintBatch
+from .records import on_cpu
 
 
 @dataclass(frozen=True)

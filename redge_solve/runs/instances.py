@@ -15,14 +15,14 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from ..grouped import OnGroup, solve_grouped
-from ..records import cost_fields, divergence, on_cpu, outcome_fields
+from ..problems.coloring import Graph, coloring_spec, conflicting_edges, maximal_cliques
+from ..problems.constraints import ConstraintBatch, ConstraintSpec
+from ..problems.latin import LatinPuzzle, latin_spec, line_conflicts, symbol
+from ..problems.queens import attacking_pairs, queens_spec
+from ..problems.userspec import UserProblem
 from ..solver import PuzzleResults, SolverConfig
-from .coloring import Graph, coloring_spec, conflicting_edges, maximal_cliques
-from .constraints import ConstraintBatch, ConstraintSpec
-from .latin import LatinPuzzle, latin_spec, line_conflicts, symbol
-from .queens import attacking_pairs, queens_spec
-from .userspec import UserProblem
+from .grouped import OnGroup, solve_grouped
+from .records import cost_fields, divergence, on_cpu, outcome_fields
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,8 @@ def problem_source(source: str, colors: int | None = None) -> list[Instance] | N
     coloured with ``colors`` or else its ``c chromatic number``. Raises ``ProblemFileError`` (one line)."""
     import os
 
-    from .coloring import parse_dimacs
-    from .textfile import ProblemFileError, read_text
+    from ..problems.coloring import parse_dimacs
+    from ..problems.textfile import ProblemFileError, read_text
 
     if source.startswith(QUEENS_PREFIX):
         try:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Hashable, Sequence, TypeVar
 
 import torch
 
-from .solver import Interrupted, Problem, Progress, PuzzleResults, SolverConfig, solve
+from ..solver import Interrupted, Problem, Progress, PuzzleResults, SolverConfig, solve
 
 T = TypeVar("T")
 Records = list[dict[str, Any]]

@@ -17,8 +17,8 @@ from typing import Any, Sequence
 
 import torch
 
-from .problems.sudoku import grid_to_string, grid_violations, verify_grid
-from .solver import PuzzleResults
+from ..problems.sudoku import grid_to_string, grid_violations, verify_grid
+from ..solver import PuzzleResults
 
 
 def sudoku_records(
