@@ -348,23 +348,28 @@ class _Decision:
 
     newly: Tensor  # (A,) bool
     stopping: Tensor  # (A,) bool
+    unsolved: Tensor  # (A,) bool: stopping without a solution (and not diverged)
     newly_count: int
     stopping_count: int
+    unsolved_count: int
     solved: int  # puzzles of the run solved so far, this step's included
     best_penalty: float  # the lowest unweighted penalty of this step's samples
 
 
 def _decide(results: PuzzleResults, active: Tensor, verdict: _Verdict, values: Tensor, last_step: bool,
             early_stop: bool) -> _Decision:
-    """The step's decision, with ONE host synchronisation: its four counts come to the host in one read."""
+    """The step's decision, with ONE host synchronisation: its five counts come to the host in one read."""
     found = results.found[active]
     newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~found & ~verdict.diverged
     stopping = ((found | newly) & early_stop) | last_step | verdict.diverged
+    unsolved = stopping & ~(found | newly) & ~verdict.diverged
     best = values.amin() if values.numel() else values.new_zeros(())
     newly_count = newly.sum()
-    counts = torch.stack([newly_count, stopping.sum(), results.found.sum() + newly_count]).to(torch.float64)
-    newly_count, stopping_count, solved, best_penalty = torch.cat([counts, best.view(1).double()]).tolist()
-    return _Decision(newly, stopping, int(newly_count), int(stopping_count), int(solved), best_penalty)
+    counts = torch.stack([newly_count, stopping.sum(), unsolved.sum(), results.found.sum() + newly_count])
+    newly_count, stopping_count, unsolved_count, solved, best_penalty = torch.cat(
+        [counts.to(torch.float64), best.view(1).double()]).tolist()
+    return _Decision(newly, stopping, unsolved, int(newly_count), int(stopping_count), int(unsolved_count),
+                     int(solved), best_penalty)
 
 
 def _put(target: Tensor, index: Tensor, where: Tensor, value: Tensor | int | float) -> None:
@@ -395,8 +400,8 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
     _put(results.penalty, active, stopping, values.mean(0).view(active.shape[0], restarts).mean(1))
     _put(results.steps_run, active, stopping, step)
     _put(results.seconds, active, stopping, seconds)
-    unsolved = stopping & ~results.found[active] & ~diverged
-    _record_best_modes(results, batch.problem, verdict, active, unsolved, restarts)
+    if decision.unsolved_count:  # the best mode is the result of a puzzle that stops unsolved
+        _record_best_modes(results, batch.problem, verdict, active, decision.unsolved, restarts)
 
 
 def _solve_batch(
