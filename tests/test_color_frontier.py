@@ -9,8 +9,8 @@ from dataclasses import replace
 from test_cli_problems import invoke
 
 from redge_solve.cli import color_cmd
-from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, myciel
-from redge_solve.runs.color_search import clique_bound, fewest_colors
+from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, maximal_cliques, myciel
+from redge_solve.runs.color_search import fewest_colors, largest_clique
 
 K4_AND_A_TAIL = "p edge 5 7\ne 1 2\ne 1 3\ne 1 4\ne 2 3\ne 2 4\ne 3 4\ne 4 5\n"
 
@@ -32,6 +32,9 @@ def test_colours_below_the_clique_bound_exit_1_at_once_naming_the_clique(tmp_pat
 
 
 def test_clique_bound_is_a_largest_clique():
+    def clique_bound(graph: Graph) -> list[int]:
+        return largest_clique(maximal_cliques(graph))
+
     graph = Graph.from_edges(5, [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3), (3, 4)])
     assert clique_bound(graph) == [0, 1, 2, 3]
     assert len(clique_bound(myciel(4))) == 2  # triangle-free

@@ -83,16 +83,18 @@ K-colouring exists), 2 bad input, 130 interrupted."""
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
-    from ..runs.color_search import clique_bound
+    from ..problems.coloring import maximal_cliques
+    from ..runs.color_search import largest_clique
     from ..runs.instances import coloring_instance
 
-    clique = clique_bound(graph)
+    cliques = maximal_cliques(graph)  # once: for the bound here and for the penalty's K-cliques
+    clique = largest_clique(cliques)
     if len(clique) > colors:  # no colouring with fewer colours than a clique's vertices: nothing to run
         shown = " ".join(str(v + 1) for v in clique[:8]) + (" …" if len(clique) > 8 else "")
         err_console.print(f"{graph.name}: {_colours(colors)} cannot work: the graph has a {len(clique)}-clique "
                           f"(vertices {shown})", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(ExitCode.SOME_UNSOLVED)
-    run([coloring_instance(graph, colors)], config, f"{label}, {colors} colours", render_coloring, json_path,
+    run([coloring_instance(graph, colors, cliques)], config, f"{label}, {colors} colours", render_coloring, json_path,
         quiet, "graph", where)
 
 

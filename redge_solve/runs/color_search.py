@@ -133,11 +133,6 @@ def largest_clique(cliques: list[list[int]]) -> list[int]:
     return max(cliques, key=len, default=[])
 
 
-def clique_bound(graph: Graph) -> list[int]:
-    """The largest clique ``maximal_cliques`` finds in ``graph`` (0-based vertices; see ``largest_clique``)."""
-    return largest_clique(maximal_cliques(graph))
-
-
 def compact(coloring: Tensor) -> Tensor:
     """The same partition with the colours actually used renumbered 0..K'−1 (in the order of the old numbers)."""
     return torch.unique(coloring, return_inverse=True)[1]

@@ -66,12 +66,15 @@ def queens_instance(n: int) -> Instance:
     return Instance(f"queens-{n}", queens_spec(n), check, lambda values: {"columns": values.tolist()})
 
 
-def coloring_instance(graph: Graph, colors: int) -> Instance:
+def coloring_instance(graph: Graph, colors: int, cliques: list[list[int]] | None = None) -> Instance:
+    """``colors``-colouring of ``graph``; ``cliques``: its ``maximal_cliques`` when the caller has them already."""
+
     def check(values: Tensor) -> list[str]:
         return _domain_problems(values, colors) or [f"edge {u + 1}-{v + 1} has both ends colour {int(values[u]) + 1}"
                                                     for u, v in conflicting_edges(graph, values).tolist()]
 
-    return Instance(graph.name or "graph", coloring_spec(graph, colors, maximal_cliques(graph)), check,
+    cliques = maximal_cliques(graph) if cliques is None else cliques
+    return Instance(graph.name or "graph", coloring_spec(graph, colors, cliques), check,
                     lambda values: {"colors": (values + 1).tolist(), "num_colors": colors})
 
 
