@@ -183,6 +183,14 @@ def test_batch_max_seconds_bounds_the_whole_run(tmp_path):
     assert all(not r.get("found") and r.get("steps_run", 0) < int(NEVER) for r in records), records
 
 
+def test_batch_refuses_out_dash_where_other_commands_write_standard_output(tmp_path, monkeypatch):
+    source = hard_csv(tmp_path / "hard.csv")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("batch", str(source), "--solution-column", "", "-o", "-", "-q")
+    assert result.exit_code == 2 and "--out -" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "-").exists() and not (tmp_path / "-.meta.json").exists()
+
+
 def test_compare_max_seconds_is_shared_by_every_run(tmp_path):
     source = hard_csv(tmp_path / "hard.csv")
     result = invoke("compare", str(source), "--solution-column", "", "--steps", NEVER, "--max-seconds", "0.001",

@@ -107,6 +107,8 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
     is a one-line error (exit 2), checked before any data is loaded."""
     from ..runs.batch import OutputError, output_policy, prepare_output, record_settings
 
+    if str(out) == "-":  # elsewhere -o - is standard output; batch's results are a file it appends to and resumes
+        fail("--out -: batch writes a results file it appends to and can resume; name a file")
     opt.check_output_or_exit("out", out, [source], **output_policy(out, resume, force))  # before loading any data
     try:
         dataset = open_source(source, split, puzzle_column, solution_column or None)
