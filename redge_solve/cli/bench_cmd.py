@@ -141,7 +141,7 @@ def _execute(ctx: typer.Context, experiment: str, settings: list[str], specs: li
     if bench.budget_spent:
         err_console.print(f"time budget of {max_seconds:g} s spent after {len(bench.runs)}/{total} runs; the files "
                           "hold the finished ones", highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.SOME_UNSOLVED)
     if bench.interrupted:
         err_console.print(f"interrupted after {len(bench.runs)}/{total} runs; the files hold the finished ones")
         raise typer.Exit(ExitCode.INTERRUPTED)

@@ -157,7 +157,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
         write_json_lines(json_path, [result.record(verified, interrupted)])
     if not verified:  # every colouring of a result was checked already: a bug if this happens
         err_console.print(f"[red]{graph.name}: the best colouring fails the direct check[/]")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.SOME_UNSOLVED)
     if not quiet:
         bound = (f"optimal (a {result.lower_bound}-clique)" if result.optimal else
                  f"lower bound {result.lower_bound}")

@@ -15,7 +15,7 @@ from rich.table import Table
 from . import compare_options as co
 from . import options as opt
 from .app import app
-from .common import console, err_console, fail, parse_assignments, sigterm_as_interrupt
+from .common import ExitCode, console, err_console, fail, parse_assignments, sigterm_as_interrupt
 from .executor_opts import open_executor
 
 DEFAULT_ESTIMATORS = "st,gumbel,reinmax,redge,redge-max,redge-cov,exact"
@@ -285,7 +285,7 @@ def _run(a: SimpleNamespace, plan: SimpleNamespace, data, base, parts):
 
                 if isinstance(interrupt, TuningInterrupted):
                     _write_trials(interrupt, a.out)
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         finally:
             executor.close()
 
@@ -390,7 +390,7 @@ def _diagnose(data, specs, lr: float, samples: int, checkpoints: list[int], draw
             fail(str(exc))
         except KeyboardInterrupt:
             err_console.print("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
     table = Table(title=f"gradient diagnostics · {len(subset)} puzzles · exact-gradient trajectory, lr "
                         f"{config['lr']} · {draws} draws", title_justify="left")
     for name in ("step", "estimator", "samples", "cosine", "rel. bias ± noise", "rel. variance"):

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..problem_defaults import SPEC_DEFAULTS
 from . import options as opt
 from .app import app
-from .common import console, fail, read_problem
+from .common import ExitCode, console, fail, read_problem
 from .problem_run import run
 
 TABLE_UP_TO = 200
@@ -51,7 +51,7 @@ def solve_spec(
 
     if schema:
         console.file.write(json.dumps(json_schema(), indent=1) + "\n")
-        raise typer.Exit(0)
+        raise typer.Exit(ExitCode.ALL_SOLVED)
     if spec is None:
         fail("give a SPEC.json file (or --schema)")
     config = opt.solver_config(ctx, SPEC_DEFAULTS)
