@@ -47,6 +47,7 @@ from .plots import new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
 from .runs.grouped import SMALLEST_BUDGET
+from .runs.outputs import prefixed
 from .runs.records import sudoku_records
 from .settings import RUN_FIELDS
 from .solver import DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
@@ -706,16 +707,17 @@ PAIRS_SUFFIX = "-pairs.csv"
 def write_outputs(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX.csv`` (table), ``PREFIX.json`` (table + every run's records and curve), ``PREFIX.png`` (curves),
     and ``PREFIX-pairs.csv`` when the comparison has paired differences (``Comparison.add_pairs``)."""
-    prefix = Path(prefix)
-    written = [prefix.with_name(prefix.name + ".csv"), prefix.with_name(prefix.name + ".json")]
-    write_atomic(written[0], table_csv(comparison.rows), make_parents=True)
-    write_atomic(written[1], json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
+    csv_path, json_path, png_path = prefixed(prefix, OUTPUT_SUFFIXES)
+    write_atomic(csv_path, table_csv(comparison.rows), make_parents=True)
+    write_atomic(json_path, json.dumps(comparison.to_json(), indent=1, allow_nan=True) + "\n", make_parents=True)
+    written = [csv_path, json_path]
     if comparison.pairs is not None:
-        written.append(prefix.with_name(prefix.name + PAIRS_SUFFIX))
-        write_atomic(written[-1], comparison.pairs.csv(), make_parents=True)
+        (pairs_path,) = prefixed(prefix, [PAIRS_SUFFIX])
+        write_atomic(pairs_path, comparison.pairs.csv(), make_parents=True)
+        written.append(pairs_path)
     if plot:
-        written.append(prefix.with_name(prefix.name + ".png"))
-        write_atomic(written[-1], comparison_png(comparison), make_parents=True)
+        write_atomic(png_path, comparison_png(comparison), make_parents=True)
+        written.append(png_path)
     return written
 
 

@@ -35,6 +35,7 @@ from .compare import EstimatorSpec, csv_value
 from .estimators import Estimator, make_estimator
 from .optim import Adam
 from .plots import new_figure, png_bytes
+from .runs.outputs import prefixed
 from .solver import Problem
 
 
@@ -209,15 +210,14 @@ DIAGNOSTICS_SUFFIXES = ("-diagnostics.csv", "-diagnostics.json", "-diagnostics.p
 def write_diagnostics(results: Sequence[Diagnosis], prefix: str | os.PathLike, settings: dict[str, Any],
                       plot: bool = True) -> list[Path]:
     """``PREFIX-diagnostics.csv``, ``.json`` (with the settings and the definitions) and ``.png``."""
-    prefix = Path(prefix)
-    paths = [prefix.with_name(prefix.name + suffix) for suffix in DIAGNOSTICS_SUFFIXES[:2]]
-    write_atomic(paths[0], diagnostics_csv(results), make_parents=True)
+    csv_path, json_path, png_path = prefixed(prefix, DIAGNOSTICS_SUFFIXES)
+    write_atomic(csv_path, diagnostics_csv(results), make_parents=True)
     payload = {"settings": settings, "definitions": DEFINITIONS, "results": [asdict(r) for r in results]}
-    write_atomic(paths[1], json.dumps(payload, indent=1, allow_nan=True) + "\n", make_parents=True)
-    if plot:
-        paths.append(prefix.with_name(prefix.name + DIAGNOSTICS_SUFFIXES[2]))
-        write_atomic(paths[2], diagnostics_png(results), make_parents=True)
-    return paths
+    write_atomic(json_path, json.dumps(payload, indent=1, allow_nan=True) + "\n", make_parents=True)
+    if not plot:
+        return [csv_path, json_path]
+    write_atomic(png_path, diagnostics_png(results), make_parents=True)
+    return [csv_path, json_path, png_path]
 
 
 DEFINITIONS = {

@@ -45,6 +45,7 @@ from .config import Protocol
 from .estimators import parameter_defaults
 from .executors import Executor
 from .plots import new_figure, png_bytes
+from .runs.outputs import prefixed
 
 INSTALL_HINT = 'Optuna is not installed; install it with: pip install -e ".[tune]"'
 
@@ -418,14 +419,13 @@ TUNING_SUFFIXES = ("-trials.csv", "-splits.csv", "-tuning.png")
 def write_tuning(studies: Sequence[StudyResult | Mapping[str, Any]], splits: Mapping[str, Sequence[int]],
                  prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
     """``PREFIX-trials.csv``, ``PREFIX-splits.csv`` and ``PREFIX-tuning.png`` (also what Ctrl-C leaves)."""
-    prefix = Path(prefix)
-    paths = [prefix.with_name(prefix.name + TUNING_SUFFIXES[0]), prefix.with_name(prefix.name + TUNING_SUFFIXES[1])]
-    write_atomic(paths[0], trials_csv(studies), make_parents=True)
-    write_atomic(paths[1], splits_csv(splits), make_parents=True)
-    if plot:
-        paths.append(prefix.with_name(prefix.name + TUNING_SUFFIXES[2]))
-        write_atomic(paths[2], study_png(studies), make_parents=True)
-    return paths
+    trials_path, splits_path, png_path = prefixed(prefix, TUNING_SUFFIXES)
+    write_atomic(trials_path, trials_csv(studies), make_parents=True)
+    write_atomic(splits_path, splits_csv(splits), make_parents=True)
+    if not plot:
+        return [trials_path, splits_path]
+    write_atomic(png_path, study_png(studies), make_parents=True)
+    return [trials_path, splits_path, png_path]
 
 
 def write_tuned_comparison(comparison: Comparison, prefix: str | os.PathLike, plot: bool = True) -> list[Path]:
