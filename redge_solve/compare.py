@@ -312,9 +312,7 @@ def curve_percent(run: Run, length: int | None = None) -> list[float]:
     """Percentage of puzzles found after each step 1..length (padded with the last value)."""
     total = max(len(run.records), 1)
     values = [100.0 * found / total for _, found in run.curve]
-    length = length if length is not None else len(values)
-    last = values[-1] if values else 0.0
-    return (values + [last] * max(length - len(values), 0))[:length]
+    return padded(values or [0.0], len(values) if length is None else length)
 
 
 @dataclass
@@ -736,11 +734,10 @@ def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
             continue
         label = f"{row.label} ({row.stats['found'].mean:.1f}%)"
         plot_mean_band(by_step, steps, curves, label)
-        timed = [run for run in runs if run.elapsed]
+        timed = [(padded(run.elapsed, length), curve) for run, curve in zip(runs, curves, strict=True) if run.elapsed]
         if timed:
-            times = [padded(run.elapsed, length) for run in timed]
-            seconds = [sum(column) / len(column) for column in zip(*times, strict=True)]
-            plot_mean_band(by_time, seconds, [curve_percent(run, length) for run in timed], label)
+            seconds = [sum(column) / len(column) for column in zip(*(times for times, _ in timed), strict=True)]
+            plot_mean_band(by_time, seconds, [curve for _, curve in timed], label)
     seeds = len({run.seed for run in comparison.runs})
     config = comparison.rows[0].config if comparison.rows else {}
     figure.suptitle(
