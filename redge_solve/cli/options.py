@@ -132,9 +132,6 @@ DeviceOption = Annotated[str, typer.Option("--device", metavar="auto|cpu|cuda|cu
 Out = Annotated[Optional[str], typer.Option(
     "--out", "-o", metavar="PATH", callback=output_directory,
     help="Write one JSON record per instance (JSON Lines) to PATH; '-' for stdout.")]
-OutPrefix = Annotated[Optional[str], typer.Option(
-    "--out", "-o", metavar="PREFIX", callback=output_directory,
-    help="Write the results to files PREFIX.csv, PREFIX.json, ... (see the command's help).")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output file (never one of the inputs).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, boards, tables or summary; errors only "
                                                           "(output files are still written).")]
