@@ -167,12 +167,17 @@ def chi2_two_sample(a: torch.Tensor, b: torch.Tensor) -> tuple[float, int]:
 
 
 # ------------------------------------------------------------------------------ objectives for estimator tests
-def quadratic(n_vars: int, k: int = 3, seed: int = 0, scale: float = 2.0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``f(X) = vec(X)ᵀ A vec(X) + bᵀ vec(X)`` with a random symmetric A, ``(..., n_vars, k) -> (...)``, float64."""
+def quadratic_terms(n_vars: int, k: int = 3, seed: int = 0, scale: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(A, b)`` of ``quadratic``: a random symmetric ``(n_vars·k, n_vars·k)`` A and a random b, float64."""
     g = torch.Generator().manual_seed(seed)
     a = torch.randn(n_vars * k, n_vars * k, generator=g, dtype=torch.float64) * scale
-    a = (a + a.T) / 2
     b = torch.randn(n_vars * k, generator=g, dtype=torch.float64)
+    return (a + a.T) / 2, b
+
+
+def quadratic(n_vars: int, k: int = 3, seed: int = 0, scale: float = 2.0) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``f(X) = vec(X)ᵀ A vec(X) + bᵀ vec(X)`` with a random symmetric A, ``(..., n_vars, k) -> (...)``, float64."""
+    a, b = quadratic_terms(n_vars, k, seed, scale)
 
     def f(x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(-2)

@@ -302,7 +302,7 @@ def test_straight_through_is_exact_for_linear_f(name, params, num_samples):
 # ----------------------------------------------------------------------------------------------- sample laws
 EXACT_LAWS = [("st", {}), ("reinmax", {}), ("reinmax", dict(tau=2.0)), ("gumbel", {}), ("gumbel", dict(tau=3.0)),
               ("reinforce", {}), ("redge", dict(n_steps=1)), ("redge", dict(n_steps=2, t_1=1.0)),
-              ("redge-max", dict(n_steps=1)), ("redge-cov", dict(n_steps=1))]
+              ("redge-max", dict(n_steps=1)), ("redge-cov", dict(n_steps=1)), ("exact", {})]
 
 
 @pytest.mark.parametrize("name,params", EXACT_LAWS, ids=[f"{n}{p or ''}" for n, p in EXACT_LAWS])

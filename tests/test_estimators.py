@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import exact_grad, quadratic
+from conftest import exact_grad, quadratic, quadratic_terms
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +60,48 @@ def test_reinforce_surrogate_value_and_batch_dims():
     assert_close_mc(theta.grad, exact, terms.std(0) / n**0.5, what="reinforce, two batch elements")
     # the elements are not mixed up: element 0's exact gradient is far from element 1's estimate
     assert ((theta.grad[1] - exact[0]).abs() / (terms[:, 1].std(0) / n**0.5)).max() > 4 * Z_TOL
+
+
+def _quadratic_expectation(a: torch.Tensor, b: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """E[vec(X)ᵀ A vec(X) + bᵀ vec(X)] for independent one-hot rows X_v ~ Cat(p_v), in closed form: the
+    entries of different variables are independent (E[x_i x_j] = p_i p_j), those of one variable exclusive
+    (E[x_vk x_vl] = δ_kl p_vk), so E = pᵀ A p + Σ_v (diag(A_vv) · p_v − p_vᵀ A_vv p_v) + bᵀ p."""
+    p, n_vars = probs.flatten(), probs.shape[0]
+    blocks = torch.block_diag(*[torch.ones(K, K, dtype=DT)] * n_vars)  # 1 where (i, j) is one variable's pair
+    return p @ a @ p + (a.diagonal() * p).sum() - p @ (a * blocks) @ p + b @ p
+
+
+def test_exact_estimator_gradient_is_the_enumerated_gradient_of_the_expectation():
+    # two instances (2 variables each) of quadratic objectives, f (S, 4, K) -> (S, 2) with groups: the exact
+    # estimator's gradient is ∇_θ Σ_i E[f_i] with no noise, whatever the samples; its samples are drawn from the
+    # generator (seeded: reproducible), one per requested sample, and f's values at them are returned detached
+    terms = [quadratic_terms(2, seed=s) for s in (11, 12)]
+    fs = [quadratic(2, seed=s) for s in (11, 12)]
+    w = torch.ones((), dtype=DT, requires_grad=True)  # a parameter inside f: the values must come back detached
+    f = lambda x: torch.stack([fs[0](x[..., :2, :]), fs[1](x[..., 2:, :])], -1) * w
+    expected = lambda p: torch.stack([_quadratic_expectation(*terms[i], p[2 * i: 2 * i + 2]) for i in (0, 1)])
+    logits = torch.randn(4, K, generator=torch.Generator().manual_seed(13), dtype=DT) * 2
+    est = make_estimator("exact")
+    runs = []
+    for _ in range(2):
+        theta = logits.clone().requires_grad_()
+        out = est.surrogate(f, theta, 5, torch.Generator().manual_seed(14), groups=torch.tensor([0, 0, 1, 1]),
+                            expected=expected)
+        (grad,) = torch.autograd.grad(out.loss, theta)
+        runs.append((out, grad))
+    (out, grad), (again, grad_again) = runs
+    target = torch.cat([exact_grad(fs[0], logits[:2]), exact_grad(fs[1], logits[2:])])
+    assert torch.allclose(grad, target, rtol=1e-10, atol=1e-12)
+    assert out.samples.shape == (5, 4, K) and bool((out.samples.sum(-1) == 1).all())
+    assert torch.equal(out.samples, again.samples) and torch.equal(grad, grad_again)
+    assert not torch.equal(out.samples, est.surrogate(f, logits, 5, torch.Generator().manual_seed(15),
+                                                       expected=expected).samples)
+    assert out.values.shape == (5, 2) and not out.values.requires_grad
+    assert torch.equal(out.values, f(out.samples).detach())
+    assert est.surrogate(f, logits, expected=expected).values.shape == (1, 2)  # one sample by default
+    with pytest.raises(ValueError) as info:
+        est.surrogate(f, logits, 2)
+    assert str(info.value) == "the exact estimator needs a penalty with a closed-form expectation (`expected`)"
 
 
 # ------------------------------------------------------------------------------------------- 2. paper identities
@@ -288,6 +330,7 @@ def test_parameter_errors_name_the_parameter_and_its_domain(name, params, messag
 def test_string_parameters_are_coerced():
     assert make_estimator("redge", n_steps="7", t_1="0.25").params() == {"n_steps": 7, "t_1": 0.25}
     assert make_estimator("gumbel", tau="2").params() == {"tau": 2.0}
+    assert make_estimator("redge", n_steps="5.0").params() == {"n_steps": 5, "t_1": 0.5}  # a whole number in text
 
 
 def test_unknown_estimator_and_num_samples():
@@ -387,3 +430,17 @@ def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
         assert calls
     finally:
         torch.Tensor.softmax = original
+
+
+@pytest.mark.parametrize("which", ["softmax_vjp", "_public_vjp"])
+def test_softmax_vjp_is_the_softmax_backward(which):
+    # J g = p ⊙ (g − p·g): torch's private kernel when it passes the probe, else the public formula (the fallback
+    # if the kernel's signature changes): both must equal autograd's softmax backward, over the last axis of a
+    # 3-D tensor (so that no other axis would do)
+    from redge_solve.estimators import _softmax
+
+    gen = torch.Generator().manual_seed(41)
+    x = (3 * torch.randn(2, 4, 5, generator=gen, dtype=DT)).requires_grad_()
+    g = torch.randn(2, 4, 5, generator=gen, dtype=DT)
+    (expected,) = torch.autograd.grad(x.softmax(-1), x, g)
+    assert torch.allclose(getattr(_softmax, which)(g, x.softmax(-1).detach()), expected, rtol=1e-12, atol=1e-14)
