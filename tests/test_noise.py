@@ -202,13 +202,14 @@ def test_shape_errors():
         noise.uniform((2, 2, 4, 3), DT)
 
 
-def test_dispatch_to_torch_generator_is_seeded():
-    like = torch.empty(3, 4, dtype=torch.float32)
-    a = uniform((3, 4), like, torch.Generator().manual_seed(5))
-    b = uniform((3, 4), like, torch.Generator().manual_seed(5))
-    assert torch.equal(a, b) and a.dtype == torch.float32
-    assert torch.equal(normal(like, torch.Generator().manual_seed(5)), normal(like, torch.Generator().manual_seed(5)))
-    assert torch.equal(gumbel(like, torch.Generator().manual_seed(5)), gumbel(like, torch.Generator().manual_seed(5)))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dispatch_to_torch_generator_is_seeded(dtype):
+    # seeded, and drawn in the dtype of ``like`` (float64 logits get float64 noise, not float32 noise promoted)
+    like = torch.empty(3, 4, dtype=dtype)
+    for draw in (lambda g: uniform((3, 4), like, g), lambda g: normal(like, g), lambda g: gumbel(like, g)):
+        a, b = draw(torch.Generator().manual_seed(5)), draw(torch.Generator().manual_seed(5))
+        assert torch.equal(a, b) and a.dtype == dtype
+        assert draw(keyed(3)).dtype == dtype
 
 
 def test_extreme_bit_patterns_stay_strictly_inside_the_unit_interval_in_float32():
