@@ -489,15 +489,15 @@ def test_chain_backwards_leave_the_incoming_gradient_alone(which):
 @pytest.mark.parametrize("tau", [1.0, 2.0])
 def test_reinmax_backward_per_sample_when_a_category_is_never_drawn(tau):
     # 2 J_{π'} g − ½ J_p g per sample, on rows whose last category has probability ~e^-30 (never drawn), and
-    # reinmax_one_hot's default temperature is 1
+    # reinmax_one_hot's defaults: temperature 1, the categories read off the sample's last axis
     from redge_solve.estimators._categorical import reinmax_one_hot
 
-    logits = torch.randn(500, K, dtype=DT, generator=torch.Generator().manual_seed(32))
-    logits[:, -1] = -30.0
+    logits = torch.randn(5, 100, K, dtype=DT, generator=torch.Generator().manual_seed(32))  # rows on two axes
+    logits[..., -1] = -30.0
     leaf = logits.clone().requires_grad_()
     x = make_estimator("reinmax", tau=tau).sample(leaf, generator=torch.Generator().manual_seed(33))
-    assert x[:, -1].sum() == 0
-    g = torch.randn(500, K, dtype=DT, generator=torch.Generator().manual_seed(34))
+    assert x[..., -1].sum() == 0
+    g = torch.randn(5, 100, K, dtype=DT, generator=torch.Generator().manual_seed(34))
     (x * g).sum().backward()
     assert torch.allclose(leaf.grad, reinmax_backward(logits, tau)(x.detach(), g), rtol=1e-10, atol=1e-12)
     if tau == 1.0:
