@@ -279,6 +279,9 @@ def test_keys_of_any_integer_dtype_give_the_same_noise():
     as_ints = key_tensor(parts[0], parts[1], parts[2])
     for dtype in (torch.int32, torch.int64):
         assert torch.equal(key_tensor(*[torch.tensor(p, dtype=dtype) for p in parts]), as_ints)
+    small = [5, 200, 7]  # narrow dtypes too: the part is widened before it is multiplied (no wrap at 8 or 16 bits)
+    for dtype in (torch.uint8, torch.int16):
+        assert torch.equal(key_tensor(*[torch.tensor(p, dtype=dtype) for p in small]), key_tensor(*small))
     keys = key_tensor(1, torch.arange(6))
     for dtype in (torch.float32, torch.float64):  # float32 draws take the in-place path through int32 scratch
         wide = KeyedNoise(keys.to(torch.int64), step=1).uniform((2, 6, 3), dtype)
