@@ -341,6 +341,9 @@ def test_unknown_estimator_and_num_samples():
         make_estimator("reinforce").surrogate(lambda x: x.sum((-1, -2)), logits, 1)
     with pytest.raises(ValueError, match="num_samples"):
         make_estimator("st").sample(logits, 0)
+    with pytest.raises(ValueError) as info:  # None (the one-sample default elsewhere) is not enough for reinforce
+        make_estimator("reinforce").surrogate(lambda x: x.sum((-1, -2)), logits, None)
+    assert str(info.value) == "num_samples must be an integer >= 2, got None"
 
 
 def test_compat_samplers_accept_authors_names_and_reject_soft():
@@ -432,15 +435,17 @@ def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
         torch.Tensor.softmax = original
 
 
-@pytest.mark.parametrize("which", ["softmax_vjp", "_public_vjp"])
-def test_softmax_vjp_is_the_softmax_backward(which):
+@pytest.mark.parametrize("kernel", [True, False], ids=["private-kernel", "public-formula"])
+def test_softmax_vjp_is_the_softmax_backward(kernel, monkeypatch):
     # J g = p ⊙ (g − p·g): torch's private kernel when it passes the probe, else the public formula (the fallback
-    # if the kernel's signature changes): both must equal autograd's softmax backward, over the last axis of a
-    # 3-D tensor (so that no other axis would do)
+    # if the kernel's signature changes, forced here): both must equal autograd's softmax backward, over the last
+    # axis of a 3-D tensor (so that no other axis would do)
     from redge_solve.estimators import _softmax
 
+    if not kernel:
+        monkeypatch.setattr(_softmax, "_private_kernel", lambda: None)
     gen = torch.Generator().manual_seed(41)
     x = (3 * torch.randn(2, 4, 5, generator=gen, dtype=DT)).requires_grad_()
     g = torch.randn(2, 4, 5, generator=gen, dtype=DT)
     (expected,) = torch.autograd.grad(x.softmax(-1), x, g)
-    assert torch.allclose(getattr(_softmax, which)(g, x.softmax(-1).detach()), expected, rtol=1e-12, atol=1e-14)
+    assert torch.allclose(_softmax.softmax_vjp(g, x.softmax(-1).detach()), expected, rtol=1e-12, atol=1e-14)

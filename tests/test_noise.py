@@ -273,6 +273,21 @@ def test_keyed_uniforms_are_the_documented_hash(shape):
                                                                                   shape[-1]))
 
 
+@pytest.mark.parametrize("width", [4, 5])
+def test_keyed_normals_are_the_box_muller_pairs_of_the_keyed_uniforms(width):
+    # the stream is pinned (a run's results depend on it): one draw of 2·⌈K'/2⌉ uniforms, u the first half of the
+    # columns and v the second; column j < ⌈K'/2⌉ is √(−2 log u_j) cos(2π v_j), and column ⌈K'/2⌉ + j the sine of
+    # the same pair (for odd K' the last sine is not used)
+    keys = key_tensor(9, torch.arange(6))
+    half = (width + 1) // 2
+    uniforms = KeyedNoise(keys, step=3).uniform((2, 6, 2 * half), DT)
+    u, v = uniforms[..., :half], uniforms[..., half:]
+    radius, angle = (-2 * u.log()).sqrt(), 2 * math.pi * v
+    expected = torch.cat([radius * angle.cos(), (radius * angle.sin())[..., : width - half]], -1)
+    got = normal(torch.empty(2, 6, width, dtype=DT), KeyedNoise(keys, step=3))
+    assert torch.allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_keys_of_any_integer_dtype_give_the_same_noise():
     # key parts and row keys given as int32 or int64 tensors hash the same way as Python ints
     parts = [5, 2**31 - 3, 40_000]
