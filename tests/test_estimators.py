@@ -238,6 +238,9 @@ def test_seeded_generator_reproduces_samples_and_gradients(name):
 
     (x1, g1), (x2, g2) = run(), run()
     assert torch.equal(x1, x2) and torch.equal(g1, g2)
+    # without a sample axis (num_samples=None) the draw comes from the given generator too
+    single = [est.sample(make_logits(20), generator=torch.Generator().manual_seed(43)) for _ in range(2)]
+    assert torch.equal(*single)
 
 
 @pytest.mark.parametrize("name", sorted(GENERAL_ESTIMATORS))
@@ -344,6 +347,9 @@ def test_unknown_estimator_and_num_samples():
     with pytest.raises(ValueError) as info:  # None (the one-sample default elsewhere) is not enough for reinforce
         make_estimator("reinforce").surrogate(lambda x: x.sum((-1, -2)), logits, None)
     assert str(info.value) == "num_samples must be an integer >= 2, got None"
+    for count in (True, 2.0):  # a flag or a float is not a sample count, whatever its value
+        with pytest.raises(ValueError, match="num_samples must be an integer"):
+            make_estimator("st").sample(logits, count)
 
 
 def test_compat_samplers_accept_authors_names_and_reject_soft():
