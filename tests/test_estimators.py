@@ -337,8 +337,10 @@ def test_string_parameters_are_coerced():
 
 
 def test_unknown_estimator_and_num_samples():
-    with pytest.raises(ValueError, match="unknown estimator"):
+    with pytest.raises(ValueError) as info:
         make_estimator("nope")
+    assert str(info.value) == ("unknown estimator 'nope'; choose from st, gumbel, reinmax, redge, redge-max, redge-cov, "
+                               "reinforce, exact")
     logits = torch.zeros(2, K)
     with pytest.raises(ValueError, match="num_samples"):
         make_estimator("reinforce").surrogate(lambda x: x.sum((-1, -2)), logits, 1)
@@ -423,22 +425,49 @@ def test_fast_softmax_equals_torch_softmax_in_value_and_gradient(rows, dtype):
         assert torch.allclose(grad.double(), exact.grad, rtol=0, atol=bound, equal_nan=True)
 
 
+def test_fast_softmax_leaves_empty_and_half_precision_tensors_to_torch():
+    # an empty batch (every puzzle solved) has no row sums to range-check; in half precision the fast path's row
+    # sums would round in half (off by up to 4e-3 in bfloat16), torch's kernel accumulates in float32: its values
+    from redge_solve.estimators._softmax import softmax
+
+    assert softmax(torch.empty(0, 9)).shape == (0, 9) and softmax(torch.empty(2, 0, 9)).shape == (2, 0, 9)
+    x = 3 * torch.randn(4, 5, 9, generator=torch.Generator().manual_seed(44))
+    for dtype in (torch.float16, torch.bfloat16):
+        assert torch.equal(softmax(x.to(dtype)), x.to(dtype).softmax(-1))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_exp_is_exp_bit_for_bit(dtype):
+    # float32 entries below −87 skip torch's slow subnormal path: exactly 0 at or below −104, computed apart in
+    # between; float64 (no such cliff there) is plain exp. Either way the same bits as x.exp(), NaN and inf kept
+    from redge_solve.estimators._softmax import _exp
+
+    x = torch.tensor([[-200.0, -104.0, -103.9, -100.0, -90.0, -87.5], [-87.0, -86.9, -1.0, 0.0, 5.0, 80.0],
+                      [float("nan"), float("-inf"), float("inf"), -95.0, -3.0, 1.0]], dtype=dtype)
+    torch.testing.assert_close(_exp(x), x.exp(), rtol=0, atol=0, equal_nan=True)
+    assert float(_exp(x)[0, 4]) > 0  # exp(−90) is a subnormal float32, not 0
+    assert _exp(torch.empty(0, 3, dtype=dtype)).shape == (0, 3)
+
+
 def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
     # the point of it: moderate logits do not fall back (a fallback would also be correct, but slow)
     from redge_solve.estimators import _softmax
 
     x = torch.randn(1000, 9, generator=torch.Generator().manual_seed(0)) * 5
-    calls = []
-    original = torch.Tensor.softmax
+    calls, exps = [], []
+    original, original_exp = torch.Tensor.softmax, _softmax._exp
     try:
         torch.Tensor.softmax = lambda self, *a, **k: calls.append(1) or original(self, *a, **k)
-        for shift in (0.0, 80.0, -40.0):  # large logits take one shift for the whole tensor
+        _softmax._exp = lambda t: exps.append(1) or original_exp(t)
+        for shift, passes in ((0.0, 1), (80.0, 2), (-40.0, 1)):  # large logits take one shift for the whole tensor
+            exps.clear()
             assert torch.allclose(_softmax.softmax(x + shift), original(x + shift, -1), rtol=1e-5, atol=1e-30)
+            assert len(exps) == passes, shift  # row sums in range: no shift, a single exp pass
         assert not calls
         _softmax.softmax(torch.cat([x, x[:1] - 100]))  # one row 100 below the rest: torch's per-row shift
         assert calls
     finally:
-        torch.Tensor.softmax = original
+        torch.Tensor.softmax, _softmax._exp = original, original_exp
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["private-kernel", "public-formula"])
