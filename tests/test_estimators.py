@@ -339,8 +339,8 @@ def test_string_parameters_are_coerced():
 def test_unknown_estimator_and_num_samples():
     with pytest.raises(ValueError) as info:
         make_estimator("nope")
-    assert str(info.value) == ("unknown estimator 'nope'; choose from st, gumbel, reinmax, redge, redge-max, redge-cov, "
-                               "reinforce, exact")
+    choices = "st, gumbel, reinmax, redge, redge-max, redge-cov, reinforce, exact"
+    assert str(info.value) == f"unknown estimator 'nope'; choose from {choices}"
     logits = torch.zeros(2, K)
     with pytest.raises(ValueError, match="num_samples"):
         make_estimator("reinforce").surrogate(lambda x: x.sum((-1, -2)), logits, 1)
