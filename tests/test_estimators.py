@@ -362,9 +362,16 @@ def test_compat_samplers_accept_authors_names_and_reject_soft():
         x = SAMPLERS[key](logits=logits, **cfg)
         assert x.shape == logits.shape and bool((x.sum(-1) == 1).all())
         (x * torch.arange(K)).sum().backward()
-        with pytest.raises(ValueError, match="hard"):
+        with pytest.raises(ValueError) as info:
             SAMPLERS[key](logits=logits, hard=False, **cfg)
+        assert str(info.value) == "redge-solve implements the hard estimators only (hard=True)"
     assert logits.grad is not None and logits.grad.abs().sum() > 0
+    # a generator is used (seeded draws repeat), and each sampler is named as a function of the authors' package
+    wide = torch.randn(50, K)
+    draws = [SAMPLERS["redge-max"](logits=wide, generator=torch.Generator().manual_seed(6)) for _ in range(2)]
+    assert torch.equal(*draws)
+    assert SAMPLERS["redge-cov"].__name__ == SAMPLERS["redge_cov"].__name__ == "redge_cov"
+    assert SAMPLERS["reindge"].__name__ == "reindge" and SAMPLERS["st"].__name__ == "st"
 
 
 # ---------------------------------------------------------------------------------------------- 8. registry
