@@ -372,6 +372,8 @@ def test_compat_samplers_accept_authors_names_and_reject_soft():
     assert torch.equal(*draws)
     assert SAMPLERS["redge-cov"].__name__ == SAMPLERS["redge_cov"].__name__ == "redge_cov"
     assert SAMPLERS["reindge"].__name__ == "reindge" and SAMPLERS["st"].__name__ == "st"
+    with pytest.raises(ValueError, match="tau must be a finite number > 0, got 0.0"):  # the config is passed on
+        SAMPLERS["gumbel"](logits=wide, tau=0.0)
 
 
 # ---------------------------------------------------------------------------------------------- 8. registry
