@@ -86,11 +86,12 @@ def test_the_estimators_gradients_are_the_same_on_the_fallback(name, params, pri
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.integers(1, 40), st.integers(1, _softmax.COLUMN_VJP_BELOW - 1), st.integers(0, 2**31 - 1))
-def test_the_column_sums_give_the_gradient_in_a_fixed_order(rows, categories, seed):
-    """Few categories on CPU: the column path, equal to autograd's gradient, and bit for bit to the sum taken
-    left to right in float32 (the order that makes it the same on every CPU)."""
+@given(st.integers(0, 40), st.integers(1, _softmax.COLUMN_VJP_BELOW - 1), st.integers(0, 2**31 - 1))
+def test_the_column_sums_give_the_gradient_in_a_fixed_order(extra_rows, categories, seed):
+    """Few categories and many rows on CPU: the column path, equal to autograd's gradient, and bit for bit to the
+    sum taken left to right in float32 (the order that makes it the same on every CPU)."""
     gen = torch.Generator().manual_seed(seed)
+    rows = _softmax.COLUMN_VJP_FROM // 2 + extra_rows  # two samples of them: at least COLUMN_VJP_FROM rows
     x = 3 * torch.randn(2, rows, categories, generator=gen)
     grad = torch.randn(2, rows, categories, generator=gen)
     out = x.softmax(-1)

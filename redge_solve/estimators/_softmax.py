@@ -91,10 +91,12 @@ def softmax_vjp(grad: Tensor, out: Tensor) -> Tensor:
 
         J g = out ⊙ (g − Σ_k out_k g_k)      (J = diag(out) − out outᵀ is symmetric, so also Jᵀ g).
 
-    On CPU with fewer than ``COLUMN_VJP_BELOW`` categories, the row sum is taken column by column (``_column_vjp``);
-    otherwise torch's own backward kernel (``torch._softmax_backward_data``, private: one fused pass) when it is
-    there and gives this formula on a probe; else the formula with public operations (three passes)."""
-    if out.device.type == "cpu" and out.shape[-1] < COLUMN_VJP_BELOW:
+    On CPU with fewer than ``COLUMN_VJP_BELOW`` categories and at least ``COLUMN_VJP_FROM`` rows, the row sum is
+    taken column by column (``_column_vjp``); otherwise torch's own backward kernel (``torch._softmax_backward_data``,
+    private: one fused pass) when it is there and gives this formula on a probe; else the formula with public
+    operations (three passes)."""
+    categories = out.shape[-1]
+    if out.device.type == "cpu" and categories < COLUMN_VJP_BELOW and out.numel() >= COLUMN_VJP_FROM * categories:
         return _column_vjp(grad, out)
     kernel = _private_kernel()
     if kernel is not None:
@@ -106,6 +108,11 @@ COLUMN_VJP_BELOW = 16
 """Fewer categories than this: ``_column_vjp`` on CPU. torch's CPU softmax-backward kernel is slow on short rows
 that are not whole vectors: one thread, 41k rows, it took 5.1 ms at K = 9 against 1.3 ms for the column sums; with
 20k rows 0.45 ms at K = 16, 0.44 ms at K = 25, where the K − 1 column adds cost 2–6 ms (at K = 4 the columns win)."""
+
+
+COLUMN_VJP_FROM = 2048
+"""Fewer rows than this: torch's kernel, whose one call costs less than the K − 1 calls of the columns (one thread,
+K = 9: 1.6 against 2.3 ms a solving step at 420 rows, where the step is mostly the cost of calls)."""
 
 
 def _column_vjp(grad: Tensor, out: Tensor) -> Tensor:
