@@ -2,10 +2,11 @@
 ``(n·(r mod n) + ⌊r / n⌋ + c) mod N``, shuffled by permutations that keep the rules (digits; rows within a band,
 the bands; columns within a stack, the stacks; a transpose), then a seeded fraction of its cells blanked.
 
-    python benchmarks/make_big_puzzle.py --side 25 --blanks 0.5 --seed 1 > puzzles/25x25.txt
+    python benchmarks/make_big_puzzle.py --side 25 --blanks 0.45 --seed 1 --puzzle-only   # puzzles/25x25.txt
 
 A puzzle made this way may have other solutions than the grid it came from (any completion that keeps the clues
-and the rules solves it); the line written is ``puzzle::solution``, '.' blank, digits 1-9 then letters A-P.
+and the rules solves it); the line written is ``puzzle::solution`` ('.' blank, digits 1-9 then letters A-P), or
+the puzzle alone with ``--puzzle-only`` (then a solver's result is checked against the rules and clues only).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--side", type=int, default=25, choices=(4, 9, 16, 25))
     parser.add_argument("--blanks", type=float, default=0.5, help="fraction of the cells blanked")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--puzzle-only", action="store_true", help="write the puzzle without its solution")
     args = parser.parse_args()
     generator = torch.Generator().manual_seed(args.seed)
     solution = random_grid(args.side, generator).flatten()
@@ -56,7 +58,7 @@ def main() -> None:
     puzzle[blank] = 0
     assert verify_grid(solution, puzzle)
     text = "".join("." if d == 0 else SYMBOLS[d - 1] for d in puzzle.tolist())
-    print(f"{text}::{''.join(SYMBOLS[d - 1] for d in solution.tolist())}")
+    print(text if args.puzzle_only else f"{text}::{''.join(SYMBOLS[d - 1] for d in solution.tolist())}")
 
 
 if __name__ == "__main__":
