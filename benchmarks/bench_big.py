@@ -1,7 +1,7 @@
 """Big Sudoku grids (16×16, 25×25) by blank fraction: solved %, median step, seconds a puzzle, with and without the
 exact pre-step, under each size's own default settings (``settings.sudoku_defaults``).
 
-    python benchmarks/bench_big.py --data /work/shared/data                  # 10 puzzles per band
+    python benchmarks/bench_big.py                     # 10 puzzles per band, the data in ../shared/data
     python benchmarks/bench_big.py --per-band 5 --max-seconds 300 --json benchmarks/big-<date>.json
     python benchmarks/bench_big.py --bands 25x25-55 --set weight_step=0.1 --deduce singles
 

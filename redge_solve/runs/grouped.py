@@ -42,8 +42,8 @@ def solve_grouped(items: Sequence[T], key: Callable[[T], Hashable],
     ``problem(group)`` is the batch, ``ids(group)`` the ids that key its noise, ``records(results, group)`` one
     record per item (with an ``index``). ``config`` is every group's settings, or ``config(key)`` each group's own
     (Sudoku's defaults depend on the grid size).
-    A time budget (``max_seconds``, the first group's) is shared by all the groups. Returns every record, sorted by
-    ``index``; raises ``GroupsInterrupted`` on Ctrl-C."""
+    A time budget (each group's ``max_seconds``, counted from the start of the first group) is shared by all the
+    groups. Returns every record, sorted by ``index``; raises ``GroupsInterrupted`` on Ctrl-C."""
     settings = config if callable(config) else lambda _: config
     done: Records = []
     started = time.perf_counter()
