@@ -387,3 +387,39 @@ def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
         assert calls
     finally:
         torch.Tensor.softmax = original
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 30), st.integers(2, 12), st.integers(0, 2**31 - 1),
+       st.booleans())
+def test_samples_from_one_law_are_the_draws_from_the_law_expanded(samples, rows, categories, seed, keyed):
+    """``sample_index(probs, num_samples=S)`` (one CDF for the S draws) gives the very indices of drawing from
+    ``probs`` expanded to ``(S, *probs.shape)``, with the keyed noise and with a torch generator; and ST's samples
+    and gradient, computed with one softmax for the S samples, equal the generic per-sample path's."""
+    from redge_solve.estimators._categorical import sample_index
+    from redge_solve.estimators._noise import KeyedNoise, key_tensor
+    from redge_solve.estimators.base import Estimator
+
+    def generator():
+        if keyed:
+            noise = KeyedNoise(key_tensor(seed, torch.arange(rows)))
+            noise.next_step()
+            return noise
+        return torch.Generator().manual_seed(seed)
+
+    logits = 2 * torch.randn(rows, categories, generator=torch.Generator().manual_seed(seed))
+    probs = logits.softmax(-1)
+    shared = sample_index(probs, generator(), samples)
+    assert shared.shape == (samples, rows)
+    assert torch.equal(shared, sample_index(probs.expand(samples, rows, categories), generator()))
+
+    st_ = make_estimator("st")
+    target = torch.randn(rows, categories, generator=torch.Generator().manual_seed(seed + 1))
+    results = []
+    for sample in (st_.sample, lambda *a: Estimator.sample(st_, *a)):  # ST's own, and the base's expand-then-sample
+        theta = logits.clone().requires_grad_(True)
+        x = sample(theta, samples, generator())
+        (grad,) = torch.autograd.grad((x * target).sum(), theta)
+        results.append((x.detach(), grad))
+    assert torch.equal(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)

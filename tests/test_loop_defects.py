@@ -86,3 +86,22 @@ def test_float64_diagnostics_follow_the_problem_dtype():
     problem = SudokuBatch.from_grids(torch.tensor([[int(c) for c in "1000000000030000"]]), dtype=torch.float64)
     (_, logits), = exact_trajectory(problem, [2], lr=0.1)
     assert logits.dtype == torch.float64
+
+
+def test_divergence_is_a_nan_or_infinite_logit_in_any_restart_and_never_a_large_finite_one():
+    """``_diverged`` flags a puzzle when any logit of any of its restarts is NaN, +inf or −inf, and not for the
+    largest finite logits (whose plain row sum would overflow to inf)."""
+    from redge_solve.problems.sudoku import SudokuBatch
+    from redge_solve.solver import _diverged
+
+    grids = torch.zeros(4, 16, dtype=torch.long)
+    problem = SudokuBatch.from_grids(grids).repeat(2)  # 4 puzzles x 2 restarts, 16 cells each
+    logits = torch.zeros(problem.num_variables, 4)
+    big = torch.finfo(torch.float32).max
+    logits[problem.var_instance == 0] = big  # puzzle 0: every logit the largest float (finite)
+    logits[(problem.var_instance == 3).nonzero()[5], 2] = float("nan")  # puzzle 1, restart 1
+    logits[(problem.var_instance == 4).nonzero()[0], 0] = float("inf")  # puzzle 2, restart 0
+    logits[(problem.var_instance == 7).nonzero()[15], 3] = -float("inf")  # puzzle 3, restart 1
+    assert _diverged(logits, problem, 2).tolist() == [False, True, True, True]
+    logits[(problem.var_instance == 1).nonzero()[0], 1] = -big
+    assert _diverged(logits, problem, 2).tolist() == [False, True, True, True]

@@ -1,5 +1,6 @@
-"""``softmax_vjp``: torch's private softmax-backward kernel when it works, the public formula when it is missing,
-has another signature or computes something else; both give autograd's gradient, and so do the estimators."""
+"""``softmax_vjp``: column sums on CPU for few categories; else torch's private softmax-backward kernel when it
+works, the public formula when it is missing, has another signature or computes something else; every path gives
+autograd's gradient, and so do the estimators."""
 
 from __future__ import annotations
 
@@ -67,11 +68,13 @@ def test_a_private_kernel_that_does_not_work_is_replaced_by_the_formula(kernel, 
 @pytest.mark.parametrize("name, params", [("redge", {"n_steps": 4}), ("redge-max", {"n_steps": 3}),
                                           ("redge-cov", {"n_steps": 4}), ("st", {})])
 def test_the_estimators_gradients_are_the_same_on_the_fallback(name, params, private_kernel):
+    categories = _softmax.COLUMN_VJP_BELOW + 4  # enough categories for the kernel's path
+
     def gradient() -> torch.Tensor:
-        logits = torch.randn(30, 9, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+        logits = torch.randn(30, categories, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
         noise = KeyedNoise(key_tensor(1, torch.arange(30)))
         noise.next_step()
-        target = torch.randn(30, 9, generator=torch.Generator().manual_seed(1))
+        target = torch.randn(30, categories, generator=torch.Generator().manual_seed(1))
         out = make_estimator(name, **params).surrogate(lambda x: (x * target).sum((-1, -2)), logits, 3, noise)
         (grad,) = torch.autograd.grad(out.loss, logits)
         return grad
@@ -80,3 +83,21 @@ def test_the_estimators_gradients_are_the_same_on_the_fallback(name, params, pri
     fast = gradient()
     private_kernel(_changed_signature)
     torch.testing.assert_close(gradient(), fast, rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 40), st.integers(1, _softmax.COLUMN_VJP_BELOW - 1), st.integers(0, 2**31 - 1))
+def test_the_column_sums_give_the_gradient_in_a_fixed_order(extra_rows, categories, seed):
+    """Few categories and many rows on CPU: the column path, equal to autograd's gradient, and bit for bit to the
+    sum taken left to right in float32 (the order that makes it the same on every CPU)."""
+    gen = torch.Generator().manual_seed(seed)
+    rows = _softmax.COLUMN_VJP_FROM // 2 + extra_rows  # two samples of them: at least COLUMN_VJP_FROM rows
+    x = 3 * torch.randn(2, rows, categories, generator=gen)
+    grad = torch.randn(2, rows, categories, generator=gen)
+    out = x.softmax(-1)
+    result = softmax_vjp(grad, out)
+    torch.testing.assert_close(result, _autograd_vjp(x, grad))
+    total = torch.zeros(2, rows)
+    for k in range(categories):
+        total = total + out[..., k] * grad[..., k]
+    assert torch.equal(result, out * (grad - total.unsqueeze(-1)))

