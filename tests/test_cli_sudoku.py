@@ -130,3 +130,14 @@ def test_interrupt_exits_130(tmp_path, monkeypatch):
     result = invoke(str(source))
     assert result.exit_code == 130, result.output
     assert "interrupted" in result.output
+
+
+def test_shipped_16x16_puzzle_solves_end_to_end_by_gradient_steps():
+    """The 16×16 example under its size's own defaults, with the pre-step cut to candidates so that the gradient
+    search, not the singles, fills the grid (a few dozen steps)."""
+    result = invoke(str(ROOT / "puzzles" / "16x16.txt"), "--deduce", "candidates", "--out", "-", "--quiet")
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["found"] and record["verified"] and record["first_solved_step"] > 1
+    puzzle = grid_from_string(record["puzzle"])
+    assert verify_grid(grid_from_string(record["grid"]), puzzle) and int((puzzle == 0).sum()) > 16 * 16 // 3

@@ -8,6 +8,7 @@ from dataclasses import fields
 
 import pytest
 import typer
+from conftest import ROOT
 from typer._click import Context  # typer's own click, as cli/lazy.py uses it
 from typer.testing import CliRunner
 
@@ -127,3 +128,41 @@ def test_a_bad_option_is_one_line_with_exit_code_2(argv, needle):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2, result.output
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.output
+
+
+def test_each_sudoku_size_has_its_defaults_and_9x9_keeps_the_product_ones():
+    from redge_solve.settings import BIG_GRID_DEFAULTS, sudoku_defaults
+
+    assert sudoku_defaults(4) is DEFAULTS and sudoku_defaults(9) is DEFAULTS
+    assert sudoku_defaults(16) is BIG_GRID_DEFAULTS[16] and sudoku_defaults(25) is BIG_GRID_DEFAULTS[25]
+    assert sudoku_defaults(36) is BIG_GRID_DEFAULTS[25]  # beyond the measured sizes: the largest's
+    assert DEFAULTS == SolverConfig()  # 9×9's settings did not move
+    for config in BIG_GRID_DEFAULTS.values():
+        assert config != DEFAULTS and config.deduce == DEFAULTS.deduce  # the pre-step stays the same
+        assert config.steps == DEFAULTS.steps and config.max_seconds is None
+
+
+def test_sudoku_solves_each_grid_size_with_its_defaults_under_the_explicit_options(monkeypatch, tmp_path):
+    """A file mixing 4×4, 16×16 and 25×25 puzzles: each size's batch gets its own defaults, and an option given
+    explicitly (even at 9×9's default value) applies to every size."""
+    from dataclasses import replace
+
+    from redge_solve.runs import grouped
+    from redge_solve.settings import sudoku_defaults
+
+    real, seen = grouped.solve, {}
+
+    def spy(problem, config, *args, **kwargs):
+        seen[problem.num_categories] = config
+        return real(problem, replace(config, steps=1), *args, **kwargs)  # one step is enough to see the settings
+
+    monkeypatch.setattr(grouped, "solve", spy)
+    big = [(ROOT / "puzzles" / name).read_text().splitlines()[-1] for name in ("16x16.txt", "25x25.txt")]
+    source = tmp_path / "mixed.txt"
+    source.write_text("\n".join([PUZZLE, *big]) + "\n")
+    result = CliRunner().invoke(app, ["sudoku", str(source), "--seed", "3", "--quiet"])
+    assert result.exit_code in (0, 1), result.output
+    assert seen[4] == replace(DEFAULTS, seed=3)
+    assert seen[16] == replace(sudoku_defaults(16), seed=3) and seen[25] == replace(sudoku_defaults(25), seed=3)
+    result = CliRunner().invoke(app, ["sudoku", str(source), "--reset-every", str(DEFAULTS.reset_every), "--quiet"])
+    assert {config.reset_every for config in seen.values()} == {DEFAULTS.reset_every}

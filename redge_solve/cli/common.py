@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import signal
 from enum import IntEnum
 from typing import Any, Callable, Hashable, Iterator, NoReturn, TypeVar
@@ -55,19 +56,21 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def group_progress(label: Callable[[Hashable], str], steps: int, quiet: bool, budget: float | None = None
-                   ) -> Iterator[Callable[..., Any]]:
+def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hashable], int], quiet: bool,
+                   budget: float | None = None) -> Iterator[Callable[..., Any]]:
     """A transient progress bar on stderr for each group of a ``grouped.solve_grouped`` run (none with ``quiet``):
-    yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``) and returns its
-    ``on_step``. The bar shows an upper estimate of the time left (``progress.time_left_text``), never more than
-    what is left of the run's time ``budget`` (seconds, shared by the groups)."""
+    yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``, ``steps`` long, or
+    ``steps(key)`` when groups differ) and returns its ``on_step``. The bar shows the lowest penalty of a sample
+    so far in the group (a long run that converges shows it falling towards 0) and an upper estimate of the time
+    left (``progress.time_left_text``), never more than what is left of the run's time ``budget`` (seconds, shared
+    by the groups)."""
     import time
 
     from .progress import time_left_text
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
-               TextColumn("best penalty {task.fields[penalty]}"), TextColumn("{task.fields[rate]} steps/s"),
+               TextColumn("best penalty so far {task.fields[penalty]}"), TextColumn("{task.fields[rate]} steps/s"),
                TimeElapsedColumn(), TextColumn("{task.fields[left]}"))
     started = time.perf_counter()
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
@@ -77,13 +80,16 @@ def group_progress(label: Callable[[Hashable], str], steps: int, quiet: bool, bu
             for task in shown:  # the previous group is done
                 bar.remove_task(task)
             left = None if budget is None else max(budget - (time.perf_counter() - started), 0.0)
-            task = bar.add_task(label(key), total=steps, solved=0, count=size, penalty="-", rate="-",
-                                left=time_left_text(0, steps, 0.0, left))
+            total = steps(key) if callable(steps) else steps
+            task = bar.add_task(label(key), total=total, solved=0, count=size, penalty="-", rate="-",
+                                left=time_left_text(0, total, 0.0, left))
             shown[:] = [task]
+            best = [math.inf]
 
             def on_step(p: Any) -> None:
                 rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
-                bar.update(task, completed=p.step, solved=p.solved, penalty=f"{p.best_penalty:.0f}",
+                best[0] = min(best[0], p.best_penalty)
+                bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
                            rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left))
 
             return on_step

@@ -3,18 +3,21 @@
 Exit codes: 0 every valid puzzle solved; 1 some valid puzzle unsolved; 2 usage error, unreadable file, or no
 valid puzzle in the file (bad puzzles among good ones are reported on stderr, as error records in ``--json``, and
 skipped: the exit code then reflects the good ones); 130 interrupted. Puzzles of different sizes in one file are
-solved as one batch per size. ``--json`` writes JSON Lines: one record per puzzle in file order (see ``records``).
+solved as one batch per size, each size with its own defaults (``settings.sudoku_defaults``: 16×16 and 25×25 have
+theirs), the options given explicitly applying to every size. ``--json`` writes JSON Lines: one record per puzzle
+in file order (see ``records``).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 
-from ..settings import DEFAULTS, SolverConfig
+from ..settings import BIG_GRID_DEFAULTS, DEFAULTS, SolverConfig, sudoku_defaults
 from . import options as opt
 from .app import app
 from .common import ExitCode, console, err_console, fail, group_progress, sigterm_as_interrupt, write_json_lines
@@ -29,7 +32,24 @@ SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
 
 
-@app.command("sudoku")
+def size_defaults_help() -> str:
+    """The sentence of ``sudoku --help`` that says which defaults the big grids pick (from ``BIG_GRID_DEFAULTS``)."""
+    from .flags import FLAGS
+
+    def values(config: SolverConfig) -> str:
+        changed = [(f.name, getattr(config, f.name)) for f in fields(SolverConfig)
+                   if getattr(config, f.name) != getattr(DEFAULTS, f.name)]
+        named = {**FLAGS, "init_std": "random initial logits of std"}  # init_std has no option
+        return ", ".join(f"{named.get(name, name)} {value:g}" if isinstance(value, float)
+                         else f"{named.get(name, name)} {value}" for name, value in changed) or "the same"
+
+    sizes = "; ".join(f"{side}×{side}: {values(config)}" for side, config in BIG_GRID_DEFAULTS.items())
+    return (f"The defaults shown are those of 4×4 and 9×9 grids. A 16×16 or 25×25 grid picks its own ({sizes}); an "
+            "option given explicitly applies to every size.")
+
+
+@app.command("sudoku", help="Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some "
+             "unsolved, 2 bad input.\n\n" + size_defaults_help())
 @opt.solver_options(DEFAULTS, deduce=True)
 def sudoku(
     ctx: typer.Context,
@@ -46,12 +66,12 @@ def sudoku(
     force: opt.Force = False,
     quiet: opt.Quiet = False,
 ) -> None:
-    """Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some unsolved, 2 bad input."""
+    """Solve the Sudoku puzzles of FILE by gradient descent (the help: above, with the big grids' defaults)."""
     from ..formats import BadPuzzle, FormatError, Puzzle, read_puzzles
     from ..problems.sudoku import SIZES
     from ..runs.grouped import GroupsInterrupted, solve_grouped
 
-    config = opt.solver_config(ctx, DEFAULTS)
+    config = opt.solver_config(ctx, DEFAULTS)  # a bad option fails here, before the file is read
     if size is not None and size not in SIZES:
         fail(f"--size must be one of {', '.join(map(str, SIZES))}, got {size}")
     opt.check_output_or_exit("out", json_path, [file], force)  # before spending time on the solve
@@ -75,29 +95,32 @@ def sudoku(
                           soft_wrap=True)
 
     out = err_console if json_path == "-" else console  # keep stdout clean for JSON
+    configs = {side: opt.solver_config(ctx, sudoku_defaults(side)) for side in {p.side for p in good}}
     start = time.perf_counter()
     try:
-        with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", config.steps, quiet,
-                                                    config.max_seconds) as on_group:
-            records = solve_grouped(good, lambda p: p.side, config, lambda group: _batch(group, where),
+        with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", lambda side: configs[side].steps,
+                                                    quiet, config.max_seconds) as on_group:
+            records = solve_grouped(good, lambda p: p.side, configs.__getitem__, lambda group: _batch(group, where),
                                     lambda group: [p.index for p in group], _group_records, on_group)
     except GroupsInterrupted as interrupt:  # keep the puzzles that had finished
         records = interrupt.records
-        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
+        _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, configs)
         solved = sum(r["found"] for r in records if "error" not in r)
         saved = f"; the {len(records)} finished are in {json_path}" if json_path not in (None, "-") else ""
         err_console.print(f"interrupted: {solved} of {len(good)} puzzle(s) solved before the interrupt{saved}",
                           highlight=False)
         raise typer.Exit(ExitCode.INTERRUPTED) from None
-    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, config)
+    _finish(out, json_path, records, good, bad, show, time.perf_counter() - start, quiet, configs)
     valid = {p.index for p in good}  # a puzzle that diverged is a valid one left unsolved
     all_solved = all(r.get("found", False) for r in records if r["index"] in valid)
     raise typer.Exit(ExitCode.ALL_SOLVED if all_solved else ExitCode.SOME_UNSOLVED)
 
 
 def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], good: list[Puzzle],
-            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool, config: SolverConfig) -> None:
-    """Add the bad puzzles' error records, write ``--json`` and print the grids and summary."""
+            bad: list[BadPuzzle], show: int | None, elapsed: float, quiet: bool,
+            configs: dict[int, SolverConfig]) -> None:
+    """Add the bad puzzles' error records, write ``--json`` and print the grids and summary (``configs``: the
+    settings each grid side was solved with)."""
     from ..runs.records import error_record
 
     for entry in bad:
@@ -108,7 +131,7 @@ def _finish(out: Console, json_path: str | None, records: list[dict[str, Any]], 
     if json_path is not None:
         write_json_lines(json_path, [_public(r) for r in records])
     if not quiet:
-        _report(out, records, good, show, elapsed, config)
+        _report(out, records, good, show, elapsed, configs)
 
 
 def _batch(group: list[Puzzle], device: Any) -> SudokuBatch:
@@ -141,7 +164,7 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], show: int | None,
-            elapsed: float, config: SolverConfig) -> None:
+            elapsed: float, configs: dict[int, SolverConfig]) -> None:
     from ..problems.sudoku import grid_from_string
     from .render import render_grid, summary_table
 
@@ -160,8 +183,11 @@ def _report(out: Console, records: list[dict[str, Any]], good: list[Puzzle], sho
     if limit < len(solved_records) and len(records) <= TABLE_UP_TO:
         out.print(summary_table(records, "puzzles"))
     count = len(solved_records)
-    out.print(summary_line(solved_records, len(records) - count, elapsed, config.early_stop,
-                           stopped_by_budget(solved_records, config), config.max_seconds), highlight=False)
+    sides = {p.index: p.side for p in good}
+    stopped = sum(stopped_by_budget([r], configs[sides[r["index"]]]) for r in solved_records)
+    config = next(iter(configs.values()))  # early stop and the budget are the same for every size
+    out.print(summary_line(solved_records, len(records) - count, elapsed, config.early_stop, stopped,
+                           config.max_seconds), highlight=False)
 
 
 def summary_line(records: list[dict[str, Any]], bad: int, elapsed: float, early_stop: bool, stopped: int = 0,

@@ -34,14 +34,17 @@ class GroupsInterrupted(KeyboardInterrupt):
         self.records = records
 
 
-def solve_grouped(items: Sequence[T], key: Callable[[T], Hashable], config: SolverConfig,
+def solve_grouped(items: Sequence[T], key: Callable[[T], Hashable],
+                  config: SolverConfig | Callable[[Hashable], SolverConfig],
                   problem: Callable[[list[T]], Problem], ids: Callable[[list[T]], list[int]],
                   records: Callable[[PuzzleResults, list[T]], Records], on_group: OnGroup | None = None) -> Records:
     """Solve ``items`` one batch per ``key(item)`` (keys in sorted order, items in their order within a group):
     ``problem(group)`` is the batch, ``ids(group)`` the ids that key its noise, ``records(results, group)`` one
-    record per item (with an ``index``).
-    A time budget (``config.max_seconds``) is shared by all the groups. Returns every record, sorted by ``index``;
-    raises ``GroupsInterrupted`` on Ctrl-C."""
+    record per item (with an ``index``). ``config`` is every group's settings, or ``config(key)`` each group's own
+    (Sudoku's defaults depend on the grid size).
+    A time budget (each group's ``max_seconds``, counted from the start of the first group) is shared by all the
+    groups. Returns every record, sorted by ``index``; raises ``GroupsInterrupted`` on Ctrl-C."""
+    settings = config if callable(config) else lambda _: config
     done: Records = []
     started = time.perf_counter()
     try:
@@ -49,7 +52,7 @@ def solve_grouped(items: Sequence[T], key: Callable[[T], Hashable], config: Solv
             group = [item for item in items if key(item) == value]
             on_step = on_group(value, len(group)) if on_group is not None else None
             try:
-                results = solve(problem(group), budget_left(config, started),  # one budget for all groups
+                results = solve(problem(group), budget_left(settings(value), started),  # one budget for all groups
                                 puzzle_ids=torch.tensor(ids(group), dtype=torch.long), on_step=on_step)
             except Interrupted as interrupt:  # the items the solver had reached, and of those the ones that ran
                 reached = group[:len(interrupt.results.found)]
