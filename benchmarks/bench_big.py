@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from bench_hard import parse_value  # noqa: E402
+from bench_hard import add_band_options, overrides_of  # noqa: E402
 
 from redge_solve.formats import Puzzle, read_puzzles  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, verify_grid  # noqa: E402
@@ -79,11 +79,8 @@ def run_band(puzzles: list[Puzzle], config: SolverConfig) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-band", type=int, default=10, help="puzzles per band (default 10)")
-    parser.add_argument("--bands", default="", help="comma-separated bands to run, e.g. 16x16-65 (default: all)")
-    parser.add_argument("--deduce", default="singles,none", help="pre-step levels to run, comma-separated")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="SolverConfig field over the size's defaults (params as JSON), repeatable")
+    add_band_options(parser, 10, "comma-separated bands to run, e.g. 16x16-65 (default: all)",
+                     "SolverConfig field over the size's defaults (params as JSON), repeatable")
     parser.add_argument("--max-seconds", type=float, default=None, help="time budget of each band's batch")
     parser.add_argument("--json", help="write the table as JSON here")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
@@ -91,11 +88,7 @@ def main() -> None:
     if not all((args.data / name).is_file() for name in FILES):
         print(f"no big-grid dev data at {args.data}: this benchmark needs {' and '.join(FILES)}")
         return
-    fields = {f.name: f for f in dataclasses.fields(SolverConfig)}
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        overrides[name] = parse_value(fields[name], value)
+    overrides = overrides_of(args.set)
     if args.max_seconds is not None:
         overrides["max_seconds"] = args.max_seconds
     samples = bands(args.data, args.per_band)

@@ -98,13 +98,28 @@ def parse_value(field: dataclasses.Field, text: str):
     return text
 
 
+def add_band_options(parser: argparse.ArgumentParser, per_band: int, bands_help: str, set_help: str) -> None:
+    """The options this benchmark shares with ``bench_big.py``: ``--per-band``, ``--bands``, ``--deduce``, ``--set``."""
+    parser.add_argument("--per-band", type=int, default=per_band, help=f"puzzles per band (default {per_band})")
+    parser.add_argument("--bands", default="", help=bands_help)
+    parser.add_argument("--deduce", default="singles,none", help="pre-step levels to run, comma-separated")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=set_help)
+
+
+def overrides_of(items: list[str]) -> dict:
+    """``--set NAME=VALUE`` items as ``SolverConfig`` fields with values of the field's type."""
+    fields = {f.name: f for f in dataclasses.fields(SolverConfig)}
+    overrides = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        overrides[name] = parse_value(fields[name], value)
+    return overrides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-band", type=int, default=100, help="puzzles per band (default 100)")
-    parser.add_argument("--bands", default="", help="comma-separated band names to run (default: all)")
-    parser.add_argument("--deduce", default="singles,none", help="pre-step levels to run, comma-separated")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="SolverConfig field over the defaults (params as JSON), repeatable")
+    add_band_options(parser, 100, "comma-separated band names to run (default: all)",
+                     "SolverConfig field over the defaults (params as JSON), repeatable")
     parser.add_argument("--seed", type=int, default=0, help="seed of the band samples")
     parser.add_argument("--json", help="write the table as JSON here")
     parser.add_argument("--progress", type=int, default=0, metavar="N",
@@ -114,11 +129,7 @@ def main() -> None:
     if not args.data.is_dir():
         print(f"no dev data at {args.data}: this benchmark needs the shared Sudoku-3M, 17-clue and extreme samples")
         return
-    fields = {f.name: f for f in dataclasses.fields(SolverConfig)}
-    overrides = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        overrides[name] = parse_value(fields[name], value)
+    overrides = overrides_of(args.set)
     samples = bands(args.per_band, args.seed, args.data)
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     rows = []
