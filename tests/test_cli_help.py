@@ -82,10 +82,12 @@ def test_the_helps_defaults_are_the_libraries():
     for flag in ("--deduce", "--weight-step", "--reset-every", "--max-seconds"):
         assert flag in flat
     assert "[default: singles]" in flat
-    from redge_solve.cli.sudoku_cmd import size_defaults_help
+    from redge_solve.cli.options import size_defaults_help
     from redge_solve.settings import BIG_GRID_DEFAULTS
 
     assert " ".join(size_defaults_help().split()) in flat  # --help says the big grids pick their own defaults
+    batch = " ".join(re.sub(r"[│╭╮╰╯─]", " ", help_text("batch")).split())
+    assert " ".join(size_defaults_help().split()) in batch and "--resume needs the settings of every size" in batch
     for side, config in BIG_GRID_DEFAULTS.items():
         assert f"{side}×{side}: " in flat and f"--reset-every {config.reset_every}" in size_defaults_help()
 

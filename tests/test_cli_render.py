@@ -168,7 +168,8 @@ def test_batch_budget_bounds_the_whole_run_and_is_not_a_resume_setting(monkeypat
     clock, calls = [100.0], []
 
     def fake_rows(rows, config, on_step=None, device=None):
-        calls.append((len(rows), config.max_seconds))
+        assert len({each.max_seconds for each in config.values()}) == 1  # every grid size gets the time left
+        calls.append((len(rows), config[9].max_seconds))
         clock[0] += 3.0
         return [{"index": row.index, "found": False} for row in rows]
 

@@ -33,7 +33,13 @@ def _resume_command() -> str:
     return shlex.join(["redge-solve", *args])
 
 
-@app.command("batch")
+BATCH_HELP = ("Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows). "
+              "With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows "
+              "not started are left for --resume.\n\n" + opt.size_defaults_help() + " --resume needs the settings of "
+              "every size unchanged.")
+
+
+@app.command("batch", help=BATCH_HELP)
 @opt.solver_options(DEFAULTS, deduce=True)
 def batch(
     ctx: typer.Context,
@@ -56,17 +62,18 @@ def batch(
     address: opt.Address = None,
     num_workers: opt.NumWorkers = None,
 ) -> None:
-    """Solve every puzzle of a dataset into a JSONL results file (resumable; Ctrl-C keeps finished rows).
-    With --max-seconds the rows still unsolved when the budget is spent are written unsolved, and the rows not
-    started are left for --resume."""
+    """Solve every puzzle of a dataset into a JSONL results file (the help: ``BATCH_HELP``, with the big grids'
+    defaults). Each grid size is solved with its own settings (``opt.sudoku_configs``), as in ``sudoku``."""
     from ..executors import task_size
+    from ..problems.sudoku import SIZES
     from ..runs.batch import default_chunk_size  # torch: imported when the command runs, not for its --help
 
     if resume and force:
         fail("--resume and --force exclude each other")
-    config = opt.solver_config(ctx, DEFAULTS)
+    configs = opt.sudoku_configs(ctx, SIZES)  # a bad option fails here, before any data is read
+    config = configs[9]  # what the sizes share (the time budget), and 9×9's settings for the chunk size
     where = opt.command_device(ctx)
-    dataset, done = _open(source, split, puzzle_column, solution_column, out, resume, force, config)
+    dataset, done = _open(source, split, puzzle_column, solution_column, out, resume, force, configs)
     executor = open_executor(executor_name, address, num_workers)
     end = len(dataset) if limit is None else min(len(dataset), offset + limit)
     total = max(0, end - offset)
@@ -77,7 +84,7 @@ def batch(
     started = time.perf_counter()
     chunks = iter_chunks(dataset, size, offset, limit, puzzle_column, solution_column or None)
     try:
-        rows_this_run = _solve_chunks(chunks, config, out, done, executor, where, total, already, quiet)
+        rows_this_run = _solve_chunks(chunks, configs, out, done, executor, where, total, already, quiet)
     finally:
         executor.close()
     elapsed = time.perf_counter() - started
@@ -93,16 +100,33 @@ def batch(
         rate = rows_this_run / elapsed if elapsed > 0 else 0.0
         console.print(f"{rows_this_run} rows done in {elapsed:.1f} s ({rate:.2f} rows/s); {already} were already in "
                       f"{out}", highlight=False)
-        console.print(f"settings: {config.estimator}, {config.steps} steps, {config.samples} samples × "
-                      f"{config.restarts} restarts, lr {config.lr}, seed {config.seed}; chunks of "
-                      f"{min(size, max(total, 1))} rows, {executor.name} executor", highlight=False)
+        console.print(f"settings: {_settings_text(configs)}; chunks of {min(size, max(total, 1))} rows, "
+                      f"{executor.name} executor", highlight=False)
         if summary.total.rows:
             print_report(summary, source=str(out))
     raise typer.Exit(ExitCode.SOME_UNSOLVED if unsolved else ExitCode.ALL_SOLVED)
 
 
+def _settings_text(configs: dict[int, SolverConfig]) -> str:
+    """``st, 20000 steps, 2 samples × 8 restarts, lr 0.3, seed 0`` (9×9's), then what each other grid size solves
+    with that differs: ``16×16: 16 restarts, fresh start every 3000, ...``."""
+    def parts(config: SolverConfig) -> list[str]:
+        return [config.estimator, f"{config.steps} steps", f"{config.samples} samples × {config.restarts} restarts",
+                f"lr {config.lr}", f"seed {config.seed}", f"fresh start every {config.reset_every}",
+                f"breakout weights {config.weight_step:g}", f"initial logits std {config.init_std:g}",
+                f"max logit {config.max_logit:g}"]
+
+    base = parts(configs[9])
+    text = ", ".join(base[:5])
+    for side, config in configs.items():
+        changed = [part for part, was in zip(parts(config), base, strict=True) if part != was]
+        if changed:
+            text += f"; {side}×{side}: {', '.join(changed)}"
+    return text
+
+
 def _open(source: str, split: str, puzzle_column: str, solution_column: str, out: Path, resume: bool, force: bool,
-          config: SolverConfig) -> tuple[Any, set[int]]:
+          configs: dict[int, SolverConfig]) -> tuple[Any, set[int]]:
     """The dataset and the rows already done in ``out`` (prepared for this run, its settings recorded); a refusal
     is a one-line error (exit 2), checked before any data is loaded."""
     from ..runs.batch import OutputError, output_policy, prepare_output, record_settings
@@ -119,7 +143,7 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     try:
         done = prepare_output(out, resume, force, [source])
-        warning = record_settings(out, config, resume)
+        warning = record_settings(out, configs, resume)
     except OutputError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -129,7 +153,7 @@ def _open(source: str, split: str, puzzle_column: str, solution_column: str, out
     return dataset, done
 
 
-def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done: set[int], executor: Any,
+def _solve_chunks(chunks: Iterator[list], configs: dict[int, SolverConfig], out: Path, done: set[int], executor: Any,
                   device: Any, total: int, already: int, quiet: bool) -> int:
     """``run_batch`` with a bar of rows and one of the chunk's steps; returns the rows this run wrote. Ctrl-C (or
     SIGTERM) keeps the finished rows, says how to resume, and exits 130."""
@@ -146,16 +170,16 @@ def _solve_chunks(chunks: Iterator[list], config: SolverConfig, out: Path, done:
         with sigterm_as_interrupt(), progress:  # SIGTERM takes Ctrl-C's path
             rows_task = progress.add_task("rows", total=total, completed=already,
                                           status=f"resumed {already}" if already else "")
-            step_task = progress.add_task("chunk", total=config.steps, visible=False, status="")
+            step_task = progress.add_task("chunk", total=configs[9].steps, visible=False, status="")
             chunk_number = [0]
 
             def on_step(p) -> None:
-                progress.update(step_task, completed=p.step, visible=True,
+                progress.update(step_task, completed=p.step, total=p.steps, visible=True,
                                 description=f"chunk {chunk_number[0]}",
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
                                        f"{time_left_text(p.step, p.steps, p.elapsed)}")
 
-            results = run_batch(chunks, config, out, done, on_step, executor, device)
+            results = run_batch(chunks, configs, out, done, on_step, executor, device)
             for chunk_number[0], result in enumerate(results, start=1):
                 rows_this_run = result.rows_done
                 elapsed = time.perf_counter() - started

@@ -12,14 +12,23 @@ from __future__ import annotations
 
 import enum
 import re
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Iterable, Optional
 
 import typer
 
 from ..config import Protocol, build_config
 from ..runs.outputs import OutputRefused, check_output, directory_problem
-from ..settings import DEDUCTION_LEVELS, DEFAULTS, RESTART_GROWTH_PERIOD, RUN_FIELDS, SolverConfig
+from ..settings import (
+    BIG_GRID_DEFAULTS,
+    DEDUCTION_LEVELS,
+    DEFAULTS,
+    RESTART_GROWTH_PERIOD,
+    RUN_FIELDS,
+    SolverConfig,
+    sudoku_defaults,
+)
 from .common import fail, parse_assignments
 from .executor_opts import ADDRESS_HELP, EXECUTOR_HELP, WORKERS_HELP
 
@@ -181,6 +190,30 @@ def solver_config(ctx: typer.Context, defaults: SolverConfig = DEFAULTS) -> Solv
                             **explicit_settings(ctx))
     except ValueError as error:
         fail(str(error))
+
+
+def sudoku_configs(ctx: typer.Context, sides: Iterable[int]) -> dict[int, SolverConfig]:
+    """The settings of each Sudoku grid side of ``sides``: its own defaults (``settings.sudoku_defaults``) under
+    the options given explicitly (``solver_config``), so an option given applies to every size. What ``sudoku`` and
+    ``batch`` solve each size with."""
+    return {side: solver_config(ctx, sudoku_defaults(side)) for side in sorted(sides)}
+
+
+def size_defaults_help() -> str:
+    """The sentence of ``sudoku --help`` and ``batch --help`` that says which defaults the big grids pick (from
+    ``BIG_GRID_DEFAULTS``)."""
+    from .flags import FLAGS
+
+    def values(config: SolverConfig) -> str:
+        changed = [(f.name, getattr(config, f.name)) for f in fields(SolverConfig)
+                   if getattr(config, f.name) != getattr(DEFAULTS, f.name)]
+        named = {**FLAGS, "init_std": "random initial logits of std"}  # init_std has no option
+        return ", ".join(f"{named.get(name, name)} {value:g}" if isinstance(value, float)
+                         else f"{named.get(name, name)} {value}" for name, value in changed) or "the same"
+
+    sizes = "; ".join(f"{side}×{side}: {values(config)}" for side, config in BIG_GRID_DEFAULTS.items())
+    return (f"The defaults shown are those of 4×4 and 9×9 grids. A 16×16 or 25×25 grid picks its own ({sizes}); an "
+            "option given explicitly applies to every size.")
 
 
 def explicit_settings(ctx: typer.Context) -> dict[str, Any]:

@@ -11,13 +11,12 @@ in file order (see ``records``).
 from __future__ import annotations
 
 import time
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 
-from ..settings import BIG_GRID_DEFAULTS, DEFAULTS, SolverConfig, sudoku_defaults
+from ..settings import DEFAULTS, SolverConfig
 from . import options as opt
 from .app import app
 from .common import ExitCode, console, err_console, fail, group_progress, sigterm_as_interrupt, write_json_lines
@@ -32,24 +31,8 @@ SHOW_ALL_UP_TO = 10
 TABLE_UP_TO = 100
 
 
-def size_defaults_help() -> str:
-    """The sentence of ``sudoku --help`` that says which defaults the big grids pick (from ``BIG_GRID_DEFAULTS``)."""
-    from .flags import FLAGS
-
-    def values(config: SolverConfig) -> str:
-        changed = [(f.name, getattr(config, f.name)) for f in fields(SolverConfig)
-                   if getattr(config, f.name) != getattr(DEFAULTS, f.name)]
-        named = {**FLAGS, "init_std": "random initial logits of std"}  # init_std has no option
-        return ", ".join(f"{named.get(name, name)} {value:g}" if isinstance(value, float)
-                         else f"{named.get(name, name)} {value}" for name, value in changed) or "the same"
-
-    sizes = "; ".join(f"{side}×{side}: {values(config)}" for side, config in BIG_GRID_DEFAULTS.items())
-    return (f"The defaults shown are those of 4×4 and 9×9 grids. A 16×16 or 25×25 grid picks its own ({sizes}); an "
-            "option given explicitly applies to every size.")
-
-
 @app.command("sudoku", help="Solve the Sudoku puzzles of FILE by gradient descent. Exit 0 all solved, 1 some "
-             "unsolved, 2 bad input.\n\n" + size_defaults_help())
+             "unsolved, 2 bad input.\n\n" + opt.size_defaults_help())
 @opt.solver_options(DEFAULTS, deduce=True)
 def sudoku(
     ctx: typer.Context,
@@ -95,7 +78,7 @@ def sudoku(
                           soft_wrap=True)
 
     out = err_console if json_path == "-" else console  # keep stdout clean for JSON
-    configs = {side: opt.solver_config(ctx, sudoku_defaults(side)) for side in {p.side for p in good}}
+    configs = opt.sudoku_configs(ctx, {p.side for p in good})
     start = time.perf_counter()
     try:
         with sigterm_as_interrupt(), group_progress(lambda side: f"{side}×{side}", lambda side: configs[side].steps,

@@ -1,7 +1,9 @@
 """Solving a dataset in chunks into a JSONL results file that survives being killed: the library side of ``batch``.
 
-Each chunk of rows is one tensor batch per grid size; rows that cannot be solved (``sudoku.validate_puzzle``:
-unparseable, wrong length, conflicting clues, a solution that is not one) become ``error`` records. Records are
+Each chunk of rows is one tensor batch per grid size, each size solved with its own settings (``BySide``: the
+``batch`` command gives each its defaults, ``settings.sudoku_defaults``); rows that cannot be solved
+(``sudoku.validate_puzzle``: unparseable, wrong length, conflicting clues, a solution that is not one) become
+``error`` records. Records are
 appended one JSON line per row, in row order within a chunk, and the file is flushed and fsync'd after every
 chunk, so a SIGKILL loses at most the chunk in flight (and may leave a truncated last line, which ``read_done``
 repairs). Noise is keyed by the dataset row index, so a row's result does not depend on the chunk size or on which
@@ -12,13 +14,14 @@ Nothing here prints; progress goes through callbacks.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import deque
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 import torch
 
@@ -26,13 +29,32 @@ from ..atomic import write_atomic
 from ..data import PuzzleRow
 from ..executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from ..memory import budget, bytes_per_puzzle
-from ..problems.sudoku import SudokuBatch, validate_puzzle
+from ..problems.sudoku import SIZES, SudokuBatch, validate_puzzle
 from ..solver import Progress, PuzzleResults, SolverConfig
 from .grouped import GroupsInterrupted, solve_grouped
 from .outputs import OutputRefused, check_output
 from .records import error_record, sudoku_records
 
 MIN_CHUNK, MAX_CHUNK = 16, 4000
+
+BySide = Mapping[int, SolverConfig]
+"""The settings of each grid side N (4, 9, 16, 25): a chunk mixing sizes solves each size's batch with its own."""
+Settings = Union[SolverConfig, BySide]
+"""What the functions here take: one ``SolverConfig`` for every grid size, or each size's (``BySide``)."""
+
+
+def by_side(config: Settings) -> dict[int, SolverConfig]:
+    """Every grid side's settings (``SIZES``): ``config`` for each, or the mapping checked. A mapping must cover
+    every size (a row of a missing one could not be solved) and give them one ``max_seconds`` (the run's budget is
+    one; ``ValueError`` otherwise)."""
+    if isinstance(config, SolverConfig):
+        return {side: config for side in SIZES}
+    missing = [f"{side}×{side}" for side in SIZES if side not in config]
+    if missing:
+        raise ValueError(f"settings by grid size lack {', '.join(missing)}")
+    if len({config[side].max_seconds for side in SIZES}) > 1:
+        raise ValueError("settings by grid size must share one max_seconds (the run's time budget)")
+    return {side: config[side] for side in SIZES}
 
 
 class RowsInterrupted(KeyboardInterrupt):
@@ -148,27 +170,78 @@ it: the solver then ran as with the field switched off (each was added off, its 
 bit-identical), so results written before a field existed resume under that value and are refused under another."""
 
 
-def record_settings(out: Path, config: SolverConfig, resume: bool) -> str | None:
-    """Write ``config``'s settings beside ``out`` (atomically); when resuming, first refuse settings that differ
-    from the recorded ones (``OutputError`` naming each difference). Returns a warning when resuming results that
-    have no record (written before records existed): they are then assumed to match."""
-    path, settings = settings_path(out), solver_settings(config)
+def size_name(side: int) -> str:
+    return f"{side}×{side}"
+
+
+def record_settings(out: Path, config: Settings, resume: bool) -> str | None:
+    """Write the settings of each grid size (``config``: one for all, or ``BySide``) beside ``out`` (atomically):
+    ``{"by_size": {"4x4": {...}, "9x9": {...}, ...}}``. When resuming, first refuse settings that differ from the
+    recorded ones for any size (``OutputError`` naming each difference and its sizes).
+
+    A record written before the sizes had their own settings (``{"settings": {...}}``, one config that solved every
+    size) is compared only for the sizes the results file already holds, and then rewritten by size: a file of 9×9
+    rows resumes under the 9×9 settings it was written with, whatever the big grids' settings now are, while one
+    that holds 16×16 rows solved with 9×9's settings is refused. Returns a warning when resuming results that have
+    no record (written before records existed): they are then assumed to match."""
+    path = settings_path(out)
+    settings = {side: solver_settings(each) for side, each in by_side(config).items()}
     warning = None
     if resume and path.exists():
-        try:
-            recorded = {**SETTINGS_BEFORE_THEY_EXISTED, **json.loads(path.read_text(encoding="utf-8"))["settings"]}
-        except (OSError, ValueError, KeyError, TypeError):
-            raise OutputError(f"{path} is not a settings record; remove it to resume without the check") from None
-        changed = [f"{key} {settings.get(key)!r} (was {recorded.get(key)!r})" for key in sorted(settings | recorded)
-                   if settings.get(key) != recorded.get(key)]
+        recorded, one_for_all = _read_record(path)
+        compared = _sides_in(out) if one_for_all else set(settings) | set(recorded)
+        changed = settings_changes({s: settings.get(s) for s in compared}, {s: recorded.get(s) for s in compared})
         if changed:
+            older = ("; its record is from before each grid size had its own settings (start afresh with `force`)"
+                     if one_for_all else "")
             raise OutputError(f"{out} was written with other solver settings; `resume` needs the same ones: "
-                              f"{', '.join(changed)}")
-        return None
-    if resume and out.exists() and out.stat().st_size > 0:
+                              f"{', '.join(changed)}{older}")
+        if not one_for_all:
+            return None
+    elif resume and out.exists() and out.stat().st_size > 0:
         warning = f"{out} has no record of its solver settings; assuming they are the ones given now"
-    write_atomic(path, json.dumps({"settings": settings}, indent=1) + "\n")
+    record = {"by_size": {f"{side}x{side}": each for side, each in settings.items()}}
+    write_atomic(path, json.dumps(record, indent=1) + "\n")
     return warning
+
+
+def _read_record(path: Path) -> tuple[dict[int, dict[str, Any]], bool]:
+    """The settings a record holds by grid side, and whether it is one config for every size (an older record)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if "by_size" in record:
+            by_size = {int(name.partition("x")[0]): dict(each) for name, each in record["by_size"].items()}
+            return {side: {**SETTINGS_BEFORE_THEY_EXISTED, **each} for side, each in by_size.items()}, False
+        one = {**SETTINGS_BEFORE_THEY_EXISTED, **record["settings"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise OutputError(f"{path} is not a settings record; remove it to resume without the check") from None
+    return {side: one for side in SIZES}, True
+
+
+def _sides_in(out: Path) -> set[int]:
+    """The grid sides of the rows already in ``out`` (by the length of each record's puzzle)."""
+    sides: set[int] = set()
+    cells = {side * side: side for side in SIZES}
+    _scan(out, False, lambda record: sides.add(cells.get(len(str(record.get("puzzle", ""))), 0)))
+    return sides - {0}
+
+
+def settings_changes(now: Mapping[int, dict[str, Any] | None], was: Mapping[int, dict[str, Any] | None]) -> list[str]:
+    """Each setting that differs between ``now`` and ``was`` (settings by grid side, None: a size not there), as
+    ``restarts 16 (was 8)``, followed by ``for 16×16`` unless it differs the same way for every size compared."""
+    sides: dict[str, list[int]] = {}
+    for side in sorted(set(now) | set(was)):
+        if now.get(side) is None or was.get(side) is None:
+            where = "not recorded" if was.get(side) is None else "not solvable here"
+            sides.setdefault(f"{size_name(side)} {where}", [])
+            continue
+        a, b = now[side], was[side]
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                sides.setdefault(f"{key} {a.get(key)!r} (was {b.get(key)!r})", []).append(side)
+    every = len(set(now) | set(was))
+    return [text if not group or len(group) == every else f"{text} for {', '.join(map(size_name, group))}"
+            for text, group in sides.items()]
 
 
 @dataclass
@@ -187,12 +260,13 @@ def parse_row(row: PuzzleRow) -> tuple[torch.Tensor, torch.Tensor | None] | str:
     return validate_puzzle(row.puzzle, row.solution)
 
 
-def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
+def solve_rows(rows: Sequence[PuzzleRow], config: Settings,
                on_step: Callable[[Progress], None] | None = None,
                device: torch.device | str | None = None) -> list[dict[str, Any]]:
     """Records for ``rows`` (sorted by index): one tensor batch per grid size on ``device`` (default: the CPU),
-    keyed by the row indices; a row that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted``
-    with the finished rows."""
+    solved with that size's settings (``config``: one for all, or ``BySide``) and keyed by the row indices; a row
+    that cannot be solved is an error record. Ctrl-C raises ``RowsInterrupted`` with the finished rows."""
+    configs = by_side(config)
     errors: list[dict[str, Any]] = []
     valid: list[tuple[PuzzleRow, torch.Tensor, torch.Tensor | None]] = []
     for row in rows:
@@ -207,7 +281,7 @@ def solve_rows(rows: Sequence[PuzzleRow], config: SolverConfig,
                               [s for _, _, s in group], [r.meta for r, _, _ in group])
 
     try:
-        solved = solve_grouped(valid, lambda item: item[1].numel(), config,
+        solved = solve_grouped(valid, lambda item: math.isqrt(item[1].numel()), configs.__getitem__,
                                lambda group: SudokuBatch.from_grids(torch.stack([g for _, g, _ in group]),
                                                                     device=device),
                                lambda group: [r.index for r, _, _ in group], records,
@@ -228,7 +302,7 @@ def append_records(path: Path, records: Iterable[dict[str, Any]]) -> None:
         os.fsync(handle.fileno())
 
 
-def solve_chunk(rows: Sequence[PuzzleRow], config: SolverConfig,
+def solve_chunk(rows: Sequence[PuzzleRow], config: Settings,
                 on_step: Callable[[Progress], None] | None = None, device: torch.device | str | None = None,
                 deadline: float | None = None) -> list[dict[str, Any]]:
     """One task of ``run_batch`` (in this process or on a Ray worker): ``solve_rows`` behind the test hook, with
@@ -239,11 +313,11 @@ def solve_chunk(rows: Sequence[PuzzleRow], config: SolverConfig,
         left = deadline - time.time()
         if left <= 0:
             return []
-        config = replace(config, max_seconds=left)
+        config = {side: replace(each, max_seconds=left) for side, each in by_side(config).items()}
     return solve_rows(rows, config, on_step, device) if rows else []
 
 
-def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path,
+def run_batch(chunks: Iterable[list[PuzzleRow]], config: Settings, out: Path,
               done: set[int] | None = None,
               on_step: Callable[[Progress], None] | None = None,
               executor: Executor | None = None,
@@ -256,14 +330,17 @@ def run_batch(chunks: Iterable[list[PuzzleRow]], config: SolverConfig, out: Path
     becomes error lines with the reason. ``on_step`` only reaches tasks that run in this process; the chunks are
     solved on ``device`` (default: the CPU).
 
-    ``config.max_seconds`` bounds the whole run: no chunk is drawn once it is spent, a chunk gets the time left
-    (its puzzles still unsolved then stop, unsolved, and are written so), and a chunk that starts after it writes
-    nothing: its rows are left for a resume.
+    ``config`` is every grid size's settings, or each size's (``BySide``; one lacking a size, or giving two time
+    budgets, is a ``ValueError`` at the first chunk). Their ``max_seconds`` bounds the whole run: no chunk is
+    drawn once it is spent, a chunk gets the time left (its puzzles still unsolved then stop, unsolved, and are
+    written so), and a chunk that starts after it writes nothing: its rows are left for a resume.
     """
     done = set() if done is None else done
+    configs = by_side(config)
+    budget_seconds = next(iter(configs.values())).max_seconds
     executor = executor or LocalExecutor()
-    deadline = None if config.max_seconds is None else time.time() + config.max_seconds
-    task = partial(solve_chunk, config=config, on_step=on_step if executor.in_process else None, device=device,
+    deadline = None if budget_seconds is None else time.time() + budget_seconds
+    task = partial(solve_chunk, config=configs, on_step=on_step if executor.in_process else None, device=device,
                    deadline=deadline)
     skipped: deque[int] = deque()
 
