@@ -3,11 +3,10 @@
 Each chunk of rows is one tensor batch per grid size, each size solved with its own settings (``BySide``: the
 ``batch`` command gives each its defaults, ``settings.sudoku_defaults``); rows that cannot be solved
 (``sudoku.validate_puzzle``: unparseable, wrong length, conflicting clues, a solution that is not one) become
-``error`` records. Records are
-appended one JSON line per row, in row order within a chunk, and the file is flushed and fsync'd after every
-chunk, so a SIGKILL loses at most the chunk in flight (and may leave a truncated last line, which ``read_done``
-repairs). Noise is keyed by the dataset row index, so a row's result does not depend on the chunk size or on which
-rows were already done: resuming gives the same lines.
+``error`` records. Records are appended one JSON line per row, in row order within a chunk, and the file is
+flushed and fsync'd after every chunk, so a SIGKILL loses at most the chunk in flight (and may leave a truncated
+last line, which ``read_done`` repairs). Noise is keyed by the dataset row index, so a row's result does not depend
+on the chunk size or on which rows were already done: resuming gives the same lines.
 Nothing here prints; progress goes through callbacks.
 """
 
