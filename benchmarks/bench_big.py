@@ -67,17 +67,25 @@ def reference_seconds() -> float:
 def run_band(puzzles: list[Puzzle], config: SolverConfig) -> dict:
     """Solve one band as a batch; every result verified against the rules and clues. ``violations``: of each
     reported grid (a found one, else the final mode of the restart with the lowest penalty; 0 when solved), a
-    measure of how far the unsolved ones got."""
+    measure of how far the unsolved ones got; ``lowest_penalty``: the lowest sample penalty any step of the batch
+    reached (0 once a puzzle is solved)."""
     grids = torch.stack([p.clues for p in puzzles])
+    lowest = [float("inf")]
+
+    def on_step(progress) -> None:
+        lowest[0] = min(lowest[0], progress.best_penalty)
+
     start = time.perf_counter()
-    results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=torch.tensor([p.index for p in puzzles]))
+    results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=torch.tensor([p.index for p in puzzles]),
+                    on_step=on_step)
     seconds = time.perf_counter() - start
     verified = [bool(results.found[i]) and verify_grid(results.solution[i], grids[i]) for i in range(len(puzzles))]
     steps = [int(results.first_solved_step[i]) if ok else -1 for i, ok in enumerate(verified)]
     solved_steps = [s for s in steps if s > 0]
     return dict(puzzles=len(puzzles), solved=sum(verified), median_step=statistics.median(solved_steps)
                 if solved_steps else None, seconds=seconds, seconds_per_puzzle=seconds / len(puzzles), steps=steps,
-                violations=grid_violations(results.solution).tolist(), steps_run=results.steps_run.tolist())
+                violations=grid_violations(results.solution).tolist(), steps_run=results.steps_run.tolist(),
+                lowest_penalty=lowest[0])
 
 
 def main() -> None:
@@ -99,8 +107,8 @@ def main() -> None:
     reference = reference_seconds()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; reference workload {reference:.2f} s; "
           f"overrides {overrides}", flush=True)
-    print(f"{'band':10s} {'deduce':8s} {'solved':>7s} {'%':>6s} {'med step':>8s} {'s/puzzle':>8s}  violations left",
-          flush=True)
+    print(f"{'band':10s} {'deduce':8s} {'solved':>7s} {'%':>6s} {'med step':>8s} {'s/puzzle':>8s}  "
+          "lowest penalty, violations left", flush=True)
     rows = []
     for level in args.deduce.split(","):
         for band in wanted:
@@ -111,7 +119,7 @@ def main() -> None:
             median = "-" if row["median_step"] is None else f"{row['median_step']:g}"
             print(f"{band:10s} {level:8s} {row['solved']:>3d}/{row['puzzles']:<3d} "
                   f"{100 * row['solved'] / row['puzzles']:6.1f} {median:>8s} {row['seconds_per_puzzle']:8.1f}  "
-                  f"{row['violations']}", flush=True)
+                  f"{row['lowest_penalty']:g}, {row['violations']}", flush=True)
     if args.json:
         settings = {side: {k: v for k, v in dataclasses.asdict(sudoku_defaults(side)).items() if k != "params"}
                     for side in (16, 25)}
