@@ -44,15 +44,16 @@ REFERENCE = "0000200503000001000000060000600500201004003000000000000001080000200
 """The 17-clue 9×9 puzzle of puzzles/hard.txt: the reference workload is 300 steps of it without early stop."""
 
 
-def bands(data: Path, per_band: int) -> dict[str, list[Puzzle]]:
-    """``{"16x16-65": [puzzle, ...], ...}``: the first ``per_band`` puzzles of each grid size and blank percentage."""
+def bands(data: Path, per_band: int, skip: int = 0) -> dict[str, list[Puzzle]]:
+    """``{"16x16-65": [puzzle, ...], ...}``: ``per_band`` puzzles of each grid size and blank percentage, after its
+    first ``skip``."""
     out: dict[str, list[Puzzle]] = {}
     for name in FILES:
         for entry in read_puzzles(str(data / name)):
             if isinstance(entry, Puzzle):
                 blanks = round(100 * int((entry.clues == 0).sum()) / entry.clues.numel())
                 out.setdefault(f"{entry.side}x{entry.side}-{blanks}", []).append(entry)
-    return {band: puzzles[:per_band] for band, puzzles in out.items()}
+    return {band: puzzles[skip:skip + per_band] for band, puzzles in out.items()}
 
 
 def reference_seconds() -> float:
@@ -93,6 +94,7 @@ def main() -> None:
     add_band_options(parser, 10, "comma-separated bands to run, e.g. 16x16-65 (default: all)",
                      "SolverConfig field over the size's defaults (params as JSON), repeatable")
     parser.add_argument("--max-seconds", type=float, default=None, help="time budget of each band's batch")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N puzzles of each band")
     parser.add_argument("--json", help="write the table as JSON here")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
     args = parser.parse_args()
@@ -102,7 +104,7 @@ def main() -> None:
     overrides = overrides_of(args.set)
     if args.max_seconds is not None:
         overrides["max_seconds"] = args.max_seconds
-    samples = bands(args.data, args.per_band)
+    samples = bands(args.data, args.per_band, args.skip)
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     reference = reference_seconds()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; reference workload {reference:.2f} s; "
