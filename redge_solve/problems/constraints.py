@@ -543,7 +543,9 @@ class _DifferPenalty(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rows: Tensor, matrix: Tensor, row_instance: Tensor,  # type: ignore[override]
                 num_instances: int) -> Tensor:
-        neighbours = torch.stack([matrix @ sample.contiguous() for sample in rows])  # (S, R, K): (A X)_r
+        neighbours = rows.new_empty(rows.shape)  # (S, R, K): (A X)_r, each sample's product written in place
+        for sample, product in zip(rows, neighbours, strict=True):
+            torch.mm(matrix, sample.contiguous(), out=product)
         per_row = ((rows * neighbours) @ rows.new_ones(rows.shape[-1])).mul_(0.5)
         ctx.save_for_backward(neighbours, row_instance)
         out = per_row.new_zeros(rows.shape[0], num_instances)
