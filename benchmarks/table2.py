@@ -39,6 +39,7 @@ from redge_solve.compare import (  # noqa: E402
 )
 from redge_solve.diagnostics import diagnose, write_diagnostics  # noqa: E402
 from redge_solve.estimators import ESTIMATORS, PAPER_ESTIMATORS, parameter_defaults  # noqa: E402
+from redge_solve.paired import pairs_report  # noqa: E402
 from redge_solve.solver import SolverConfig  # noqa: E402
 from redge_solve.tuning import StudyResult, TuneSettings, tune_estimator, write_tuning  # noqa: E402
 
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> None:
                             settings=dict(data=Path(args.data).name, trials=args.trials, seeds=seeds,
                                           criterion=args.criterion, tune_seeds=[0]),
                             splits=splits, tuning=[s.to_json() for s in studies])
+    comparison.add_pairs()  # every two rows, every criterion: OUT/table2-pairs.csv and the JSON's "pairs"
     write_outputs(comparison, out / "table2")
     if args.diagnose:
         specs = [spec for spec, _ in chosen if spec.name != "exact"] + [EstimatorSpec("reinforce")]
@@ -154,17 +156,39 @@ def markdown(comparison: Comparison, args: argparse.Namespace) -> str:
              f"{comparison.splits['tune'][-1]}), {args.trials} trials each; tested on {len(comparison.puzzle_ids)} "
              f"puzzles (rows {comparison.puzzle_ids[0]}–{comparison.puzzle_ids[-1]}), seeds 0–{args.seeds - 1}, "
              "paper protocol.", "",
-             "| estimator | chosen parameters | lr | loss | solved last % | solved mode % | paper loss "
-             "| paper solved % |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| estimator | chosen parameters | lr | loss | solved last % | solved mode % | solved any % | found % "
+             "| paper loss | paper solved % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in comparison.rows:
-        loss, last, mode = (row.stats[k] for k in ("loss", "solved_last", "solved_mode"))
+        loss, last, mode, any_, found = (row.stats[k] for k in ("loss", "solved_last", "solved_mode", "solved_any",
+                                                                 "found"))
         paper = PAPER.get(row.estimator)
-        params = ", ".join(f"{k}={v}" for k, v in row.params.items()) or "—"
-        lines.append(f"| {row.estimator} | {params} | {row.config['lr']:.3g} | {loss.mean:.2f} ± {loss.std:.2f} | "
-                     f"{last.mean:.1f} ± {last.std:.1f} | {mode.mean:.1f} ± {mode.std:.1f} | "
+        lines.append(f"| {row.estimator} | {_params(row)} | {row.config['lr']:.3g} | {loss.mean:.2f} ± {loss.std:.2f} "
+                     f"| {last.mean:.1f} ± {last.std:.1f} | {mode.mean:.1f} ± {mode.std:.1f} "
+                     f"| {any_.mean:.1f} ± {any_.std:.1f} | {found.mean:.1f} ± {found.std:.1f} | "
                      + (f"{paper[0]} ± {paper[1]} | {paper[2]} |" if paper else "— | — |"))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + leader_pairs(comparison)) + "\n"
+
+
+def _params(row) -> str:
+    return ", ".join(f"{k}={v}" for k, v in row.params.items()) or "—"
+
+
+def leader_pairs(comparison: Comparison, criteria: tuple[str, ...] = ("solved_last", "solved_mode")) -> list[str]:
+    """Markdown: under each criterion, every row against the row with the highest mean rate (the leader): the
+    difference in points with its 95 % paired-bootstrap interval over puzzles, the puzzles each is ahead on, and
+    the exact sign test's p (``paired.py``; every pair and criterion is in OUT/table2-pairs.csv)."""
+    labels = [row.label for row in comparison.rows]
+    lines = ["| criterion | row − leader | Δ points | 95 % interval | puzzles ahead (row / leader) | p | reading |",
+             "|---|---|---|---|---|---|---|"]
+    for criterion in criteria:
+        leader = max(comparison.rows, key=lambda row: row.stats[criterion].mean).label
+        lines.append(f"| {criterion} | leader: {leader} | | | | | |")
+        for d in pairs_report(comparison.runs, labels, [criterion], leader).differences:
+            reading = "no clear difference" if not d.clear else ("row better" if d.difference > 0 else "leader better")
+            lines.append(f"| | {d.a} | {d.difference:+.1f} | [{d.low:+.1f}, {d.high:+.1f}] | {d.a_better} / "
+                         f"{d.b_better} | {d.p_value:.3g} | {reading} |")
+    return lines
 
 
 if __name__ == "__main__":
