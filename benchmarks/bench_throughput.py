@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BUDGET_ENV = "REDGE_MEMORY_BUDGET"  # memory.BUDGET_ENV, the same in both codes (not imported: a worker must import
+# only the checkout it measures)
 DATA = ROOT.parent / "shared" / "data"
 BASE_REF = "41c19a2"
 
@@ -73,13 +76,15 @@ def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int)
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "puzzles": len(puzzles), "solved": solved}))
 
 
-def measure(root: Path, puzzles: list[str], max_seconds: float | None, threads: int) -> dict:
+def measure(root: Path, puzzles: list[str], max_seconds: float | None, threads: int,
+            memory_budget: int | None = None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(puzzles) + "\n")
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(root), handle.name,
                "--threads", str(threads)] + ([] if max_seconds is None else ["--max-seconds", str(max_seconds)])
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=root)
+        env = dict(os.environ, **({} if memory_budget is None else {BUDGET_ENV: str(memory_budget)}))
+        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=root, env=env)
     finally:
         Path(handle.name).unlink()
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -103,6 +108,12 @@ def table(rows: list[dict], ref: str) -> str:
 
 def run(args: argparse.Namespace) -> list[dict]:
     sets = sample_sets(args.graded, args.seventeen, args.extreme, args.seed, args.data)
+    budget = None
+    if args.sub_batch is not None:  # in this process only: the workers import their own checkout
+        sys.path.insert(0, str(ROOT))
+        from redge_solve.memory import bytes_per_puzzle
+
+        budget = args.sub_batch * bytes_per_puzzle(81, 9, restarts=64, samples=2)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = checkout(args.ref, Path(tmp) / "base")
@@ -112,7 +123,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 for repeat in range(args.repeats):
                     order = [("base", base), ("new", ROOT)]
                     for label, root in order if repeat % 2 == 0 else order[::-1]:
-                        runs[label].append(measure(root, puzzles, args.max_seconds, args.threads))
+                        runs[label].append(measure(root, puzzles, args.max_seconds, args.threads, budget))
                         print(f"{name} {label}: {runs[label][-1]}", file=sys.stderr, flush=True)
                 rate = {k: statistics.median(r["solved"] / r["seconds"] for r in v) for k, v in runs.items()}
                 cpu = {k: statistics.median(r["cpu_seconds"] / max(r["solved"], 1) for r in v) for k, v in runs.items()}
@@ -138,6 +149,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each subprocess")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sub-batch", type=int, default=None, metavar="N",
+                        help=f"a memory budget ({BUDGET_ENV}) of N 9×9 puzzles with 81 free cells at 64 restarts "
+                             "(more fit: the pre-step leaves fewer free cells), so that a large file is solved in "
+                             "sub-batches (as on a smaller machine or a larger file)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data (default {DATA})")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = parser.parse_args()

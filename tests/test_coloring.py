@@ -294,6 +294,9 @@ def test_max_seconds_bounds_a_run_with_k_colours(tmp_path):
     assert result.exit_code == 1, result.output
     record = json.loads(target.read_text())
     assert not record["found"] and 1 <= record["steps_run"] < 100000
+    shown = invoke("color", str(GRAPHS / "petersen.col"), "--colors", "2", "--steps", "100000", "--max-seconds",
+                   "0.001")  # and says so
+    assert shown.exit_code == 1 and "1 stopped unsolved by the 0.001 s budget" in shown.output, shown.output
 
 
 def test_max_seconds_bounds_the_whole_fewest_colours_search(tmp_path):
@@ -345,6 +348,36 @@ def test_weighted_penalty_is_the_weighted_sum_of_the_terms_and_so_is_its_gradien
         rows = keep[batch.var_instance]
         torch.testing.assert_close(kept.penalty(x.detach()[:, rows], batch.select_weights(weights, keep)),
                                    batch.penalty(x.detach(), weights)[:, keep])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(0, 3), st.integers(0, 2**31 - 1))
+def test_sum_terms_and_the_weighted_adjacency_match_their_plain_definitions(specs, edgeless_at, seed):
+    """The step's fast paths (differ terms summed run by run, the weighted entries gathered by index_select, taken
+    as the weights themselves when every pair is listed once) against their definitions, also with an instance that
+    has no differ pair (an empty run) anywhere in the batch."""
+    k = specs[0].num_categories
+    specs = list(specs)
+    specs.insert(min(edgeless_at, len(specs)), ConstraintSpec.build(3, k))
+    batch = ConstraintBatch.from_specs(specs, torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    values = torch.randint(0, k, (2, batch.num_variables), generator=gen)
+    hot = torch.nn.functional.one_hot(values, k).to(torch.float64)
+    relaxed = torch.rand(1, batch.num_variables, k, generator=gen, dtype=torch.float64)
+    for x in (hot, relaxed):
+        for terms in batch.terms(x):
+            reference = terms.new_zeros(batch.num_instances).index_add_(0, batch.weight_instance, terms)
+            torch.testing.assert_close(batch.sum_terms(terms), reference)
+    weights = 1 + 3 * torch.rand(batch.weight_instance.shape[0], generator=gen, dtype=torch.float64)
+    pairs = weights[batch.term_instance.shape[0]:]
+    matrix = batch._weighted_adjacency(pairs)
+    adjacency = batch.adjacency.to_dense()
+    u, v, count, _ = batch._differ_pairs
+    expected = torch.zeros_like(adjacency)
+    expected[u.long(), v.long()] = pairs * count  # the pair's weight times how often it is listed, both entries
+    expected[v.long(), u.long()] = pairs * count
+    torch.testing.assert_close(matrix.to_dense(), expected, rtol=0, atol=0)
+    assert torch.equal(adjacency != 0, expected != 0)
 
 
 def test_breakout_weights_rise_on_the_edges_the_mode_colours_alike():
