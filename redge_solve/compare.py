@@ -475,8 +475,7 @@ class PartResult:
 
 def step_seconds(parts: Sequence[Sequence[float]]) -> list[float]:
     """Wall seconds at each step of batches run one after another (a run's tasks, or the memory-sized
-    sub-batches of one ``solve``, whose overlap is counted in each), each list a batch's seconds from its start to
-    the end of each of its steps:
+    sub-batches of one ``solve``), each list a batch's seconds from its start to the end of each of its steps:
     at step t the sum over batches of each one's seconds at min(t, its last step) (the run's ``seconds`` at the
     last step, as the curve sums each batch's count at min(t, its last step))."""
     longest = max((len(p) for p in parts), default=0)
@@ -495,10 +494,12 @@ def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: 
     """One task (here or on a Ray worker): solve instances ``start:stop`` of ``problem`` with the part's config."""
     window = slice(part.start, part.stop)
     inject_failure(ids[window])
-    batches: dict[int, list[float]] = {}  # per sub-batch of ``solve`` (``Progress.part``), seconds at its steps
+    batches: list[list[float]] = []  # per sub-batch of ``solve``, seconds at each of its steps
 
     def timed(progress: Any) -> None:
-        batches.setdefault(progress.part, []).append(progress.elapsed)
+        if progress.step == 1 or not batches:  # a (sub-)batch starts at step 1
+            batches.append([])
+        batches[-1].append(progress.elapsed)
         if on_step is not None:
             on_step(progress)
 
@@ -511,7 +512,7 @@ def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: 
         error = f"logits became NaN/inf at step {int(diverged.min())} in {len(diverged)} puzzle(s)"
         return PartResult([], [], seconds, 0, error=error)
     return PartResult(make_records(results, window), list(results.curve), seconds, int(results.steps_run.max()),
-                      elapsed=step_seconds(list(batches.values())))
+                      elapsed=step_seconds(batches))
 
 
 def merge_parts(spec: EstimatorSpec, seed: int, config: SolverConfig,

@@ -102,8 +102,7 @@ class Progress:
     active: int
     best_penalty: float
     elapsed: float
-    results: PuzzleResults | None = None  # the sub-batch's results so far (finished puzzles are final)
-    part: int = 0  # which sub-batch of the run this step belongs to (``solve`` admits them in order, from 0)
+    results: PuzzleResults | None = None  # the run's results so far (finished puzzles are final)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -136,10 +135,8 @@ def solve(
     """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
 
     puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
-    A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved as sub-batches
-    sized by ``memory.puzzles_per_batch``, in file order; the next one starts while the previous one's hard tail
-    still runs (``ADMIT_BELOW``). Keyed noise makes every puzzle's results the same as in one batch (all but
-    ``seconds``, counted from the start of its own sub-batch).
+    A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved as consecutive
+    sub-batches sized by ``memory.puzzles_per_batch``; keyed noise makes the results the same as in one batch.
     Ctrl-C raises ``Interrupted`` carrying the results of the puzzles reached so far.
     """
     if problem.dtype not in (torch.float32, torch.float64):
@@ -152,45 +149,27 @@ def solve(
     size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
                              restarts=restarts_at(config, config.steps), samples=config.samples,
                              calls=config.make_estimator().denoiser_calls, memory=memory_budget, device=device)
-    estimator = config.make_estimator()
-    finished: list[_Run] = []
-    live: list[_Run] = []  # the sub-batches in flight, oldest first
-    admitted = 0  # puzzles 0..admitted-1 have entered a sub-batch
+    parts: list[PuzzleResults] = []
+    live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
+    before = [0, 0]  # puzzles solved, and puzzles run, in the finished sub-batches (read once per sub-batch)
 
-    def report(run: _Run, progress: Progress) -> None:
+    def step(progress: Progress) -> None:
+        live[0] = progress.results
         if on_step is not None:
-            solved = sum(r.solved for r in finished + live if r is not run) + progress.solved
-            waiting = count - admitted + sum(r.active for r in live if r is not run)
-            on_step(replace(progress, solved=solved, total=count, active=progress.active + waiting, part=run.part))
+            rest = count - before[1] - progress.total
+            on_step(replace(progress, solved=before[0] + progress.solved, total=count, active=progress.active + rest))
 
     try:
-        while admitted < count or live or not finished:
-            in_flight = sum(run.active for run in live)
-            if (admitted < count or not (live or finished)) and in_flight <= size * ADMIT_BELOW:
-                take = min(size - in_flight, count - admitted)
-                keep = torch.zeros(count, dtype=torch.bool, device=device)
-                keep[admitted:admitted + take] = True
-                sub = problem if take >= count else problem.select(keep)
-                live.append(_Run(sub, config, estimator, ids[keep], admitted, len(finished) + len(live), deadline))
-                admitted += take
-            for run in list(live):
-                run.advance(report)
-                if run.done:
-                    live.remove(run)
-                    finished.append(run)
+        for first in range(0, max(count, 1), size):
+            keep = torch.zeros(count, dtype=torch.bool, device=device)
+            keep[first:first + size] = True
+            sub = problem if size >= count else problem.select(keep)
+            parts.append(_solve_batch(sub, config, ids[keep], step, deadline))
+            before[0], before[1] = before[0] + int(parts[-1].found.sum()), before[1] + len(parts[-1].found)
+            live[0] = None
     except KeyboardInterrupt:
-        raise Interrupted(_concat([run.results for run in sorted(finished + live, key=lambda r: r.first)])) from None
-    runs = sorted(finished, key=lambda r: r.first)
-    return runs[0].results if len(runs) == 1 else _concat([run.results for run in runs])
-
-
-ADMIT_BELOW = 0.5
-"""Continuous batching: the next puzzles of the file enter as a new sub-batch once the puzzles still being solved
-fill at most this share of the memory-sized sub-batch (``memory.puzzles_per_batch``), taking the free share. A
-sub-batch's slow tail (a few hard puzzles, thousands of steps) then runs beside the next sub-batch instead of before
-it, and a file costs about one tail instead of one per sub-batch. Every sub-batch keeps its own step count, noise
-streams, schedule and optimiser, so each puzzle's result is the one it gets alone (the keyed noise). Waiting for
-half the slots, not one, keeps the sub-batches few: each costs the Python overhead of a step."""
+        raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
+    return parts[0] if len(parts) == 1 else _concat(parts)
 
 
 def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
@@ -425,32 +404,29 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
         _record_best_modes(results, batch.problem, verdict, active, decision.unsolved, restarts)
 
 
-class _Run:
-    """One sub-batch being solved, a step at a time: sample → step → judge → decide → record → report → shrink.
-    ``first`` is the position of its first puzzle in the whole run, ``part`` its order of admission; ``done`` once
-    every puzzle has stopped. At ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last
-    one. One host synchronisation per step (``_decide``), plus a few on the steps where puzzles leave the batch
-    (``shrink``) and at fresh starts; ``report`` gets numbers already on the host."""
-
-    def __init__(self, problem: Problem, config: SolverConfig, estimator, puzzle_ids: Tensor, first: int = 0,
-                 part: int = 0, deadline: float | None = None) -> None:
-        self.start = time.perf_counter()
-        self.problem, self.config, self.estimator, self.deadline = problem, config, estimator, deadline
-        self.first, self.part, self.step, self.done, self.solved = first, part, 0, False, 0
-        self.results = _new_results(problem)
-        self.batch = _Batch(problem, config, puzzle_ids.long().to(problem.var_instance.device))
-        self.active = problem.num_instances  # puzzles still being solved
-
-    def advance(self, report: Callable[["_Run", Progress], None] | None = None) -> None:
-        config, batch, results = self.config, self.batch, self.results
-        self.step = step = self.step + 1
+def _solve_batch(
+    problem: Problem,
+    config: SolverConfig,
+    puzzle_ids: Tensor,
+    on_step: Callable[[Progress], None] | None = None,
+    deadline: float | None = None,
+) -> PuzzleResults:
+    """``solve`` for one batch that fits in memory: sample → step → judge → decide → record → report → shrink. At
+    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one. One host
+    synchronisation per step (``_decide``), plus a few on the steps where puzzles leave the batch (``shrink``) and
+    at fresh starts; ``on_step`` gets numbers already on the host."""
+    start = time.perf_counter()
+    estimator = config.make_estimator()
+    results = _new_results(problem)
+    batch = _Batch(problem, config, puzzle_ids.long().to(problem.var_instance.device))
+    for step in range(1, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             batch.grow(restarts_at(config, step))
             batch.reset()
         f, expected = batch.objective()
-        out = self.estimator.surrogate(f, batch.logits, config.samples, batch.noise,
-                                       groups=batch.problem.var_instance, expected=expected)
+        out = estimator.surrogate(f, batch.logits, config.samples, batch.noise,
+                                  groups=batch.problem.var_instance, expected=expected)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)
         batch.bound_logits()
@@ -458,19 +434,19 @@ class _Run:
             values = batch.unweighted(out)
             verdict = _judge(batch.problem, batch.logits, values, batch.restarts, batch.weights is not None)
             batch.raise_weights(verdict.mode, verdict.mode_terms)
-            last_step = step == config.steps or (self.deadline is not None and time.perf_counter() >= self.deadline)
+            last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             decision = _decide(results, batch.active, verdict, values, last_step, config.early_stop)
-            _record(results, batch, verdict, out, values, decision, step, time.perf_counter() - self.start)
-            self.solved, self.active = decision.solved, batch.active.shape[0] - decision.stopping_count
-            if report is not None:
-                report(self, Progress(step=step, steps=config.steps, solved=decision.solved,
-                                      total=self.problem.num_instances, active=self.active,
-                                      best_penalty=decision.best_penalty, elapsed=time.perf_counter() - self.start,
-                                      results=results))
-            if last_step or self.active == 0:
-                self.done = True
-            elif decision.stopping_count:
+            _record(results, batch, verdict, out, values, decision, step, time.perf_counter() - start)
+            if on_step is not None:
+                on_step(Progress(step=step, steps=config.steps, solved=decision.solved, total=problem.num_instances,
+                                 active=batch.active.shape[0] - decision.stopping_count,
+                                 best_penalty=decision.best_penalty, elapsed=time.perf_counter() - start,
+                                 results=results))
+            if last_step or decision.stopping_count == batch.active.shape[0]:
+                break
+            if decision.stopping_count:
                 batch.shrink(~decision.stopping)
+    return results
 
 
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:

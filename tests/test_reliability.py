@@ -586,31 +586,6 @@ def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
     assert 0 < int(whole.found.sum()) < 7 or len(set(whole.steps_run.tolist())) > 1
 
 
-def test_the_next_sub_batch_starts_beside_the_previous_ones_tail_with_the_same_results():
-    """Continuous batching: once half the sub-batch's slots are free, the next puzzles of the file start as a new
-    sub-batch while the hard ones of the previous one still run; every puzzle's results are still those of one
-    batch (the keyed noise), and the progress says which sub-batch each step belongs to."""
-    grids = puzzles_4(12, blanks=10, seed=7)
-    config = SolverConfig(steps=60, samples=2, restarts=2, lr=0.2, seed=1, deduce="none", weight_step=0.0,
-                          reset_every=0)
-    problem = SudokuBatch.from_grids(grids)
-    whole = solve(problem, config, memory_budget=1 << 40)
-    assert len(set(whole.steps_run.tolist())) > 3  # the puzzles stop at different steps: there are tails
-    events = []
-    split = solve(problem, config, memory_budget=4 * bytes_per_puzzle(10, 4, restarts=2, samples=2),
-                  on_step=lambda p: events.append((p.part, p.step, p.total, p.active)))
-    parts = [part for part, *_ in events]
-    last_of = {part: max(i for i, q in enumerate(parts) if q == part) for part in set(parts)}
-    first_of = {part: parts.index(part) for part in set(parts)}
-    assert len(last_of) >= 3 and first_of[1] < last_of[0]  # part 1 started while part 0 still ran
-    assert sorted(first_of, key=first_of.get) == sorted(first_of)  # admitted in file order
-    assert {total for _, _, total, _ in events} == {12}
-    assert events[-1][3] == 0  # nothing left active or waiting at the end
-    for name, value in _without_timing(whole).items():
-        got = getattr(split, name)
-        assert got == value if name == "curve" else torch.equal(got, value), name
-
-
 def test_interrupted_split_solve_carries_the_finished_puzzles():
     grids = puzzles_4(5, blanks=9, seed=3)
     config = SolverConfig(steps=30, samples=2, restarts=2, lr=0.2, seed=5, deduce="none", weight_step=0.0)

@@ -171,14 +171,9 @@ def _solve_chunks(chunks: Iterator[list], configs: dict[int, SolverConfig], out:
             rows_task = progress.add_task("rows", total=total, completed=already,
                                           status=f"resumed {already}" if already else "")
             step_task = progress.add_task("chunk", total=configs[9].steps, visible=False, status="")
-            chunk_number, newest = [0], [0]
+            chunk_number = [0]
 
             def on_step(p) -> None:
-                if p.part == 0 and p.step == 1:  # a chunk's solve starts
-                    newest[0] = 0
-                if p.part < newest[0]:  # an older sub-batch's tail: the bar follows the newest one
-                    return
-                newest[0] = p.part
                 progress.update(step_task, completed=p.step, total=p.steps, visible=True,
                                 description=f"chunk {chunk_number[0]}",
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "

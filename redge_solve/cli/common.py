@@ -84,13 +84,11 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
             task = bar.add_task(label(key), total=total, solved=0, count=size, penalty="-", rate="-",
                                 left=time_left_text(0, total, 0.0, left))
             shown[:] = [task]
-            best, newest = [math.inf], [0]
+            best = [math.inf]
 
             def on_step(p: Any) -> None:
-                newest[0], best[0] = max(newest[0], p.part), min(best[0], p.best_penalty)
-                if p.part < newest[0]:  # an older sub-batch's tail: the bar follows the newest one
-                    return
                 rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
+                best[0] = min(best[0], p.best_penalty)
                 bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
                            rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left))
 
