@@ -116,12 +116,14 @@ def _settings_text(configs: dict[int, SolverConfig]) -> str:
                 f"breakout weights {config.weight_step:g}", f"initial logits std {config.init_std:g}",
                 f"max logit {config.max_logit:g}"]
 
+    from ..runs.batch import size_name
+
     base = parts(configs[9])
     text = ", ".join(base[:5])
     for side, config in configs.items():
         changed = [part for part, was in zip(parts(config), base, strict=True) if part != was]
         if changed:
-            text += f"; {side}×{side}: {', '.join(changed)}"
+            text += f"; {size_name(side)}: {', '.join(changed)}"
     return text
 
 

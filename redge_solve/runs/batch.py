@@ -48,7 +48,7 @@ def by_side(config: Settings) -> dict[int, SolverConfig]:
     one; ``ValueError`` otherwise)."""
     if isinstance(config, SolverConfig):
         return {side: config for side in SIZES}
-    missing = [f"{side}×{side}" for side in SIZES if side not in config]
+    missing = [size_name(side) for side in SIZES if side not in config]
     if missing:
         raise ValueError(f"settings by grid size lack {', '.join(missing)}")
     if len({config[side].max_seconds for side in SIZES}) > 1:
