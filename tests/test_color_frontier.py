@@ -58,3 +58,27 @@ def test_fewest_colours_records_the_time_to_each_colouring_and_skips_ks_below_th
     assert done.exit_code == 0, done.output
     saved = json.loads(target.read_text())
     assert saved["seconds_to_colors"] == {"4": saved["attempts"][0]["elapsed_seconds"]}
+
+
+def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(monkeypatch):
+    from redge_solve.runs import color_search
+
+    seeds: list[int] = []
+    real = color_search._attempt
+
+    def recording(graph, cliques, k, config, budget, on_step, device=None):
+        seeds.append(config.seed)
+        return real(graph, cliques, k, config, budget, on_step, device)
+
+    monkeypatch.setattr(color_search, "_attempt", recording)
+    five_cycle = Graph.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)])  # DSATUR 3, no 2-colouring
+    config = replace(COLOR_DEFAULTS, steps=1, seed=7)
+    alone = fewest_colors(five_cycle, config)
+    assert [(a.colors, a.found, a.retry) for a in alone.attempts[1:]] == [(2, False, 0)] and seeds == [7]
+    seeds.clear()
+    budgeted = fewest_colors(five_cycle, replace(config, max_seconds=1.0))
+    tries = budgeted.attempts[1:]
+    assert len(tries) >= 2 and all(a.colors == 2 and not a.found for a in tries)
+    assert [a.retry for a in tries] == list(range(len(tries))) and seeds == [7 + a.retry for a in tries]
+    assert budgeted.budget_spent and budgeted.best_colors == 3
+    assert tries[-1].record()["retry"] == len(tries) - 1

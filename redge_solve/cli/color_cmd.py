@@ -60,7 +60,10 @@ def color(
                                          help="Number of colours (default: the file's 'c chromatic number K'; "
                                               "with neither, search for the fewest)."),
     fewest: bool = typer.Option(False, "--fewest", help="Search for the fewest colours even when the file states "
-                                                        "its chromatic number (the search then stops there)."),
+                                                        "its chromatic number (the search then stops there). "
+                                                        "Without --max-seconds it stops at the first K not "
+                                                        "found in --steps; with it, the time left goes to that "
+                                                        "K again, from fresh restarts (the next seed)."),
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -107,11 +110,13 @@ def _attempt_line(attempt: Attempt) -> str:
         return f"DSATUR: [bold]{_colours(attempt.used)}[/] ({attempt.seconds:.2f} s)"
     if attempt.found:
         fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
+        again = f", try {attempt.retry + 1}" if attempt.retry else ""
         return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
-                f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start)")
+                f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start{again})")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
-    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s)"
+    again = f", try {attempt.retry + 1}" if attempt.retry else ""
+    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s{again})"
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,

@@ -3,7 +3,13 @@
     K₀ = colours of DSATUR (networkx ``greedy_color(G, strategy="DSATUR")``)
     for K = K_best − 1, K_best − 2, … down to the lower bound L:
         solve the K-colouring problem (``coloring_spec``) within ``config.steps`` steps and ``max_seconds``;
-        a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K'; a failure stops.
+        a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K';
+        a failure stops the search, unless a time budget (``config.max_seconds``) has time left: then K, still
+        open, is tried again from fresh restarts (the next seed, ``config.seed + try``) until one succeeds or
+        the budget is spent.
+
+Without a budget the search stops at the first K that fails within ``config.steps``; with one, no time is left
+unused once a K fails (none goes to a K already reached or below the lower bound).
 
 L is the size of the largest clique seen (``maximal_cliques``: networkx ``find_cliques``, capped so that dense
 graphs stay fast; any clique is a lower bound on χ), raised to a known χ when one is given: no colouring with
@@ -37,7 +43,8 @@ class Attempt:
     DSATUR); first_solved_step: the step the colouring appeared, −1 if none; stopped: why the attempt ended
     (``"solved"``, ``"steps"`` when the step budget ran out, ``"time"`` when ``max_seconds`` did, ``"interrupted"``);
     elapsed: seconds from the start of the search to the attempt's end, for a colouring found the time to reach it
-    (the attempt stops at its first colouring)."""
+    (the attempt stops at its first colouring); retry: how many times this K had been tried before (each try again
+    starts from fresh restarts with the next seed)."""
 
     colors: int
     method: str
@@ -49,12 +56,14 @@ class Attempt:
     stopped: str
     coloring: Tensor | None = None  # (V,) long, 0-based colours, when found
     elapsed: float = 0.0
+    retry: int = 0  # 0 for the first try at this K; n for the n-th try again (seed config.seed + n)
 
     def record(self) -> dict:
         """JSON-ready fields (without the colouring itself)."""
         return {"colors": self.colors, "method": self.method, "found": self.found, "used": self.used,
                 "steps": self.steps, "first_solved_step": self.first_solved_step,
-                "seconds": round(self.seconds, 4), "elapsed_seconds": round(self.elapsed, 4), "stopped": self.stopped}
+                "seconds": round(self.seconds, 4), "elapsed_seconds": round(self.elapsed, 4), "stopped": self.stopped,
+                "retry": self.retry}
 
 
 @dataclass
@@ -177,6 +186,7 @@ def fewest_colors(
     if known_chromatic is not None:
         result.lower_bound = max(result.lower_bound, known_chromatic)
     deadline = None if config.max_seconds is None else start + config.max_seconds
+    retry = 0
     while result.best_colors > result.lower_bound:
         budget = max_seconds if 0 < max_seconds < float("inf") else None
         if deadline is not None:
@@ -185,8 +195,9 @@ def fewest_colors(
                 result.budget_spent = True
                 break
             budget = left if budget is None else min(budget, left)
-        attempt = _attempt(graph, cliques, result.best_colors - 1, config, budget, on_step, device)
-        attempt = replace(attempt, elapsed=time.perf_counter() - start)
+        attempt = _attempt(graph, cliques, result.best_colors - 1, replace(config, seed=config.seed + retry), budget,
+                           on_step, device)
+        attempt = replace(attempt, elapsed=time.perf_counter() - start, retry=retry)
         result.attempts.append(attempt)
         if attempt.found:
             result.best_colors, result.best_method, result.best_coloring = attempt.used, "gradient", attempt.coloring
@@ -194,9 +205,12 @@ def fewest_colors(
             on_attempt(attempt)
         if attempt.stopped == "interrupted":
             raise SearchInterrupted(result)
-        if not attempt.found:
-            result.budget_spent = deadline is not None and time.perf_counter() >= deadline
-            break
+        if attempt.found:
+            retry = 0
+        elif deadline is None:
+            break  # no budget to spend on this K: the search ends at the first K that fails
+        else:
+            retry += 1  # the K is still open and the budget has time left (checked above): try it again
     return result
 
 
