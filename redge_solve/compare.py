@@ -497,8 +497,8 @@ def solve_part(part: RunPart, problem: Problem, make_records: RecordMaker, ids: 
     batches: list[list[float]] = []  # per sub-batch of ``solve``, seconds at each of its steps
 
     def timed(progress: Any) -> None:
-        if progress.step == 1 or not batches:  # a (sub-)batch starts at step 1
-            batches.append([])
+        if progress.step == progress.from_step:  # a (sub-)batch starts: at step 1, or a part of one going on
+            batches.append([0.0] * (progress.step - 1))  # from a later step (none of its time before that)
         batches[-1].append(progress.elapsed)
         if on_step is not None:
             on_step(progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Protocol
 
@@ -95,6 +96,10 @@ class PuzzleResults:
 
 @dataclass(frozen=True)
 class Progress:
+    """One step of ``solve``, for ``on_step``: the ``step`` of ``steps``; ``solved`` of ``total`` puzzles so far and
+    ``active`` still to go; the step's ``best_penalty``; ``elapsed`` seconds since the batch under way began at step
+    ``from_step`` (1, or the later step from which a part of a batch goes on, see ``solve``)."""
+
     step: int
     steps: int
     solved: int
@@ -103,6 +108,7 @@ class Progress:
     best_penalty: float
     elapsed: float
     results: PuzzleResults | None = None  # the run's results so far (finished puzzles are final)
+    from_step: int = 1
 
 
 class Interrupted(KeyboardInterrupt):
@@ -135,9 +141,12 @@ def solve(
     """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
 
     puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
-    A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved as consecutive
-    sub-batches sized by ``memory.puzzles_per_batch``; keyed noise makes the results the same as in one batch.
-    Ctrl-C raises ``Interrupted`` carrying the results of the puzzles reached so far.
+    A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved in parts sized by
+    ``memory.puzzles_per_batch``: consecutive sub-batches sized for the restarts a puzzle starts with, and, where
+    growing restarts (``max_restarts``) would take the puzzles still unsolved past the budget, those puzzles go on
+    from that step in parts sized for their new restarts (a growth step is a fresh start, so nothing but the step
+    count carries over). Keyed noise makes the results the same as in one batch. Ctrl-C raises ``Interrupted``
+    carrying the results of the puzzles reached so far.
     """
     if problem.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"the solver runs float32 or float64 problems, not {problem.dtype}")
@@ -145,59 +154,90 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
-    # sized for the most restarts a puzzle may reach (max_restarts), so a batch that grows still fits
-    size = puzzles_per_batch(torch.bincount(problem.var_instance, minlength=count).tolist(), problem.num_categories,
-                             restarts=restarts_at(config, config.steps), samples=config.samples,
-                             calls=config.make_estimator().denoiser_calls, memory=memory_budget, device=device)
-    parts: list[PuzzleResults] = []
-    live: list[PuzzleResults | None] = [None]  # the results of the sub-batch in flight
-    before = [0, 0]  # puzzles solved, and puzzles run, in the finished sub-batches (read once per sub-batch)
+    variables = torch.bincount(problem.var_instance, minlength=count).tolist()
+    calls = config.make_estimator().denoiser_calls
+
+    def capacity(restarts: int) -> int:
+        """Puzzles that fit in the memory budget at ``restarts`` restarts each."""
+        return puzzles_per_batch(variables, problem.num_categories, restarts=restarts, samples=config.samples,
+                                 calls=calls, memory=memory_budget, device=device)
+
+    results = _new_results(problem)
+    size = capacity(config.restarts)
+    queue = deque(_Part(torch.arange(first, min(first + size, count), device=device))
+                  for first in range(0, max(count, 1), size))
+    reached, waiting = 0, [0]  # puzzles of the parts started so far; puzzles of the parts still queued
 
     def step(progress: Progress) -> None:
-        live[0] = progress.results
         if on_step is not None:
-            rest = count - before[1] - progress.total
-            on_step(replace(progress, solved=before[0] + progress.solved, total=count, active=progress.active + rest))
+            on_step(replace(progress, total=count, active=progress.active + waiting[0]))
 
     try:
-        for first in range(0, max(count, 1), size):
+        while queue:
+            part = queue.popleft()
+            if len(part.positions):
+                reached = max(reached, int(part.positions[-1]) + 1)
+            waiting[0] = sum(len(queued.positions) for queued in queue)
             keep = torch.zeros(count, dtype=torch.bool, device=device)
-            keep[first:first + size] = True
-            sub = problem if size >= count else problem.select(keep)
-            parts.append(_solve_batch(sub, config, ids[keep], step, deadline))
-            before[0], before[1] = before[0] + int(parts[-1].found.sum()), before[1] + len(parts[-1].found)
-            live[0] = None
+            keep[part.positions] = True
+            sub = problem if len(part.positions) == count else problem.select(keep)
+            rest = _solve_batch(sub, config, ids, part, results, step, deadline, capacity)
+            if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
+                size = capacity(restarts_at(config, rest.first_step))
+                queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
+                                           for first in range(0, len(rest.positions), size)]))
     except KeyboardInterrupt:
-        raise Interrupted(_concat(parts + ([live[0]] if live[0] is not None else []))) from None
-    return parts[0] if len(parts) == 1 else _concat(parts)
+        raise Interrupted(_head(results, reached)) from None
+    results.curve = _solved_curve(results)
+    return results
 
 
-def _concat(parts: list[PuzzleResults]) -> PuzzleResults:
-    """The results of consecutive sub-batches as one; the curve adds up each part's solved count per step."""
-    if not parts:  # interrupted before the first step
-        return PuzzleResults(**{f.name: torch.zeros(0) for f in fields(PuzzleResults) if f.name != "curve"})
-    tensors = {f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(PuzzleResults)
-               if f.name != "curve"}
-    longest = max(len(p.curve) for p in parts)
-    curve = [(step, sum(p.curve[min(step, len(p.curve)) - 1][1] for p in parts if p.curve))
-             for step in range(1, longest + 1)]
-    return PuzzleResults(**tensors, curve=curve)
+@dataclass(frozen=True)
+class _Part:
+    """Puzzles solved together: their ``positions`` in the run's results (ascending), from ``first_step`` on (a
+    fresh start when > 1), ``offset`` seconds after their batch started (what they had run before)."""
+
+    positions: Tensor
+    first_step: int = 1
+    offset: float = 0.0
+
+
+def _head(results: PuzzleResults, count: int) -> PuzzleResults:
+    """The results of the first ``count`` puzzles."""
+    head = PuzzleResults(**{f.name: getattr(results, f.name)[:count] for f in fields(PuzzleResults)
+                            if f.name != "curve"})
+    head.curve = _solved_curve(head)
+    return head
+
+
+def _solved_curve(results: PuzzleResults) -> list[tuple[int, int]]:
+    """(step, puzzles found by that step) for steps 1 .. the last step any puzzle ran: a puzzle counts from its
+    ``first_solved_step`` on (a solution found stays found)."""
+    last = int(results.steps_run.max()) if len(results.steps_run) else 0
+    found_at = torch.bincount(results.first_solved_step[results.found & (results.first_solved_step > 0)].cpu(),
+                              minlength=last + 1).cumsum(0).tolist()
+    return [(step, found_at[step]) for step in range(1, last + 1)]
 
 
 class _Batch:
     """The puzzles still being solved, as one tensor each: ``problem`` (every puzzle ``restarts`` times, instance
     ``p * R + r``), their ``logits`` and ``optimizer`` state, their ``noise`` streams, the ``weights`` of their
     penalty terms (None unless ``weight_step`` > 0), ``allowed``, the values each row may take (None: all),
-    ``active``, the positions in the run's results of the puzzles still in the batch, and ``puzzle_ids``, the noise
-    ids of all the run's puzzles. ``reset()`` restarts every row from fresh logits (and unit weights);
-    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike; ``grow(R)`` gives every active puzzle R
-    rows; ``bound_logits()`` clips the logits after a step (``max_logit``)."""
+    ``active``, the positions in the run's results of the puzzles still in the batch (default: all of ``problem``'s,
+    0..B−1), and ``puzzle_ids``, the noise ids of all the run's puzzles; ``restarts`` rows per puzzle (default
+    ``config.restarts``) and the noise streams at ``step`` (a batch that goes on from a later step). ``reset()``
+    restarts every row from fresh logits (and unit weights); ``shrink(keep)`` drops the puzzles not kept, slicing
+    every part alike; ``grow(R)`` gives every active puzzle R rows; ``bound_logits()`` clips the logits after a step
+    (``max_logit``)."""
 
-    def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor) -> None:
-        self.config, self.restarts, self.puzzle_ids = config, config.restarts, puzzle_ids
+    def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor, active: Tensor | None = None,
+                 restarts: int | None = None, step: int = 0) -> None:
+        self.config, self.puzzle_ids = config, puzzle_ids
+        self.restarts = config.restarts if restarts is None else restarts
         self.problem = problem.repeat(self.restarts)
-        self.active = torch.arange(problem.num_instances, device=puzzle_ids.device)
-        self.noise = KeyedNoise(instance_keys(puzzle_ids, self.restarts, self.problem, config.seed))
+        self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
+        keys = instance_keys(puzzle_ids[self.active], self.restarts, self.problem, config.seed)
+        self.noise = KeyedNoise(keys, step=step)
         self.reset()
 
     def grow(self, restarts: int) -> None:
@@ -391,7 +431,6 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
         _record_solutions(results, batch.problem, out.samples, verdict, active, decision.newly, restarts)
         _put(results.first_solved_step, active, decision.newly, step)
     results.solved_any[active] |= verdict.puzzle_sample_ok
-    results.curve.append((step, decision.solved))
     if not decision.stopping_count:
         return
     stopping = decision.stopping
@@ -408,21 +447,32 @@ def _solve_batch(
     problem: Problem,
     config: SolverConfig,
     puzzle_ids: Tensor,
+    part: _Part,
+    results: PuzzleResults,
     on_step: Callable[[Progress], None] | None = None,
     deadline: float | None = None,
-) -> PuzzleResults:
-    """``solve`` for one batch that fits in memory: sample → step → judge → decide → record → report → shrink. At
-    ``deadline`` (a ``time.perf_counter()`` value) the step under way becomes the last one. One host
-    synchronisation per step (``_decide``), plus a few on the steps where puzzles leave the batch (``shrink``) and
-    at fresh starts; ``on_step`` gets numbers already on the host."""
-    start = time.perf_counter()
+    capacity: Callable[[int], int] | None = None,
+) -> _Part | None:
+    """``solve`` for one batch that fits in memory, the puzzles of ``problem`` at ``part.positions`` of ``results``
+    (noise ids ``puzzle_ids[part.positions]``), from ``part.first_step``: sample → step → judge → decide → record →
+    report → shrink, writing into ``results``. At ``deadline`` (a ``time.perf_counter()`` value) the step under way
+    becomes the last one. At a step where the restarts grow and the puzzles still unsolved would need more than
+    ``capacity(restarts)`` puzzles' room, it stops there and returns them (a ``_Part`` from that step) for the
+    caller to go on with in smaller parts; else None. One host synchronisation per step (``_decide``), plus a few on
+    the steps where puzzles leave the batch (``shrink``) and at fresh starts; ``on_step`` gets numbers already on the
+    host."""
+    begun = time.perf_counter()
+    start = begun - part.offset  # a puzzle's seconds count what its rows ran before this part too
     estimator = config.make_estimator()
-    results = _new_results(problem)
-    batch = _Batch(problem, config, puzzle_ids.long().to(problem.var_instance.device))
-    for step in range(1, config.steps + 1):
+    batch = _Batch(problem, config, puzzle_ids, part.positions, restarts_at(config, part.first_step),
+                   part.first_step - 1)
+    for step in range(part.first_step, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
-            batch.grow(restarts_at(config, step))
+            restarts = restarts_at(config, step)
+            if restarts > batch.restarts and capacity is not None and batch.active.shape[0] > capacity(restarts):
+                return _Part(batch.active, step, time.perf_counter() - start)  # fresh from this step
+            batch.grow(restarts)
             batch.reset()
         f, expected = batch.objective()
         out = estimator.surrogate(f, batch.logits, config.samples, batch.noise,
@@ -440,13 +490,13 @@ def _solve_batch(
             if on_step is not None:
                 on_step(Progress(step=step, steps=config.steps, solved=decision.solved, total=problem.num_instances,
                                  active=batch.active.shape[0] - decision.stopping_count,
-                                 best_penalty=decision.best_penalty, elapsed=time.perf_counter() - start,
-                                 results=results))
+                                 best_penalty=decision.best_penalty, elapsed=time.perf_counter() - begun,
+                                 results=results, from_step=part.first_step))
             if last_step or decision.stopping_count == batch.active.shape[0]:
                 break
             if decision.stopping_count:
                 batch.shrink(~decision.stopping)
-    return results
+    return None
 
 
 def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:

@@ -130,6 +130,7 @@ def test_time_left_is_the_remaining_steps_at_the_mean_rate_capped_by_the_budget(
     assert seconds_left(3000, 3000, 10.0) == 0.0
     assert seconds_left(0, 3000, 0.0) is None and time_left_text(0, 3000, 0.0) == ""
     assert seconds_left(100, 3000, 10.0, budget=60.0) == 50.0  # the budget ends first
+    assert seconds_left(150, 3000, 10.0, from_step=101) == 570.0  # a part going on from step 101: 50 steps in 10 s
     assert seconds_left(0, 3000, 0.0, budget=60.0) == 60.0
     assert seconds_left(100, 3000, 70.0, budget=60.0) == 0.0  # overspent: nothing left, never negative
     assert clock(0.2) == "0:01" and clock(61) == "1:01" and clock(3600 + 62) == "1:01:02"

@@ -28,7 +28,7 @@ from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
 from redge_solve.problems.sudoku import SudokuBatch
 from redge_solve.runs.batch import settings_path
 from redge_solve.runs.records import sudoku_records
-from redge_solve.solver import Interrupted, SolverConfig, _concat, solve
+from redge_solve.solver import Interrupted, SolverConfig, _head, solve
 
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
 SOLUTION_4 = "1234341221434321"
@@ -586,6 +586,30 @@ def test_a_batch_over_the_memory_budget_is_split_and_gives_the_same_results():
     assert 0 < int(whole.found.sum()) < 7 or len(set(whole.steps_run.tolist())) > 1
 
 
+def test_puzzles_whose_restarts_outgrow_the_budget_go_on_in_smaller_parts_with_the_same_results():
+    # restarts 2 -> 4 at step 41 -> 8 at step 81 (a fresh start every 10 steps, doubling every 4th): a budget of 3
+    # puzzles at 2 restarts holds 1 at 4, so the puzzles unsolved at step 41 go on one by one from there
+    grids = puzzles_4(7, blanks=10, seed=3)
+    config = SolverConfig(steps=100, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
+                          deduce="none", weight_step=0.0)
+    problem = SudokuBatch.from_grids(grids)
+    budget = 3 * bytes_per_puzzle(9, 4, restarts=2, samples=2)
+    assert puzzles_per_batch([10] * 7, 4, restarts=4, samples=2, memory=budget) == 1
+    whole = solve(problem, config, memory_budget=1 << 40)
+    steps: list[tuple[int, int, int]] = []
+    starts: list[int] = []
+    parts = solve(problem, config, memory_budget=budget,
+                  on_step=lambda p: (steps.append((p.step, p.solved, p.active)), starts.append(p.from_step)))
+    for name, value in _without_timing(whole).items():
+        got = getattr(parts, name)
+        assert got == value if name == "curve" else torch.equal(got, value), name
+    assert (whole.first_solved_step > 41).sum() >= 2  # puzzles found after the split: their parts went on rightly
+    goes_back_to_41 = [i for i in range(1, len(steps)) if steps[i][0] == 41 and steps[i - 1][0] > 41]
+    assert goes_back_to_41  # a part went on from the growth step after another had run past it
+    assert all(starts[i] == 41 for i in goes_back_to_41) and starts[0] == 1
+    assert all(solved <= 7 for _, solved, _ in steps) and steps[-1][1] == int(whole.found.sum())
+
+
 def test_interrupted_split_solve_carries_the_finished_puzzles():
     grids = puzzles_4(5, blanks=9, seed=3)
     config = SolverConfig(steps=30, samples=2, restarts=2, lr=0.2, seed=5, deduce="none", weight_step=0.0)
@@ -613,7 +637,8 @@ def test_interrupted_before_the_first_step_carries_no_puzzle():
         solve(SudokuBatch.from_grids(puzzles_4(2, blanks=9)), SolverConfig(steps=5), memory_budget=1,
               on_step=stop)
     assert len(caught.value.results.found) == 1  # the first sub-batch had reached its first step
-    assert sudoku_records(_concat([]), torch.zeros(0, 16, dtype=torch.long), []) == []
+    none = _head(solve(SudokuBatch.from_grids(puzzles_4(1, blanks=9)), SolverConfig(steps=1)), 0)
+    assert sudoku_records(none, torch.zeros(0, 16, dtype=torch.long), []) == []
 
 
 def test_cli_splits_under_a_small_budget_with_identical_results(tmp_path, monkeypatch):

@@ -179,7 +179,7 @@ def _solve_chunks(chunks: Iterator[list], configs: dict[int, SolverConfig], out:
                 progress.update(step_task, completed=p.step, total=p.steps, visible=True,
                                 description=f"chunk {chunk_number[0]}",
                                 status=f"solved {p.solved}/{p.total}, active {p.active} "
-                                       f"{time_left_text(p.step, p.steps, p.elapsed)}")
+                                       f"{time_left_text(p.step, p.steps, p.elapsed, from_step=p.from_step)}")
 
             results = run_batch(chunks, configs, out, done, on_step, executor, device)
             for chunk_number[0], result in enumerate(results, start=1):

@@ -87,10 +87,10 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
             best = [math.inf]
 
             def on_step(p: Any) -> None:
-                rate = p.step / p.elapsed if p.elapsed > 0 else 0.0
+                rate = (p.step - p.from_step + 1) / p.elapsed if p.elapsed > 0 else 0.0
                 best[0] = min(best[0], p.best_penalty)
                 bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
-                           rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left))
+                           rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left, p.from_step))
 
             return on_step
 

@@ -15,25 +15,28 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def seconds_left(step: int, steps: int, elapsed: float, budget: float | None = None) -> float | None:
+def seconds_left(step: int, steps: int, elapsed: float, budget: float | None = None,
+                 from_step: int = 1) -> float | None:
     """An upper estimate of the time a solve still takes after ``step`` of at most ``steps`` steps, ``elapsed``
-    seconds in: the remaining steps at the mean time per step so far,
+    seconds after it began at step ``from_step`` (1, or a later step where a part of a batch goes on): the remaining
+    steps at the mean time per step so far,
 
-        (steps − step) · elapsed / step,
+        (steps − step) · elapsed / (step − from_step + 1),
 
     which is an upper bound in the usual case, since solved puzzles leave the batch and later steps get cheaper;
     never more than what is left of a time ``budget`` (``budget − elapsed``). None before the first step without
     a budget."""
-    left = None if step <= 0 or elapsed <= 0 else max(steps - step, 0) * elapsed / step
+    done = step - from_step + 1
+    left = None if done <= 0 or elapsed <= 0 else max(steps - step, 0) * elapsed / done
     if budget is not None:
         rest = max(budget - elapsed, 0.0)
         left = rest if left is None else min(left, rest)
     return left
 
 
-def time_left_text(step: int, steps: int, elapsed: float, budget: float | None = None) -> str:
+def time_left_text(step: int, steps: int, elapsed: float, budget: float | None = None, from_step: int = 1) -> str:
     """``≤ M:SS left`` from ``seconds_left``, or ``""`` while there is no estimate yet."""
-    left = seconds_left(step, steps, elapsed, budget)
+    left = seconds_left(step, steps, elapsed, budget, from_step)
     return "" if left is None else f"≤ {clock(left)} left"
 
 
