@@ -52,8 +52,8 @@ def rows(prefix: Path, sources: dict[str, str], baseline: str) -> list[str]:
                   for run in runs[:1]]
         run_seconds = statistics.mean(run["seconds"] for run in runs)
         pair = pairs.get(label)
-        difference = "" if pair is None else (f"{float(pair['difference']):+.1f} [{float(pair['low']):+.1f}, "
-                                              f"{float(pair['high']):+.1f}]")
+        difference = "" if pair is None else "{:+.1f} [{:+.1f}, {:+.1f}]".format(
+            *(round(float(pair[key]), 1) + 0.0 for key in ("difference", "low", "high")))  # no "-0.0"
         lines.append("| " + " | ".join([
             runs[0]["estimator"],
             ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in runs[0]["params"].items())
