@@ -43,7 +43,7 @@ from .config import Protocol, build_config
 from .estimators import canonical_name, coerce_params, make_estimator, parameter_defaults
 from .executors import Executor, LocalExecutor, TaskFailed, inject_failure
 from .paired import BOOTSTRAP_SEED, LEVEL, RESAMPLES, PairsReport, pairs_report, resolve_baseline
-from .plots import new_figure, plot_mean_band, png_bytes
+from .plots import distinct_colors, new_figure, plot_mean_band, png_bytes
 from .problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
 from .problems.sudoku import SudokuBatch, validate_puzzle
 from .runs.grouped import SMALLEST_BUDGET
@@ -725,6 +725,7 @@ def comparison_png(comparison: Comparison, title: str | None = None) -> bytes:
     seconds each run had spent at its end (``Run.elapsed``; a run that stopped early keeps its last value)."""
     figure = new_figure(12, 5)
     by_step, by_time = figure.subplots(1, 2, sharey=True)
+    distinct_colors((by_step, by_time), len(comparison.rows))
     length = max((len(run.curve) for run in comparison.runs), default=0)
     steps = list(range(1, length + 1))
     for row in comparison.rows:

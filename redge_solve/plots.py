@@ -21,6 +21,18 @@ def new_figure(width: float, height: float) -> "Figure":
     return Figure(figsize=(width, height), dpi=100)
 
 
+def distinct_colors(axes: Sequence["Axes"], lines: int) -> None:
+    """Give ``axes`` a colour cycle with ``lines`` distinct colours where matplotlib's default ten would repeat
+    (the 20 of the ``tab20`` map up to 20 lines; beyond that colours repeat)."""
+    if lines <= 10:
+        return
+    import matplotlib
+    from matplotlib import cycler
+
+    for each in axes:
+        each.set_prop_cycle(cycler(color=matplotlib.colormaps["tab20"].colors))
+
+
 def plot_mean_band(axes: "Axes", steps: Sequence[float], curves: Sequence[Sequence[float]], label: str,
                    linewidth: float = 1.5) -> None:
     """The mean of ``curves`` (one per seed, each over ``steps``) as a line, and their min..max as a band of the

@@ -304,3 +304,19 @@ def test_cli_out_follows_the_output_policy(tmp_path):
     assert kept.exit_code == 2 and "already exists" in kept.output
     assert (tmp_path / "old-diagnostics.json").read_text() == "{}"
     assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "old")]).exit_code == 0  # no clash without it
+
+
+def test_a_plot_of_more_than_ten_rows_gives_each_row_its_own_colour():
+    from redge_solve.plots import distinct_colors, new_figure, plot_mean_band
+
+    def colours(lines: int, distinct: bool) -> list:
+        axes = new_figure(4, 3).subplots()
+        if distinct:
+            distinct_colors([axes], lines)
+        for i in range(lines):
+            plot_mean_band(axes, [1, 2], [[0, i]], f"row {i}")
+        return [line.get_color() for line in axes.get_lines()]
+
+    assert len(set(map(str, colours(12, distinct=False)))) == 10  # matplotlib's cycle: row 11 looks like row 1
+    assert len(set(map(str, colours(12, distinct=True)))) == 12
+    assert colours(3, distinct=True) == colours(3, distinct=False)  # ten or fewer: the default colours
