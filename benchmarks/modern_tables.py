@@ -48,8 +48,7 @@ def rows(prefix: Path, sources: dict[str, str], baseline: str) -> list[str]:
         seeds, puzzles = len(runs), len(runs[0]["records"])
         found = [r for run in runs for r in run["records"] if r["found"]]
         per_source = [sum(1 for r in found if sources.get(r["puzzle"]) == name) / seeds for name in names]
-        totals = [sum(1 for r in run["records"] if sources.get(r["puzzle"]) == name) for name in names
-                  for run in runs[:1]]
+        totals = [sum(1 for r in runs[0]["records"] if sources.get(r["puzzle"]) == name) for name in names]
         run_seconds = statistics.mean(run["seconds"] for run in runs)
         pair = pairs.get(label)
         difference = "" if pair is None else "{:+.1f} [{:+.1f}, {:+.1f}]".format(

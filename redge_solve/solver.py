@@ -166,22 +166,22 @@ def solve(
     size = capacity(config.restarts)
     queue = deque(_Part(torch.arange(first, min(first + size, count), device=device))
                   for first in range(0, max(count, 1), size))
-    reached, waiting = 0, [0]  # puzzles of the parts started so far; puzzles of the parts still queued
+    reached = waiting = 0  # puzzles of the parts started so far; puzzles of the parts still queued
 
     def step(progress: Progress) -> None:
         if on_step is not None:
-            on_step(replace(progress, total=count, active=progress.active + waiting[0]))
+            on_step(replace(progress, total=count, active=progress.active + waiting))
 
     try:
         while queue:
             part = queue.popleft()
             if len(part.positions):
                 reached = max(reached, int(part.positions[-1]) + 1)
-            waiting[0] = sum(len(queued.positions) for queued in queue)
+            waiting = sum(len(queued.positions) for queued in queue)
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[part.positions] = True
             sub = problem if len(part.positions) == count else problem.select(keep)
-            rest = _solve_batch(sub, config, ids, part, results, step, deadline, capacity)
+            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline)
             if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
                 size = capacity(restarts_at(config, rest.first_step))
                 queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
@@ -449,9 +449,9 @@ def _solve_batch(
     puzzle_ids: Tensor,
     part: _Part,
     results: PuzzleResults,
+    capacity: Callable[[int], int],
     on_step: Callable[[Progress], None] | None = None,
     deadline: float | None = None,
-    capacity: Callable[[int], int] | None = None,
 ) -> _Part | None:
     """``solve`` for one batch that fits in memory, the puzzles of ``problem`` at ``part.positions`` of ``results``
     (noise ids ``puzzle_ids[part.positions]``), from ``part.first_step``: sample → step → judge → decide → record →
@@ -470,7 +470,7 @@ def _solve_batch(
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             restarts = restarts_at(config, step)
-            if restarts > batch.restarts and capacity is not None and batch.active.shape[0] > capacity(restarts):
+            if restarts > batch.restarts and batch.active.shape[0] > capacity(restarts):
                 return _Part(batch.active, step, time.perf_counter() - start)  # fresh from this step
             batch.grow(restarts)
             batch.reset()

@@ -108,14 +108,13 @@ def _colours(count: int) -> str:
 def _attempt_line(attempt: Attempt) -> str:
     if attempt.method == "dsatur":
         return f"DSATUR: [bold]{_colours(attempt.used)}[/] ({attempt.seconds:.2f} s)"
+    again = f", try {attempt.retry + 1}" if attempt.retry else ""
     if attempt.found:
         fewer = f", uses {attempt.used}" if attempt.used < attempt.colors else ""
-        again = f", try {attempt.retry + 1}" if attempt.retry else ""
         return (f"gradient: [green]{_colours(attempt.colors)}[/]{fewer} at step {attempt.first_solved_step} "
                 f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start{again})")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
-    again = f", try {attempt.retry + 1}" if attempt.retry else ""
     return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s{again})"
 
 
