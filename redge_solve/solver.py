@@ -236,9 +236,13 @@ class _Batch:
         self.restarts = config.restarts if restarts is None else restarts
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
-        keys = instance_keys(puzzle_ids[self.active], self.restarts, self.problem, config.seed)
-        self.noise = KeyedNoise(keys, step=step)
+        self.noise = self._keyed_noise(step)
         self.reset()
+
+    def _keyed_noise(self, step: int) -> KeyedNoise:
+        """The noise streams of the rows (``active`` puzzles × ``restarts``) at ``step``."""
+        return KeyedNoise(instance_keys(self.puzzle_ids[self.active], self.restarts, self.problem, self.config.seed),
+                          step=step)
 
     def grow(self, restarts: int) -> None:
         """Give every active puzzle ``restarts`` rows, if that is more than now; call ``reset()`` next. Restart r
@@ -248,8 +252,7 @@ class _Batch:
         first_rows = torch.arange(self.problem.num_instances, device=self.active.device) % self.restarts == 0
         self.restarts = restarts
         self.problem = self.problem.select(first_rows).repeat(restarts)  # each active puzzle once, then R times
-        keys = instance_keys(self.puzzle_ids[self.active], restarts, self.problem, self.config.seed)
-        self.noise = KeyedNoise(keys, step=self.noise.step)
+        self.noise = self._keyed_noise(self.noise.step)
 
     def reset(self) -> None:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
