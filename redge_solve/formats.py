@@ -13,7 +13,8 @@ few bad bytes in a text file make only the puzzles they fall in bad. Layouts:
   ``-``, ``+``, ``=`` and ``|``), grids separated by blank lines or simply following each other;
 * CSV/TSV (``,``, tab or ``;``) with a header naming a ``puzzle`` column (also ``puzzles``, ``quizzes``, ``quiz``,
   ``grid``) and optionally ``solution``/``solutions``; other columns are kept as metadata. A CSV without a header is
-  read as ``puzzle[,solution]``.
+  read as ``puzzle[,solution]``, and one whose header is that single column name (what ``df[["puzzle"]].to_csv()``
+  writes) as a CSV of one column.
 
 ``#`` starts a comment (whole line or trailing). Lines of 16 cells are 4×4 puzzles unless they carry separators
 within a grid block of 16 such rows, or ``size=16`` is given; ``size`` forces the side of every puzzle.
@@ -137,6 +138,8 @@ def parse_text(text: str, size: int | None = None) -> list[Entry]:
                           "empty file: no puzzles")
     first = content[0][1]
     delimiter = next((d for d in ("\t", ",", ";") if d in first), None)
+    if delimiter is None and first.strip().strip('"').lower() in PUZZLE_COLUMNS:
+        delimiter = ","  # a one-column CSV: its header is the puzzle column's name alone
     if delimiter is not None:
         return _parse_csv(content, delimiter, size)
     return _parse_lines(lines, size)

@@ -194,6 +194,20 @@ def test_file_level_errors(data, needle):
         parse_bytes(data)
 
 
+@pytest.mark.parametrize("header", ["puzzle", "Quizzes", '"grid"'])
+def test_one_column_csv_is_read_by_its_header(header):
+    """A CSV of the puzzle column alone has no delimiter in its header: the name says it is a CSV (pandas'
+    ``df[["puzzle"]].to_csv(index=False)``), not a first puzzle line of six cells."""
+    entries = parse_text(f"{header}\n{SOLVED_4}\n{'0' * 81}\n")
+    assert [type(e).__name__ for e in entries] == ["Puzzle", "Puzzle"]
+    assert [e.line for e in entries] == [2, 3]
+
+
+def test_file_level_errors_for_a_one_column_header():
+    with pytest.raises(FormatError, match="only a header"):
+        parse_bytes(b"puzzle\n")
+
+
 def test_size_override_reads_16_cell_rows_as_a_16x16_grid():
     grid = pattern_grid(16, list(range(16)), list(range(16)), list(range(1, 17)))
     text = "\n".join(grid_to_string(grid)[r * 16:(r + 1) * 16] for r in range(16))
