@@ -49,7 +49,7 @@ from .problems.sudoku import SudokuBatch, validate_puzzle
 from .runs.grouped import SMALLEST_BUDGET
 from .runs.outputs import prefixed
 from .runs.records import sudoku_records
-from .settings import RUN_FIELDS
+from .settings import RUN_FIELDS, sudoku_defaults
 from .solver import DEFAULTS, Problem, PuzzleResults, SolverConfig, solve
 
 RecordMaker = Callable[[PuzzleResults, slice], list[dict[str, Any]]]
@@ -609,11 +609,13 @@ def sudoku_input(clues: torch.Tensor, ids: Sequence[int] | None = None,
                  solutions: Sequence[torch.Tensor | None] | None = None,
                  metas: Sequence[dict[str, Any]] | None = None,
                  device: torch.device | str | None = None) -> CompareInput:
-    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` solved on ``device`` (ids default to 0..I−1)."""
+    """Puzzles ``(I, N²)`` (0 = blank) as a ``CompareInput`` solved on ``device`` (ids default to 0..I−1), from the
+    grid size's own defaults (``settings.sudoku_defaults``: 16×16 and 25×25 differ from 9×9), as ``sudoku`` runs."""
     ids = tuple(range(clues.shape[0])) if ids is None else tuple(int(i) for i in ids)
     records = SudokuRecords(clues, ids, None if solutions is None else tuple(solutions),
                             None if metas is None else tuple(metas))
-    return CompareInput(SudokuBatch.from_grids(clues, device=device), records, ids, "sudoku")
+    return CompareInput(SudokuBatch.from_grids(clues, device=device), records, ids, "sudoku",
+                        sudoku_defaults(math.isqrt(clues.shape[-1])))
 
 
 class CompareInputError(ValueError):

@@ -320,3 +320,20 @@ def test_a_plot_of_more_than_ten_rows_gives_each_row_its_own_colour():
     assert len(set(map(str, colours(12, distinct=False)))) == 10  # matplotlib's cycle: row 11 looks like row 1
     assert len(set(map(str, colours(12, distinct=True)))) == 12
     assert colours(3, distinct=True) == colours(3, distinct=False)  # ten or fewer: the default colours
+
+
+def test_a_grid_size_is_compared_under_its_own_defaults(tmp_path):
+    """compare runs a 16×16 file from 16×16's defaults, as `sudoku` and `batch` do (not 9×9's 8 restarts growing
+    to 256 and fresh starts every 500 steps); 9×9 keeps DEFAULTS."""
+    from redge_solve.compare import EstimatorSpec, load_compare_input, run_config
+    from redge_solve.settings import DEFAULTS, sudoku_defaults
+
+    source = tmp_path / "big.csv"
+    lines = (Path(__file__).parent.parent / "puzzles" / "16x16.txt").read_text().splitlines()
+    puzzle = next(line.split("::")[0] for line in lines if line.strip() and not line.startswith("#"))
+    source.write_text(f"puzzle\n{puzzle}\n")
+    data = load_compare_input(str(source))
+    assert data.defaults == sudoku_defaults(16) != DEFAULTS
+    config = run_config(EstimatorSpec("st"), 0, "default", {}, data.defaults)
+    assert (config.restarts, config.reset_every, config.max_restarts) == (16, 3000, 64)
+    assert sudoku_input(clues()).defaults == DEFAULTS

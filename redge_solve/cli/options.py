@@ -159,7 +159,8 @@ NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=
 
 def per_source_default(name: str) -> str:
     """``(default: ...)`` of a ``compare`` solver option, whose default depends on the source and the protocol:
-    ``(default: Sudoku 20000, queens 3000, graphs 10000; --protocol paper: 1000)``."""
+    ``(default: Sudoku 20000, queens 3000, graphs 10000; --protocol paper: 1000)``, with the big grids' own values
+    where they differ from 9×9's: ``(default: Sudoku 500 (16×16 3000, 25×25 3000), queens 500, graphs 0)``."""
     from ..problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
     from ..settings import PAPER_PROTOCOL
 
@@ -167,8 +168,12 @@ def per_source_default(name: str) -> str:
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     values = [getattr(d, name) for d in (DEFAULTS, QUEENS_DEFAULTS, COLOR_DEFAULTS)]
-    text = (shown(values[0]) if len(set(values)) == 1 else
-            ", ".join(f"{what} {shown(v)}" for what, v in zip(("Sudoku", "queens", "graphs"), values, strict=True)))
+    big = [f"{side}×{side} {shown(getattr(d, name))}" for side, d in BIG_GRID_DEFAULTS.items()
+           if getattr(d, name) != values[0]]
+    sudoku = shown(values[0]) + (f" ({', '.join(big)})" if big else "")
+    text = (sudoku if len(set(values)) == 1 and not big else
+            ", ".join(f"{what} {v}" for what, v in zip(("Sudoku", "queens", "graphs"),
+                                                       [sudoku, *map(shown, values[1:])], strict=True)))
     if name in PAPER_PROTOCOL:
         text += f"; --protocol paper: {shown(PAPER_PROTOCOL[name])}"
     return f"(default: {text})"
