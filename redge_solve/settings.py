@@ -112,18 +112,20 @@ DEFAULTS = SolverConfig()
 grids, and what every grid up to 9×9 is solved with (``sudoku_defaults``)."""
 
 BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
-    16: replace(DEFAULTS, restarts=16, init_std=1.0, max_logit=3.0, weight_step=0.2, reset_every=3000, max_restarts=64),
+    16: replace(DEFAULTS, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2, reset_every=6000,
+                max_restarts=64),
     25: replace(DEFAULTS, reset_every=3000, max_restarts=64),
 }
-"""Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells
-blank (docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run
-needs thousands of steps to settle its conflicts), so both sizes start afresh every 3000 steps. 16×16 also starts
-from random logits (std 1: the restarts differ from the first step) that stay bounded (±(3 + ln N): the samples
-keep exploring) with faster breakout weights (0.2 per step of a broken term) and 16 restarts from the first step
-(14 of 15 puzzles with 65 % blanks against 13 with 8, median step 3709 against 11664); on 25×25 these did worse in
-the runs measured. Restarts grow to 64 at most (9×9's 256 was measured on 9×9 only; within 20000 steps a big
-grid's restarts, doubling every 12000 steps, reach 32 at most). The rest is 9×9's: the pre-step, ST with 2 samples,
-lr 0.3, 20000 steps."""
+"""Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
+(docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run needs
+thousands of steps to settle its conflicts): 25×25 starts afresh every 3000 steps, 16×16 every 6000 (one restart's
+chance to solve still grows between steps 3000 and 6000). 16×16 also starts from random logits (std 1: the restarts
+differ from the first step) that stay bounded (±(3 + ln N): the samples keep exploring) with faster breakout weights
+(0.2 per step of a broken term) and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28
+with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
+was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts, double once on
+25×25, to 16 at step 12001, and never on 16×16). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3, 20000
+steps."""
 
 
 def sudoku_defaults(side: int) -> SolverConfig:

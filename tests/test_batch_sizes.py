@@ -74,8 +74,8 @@ def test_resume_refuses_settings_that_differ_for_any_size(tmp_path, seen):
     assert run_cli(*base, "--limit", "2").exit_code == 0
     assert set(seen) == {4, 9}
 
-    line = one_line_error(run_cli(*base, "--resume", "--restarts", "16"), "--resume needs the same ones")
-    assert "restarts 16 (was 8) for 4×4, 9×9, 25×25" in line and "16×16" not in line  # 16×16 has 16 already
+    line = one_line_error(run_cli(*base, "--resume", "--restarts", "32"), "--resume needs the same ones")
+    assert "restarts 32 (was 8) for 4×4, 9×9, 25×25" in line and "16×16" not in line  # 16×16 has 32 already
     line = one_line_error(run_cli(*base, "--resume", "--steps", "6"), "steps 6 (was 20000)")
     assert "steps 6 (was 20000) for" not in line  # the same change for every size is said once
     record = recorded(out)
@@ -108,7 +108,7 @@ def test_a_record_of_one_config_for_every_size_resumes_only_the_sizes_it_still_h
     assert recorded(out) == {"by_size": {f"{s}x{s}": solver_settings(sudoku_defaults(s)) for s in (4, 9, 16, 25)}}
 
     settings_path(out).write_text(json.dumps({"settings": solver_settings(DEFAULTS)}))  # now with a 16×16 row
-    line = one_line_error(run_cli(*base, "--resume"), "restarts 16 (was 8) for 16×16")
+    line = one_line_error(run_cli(*base, "--resume"), f"restarts {sudoku_defaults(16).restarts} (was 8) for 16×16")
     assert "4×4" not in line and "9×9" not in line and "before each grid size had its own settings" in line
     assert "--force" in line
 

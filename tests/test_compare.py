@@ -335,5 +335,5 @@ def test_a_grid_size_is_compared_under_its_own_defaults(tmp_path):
     data = load_compare_input(str(source))
     assert data.defaults == sudoku_defaults(16) != DEFAULTS
     config = run_config(EstimatorSpec("st"), 0, "default", {}, data.defaults)
-    assert (config.restarts, config.reset_every, config.max_restarts) == (16, 3000, 64)
+    assert (config.restarts, config.reset_every, config.max_restarts) == (32, 6000, 64)
     assert sudoku_input(clues()).defaults == DEFAULTS
