@@ -119,8 +119,8 @@ BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
 }
 """Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
 (docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run needs
-thousands of steps to settle its conflicts): 25×25 starts afresh every 3000 steps, 16×16 every 6000 (one restart's
-chance to solve still grows between steps 3000 and 6000). 16×16 also starts from random logits (std 1: the restarts
+thousands of steps to settle its conflicts): 25×25 starts afresh every 3000 steps, 16×16 every 6000 (with 32
+restarts: fewer steps in all than every 3000). 16×16 also starts from random logits (std 1: the restarts
 differ from the first step) that stay bounded (±(3 + ln N): the samples keep exploring) with faster breakout weights
 (0.2 per step of a broken term) and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28
 with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
