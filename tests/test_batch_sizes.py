@@ -80,6 +80,8 @@ def test_resume_refuses_settings_that_differ_for_any_size(tmp_path, seen):
     assert "lr 0.1 (was 0.3) for" not in line  # the same change for every size is said once
     line = one_line_error(run_cli(*base, "--resume", "--steps", "6"), "steps 6 (was 50000) for 4×4, 9×9")
     assert "steps 6 (was 20000) for 16×16, 25×25" in line  # the big grids keep their own budget
+    assert line.endswith("give the recorded values again (an upgrade may have changed a default), or start afresh "
+                         "with --force")
     record = recorded(out)
     record["by_size"]["16x16"]["max_logit"] = 0.0  # as if 16×16 alone had been written with other settings
     settings_path(out).write_text(json.dumps(record))

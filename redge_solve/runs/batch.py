@@ -192,7 +192,8 @@ def record_settings(out: Path, config: Settings, resume: bool) -> str | None:
         changed = settings_changes({s: settings.get(s) for s in compared}, {s: recorded.get(s) for s in compared})
         if changed:
             older = ("; its record is from before each grid size had its own settings (start afresh with `force`)"
-                     if one_for_all else "")
+                     if one_for_all else "; give the recorded values again (an upgrade may have changed a default), "
+                     "or start afresh with `force`")
             raise OutputError(f"{out} was written with other solver settings; `resume` needs the same ones: "
                               f"{', '.join(changed)}{older}")
         if not one_for_all:
