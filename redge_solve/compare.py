@@ -614,8 +614,8 @@ def sudoku_input(clues: torch.Tensor, ids: Sequence[int] | None = None,
     ids = tuple(range(clues.shape[0])) if ids is None else tuple(int(i) for i in ids)
     records = SudokuRecords(clues, ids, None if solutions is None else tuple(solutions),
                             None if metas is None else tuple(metas))
-    return CompareInput(SudokuBatch.from_grids(clues, device=device), records, ids, "sudoku",
-                        sudoku_defaults(math.isqrt(clues.shape[-1])))
+    problem = SudokuBatch.from_grids(clues, device=device)
+    return CompareInput(problem, records, ids, "sudoku", sudoku_defaults(problem.side))
 
 
 class CompareInputError(ValueError):
