@@ -4,11 +4,16 @@ time of a 10⁴-edge graph.
     python benchmarks/bench_color.py                       # every .col of ../shared/data/dimacs, 1 seed
     python benchmarks/bench_color.py --seeds 3 --max-seconds 60 --out benchmarks/color.json
     python benchmarks/bench_color.py --speed-only          # just the ms/step of the 10⁴-edge graph
+    python benchmarks/bench_color.py --only DSJC250.9 --gnp 250:0.5 --warm 3,0 --search-seconds 300 --no-speed
 
 For each instance: V, E (undirected, duplicates merged), χ (from the data README's list), DSATUR's colours and
 seconds (networkx ``greedy_color(strategy="DSATUR")``, this run), and the search's colours reached, seconds and
 solver steps (all attempts together; the search stops at χ, which it is told), and the seconds from the start to
-each number of colours reached. ``--at-chi`` adds one run of the
+each number of colours reached. ``--warm 3,0`` runs the search once per warm-start strength (0: every K from
+random logits alone; ``fewest_colors(warm=...)``), side by side; ``--search-seconds`` bounds each whole search
+(``SolverConfig.max_seconds``: a K not found is then tried again with the next seed until the budget is spent);
+``--gnp 250:0.5,500:0.1`` adds seeded G(n, p) random graphs (the family of the DSJC graphs: Johnson et al.'s are
+G(n, p) too), the search not told anything. ``--at-chi`` adds one run of the
 solver at K = χ directly (what ``redge-solve color FILE --colors χ`` runs, clique groups included): solved, first
 solved step, seconds. Colours and steps do not depend on the machine's load; seconds do.
 
@@ -35,6 +40,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from redge_solve.problem_defaults import WARM_START  # noqa: E402
 from redge_solve.problems.coloring import (  # noqa: E402
     COLOR_DEFAULTS,
     Graph,
@@ -57,21 +63,24 @@ it runs from DSATUR down until a number of colours fails within its budget."""
 
 
 def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_seconds: float, steps: int | None,
-                  at_chi: bool) -> list[dict]:
-    """One row per (graph, seed); each graph comes with its χ and whether the search is told it."""
+                  at_chi: bool, warms: tuple[float, ...] = (WARM_START,), search_seconds: float | None = None
+                  ) -> list[dict]:
+    """One row per (graph, seed, warm-start strength); each graph comes with its χ and whether the search is told
+    it."""
     rows = []
     config = COLOR_DEFAULTS if steps is None else replace(COLOR_DEFAULTS, steps=steps)
+    config = replace(config, max_seconds=search_seconds)
     for graph, chi, told in graphs:
         name = graph.name
         start = time.perf_counter()
         dsatur_k = len(set(dsatur(graph).tolist()))
         dsatur_seconds = time.perf_counter() - start
-        for seed in range(seeds):
+        for seed, warm in ((seed, warm) for seed in range(seeds) for warm in warms):
             start = time.perf_counter()
             known = chi if told else None
-            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known)
+            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known, warm=warm)
             row = {"name": name, "vertices": graph.num_vertices, "edges": int(graph.edges.shape[0]), "chi": chi,
-                   "seed": seed, "dsatur_colors": dsatur_k, "dsatur_seconds": round(dsatur_seconds, 4),
+                   "seed": seed, "warm": warm, "dsatur_colors": dsatur_k, "dsatur_seconds": round(dsatur_seconds, 4),
                    "colors": result.best_colors, "method": result.best_method, "lower_bound": result.lower_bound,
                    "seconds": round(time.perf_counter() - start, 3),
                    "steps": sum(a.steps for a in result.attempts),
@@ -86,6 +95,13 @@ def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "attempts"}), file=sys.stderr, flush=True)
     return rows
+
+
+def gnp_graph(n: int, p: float, seed: int = 1) -> Graph:
+    """A G(n, p) random graph (networkx ``gnp_random_graph``, seeded), named ``gnp-n-p``."""
+    import networkx as nx
+
+    return Graph.from_edges(n, list(nx.gnp_random_graph(n, p, seed=seed).edges()), f"gnp-{n}-{p}")
 
 
 SPEED_VARIANTS = {
@@ -127,13 +143,13 @@ def speed(steps: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| instance | V | E | χ | DSATUR | DSATUR s | ours | ours s | s to each K | steps | at χ: solved (step) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+    lines = ["| instance | V | E | χ | warm | DSATUR | DSATUR s | ours | ours s | s to each K | steps | at χ: solved "
+             "(step) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
         at = r.get("at_chi")
         at_text = "—" if at is None else (f"yes ({at['first_solved_step']})" if at["solved"] else
                                           f"no ({at['steps']} steps)")
-        lines.append(f"| {r['name']} (seed {r['seed']}) | {r['vertices']} | {r['edges']} | {r['chi']} | "
+        lines.append(f"| {r['name']} (seed {r['seed']}) | {r['vertices']} | {r['edges']} | {r['chi']} | {r['warm']} | "
                      f"{r['dsatur_colors']} | {r['dsatur_seconds']:.3f} | **{r['colors']}** | {r['seconds']:.1f} | "
                      f"{', '.join(f'{k}: {v:.1f}' for k, v in r['seconds_to_colors'].items())} | "
                      f"{r['steps']} | {at_text} |")
@@ -149,7 +165,13 @@ def main() -> None:
     parser.add_argument("--at-chi", action="store_true", help="also solve each instance at K = χ directly")
     parser.add_argument("--queens", default="", help="also the n × n queen graphs, e.g. 9,11,13 (generated; the "
                         "search is not told their χ)")
+    parser.add_argument("--only", default="", help="only these dev instances (comma-separated names)")
+    parser.add_argument("--gnp", default="", help="also seeded G(n, p) random graphs, e.g. 250:0.5,500:0.1 (seed 1; "
+                        "the search is not told anything)")
+    parser.add_argument("--warm", default=str(WARM_START), help="warm-start strengths to run side by side, e.g. 3,0")
+    parser.add_argument("--search-seconds", type=float, default=None, help="budget of each whole search")
     parser.add_argument("--speed-only", action="store_true")
+    parser.add_argument("--no-speed", action="store_true", help="skip the step-time part")
     parser.add_argument("--speed-steps", type=int, default=100)
     parser.add_argument("--out", default=None, help="JSON output path")
     args = parser.parse_args()
@@ -163,14 +185,22 @@ def main() -> None:
             print(f"skipping the dev instances: {args.data} does not exist (the dev data lives in ../shared/data)",
                   file=sys.stderr)
         else:
+            only = set(filter(None, args.only.split(",")))
             for path in sorted(args.data.glob("*.col")):
+                if only and path.stem not in only:
+                    continue
                 graph = parse_dimacs(path.read_text(), path.stem)
                 graphs.append((graph, CHI.get(path.stem, graph.chromatic_number), True))
         graphs += [(queen_graph(n, n), QUEEN_CHI.get(n), False) for n in map(int, filter(None, args.queens.split(",")))]
-        record["instances"] = instance_rows(graphs, args.seeds, args.max_seconds, args.steps, args.at_chi)
+        graphs += [(gnp_graph(int(n), float(p)), None, False)
+                   for n, p in (spec.split(":") for spec in filter(None, args.gnp.split(",")))]
+        warms = tuple(float(w) for w in args.warm.split(","))
+        record["instances"] = instance_rows(graphs, args.seeds, args.max_seconds, args.steps, args.at_chi, warms,
+                                            args.search_seconds)
         print(table(record["instances"]))
-    record["speed"] = speed(args.speed_steps)
-    print(f"\nspeed: {record['speed']}")
+    if not args.no_speed:
+        record["speed"] = speed(args.speed_steps)
+        print(f"\nspeed: {record['speed']}")
     if args.out:
         pathlib.Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
 

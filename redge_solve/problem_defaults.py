@@ -16,6 +16,11 @@ mode breaks), 32 restarts × 2 samples, no fresh starts, 10000 steps (early stop
 
 What was measured to choose them: docs/coloring.md."""
 
+WARM_START = 3.0
+"""The fewest-colours search's warm start: the logit offset each vertex's colour in the colouring before gets at the
+next K (``runs.color_search.warm_start``; 0: every K from random logits alone). Measured: docs/coloring.md, "Warm
+starts"."""
+
 LATIN_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
 """The ``latin`` command's solver settings: the product defaults with random initial logits (measured: docs/problems.md,
 "Why these defaults")."""

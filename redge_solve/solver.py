@@ -137,10 +137,14 @@ def solve(
     puzzle_ids: Tensor | None = None,
     on_step: Callable[[Progress], None] | None = None,
     memory_budget: int | None = None,
+    warm_start: Tensor | None = None,
 ) -> PuzzleResults:
     """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
 
     puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
+    warm_start: offsets ``(W, F, K)`` (F, K: the problem's after its pre-step) added to the initial logits of a
+    one-instance problem, restart r getting ``warm_start[r % W]`` at every fresh start: a start near known
+    assignments (the fewest-colours search starts K − 1 colours from its K-colouring).
     A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved in parts sized by
     ``memory.puzzles_per_batch``: consecutive sub-batches sized for the restarts a puzzle starts with, and, where
     growing restarts (``max_restarts``) would take the puzzles still unsolved past the budget, those puzzles go on
@@ -154,6 +158,10 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
+    if warm_start is not None and (count != 1 or warm_start.shape[1:] != (problem.num_variables,
+                                                                        problem.num_categories)):
+        raise ValueError(f"a warm start is (W, {problem.num_variables}, {problem.num_categories}) offsets for a "
+                         f"one-instance problem, not {tuple(warm_start.shape)} for {count} instances")
     variables = torch.bincount(problem.var_instance, minlength=count).tolist()
     calls = config.make_estimator().denoiser_calls
 
@@ -181,7 +189,7 @@ def solve(
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[part.positions] = True
             sub = problem if len(part.positions) == count else problem.select(keep)
-            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline)
+            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline, warm_start)
             if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
                 size = capacity(restarts_at(config, rest.first_step))
                 queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
@@ -226,13 +234,13 @@ class _Batch:
     ``active``, the positions in the run's results of the puzzles still in the batch (default: all of ``problem``'s,
     0..B−1), and ``puzzle_ids``, the noise ids of all the run's puzzles; ``restarts`` rows per puzzle (default
     ``config.restarts``) and the noise streams at ``step`` (a batch that goes on from a later step). ``reset()``
-    restarts every row from fresh logits (and unit weights); ``shrink(keep)`` drops the puzzles not kept, slicing
-    every part alike; ``grow(R)`` gives every active puzzle R rows; ``bound_logits()`` clips the logits after a step
-    (``max_logit``)."""
+    restarts every row from fresh logits (plus ``warm_start``'s offsets, see ``solve``) and unit weights;
+    ``shrink(keep)`` drops the puzzles not kept, slicing every part alike; ``grow(R)`` gives every active puzzle R
+    rows; ``bound_logits()`` clips the logits after a step (``max_logit``)."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor, active: Tensor | None = None,
-                 restarts: int | None = None, step: int = 0) -> None:
-        self.config, self.puzzle_ids = config, puzzle_ids
+                 restarts: int | None = None, step: int = 0, warm_start: Tensor | None = None) -> None:
+        self.config, self.puzzle_ids, self.warm_start = config, puzzle_ids, warm_start
         self.restarts = config.restarts if restarts is None else restarts
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
@@ -260,6 +268,10 @@ class _Batch:
         self.allowed = problem.candidates()
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
                                       self.noise, problem.var_instance.device, self.allowed, problem.dtype)
+        if self.warm_start is not None:  # one instance: the rows are restart-major, (R · F, K)
+            which = torch.arange(self.restarts, device=self.logits.device) % self.warm_start.shape[0]
+            offsets = self.warm_start.to(self.logits.device, self.logits.dtype).index_select(0, which)
+            self.logits.data.add_(offsets.reshape(self.logits.shape))
         self.optimizer = Adam(self.logits, self.config.lr)
         self.weights = None
         if self.config.weight_step > 0:
@@ -455,6 +467,7 @@ def _solve_batch(
     capacity: Callable[[int], int],
     on_step: Callable[[Progress], None] | None = None,
     deadline: float | None = None,
+    warm_start: Tensor | None = None,
 ) -> _Part | None:
     """``solve`` for one batch that fits in memory, the puzzles of ``problem`` at ``part.positions`` of ``results``
     (noise ids ``puzzle_ids[part.positions]``), from ``part.first_step``: sample → step → judge → decide → record →
@@ -468,7 +481,7 @@ def _solve_batch(
     start = begun - part.offset  # a puzzle's seconds count what its rows ran before this part too
     estimator = config.make_estimator()
     batch = _Batch(problem, config, puzzle_ids, part.positions, restarts_at(config, part.first_step),
-                   part.first_step - 1)
+                   part.first_step - 1, warm_start)
     for step in range(part.first_step, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:

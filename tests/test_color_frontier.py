@@ -1,16 +1,22 @@
-"""Colouring at the frontier (issue 32): a K below the clique bound exits at once naming the clique, and the
-fewest-colours search records the time to each colouring (and tries no K below the clique)."""
+"""Colouring at the frontier (issue 32): a K below the clique bound exits at once naming the clique, the
+fewest-colours search records the time to each colouring (and tries no K below the clique), and it starts each K
+from the best colouring so far (the warm start)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
 
+import pytest
+import torch
 from test_cli_problems import invoke
+from torch import Tensor
 
 from redge_solve.cli import color_cmd
-from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, maximal_cliques, myciel
-from redge_solve.runs.color_search import fewest_colors, largest_clique
+from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, myciel, queen_graph
+from redge_solve.problems.constraints import ConstraintBatch
+from redge_solve.runs.color_search import compact, fewest_colors, largest_clique, warm_start
+from redge_solve.solver import solve
 
 K4_AND_A_TAIL = "p edge 5 7\ne 1 2\ne 1 3\ne 1 4\ne 2 3\ne 2 4\ne 3 4\ne 4 5\n"
 
@@ -66,9 +72,9 @@ def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(
     seeds: list[int] = []
     real = color_search._attempt
 
-    def recording(graph, cliques, k, config, budget, on_step, device=None):
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
         seeds.append(config.seed)
-        return real(graph, cliques, k, config, budget, on_step, device)
+        return real(graph, cliques, k, config, budget, on_step, device, offsets)
 
     monkeypatch.setattr(color_search, "_attempt", recording)
     five_cycle = Graph.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)])  # DSATUR 3, no 2-colouring
@@ -82,3 +88,68 @@ def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(
     assert [a.retry for a in tries] == list(range(len(tries))) and seeds == [7 + a.retry for a in tries]
     assert budgeted.budget_spent and budgeted.best_colors == 3
     assert tries[-1].record()["retry"] == len(tries) - 1
+
+
+def test_a_warm_start_drops_one_class_per_restart_smallest_first_and_keeps_the_rest_of_the_partition():
+    coloring = torch.tensor([0, 0, 0, 1, 2, 2, 3, 3, 3, 3])  # 4 classes, sizes 3, 1, 2, 4: K = 3
+    offsets = warm_start(coloring, 3, restarts=6, strength=2.5)
+    assert offsets.shape == (6, 10, 3)
+    dropped = [int(torch.unique(coloring[offsets[r].sum(1) == 0]).item()) for r in range(6)]
+    assert dropped == [1, 2, 0, 3, 1, 2]  # by size, the smallest first, then round again
+    for r in range(6):
+        kept = offsets[r].sum(1) > 0
+        assert torch.equal(offsets[r][kept].sort(1).values[:, :2], torch.zeros(int(kept.sum()), 2))
+        assert torch.all(offsets[r][kept].max(1).values == 2.5)
+        colours = offsets[r][kept].argmax(1)
+        old = coloring[kept]
+        assert torch.equal(colours.unsqueeze(0) == colours.unsqueeze(1), old.unsqueeze(0) == old.unsqueeze(1))
+        assert torch.equal(colours, old - (old > dropped[r]).long())  # kept classes renumbered in order
+    with pytest.raises(ValueError, match="3 classes, not 4"):
+        warm_start(coloring, 2, restarts=2)
+
+
+def test_the_solver_starts_from_the_warm_start_offsets_and_only_for_one_instance():
+    graph = myciel(4)  # χ 5
+    proper = torch.tensor(dsatur_like_five_colouring(graph))
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, 5)])
+    config = replace(COLOR_DEFAULTS, steps=1, restarts=2, max_logit=0.0, weight_step=0.0)
+    offsets = torch.nn.functional.one_hot(proper, 5).float().mul(20).unsqueeze(0)  # (1, V, K): the colouring
+    warm = solve(problem, config, warm_start=offsets)
+    assert bool(warm.found[0]) and int(warm.first_solved_step[0]) == 1
+    assert torch.equal(warm.solution[0][: graph.num_vertices], proper)
+    assert not bool(solve(problem, config).found[0])  # from random logits alone: not at step 1
+    two = ConstraintBatch.from_specs([coloring_spec(graph, 5)] * 2)
+    with pytest.raises(ValueError, match="one-instance"):
+        solve(two, config, warm_start=offsets)
+
+
+def dsatur_like_five_colouring(graph: Graph) -> list[int]:
+    from redge_solve.runs.color_search import dsatur
+
+    coloring = dsatur(graph)
+    assert int(coloring.max()) + 1 == 5  # DSATUR reaches χ on myciel4
+    return coloring.tolist()
+
+
+def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so_far(monkeypatch):
+    from redge_solve.runs import color_search
+
+    seen: list[tuple[int, Tensor | None, Tensor]] = []
+    real = color_search._attempt
+
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
+        attempt = real(graph, cliques, k, config, budget, on_step, device, offsets)
+        seen.append((k, offsets, attempt.coloring))
+        return attempt
+
+    monkeypatch.setattr(color_search, "_attempt", recording)
+    graph = queen_graph(6, 6)  # DSATUR 9, χ 7, clique bound 6
+    result = fewest_colors(graph, replace(COLOR_DEFAULTS, steps=1000), warm=2.0)
+    assert sum(coloring is not None for _, _, coloring in seen) >= 2  # at least two Ks found, one after the other
+    before = result.attempts[0].coloring
+    for k, offsets, coloring in seen:
+        assert torch.equal(offsets, warm_start(compact(before), k, COLOR_DEFAULTS.restarts, 2.0))
+        before = coloring if coloring is not None else before
+    seen.clear()
+    fewest_colors(graph, replace(COLOR_DEFAULTS, steps=20), warm=0.0)
+    assert seen and all(offsets is None for _, offsets, _ in seen)

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..problem_defaults import COLOR_DEFAULTS
+from ..problem_defaults import COLOR_DEFAULTS, WARM_START
 from . import options as opt
 from .app import app
 from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
@@ -64,6 +64,10 @@ def color(
                                                         "Without --max-seconds it stops at the first K not "
                                                         "found in --steps; with it, the time left goes to that "
                                                         "K again, from fresh restarts (the next seed)."),
+    warm: float = typer.Option(WARM_START, "--warm-start", min=0.0,
+                               help="The fewest-colours search starts each K from the best colouring so far, one "
+                                    "class dropped per restart: the logit offset of each vertex's old colour "
+                                    "(0: every K from random logits alone)."),
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -82,7 +86,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
         if fewest or graph.chromatic_number is None:
-            search(graph, config, label, json_path, quiet, where)
+            search(graph, config, label, json_path, quiet, where, warm)
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
@@ -119,8 +123,9 @@ def _attempt_line(attempt: Attempt) -> str:
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
-           device: Any = None) -> NoReturn:
-    """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it),
+           device: Any = None, warm: float = WARM_START) -> NoReturn:
+    """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it;
+    ``warm``: the warm start's strength, see ``fewest_colors``),
     print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
     found."""
     from ..problems.coloring import verify_coloring
@@ -153,7 +158,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
 
         try:
             result = fewest_colors(graph, config, float("inf"), graph.chromatic_number, on_attempt, on_step,
-                                   device=device)
+                                   device=device, warm=warm)
         except SearchInterrupted as interrupt:
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)

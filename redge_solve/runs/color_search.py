@@ -2,7 +2,8 @@
 
     K₀ = colours of DSATUR (networkx ``greedy_color(G, strategy="DSATUR")``)
     for K = K_best − 1, K_best − 2, … down to the lower bound L:
-        solve the K-colouring problem (``coloring_spec``) within ``config.steps`` steps and ``max_seconds``;
+        solve the K-colouring problem (``coloring_spec``) within ``config.steps`` steps and ``max_seconds``,
+        each restart warm-started from the best colouring so far with one of its classes dropped (``warm_start``);
         a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K';
         a failure stops the search, unless a time budget (``config.max_seconds``) has time left: then K, still
         open, is tried again from fresh restarts (the next seed, ``config.seed + try``) until one succeeds or
@@ -30,6 +31,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..problem_defaults import WARM_START
 from ..problems.coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
 from ..problems.constraints import ConstraintBatch
 from ..solver import Interrupted, Progress, SolverConfig, solve
@@ -151,6 +153,23 @@ def colors_used(coloring: Tensor) -> int:
     return int(torch.unique(coloring).numel())
 
 
+def warm_start(coloring: Tensor, colors: int, restarts: int, strength: float = WARM_START) -> Tensor:
+    """Initial logit offsets ``(R, V, K)`` that start K = ``colors`` colours from ``coloring``, a colouring with
+    K + 1 classes (0..K): restart r drops class ``d_r``, the (r mod (K + 1))-th smallest, whose vertices start with
+    no offset (free to take any colour), and every other vertex gets ``strength`` on its colour, the K kept
+    classes renumbered 0..K−1 in order. Each restart is then a K-colouring but for one class to place, and the
+    restarts spread over the classes, the smallest (the fewest vertices to re-place) first."""
+    classes = int(coloring.max()) + 1
+    if classes != colors + 1:
+        raise ValueError(f"a warm start at {colors} colours needs a colouring with {colors + 1} classes, not {classes}")
+    sizes = torch.bincount(coloring, minlength=classes)
+    dropped = torch.argsort(sizes, stable=True)[torch.arange(restarts) % classes].unsqueeze(1)  # (R, 1)
+    kept = coloring.unsqueeze(0) != dropped  # (R, V)
+    renumbered = (coloring.unsqueeze(0) - (coloring.unsqueeze(0) > dropped).long()).clamp_(max=colors - 1)
+    offsets = torch.zeros(restarts, coloring.shape[0], colors)
+    return offsets.scatter_(2, renumbered.unsqueeze(-1), kept.unsqueeze(-1) * strength)
+
+
 def fewest_colors(
     graph: Graph,
     config: SolverConfig,
@@ -159,6 +178,7 @@ def fewest_colors(
     on_attempt: Callable[[Attempt], None] | None = None,
     on_step: Callable[[int, Progress], None] | None = None,
     device: torch.device | str | None = None,
+    warm: float = WARM_START,
 ) -> SearchResult:
     """The fewest colours this search reaches for ``graph`` (see the module docstring).
 
@@ -166,8 +186,10 @@ def fewest_colors(
     ``config.max_seconds`` the wall-clock budget of the whole search (DSATUR and the cliques included): each attempt
     gets what is left of it, and none starts once it is spent (the best colouring so far stands); max_seconds: a
     budget of each gradient attempt on top of that (0 or inf: none);
-    known_chromatic: a χ known beforehand (stops the search there). on_attempt is called after each attempt,
-    on_step(K, progress) after each solver step; the attempts are solved on ``device`` (default: the CPU).
+    known_chromatic: a χ known beforehand (stops the search there); warm: the strength of the warm start from
+    the best colouring so far (``warm_start``; 0: every K starts from random logits alone). on_attempt is called
+    after each attempt, on_step(K, progress) after each solver step; the attempts are solved on ``device``
+    (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
     """
     start = time.perf_counter()
@@ -195,8 +217,10 @@ def fewest_colors(
                 result.budget_spent = True
                 break
             budget = left if budget is None else min(budget, left)
-        attempt = _attempt(graph, cliques, result.best_colors - 1, replace(config, seed=config.seed + retry), budget,
-                           on_step, device)
+        k = result.best_colors - 1
+        offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
+        attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry), budget, on_step, device,
+                           offsets)
         attempt = replace(attempt, elapsed=time.perf_counter() - start, retry=retry)
         result.attempts.append(attempt)
         if attempt.found:
@@ -215,10 +239,11 @@ def fewest_colors(
 
 
 def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, budget: float | None,
-             on_step: Callable[[int, Progress], None] | None, device: torch.device | str | None = None) -> Attempt:
-    """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), ended
-    by success, ``config.steps``, ``budget`` seconds or Ctrl-C (``stopped``). A colouring counts only if it passes
-    ``verify_coloring``."""
+             on_step: Callable[[int, Progress], None] | None, device: torch.device | str | None = None,
+             offsets: Tensor | None = None) -> Attempt:
+    """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), from
+    the initial logit ``offsets`` when given (``warm_start``), ended by success, ``config.steps``, ``budget``
+    seconds or Ctrl-C (``stopped``). A colouring counts only if it passes ``verify_coloring``."""
     problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)], device=device)
     start = time.perf_counter()
     last: list[Progress | None] = [None]
@@ -230,7 +255,8 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
 
     stopped = "steps"
     try:
-        results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step)
+        results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step,
+                        warm_start=offsets)
         if not bool(results.found[0]) and int(results.steps_run[0]) < config.steps:
             stopped = "time"  # the solver's wall-clock budget (SolverConfig.max_seconds) ended the run
     except Interrupted as interrupt:
