@@ -13,6 +13,7 @@ from test_cli_problems import invoke
 from torch import Tensor
 
 from redge_solve.cli import color_cmd
+from redge_solve.problem_defaults import WARM_START
 from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, myciel, queen_graph
 from redge_solve.problems.constraints import ConstraintBatch
 from redge_solve.runs.color_search import compact, fewest_colors, largest_clique, warm_start
@@ -153,3 +154,25 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
     seen.clear()
     fewest_colors(graph, replace(COLOR_DEFAULTS, steps=20), warm=0.0)
     assert seen and all(offsets is None for _, offsets, _ in seen)
+
+
+@pytest.mark.parametrize(("given", "strength"), [((), WARM_START), (("--warm-start", "0"), 0.0),
+                                               (("--warm-start", "5.5"), 5.5)])
+def test_color_warm_start_option_reaches_the_search(tmp_path, monkeypatch, given, strength):
+    from redge_solve.runs import color_search
+
+    seen: list[float] = []
+    real = color_search.fewest_colors
+
+    def recording(*args, warm, **kwargs):
+        seen.append(warm)
+        return real(*args, warm=warm, **kwargs)
+
+    monkeypatch.setattr(color_search, "fewest_colors", recording)
+    path = tmp_path / "g.col"
+    path.write_text(K4_AND_A_TAIL)
+    done = invoke("color", str(path), "--fewest", "-q", *given)
+    assert done.exit_code == 0, done.output
+    assert seen == [strength]
+    bad = invoke("color", str(path), "--fewest", "--warm-start", "-1")
+    assert bad.exit_code == 2 and bad.output.strip() == "error: --warm-start must be >= 0"

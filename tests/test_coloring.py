@@ -261,11 +261,11 @@ def test_cli_ctrl_c_during_the_search_saves_and_prints_the_best_and_exits_130(tm
 
     real = color_search.fewest_colors
 
-    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step, device=None):
+    def interrupted_search(graph, config, max_seconds, known_chromatic, on_attempt, on_step, **where):
         def ctrl_c(k, progress):  # Ctrl-C at the first step of the first gradient attempt
             raise KeyboardInterrupt
 
-        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c, device=device)
+        return real(graph, config, max_seconds, known_chromatic, on_attempt, ctrl_c, **where)
 
     monkeypatch.setattr(color_search, "fewest_colors", interrupted_search)
     target, path = tmp_path / "out.jsonl", tmp_path / "g.col"
