@@ -266,12 +266,13 @@ class _Batch:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
         problem = self.problem
         self.allowed = problem.candidates()
-        self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
-                                      self.noise, problem.var_instance.device, self.allowed, problem.dtype)
+        device = problem.var_instance.device
+        offsets = None
         if self.warm_start is not None:  # one instance: the rows are restart-major, (R · F, K)
-            which = torch.arange(self.restarts, device=self.logits.device) % self.warm_start.shape[0]
-            offsets = self.warm_start.to(self.logits.device, self.logits.dtype).index_select(0, which)
-            self.logits.data.add_(offsets.reshape(self.logits.shape))
+            which = torch.arange(self.restarts, device=device) % self.warm_start.shape[0]
+            offsets = self.warm_start.to(device, problem.dtype).index_select(0, which).flatten(0, 1)
+        self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
+                                      self.noise, device, self.allowed, problem.dtype, offsets)
         self.optimizer = Adam(self.logits, self.config.lr)
         self.weights = None
         if self.config.weight_step > 0:
@@ -533,14 +534,17 @@ every estimator's gradient for it is exactly 0 and Adam never moves it; samples 
 
 
 def _initial_logits(variables: int, categories: int, std: float, noise: KeyedNoise, device: torch.device,
-                    allowed: Tensor | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+                    allowed: Tensor | None = None, dtype: torch.dtype = torch.float32,
+                    offsets: Tensor | None = None) -> Tensor:
     """Zero logits (uniform), or keyed Gaussian ones: the first draw of the current step's streams (step 0 at
-    the start; at a reset, the estimator draws after it), so they depend only on each variable's key. Values
-    outside ``allowed`` (bool ``(F, K)``, None: all allowed) start at ``EXCLUDED_LOGIT``. In ``dtype``, the
-    problem's (float32 or float64)."""
+    the start; at a reset, the estimator draws after it), so they depend only on each variable's key; plus
+    ``offsets`` ``(F, K)`` when given (a warm start). Values outside ``allowed`` (bool ``(F, K)``, None: all
+    allowed) start at ``EXCLUDED_LOGIT``. In ``dtype``, the problem's (float32 or float64)."""
     logits = torch.zeros(variables, categories, dtype=dtype, device=device)
     if std > 0:
         logits = normal(logits, noise).mul_(std)
+    if offsets is not None:
+        logits.add_(offsets)
     if allowed is not None:
         logits.masked_fill_(~allowed, EXCLUDED_LOGIT)
     return logits.requires_grad_(True)

@@ -16,7 +16,7 @@ from redge_solve.cli import color_cmd
 from redge_solve.problem_defaults import WARM_START
 from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, myciel, queen_graph
 from redge_solve.problems.constraints import ConstraintBatch
-from redge_solve.runs.color_search import compact, fewest_colors, largest_clique, warm_start
+from redge_solve.runs.color_search import compact, dsatur, fewest_colors, largest_clique, warm_start
 from redge_solve.solver import solve
 
 K4_AND_A_TAIL = "p edge 5 7\ne 1 2\ne 1 3\ne 1 4\ne 2 3\ne 2 4\ne 3 4\ne 4 5\n"
@@ -111,7 +111,8 @@ def test_a_warm_start_drops_one_class_per_restart_smallest_first_and_keeps_the_r
 
 def test_the_solver_starts_from_the_warm_start_offsets_and_only_for_one_instance():
     graph = myciel(4)  # χ 5
-    proper = torch.tensor(dsatur_like_five_colouring(graph))
+    proper = dsatur(graph)
+    assert int(proper.max()) + 1 == 5  # DSATUR reaches χ on myciel4
     problem = ConstraintBatch.from_specs([coloring_spec(graph, 5)])
     config = replace(COLOR_DEFAULTS, steps=1, restarts=2, max_logit=0.0, weight_step=0.0)
     offsets = torch.nn.functional.one_hot(proper, 5).float().mul(20).unsqueeze(0)  # (1, V, K): the colouring
@@ -122,14 +123,6 @@ def test_the_solver_starts_from_the_warm_start_offsets_and_only_for_one_instance
     two = ConstraintBatch.from_specs([coloring_spec(graph, 5)] * 2)
     with pytest.raises(ValueError, match="one-instance"):
         solve(two, config, warm_start=offsets)
-
-
-def dsatur_like_five_colouring(graph: Graph) -> list[int]:
-    from redge_solve.runs.color_search import dsatur
-
-    coloring = dsatur(graph)
-    assert int(coloring.max()) + 1 == 5  # DSATUR reaches χ on myciel4
-    return coloring.tolist()
 
 
 def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so_far(monkeypatch):
