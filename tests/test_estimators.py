@@ -533,3 +533,24 @@ def test_samples_from_one_law_are_the_draws_from_the_law_expanded(samples, rows,
         results.append((x.detach(), grad))
     assert torch.equal(results[0][0], results[1][0])
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([None, 1, 3]), st.integers(1, 30), st.integers(1, 12), st.integers(0, 2**31 - 1),
+       st.floats(0.0, 0.9))
+def test_one_hot_samples_are_the_sampled_indices(samples, rows, categories, seed, excluded):
+    """``sample_one_hot`` (the first difference of the CDF comparison) is the one-hot of ``sample_index`` (the count
+    of CDF entries below the threshold) for the same uniforms, also on rows with values of probability exactly 0
+    (a Sudoku cell's excluded digits) and unnormalised rows; every draw has exactly one 1, on a value of positive
+    probability."""
+    from redge_solve.estimators._categorical import one_hot_like, sample_index, sample_one_hot
+
+    gen = torch.Generator().manual_seed(seed)
+    probs = torch.rand(rows, categories, generator=gen, dtype=DT) * 3
+    probs[torch.rand(rows, categories, generator=gen) < excluded] = 0.0
+    probs[:, torch.randint(categories, (1,), generator=gen)] += 0.1  # every row keeps a value it may take
+    one_hot = sample_one_hot(probs, torch.Generator().manual_seed(seed), samples)
+    index = sample_index(probs, torch.Generator().manual_seed(seed), samples)
+    assert torch.equal(one_hot, one_hot_like(index, probs if samples is None else probs.expand(samples, -1, -1)))
+    assert torch.equal(one_hot.sum(-1), torch.ones_like(one_hot[..., 0]))
+    assert bool((probs.expand_as(one_hot)[one_hot.bool()] > 0).all())

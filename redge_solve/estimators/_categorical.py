@@ -10,24 +10,24 @@ from ._noise import Generator, uniform
 from ._softmax import softmax
 
 
-def sample_index(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
-    """Indices ``(...)`` drawn from ``Cat(probs)`` along the last axis, by inverting the CDF of one uniform.
-
-    One uniform per row instead of K Gumbel draws; rows need not be normalised exactly (the CDF is rescaled).
-    ``num_samples`` S: S draws from the one law ``probs``, ``(S, ...)``, the same numbers as drawing from ``probs``
-    expanded to ``(S, *probs.shape)``, with the CDF computed once and searched for the S thresholds of a row at once.
-    """
+def _thresholds(probs: Tensor, generator: Generator, num_samples: int | None) -> tuple[Tensor, Tensor]:
+    """The CDF ``(..., K)`` of ``probs`` and one uniform threshold per draw on its scale, ``(..., 1)`` (or
+    ``(S, ..., 1)`` for ``num_samples`` S): the draw is the first value whose CDF entry reaches its threshold."""
     probs = probs.detach()
     cdf = probs.cumsum(-1)
-    if num_samples is None:
-        u = uniform(probs.shape[:-1] + (1,), probs, generator)
-        # the number of CDF entries below the threshold; a binary search, since the CDF is non-decreasing
-        index = torch.searchsorted(cdf, u.mul_(cdf[..., -1:])).squeeze(-1)
-    else:
-        u = uniform((num_samples, *probs.shape[:-1], 1), probs, generator)
-        thresholds = u.squeeze(-1).movedim(0, -1).mul(cdf[..., -1:]).contiguous()  # (..., S)
-        index = torch.searchsorted(cdf, thresholds).movedim(-1, 0)
-    return index.clamp_(max=probs.shape[-1] - 1)
+    shape = probs.shape[:-1] + (1,) if num_samples is None else (num_samples, *probs.shape[:-1], 1)
+    return cdf, uniform(shape, probs, generator).mul_(cdf[..., -1:])
+
+
+def sample_index(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
+    """Indices ``(...)`` drawn from ``Cat(probs)`` along the last axis, by inverting the CDF of one uniform: the
+    number of CDF entries below the threshold (what a binary search would find; at K ≤ 25 one comparison pass is as
+    fast). One uniform per row instead of K Gumbel draws; rows need not be normalised exactly (the CDF is rescaled).
+    ``num_samples`` S: S draws from the one law ``probs``, ``(S, ...)``, the same numbers as drawing from ``probs``
+    expanded to ``(S, *probs.shape)``, with the CDF computed once.
+    """
+    cdf, threshold = _thresholds(probs, generator, num_samples)
+    return (cdf < threshold).sum(-1).clamp_(max=probs.shape[-1] - 1)
 
 
 def one_hot_like(index: Tensor, like: Tensor) -> Tensor:
@@ -46,10 +46,16 @@ def one_hot_argmax(x: Tensor) -> Tensor:
 
 def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
     """A detached one-hot sample from ``Cat(probs)`` row-wise, shaped like ``probs`` (``num_samples`` S: S of
-    them from the one law, ``(S, *probs.shape)``)."""
-    index = sample_index(probs, generator, num_samples)
-    like = probs.detach() if num_samples is None else probs.detach().expand(num_samples, *probs.shape)
-    return one_hot_like(index, like)
+    them from the one law, ``(S, *probs.shape)``): ``one_hot_like(sample_index(...))``, the same numbers, made from
+    the comparison itself. ``reached_k = [CDF_k ≥ threshold]`` is 0 … 0 1 … 1 along a row (the last entry forced to
+    1, as ``sample_index`` clamps), and its first difference is the one-hot of the first 1: two passes instead of
+    a search, a zero fill and a scatter (2.0 against 3.7 ms for 2 samples of 28k rows at K = 9)."""
+    cdf, threshold = _thresholds(probs, generator, num_samples)
+    reached = (cdf >= threshold).to(cdf.dtype)
+    reached[..., -1] = 1.0
+    one_hot = reached.clone()
+    one_hot[..., 1:] -= reached[..., :-1]
+    return one_hot
 
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
