@@ -276,7 +276,10 @@ class _Batch:
         self.optimizer = Adam(self.logits, self.config.lr)
         self.weights = None
         if self.config.weight_step > 0:
-            self.weights = torch.ones_like(problem.terms(self.logits.detach().new_zeros(1, *self.logits.shape))[0])
+            # the terms' layout from a one-hot assignment (the fresh mode): a differ pair's term is then a comparison
+            # of two labels, not a product over K values (3 s at every start of DSJC250.9 at K = 80, 32 restarts)
+            mode = one_hot_argmax(self.logits).unsqueeze(0)
+            self.weights = torch.ones_like(problem.terms(mode, one_hot=True)[0])
 
     @torch.no_grad()
     def bound_logits(self) -> None:
