@@ -91,6 +91,39 @@ def test_differ_kernel_equals_the_generic_penalty_and_its_gradient(specs, sample
         assert (exact[0, i] == 0) == (not spec.verify(filled[i, : spec.num_variables]))
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_dense_blocks_give_the_sparse_products_penalty_and_gradient(specs, restarts, samples, seed):
+    """Restarts of one instance with its adjacency as dense ``(I, n, n)`` blocks (forced here: ``DENSE_DIFFER`` 0)
+    give the CSR product's penalty and gradient, plain and with breakout weights (repeated pairs count twice, fixed
+    rows take part); instances of different sizes, or blocks sparser than ``DENSE_DIFFER``, keep the CSR."""
+    import redge_solve.problems.constraints as constraints
+
+    spec = specs[0]
+    batch = ConstraintBatch.from_specs([spec], torch.float64).repeat(restarts)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(samples, batch.num_variables, batch.num_categories, generator=gen, dtype=torch.float64)
+    weights = 1 + 3 * torch.rand(batch.weight_instance.shape[0], generator=gen, dtype=torch.float64)
+    results, original = [], constraints.DENSE_DIFFER
+    for share in (0.0, 2.0):  # dense blocks, then the CSR product
+        constraints.DENSE_DIFFER = share
+        try:
+            fresh = ConstraintBatch.from_specs([spec], torch.float64).repeat(restarts)
+            assert (fresh._dense_blocks is not None) == (share == 0.0)
+            point = x.clone().requires_grad_(True)
+            plain, weighted = fresh.penalty(point), fresh.penalty(point, weights)
+            grads = torch.autograd.grad((plain + 2 * weighted).sum(), point)
+            results.append((plain.detach(), weighted.detach(), *grads))
+        finally:
+            constraints.DENSE_DIFFER = original
+    for dense, sparse in zip(*results, strict=True):
+        torch.testing.assert_close(dense, sparse)
+    if len({s.num_variables for s in specs}) > 1:
+        assert ConstraintBatch.from_specs(specs)._dense_blocks is None  # blocks of different sizes: CSR
+    ring = coloring_spec(Graph.from_edges(40, [(i, (i + 1) % 40) for i in range(40)]), 3)
+    assert ConstraintBatch.from_specs([ring]).repeat(4)._dense_blocks is None  # 5 % of the block set: CSR
+
+
 def test_differ_kernel_counts_each_listed_pair_and_survives_select_and_repeat():
     graph_spec = ConstraintSpec.build(3, 3, differ=torch.tensor([[0, 1], [1, 0], [1, 2]]))  # 0-1 listed twice
     batch = ConstraintBatch.from_specs([graph_spec, coloring_spec(petersen(), 3)]).repeat(2)
