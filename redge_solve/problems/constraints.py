@@ -346,13 +346,19 @@ class ConstraintBatch:
         return torch.cat([self.group_terms(x), same * count], 1)
 
     @cached_property
+    def _entries(self) -> tuple[Tensor, Tensor]:
+        """The row and the column (long ``(E,)`` each) of every stored entry of the adjacency, in CSR order."""
+        crow = self.adjacency.crow_indices().long()
+        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1, device=crow.device), crow.diff())
+        return row, self.adjacency.col_indices().long()
+
+    @cached_property
     def _differ_pairs(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The distinct differ pairs over rows, u < v (``(P,)`` each, sorted by u, so by instance), how often each is
         listed, and for every stored entry of the adjacency (both directions, CSR order) the pair it belongs to
         (indices in the adjacency's index dtype: int32 gathers are the faster on CPU)."""
         matrix = self.adjacency
-        crow, col = matrix.crow_indices().long(), matrix.col_indices().long()
-        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1, device=crow.device), crow.diff())
+        row, col = self._entries
         keys = torch.minimum(row, col) * matrix.shape[0] + torch.maximum(row, col)
         pairs, entry_pair = torch.unique(keys, return_inverse=True)
         count = matrix.values().new_zeros(pairs.shape[0]).index_add_(0, entry_pair, matrix.values()) / 2
@@ -459,8 +465,7 @@ class ConstraintBatch:
         cells = self.num_instances * n * n
         if bool((sizes != n).any()) or cells > MAX_DENSE_DIFFER or matrix.values().shape[0] < DENSE_DIFFER * cells:
             return None
-        crow, col = matrix.crow_indices().long(), matrix.col_indices().long()
-        row = torch.repeat_interleave(torch.arange(crow.shape[0] - 1, device=crow.device), crow.diff())
+        row, col = self._entries
         position = (row // n) * n * n + (row % n) * n + col % n  # block i = row // n = col // n
         blocks = matrix.values().new_zeros(cells).index_put_((position,), matrix.values())
         return blocks.view(self.num_instances, n, n), position
