@@ -125,12 +125,17 @@ def main() -> None:
     parser.add_argument("--progress", type=int, default=0, metavar="N",
                         help="print the found count every N steps to stderr (0: never)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
+    parser.add_argument("--part", default="1/1", metavar="I/N",
+                        help="solve only the I-th of N contiguous parts of each band's sample, to run a large band as "
+                             "N processes (a puzzle's result does not depend on the rest of its batch)")
     args = parser.parse_args()
+    part, parts = (int(x) for x in args.part.split("/"))
     if not args.data.is_dir():
         print(f"no dev data at {args.data}: this benchmark needs the shared Sudoku-3M, 17-clue and extreme samples")
         return
     overrides = overrides_of(args.set)
-    samples = bands(args.per_band, args.seed, args.data)
+    samples = {band: rows[(part - 1) * len(rows) // parts: part * len(rows) // parts]
+               for band, rows in bands(args.per_band, args.seed, args.data).items()}
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     rows = []
     base = dataclasses.replace(DEFAULTS, **overrides)
@@ -151,7 +156,7 @@ def main() -> None:
                   f"{row['puzzles_per_second']:9.2f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(settings={**shown, "params": dict(base.params)},
-                                                   overrides=sorted(overrides), torch=torch.__version__,
+                                                   overrides=sorted(overrides), part=args.part, torch=torch.__version__,
                                                    threads=torch.get_num_threads(), rows=rows), indent=1))
 
 

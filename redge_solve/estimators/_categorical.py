@@ -49,12 +49,15 @@ def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int 
     them from the one law, ``(S, *probs.shape)``): ``one_hot_like(sample_index(...))``, the same numbers, made from
     the comparison itself. ``reached_k = [CDF_k ≥ threshold]`` is 0 … 0 1 … 1 along a row (the last entry forced to
     1, as ``sample_index`` clamps), and its first difference is the one-hot of the first 1: two passes instead of
-    a search, a zero fill and a scatter (2.0 against 3.7 ms for 2 samples of 28k rows at K = 9)."""
+    a search, a zero fill and a scatter (2.0 against 3.7 ms for 2 samples of 28k rows at K = 9). The comparison
+    writes floats and the difference goes into a new tensor: no conversion or clone pass (1.5 against 2.7 ms CPU,
+    the same sizes, interleaved on a loaded machine)."""
     cdf, threshold = _thresholds(probs, generator, num_samples)
-    reached = (cdf >= threshold).to(cdf.dtype)
+    reached = torch.ge(cdf, threshold, out=cdf.new_empty(threshold.shape[:-1] + cdf.shape[-1:]))  # as floats
     reached[..., -1] = 1.0
-    one_hot = reached.clone()
-    one_hot[..., 1:] -= reached[..., :-1]
+    one_hot = torch.empty_like(reached)
+    one_hot[..., 0] = reached[..., 0]
+    torch.sub(reached[..., 1:], reached[..., :-1], out=one_hot[..., 1:])
     return one_hot
 
 

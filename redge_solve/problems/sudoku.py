@@ -185,7 +185,12 @@ class SudokuBatch:
         sample (one product over the samples side by side, ``(F, S·N)``, measured slower on CPU at S = 2: the copy
         into the wide layout costs more than the second call)."""
         matrix, _ = self._incidence
-        return _stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
+        if x.requires_grad and torch.is_grad_enabled():  # differentiated through by autograd (not ``_Penalty``)
+            return torch.stack([torch.addmm(constant, matrix, sample.contiguous()) for sample in x])
+        out = x.new_empty(x.shape[0], *constant.shape)  # each sample's product written in place: no stacking copy
+        for sample, product in zip(x, out, strict=True):
+            torch.addmm(constant, matrix, sample.contiguous(), out=product)
+        return out
 
     def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
         """``f(X) = Σ_u ||c_u − 1||²`` per puzzle: ``(S, F, N) -> (S, I)``; with ``weights`` ``(I, 3N·N)`` (one per
@@ -283,12 +288,10 @@ class _Penalty(torch.autograd.Function):
         (weighted,) = ctx.saved_tensors
         count, side = grad.shape[0], weighted.shape[-1]
         scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
-        return _stack([ctx.transpose @ s.view(-1, side) for s in scaled]), None, None, None
-
-
-def _stack(tensors: list[Tensor]) -> Tensor:
-    """``torch.stack``, but one tensor becomes a view (no copy: the paper's protocol has one sample)."""
-    return tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+        out = scaled.new_empty(count, ctx.transpose.shape[0], side)
+        for sample, product in zip(scaled, out, strict=True):
+            torch.mm(ctx.transpose, sample.view(-1, side), out=product)
+        return out, None, None, None
 
 
 def grid_from_string(text: str, side: int | None = None) -> Tensor:
