@@ -71,8 +71,8 @@ def efficiency_table(first: torch.Tensor, steps: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_copy_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a run of keyed one-restart copies (shared with ``restart_penalties.py``)."""
     parser.add_argument("--band", default="6-8.5", help="a band of bench_hard.py (e.g. 5-6, 6-8.5, forum1106)")
     parser.add_argument("--puzzles", type=int, default=32)
     parser.add_argument("--copies", type=int, default=24)
@@ -80,6 +80,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="of the band's sample")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--data", type=Path, default=DATA)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_copy_options(parser)
     parser.add_argument("--json", type=Path, help="write the first solved steps and the table here")
     args = parser.parse_args()
     if not (args.data / "sudoku3m-dev-graded.csv").exists():

@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from bench_hard import DATA, bands, overrides_of  # noqa: E402
+from bench_hard import bands, overrides_of  # noqa: E402
+from restart_curves import add_copy_options  # noqa: E402
 
 import redge_solve.solver as solver  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string  # noqa: E402
@@ -75,13 +76,7 @@ def efficiency(solved: torch.Tensor, cost: torch.Tensor) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--band", default="6-8.5", help="a band of bench_hard.py (e.g. 6-8.5, forum1106)")
-    parser.add_argument("--puzzles", type=int, default=32)
-    parser.add_argument("--copies", type=int, default=24)
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0, help="of the band's sample")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--data", type=Path, default=DATA)
+    add_copy_options(parser)
     args = parser.parse_args()
     if not (args.data / "sudoku3m-dev-graded.csv").exists():
         sys.exit(f"no dev data in {args.data} (give --data); nothing measured")
