@@ -26,6 +26,7 @@ import dataclasses
 import itertools
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,6 +100,15 @@ def main() -> None:
             group = alive & (lowest > low) & (lowest <= high)
             cells.append(f"({low:g}, {high:g}] {int(group.sum())} : {int((group & (first <= args.steps)).sum())}")
         print(f"  t {t:4d}: " + " | ".join(cells))
+    solved = (first <= args.steps).nonzero().flatten()
+    at = first[solved].long() - 1  # the solving step's index
+    before = mode[solved, (at - 1).clamp(min=0)].long().tolist()
+    print(f"solutions found by the mode: {int((mode[solved, at] == 0).sum())} of {len(solved)}; the mode's penalty "
+          f"the step before: {dict(sorted(Counter(before).items()))}")
+    steps_before = torch.arange(args.steps) < (first.unsqueeze(1) - 1)
+    near = {p: int(((mode == p) & steps_before).sum()) for p in (4, 6, 8)}
+    print(f"row-steps with the mode at penalty 4 / 6 / 8 before a solution (or the end): {near[4]} / {near[6]} / "
+          f"{near[8]} of {int(steps_before.sum())}")
     print("culling: solutions, per 10^4 row-steps")
     for cycle in (300, 500, 700, 1000):
         if cycle <= args.steps:
