@@ -33,6 +33,7 @@ from .settings import (  # noqa: F401  (the settings, re-exported where they wer
     SolverConfig,
     paper_protocol,
     restarts_at,
+    samples_with,
 )
 
 
@@ -167,7 +168,8 @@ def solve(
 
     def capacity(restarts: int) -> int:
         """Puzzles that fit in the memory budget at ``restarts`` restarts each."""
-        return puzzles_per_batch(variables, problem.num_categories, restarts=restarts, samples=config.samples,
+        return puzzles_per_batch(variables, problem.num_categories, restarts=restarts,
+                                 samples=samples_with(config, restarts),
                                  calls=calls, memory=memory_budget, device=device)
 
     results = _new_results(problem)
@@ -495,7 +497,7 @@ def _solve_batch(
             batch.grow(restarts)
             batch.reset()
         f, expected = batch.objective()
-        out = estimator.surrogate(f, batch.logits, config.samples, batch.noise,
+        out = estimator.surrogate(f, batch.logits, samples_with(config, batch.restarts), batch.noise,
                                   groups=batch.problem.var_instance, expected=expected)
         (grad,) = torch.autograd.grad(out.loss, batch.logits)
         batch.optimizer.step(grad)

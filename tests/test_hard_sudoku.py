@@ -18,6 +18,7 @@ from redge_solve import solver
 from redge_solve.estimators import GENERAL_ESTIMATORS, make_estimator
 from redge_solve.estimators._noise import KeyedNoise, key_tensor
 from redge_solve.problems.sudoku import SudokuBatch, candidates_of, deduce, grid_from_string, verify_grid
+from redge_solve.settings import DEFAULTS, samples_with
 from redge_solve.solver import PAPER_PROTOCOL, SolverConfig, paper_protocol, restarts_at, solve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -245,6 +246,29 @@ def test_before_the_first_doubling_a_growing_run_is_the_plain_run():
     longer = replace(short, steps=first_growth + 3)
     assert not torch.equal(solve(SudokuBatch.from_grids(grids), longer).penalty,
                            solve(SudokuBatch.from_grids(grids), replace(longer, max_restarts=0)).penalty)
+
+
+def test_the_tail_draws_tail_samples_once_the_restarts_grow(monkeypatch):
+    assert [samples_with(DEFAULTS, r) for r in (8, 16, 256)] == [2, 4, 4]
+    assert samples_with(replace(DEFAULTS, tail_samples=0), 16) == 2  # off
+    assert samples_with(replace(DEFAULTS, samples=8), 16) == 8  # never fewer than asked for
+    asked = []
+    estimator = type(GROWTH.make_estimator())
+    surrogate = estimator.surrogate
+
+    def counting(self, f, logits, samples, *args, **kwargs):
+        asked.append(samples)
+        return surrogate(self, f, logits, samples, *args, **kwargs)
+
+    monkeypatch.setattr(estimator, "surrogate", counting)
+    config = replace(GROWTH, tail_samples=3, steps=60, early_stop=False)
+    solve(SudokuBatch.from_grids(PUZZLES[:1]), config)
+    first_growth = 4 * GROWTH.reset_every  # the restarts double at step 41
+    assert asked == [1] * first_growth + [3] * (60 - first_growth)
+    with pytest.raises(ValueError, match="tail_samples"):
+        SolverConfig(tail_samples=-1)
+    with pytest.raises(ValueError, match="tail_samples"):
+        SolverConfig(estimator="reinforce", samples=2, tail_samples=1)
 
 
 def test_a_growing_run_of_a_puzzle_does_not_depend_on_its_batch():

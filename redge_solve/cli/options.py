@@ -125,6 +125,10 @@ MaxRestarts = Annotated[int, typer.Option(
     "--max-restarts", min=0, metavar="N",
     help=f"More restarts for puzzles that take long: at every {RESTART_GROWTH_PERIOD}th fresh start the restarts of "
     "the unsolved puzzles double, up to N (0: always --restarts).")]
+TailSamples = Annotated[int, typer.Option(
+    "--tail-samples", min=0, metavar="S",
+    help="Samples per step of the puzzles still unsolved once their restarts have grown (at least --samples; "
+    "0: --samples throughout).")]
 MaxLogit = Annotated[float, typer.Option(
     "--max-logit", min=0.0, metavar="A",
     help="Bounded logits: after each step every variable's logits are centred and clipped to ±(A + ln K), so the "
@@ -268,7 +272,8 @@ def open_device(name: str) -> Any:
 SOLVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("estimator", Estimator), ("param", Param), ("steps", Steps), ("samples", Samples), ("restarts", Restarts),
     ("lr", Lr), ("seed", Seed), ("no_early_stop", NoEarlyStop), ("protocol", ProtocolOption), ("deduce", Deduce),
-    ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts), ("max_logit", MaxLogit),
+    ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts),
+    ("tail_samples", TailSamples), ("max_logit", MaxLogit),
     ("max_seconds", MaxSeconds), ("device", DeviceOption),
 )
 """Every option of a command that solves with one estimator, in the order ``--help`` lists them: the estimator, the
