@@ -249,9 +249,10 @@ def test_before_the_first_doubling_a_growing_run_is_the_plain_run():
 
 
 def test_the_tail_draws_tail_samples_once_the_restarts_grow(monkeypatch):
-    assert [samples_with(DEFAULTS, r) for r in (8, 16, 256)] == [2, 4, 4]
-    assert samples_with(replace(DEFAULTS, tail_samples=0), 16) == 2  # off
-    assert samples_with(replace(DEFAULTS, samples=8), 16) == 8  # never fewer than asked for
+    tail = replace(DEFAULTS, tail_samples=4)
+    assert [samples_with(tail, r) for r in (8, 16, 256)] == [2, 4, 4]
+    assert samples_with(DEFAULTS, 16) == 2  # off by default
+    assert samples_with(replace(tail, samples=8), 16) == 8  # never fewer than asked for
     asked = []
     estimator = type(GROWTH.make_estimator())
     surrogate = estimator.surrogate
