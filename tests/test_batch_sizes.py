@@ -117,6 +117,23 @@ def test_a_record_of_one_config_for_every_size_resumes_only_the_sizes_it_still_h
     assert "--force" in line
 
 
+def test_a_record_from_before_a_field_existed_resumes_under_its_off_value(tmp_path, seen):
+    """A field added later (``max_logit``, ``tail_samples``) is missing from older records: they ran with it off, so
+    they resume where it is still off and are refused where it is not (16×16's ``max_logit`` 3)."""
+    out = tmp_path / "r.jsonl"
+    base = ["batch", mixed_csv(tmp_path, [puzzles_4(1)[0][0], PUZZLE_9, PUZZLE_16]), "--out", out, "--quiet"]
+    assert run_cli(*base, "--limit", "2").exit_code == 0
+    record = recorded(out)
+    for each in record["by_size"].values():
+        del each["max_logit"], each["tail_samples"]
+    settings_path(out).write_text(json.dumps(record))
+    one_line_error(run_cli(*base, "--resume"), "max_logit 3.0 (was 0.0) for 16×16")
+    record["by_size"]["16x16"]["max_logit"] = 3.0  # written after max_logit existed, before tail_samples did
+    settings_path(out).write_text(json.dumps(record))
+    assert run_cli(*base, "--resume").exit_code == 0
+    assert [r["index"] for r in read_jsonl(out)] == [0, 1, 2]
+
+
 def test_settings_by_side_cover_every_size_and_share_one_budget(tmp_path):
     assert by_side(DEFAULTS) == {side: DEFAULTS for side in (4, 9, 16, 25)}
     with pytest.raises(ValueError, match="lack 16×16, 25×25"):

@@ -163,7 +163,8 @@ def solver_settings(config: SolverConfig) -> dict[str, Any]:
 
 
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"init_std": 0.0, "reset_every": 0, "deduce": "none",
-                                                "weight_step": 0.0, "max_restarts": 0}
+                                                "weight_step": 0.0, "max_restarts": 0, "max_logit": 0.0,
+                                                "tail_samples": 0}
 """The value each ``SolverConfig`` field added after the first settings records stands for in a record without
 it: the solver then ran as with the field switched off (each was added off, its off value keeping results
 bit-identical), so results written before a field existed resume under that value and are refused under another."""
