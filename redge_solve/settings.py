@@ -27,11 +27,11 @@ class SolverConfig:
     """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
 
     # Sudoku's defaults, measured per difficulty band (benchmarks/bench_hard.py; docs/hard-sudoku.md): the exact
-    # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3,
-    # breakout weights 0.01 and a fresh start every 500 steps, the restarts of puzzles still unsolved growing to 256;
-    # early stop keeps easy puzzles cheap, 50000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 %
-    # in 20000, 100 % of 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still unsolved at 20000
-    # fell at steps 21396, 22312, 31302 and 46359).
+    # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
+    # fresh start every 500 steps, the restarts of puzzles still unsolved growing to 256; early stop keeps easy
+    # puzzles cheap, 50000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 % in 20000, 100 % of
+    # 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still unsolved at 20000 fell at steps 21396,
+    # 22312, 31302 and 46359).
     estimator: str = "st"
     params: Mapping[str, float | int] = field(default_factory=dict)
     steps: int = 50000
@@ -126,8 +126,8 @@ DEFAULTS = SolverConfig()
 grids, and what every grid up to 9×9 is solved with (``sudoku_defaults``)."""
 
 BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
-    16: replace(DEFAULTS, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2,
-                reset_every=6000, max_restarts=64),
+    16: replace(DEFAULTS, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2, reset_every=6000,
+                max_restarts=64),
     25: replace(DEFAULTS, steps=20000, reset_every=3000, max_restarts=64),
 }
 """Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
@@ -139,8 +139,7 @@ differ from the first step) that stay bounded (±(3 + ln N): the samples keep ex
 with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
 was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts, double once on
 25×25, to 16 at step 12001, and never on 16×16), and the step budget stays 20000 (9×9's 50000 was measured on 9×9's
-hardest; a big grid's step costs 5–10 times as much). The rest is 9×9's: the pre-step, ST with 2 samples, lr
-0.3."""
+hardest; a big grid's step costs 5–10 times as much). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
 
 def sudoku_defaults(side: int) -> SolverConfig:
