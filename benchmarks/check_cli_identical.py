@@ -21,7 +21,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from check_identical import record_or_compare  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from redge_solve.cli import app  # noqa: E402
@@ -111,7 +113,7 @@ def _without_checkout(outputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    mode, path = sys.argv[1], Path(sys.argv[2])
+    mode, path = record_or_compare(__doc__)
     current = outputs()
     if mode == "record":
         path.write_text(json.dumps(current, sort_keys=True) + "\n", encoding="utf-8")

@@ -9,6 +9,7 @@ per-puzzle results of a short paper-protocol solve (solutions, penalties, first 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -50,8 +51,19 @@ def outputs() -> dict:
     return out
 
 
+def record_or_compare(doc: str | None) -> tuple[str, Path]:
+    """The command line of a record-then-compare check: ``record PATH`` or ``compare PATH``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["record", "compare"], help="record the outputs, or compare with a record")
+    parser.add_argument("path", type=Path, help="the record's file")
+    args = parser.parse_args()
+    if args.mode == "compare" and not args.path.is_file():
+        parser.error(f"no record at {args.path}: run 'record' first")
+    return args.mode, args.path
+
+
 def main() -> None:
-    mode, path = sys.argv[1], sys.argv[2]
+    mode, path = record_or_compare(__doc__)
     current = outputs()
     if mode == "record":
         torch.save(current, path)
