@@ -127,7 +127,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data folder (default {DATA})")
     parser.add_argument("--part", default="1/1", metavar="I/N",
                         help="solve only the I-th of N contiguous parts of each band's sample, to run a large band as "
-                             "N processes (a puzzle's result does not depend on the rest of its batch)")
+                             "N processes (a puzzle's noise is keyed by its position in its part: a part gives what "
+                             "that part solved alone gives, the same whatever runs beside it)")
     args = parser.parse_args()
     part, parts = (int(x) for x in args.part.split("/"))
     if not args.data.is_dir():
