@@ -29,12 +29,12 @@ class SolverConfig:
     # Sudoku's defaults, measured per difficulty band (benchmarks/bench_hard.py; docs/hard-sudoku.md): the exact
     # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
     # fresh start every 500 steps, the restarts of puzzles still unsolved growing to 256; early stop keeps easy
-    # puzzles cheap, 50000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 % in 20000, 100 % of
+    # puzzles cheap, 100000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 % in 20000, 100 % of
     # 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still unsolved at 20000 fell at steps 21396,
-    # 22312, 31302 and 46359).
+    # 22312, 31302 and 46359; of the 7 of 574 whole forum collections unsolved at 50000, 6 fell by step 101905).
     estimator: str = "st"
     params: Mapping[str, float | int] = field(default_factory=dict)
-    steps: int = 50000
+    steps: int = 100000
     samples: int = 2
     restarts: int = 8
     lr: float = 0.3
@@ -138,7 +138,7 @@ differ from the first step) that stay bounded (±(3 + ln N): the samples keep ex
 (0.2 per step of a broken term) and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28
 with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
 was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts, double once on
-25×25, to 16 at step 12001, and never on 16×16), and the step budget stays 20000 (9×9's 50000 was measured on 9×9's
+25×25, to 16 at step 12001, and never on 16×16), and the step budget stays 20000 (9×9's 100000 was measured on 9×9's
 hardest; a big grid's step costs 5–10 times as much). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
 

@@ -78,7 +78,7 @@ def test_resume_refuses_settings_that_differ_for_any_size(tmp_path, seen):
     assert "restarts 32 (was 8) for 4×4, 9×9, 25×25" in line and "16×16" not in line  # 16×16 has 32 already
     line = one_line_error(run_cli(*base, "--resume", "--lr", "0.1"), "lr 0.1 (was 0.3)")
     assert "lr 0.1 (was 0.3) for" not in line  # the same change for every size is said once
-    line = one_line_error(run_cli(*base, "--resume", "--steps", "6"), "steps 6 (was 50000) for 4×4, 9×9")
+    line = one_line_error(run_cli(*base, "--resume", "--steps", "6"), "steps 6 (was 100000) for 4×4, 9×9")
     assert "steps 6 (was 20000) for 16×16, 25×25" in line  # the big grids keep their own budget
     assert line.endswith("give the recorded values again (an upgrade may have changed a default), or start afresh "
                          "with --force")

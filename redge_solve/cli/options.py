@@ -163,7 +163,7 @@ NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", min=1, help=
 
 def per_source_default(name: str) -> str:
     """``(default: ...)`` of a ``compare`` solver option, whose default depends on the source and the protocol:
-    ``(default: Sudoku 50000 (16×16 20000, 25×25 20000), queens 3000, graphs 10000; --protocol paper: 1000)``: the
+    ``(default: Sudoku 100000 (16×16 20000, 25×25 20000), queens 3000, graphs 10000; --protocol paper: 1000)``: the
     big grids' own values in brackets where they differ from 9×9's."""
     from ..problem_defaults import COLOR_DEFAULTS, QUEENS_DEFAULTS
     from ..settings import PAPER_PROTOCOL
