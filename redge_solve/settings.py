@@ -31,7 +31,8 @@ class SolverConfig:
     # fresh start every 500 steps, the restarts of puzzles still unsolved growing to 256; early stop keeps easy
     # puzzles cheap, 100000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 % in 20000, 100 % of
     # 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still unsolved at 20000 fell at steps 21396,
-    # 22312, 31302 and 46359; of the 7 of 574 whole forum collections unsolved at 50000, 6 fell by step 101905).
+    # 22312, 31302 and 46359; of the 7 of 574 whole forum collections unsolved at 50000, 5 fell by step 100000,
+    # a 6th at 101905).
     estimator: str = "st"
     params: Mapping[str, float | int] = field(default_factory=dict)
     steps: int = 100000
