@@ -40,7 +40,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from redge_solve.problem_defaults import WARM_START  # noqa: E402
+from redge_solve.problem_defaults import RETRY_COLD, WARM_START  # noqa: E402
 from redge_solve.problems.coloring import (  # noqa: E402
     COLOR_DEFAULTS,
     Graph,
@@ -63,10 +63,12 @@ it runs from DSATUR down until a number of colours fails within its budget."""
 
 
 def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_seconds: float, steps: int | None,
-                  at_chi: bool, warms: tuple[float, ...] = (WARM_START,), search_seconds: float | None = None
-                  ) -> list[dict]:
-    """One row per (graph, seed, warm-start strength); each graph comes with its χ and whether the search is told
-    it."""
+                  at_chi: bool, warms: tuple[float, ...] = (WARM_START,), search_seconds: float | None = None,
+                  retries: tuple[str, ...] = (f"{RETRY_COLD}:0",)) -> list[dict]:
+    """One row per (graph, seed, warm-start strength, retry policy); each graph comes with its χ and whether the
+    search is told it. A retry policy ``COLD:STEPS`` (COLD: the share of its restarts that start from random
+    logits, the rest warm; STEPS 0: the default, ``RETRY_LENGTH`` times the first try's) for each try again at a K
+    still open."""
     rows = []
     config = COLOR_DEFAULTS if steps is None else replace(COLOR_DEFAULTS, steps=steps)
     config = replace(config, max_seconds=search_seconds)
@@ -75,12 +77,15 @@ def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_
         start = time.perf_counter()
         dsatur_k = len(set(dsatur(graph).tolist()))
         dsatur_seconds = time.perf_counter() - start
-        for seed, warm in ((seed, warm) for seed in range(seeds) for warm in warms):
+        for seed, warm, retry in ((s, w, r) for s in range(seeds) for w in warms for r in retries):
             start = time.perf_counter()
             known = chi if told else None
-            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known, warm=warm)
+            cold, retry_steps = retry.split(":")
+            result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known, warm=warm,
+                                   retry_steps=int(retry_steps) or None, retry_cold=float(cold))
             row = {"name": name, "vertices": graph.num_vertices, "edges": int(graph.edges.shape[0]), "chi": chi,
-                   "seed": seed, "warm": warm, "dsatur_colors": dsatur_k, "dsatur_seconds": round(dsatur_seconds, 4),
+                   "seed": seed, "warm": warm, "retry": retry, "dsatur_colors": dsatur_k,
+                   "dsatur_seconds": round(dsatur_seconds, 4),
                    "colors": result.best_colors, "method": result.best_method, "lower_bound": result.lower_bound,
                    "seconds": round(time.perf_counter() - start, 3),
                    "steps": sum(a.steps for a in result.attempts),
@@ -143,13 +148,14 @@ def speed(steps: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| instance | V | E | χ | warm | DSATUR | DSATUR s | ours | ours s | s to each K | steps | at χ: solved "
-             "(step) |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+    lines = ["| instance | V | E | χ | warm | retry | DSATUR | DSATUR s | ours | ours s | s to each K | steps | "
+             "at χ: solved (step) |", "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
         at = r.get("at_chi")
         at_text = "—" if at is None else (f"yes ({at['first_solved_step']})" if at["solved"] else
                                           f"no ({at['steps']} steps)")
         lines.append(f"| {r['name']} (seed {r['seed']}) | {r['vertices']} | {r['edges']} | {r['chi']} | {r['warm']} | "
+                     f"{r.get('retry', '-')} | "
                      f"{r['dsatur_colors']} | {r['dsatur_seconds']:.3f} | **{r['colors']}** | {r['seconds']:.1f} | "
                      f"{', '.join(f'{k}: {v:.1f}' for k, v in r['seconds_to_colors'].items())} | "
                      f"{r['steps']} | {at_text} |")
@@ -169,6 +175,9 @@ def main() -> None:
     parser.add_argument("--gnp", default="", help="also seeded G(n, p) random graphs, e.g. 250:0.5,500:0.1 (seed 1; "
                         "the search is not told anything)")
     parser.add_argument("--warm", default=str(WARM_START), help="warm-start strengths to run side by side, e.g. 3,0")
+    parser.add_argument("--retry", default=f"{RETRY_COLD}:0", help="retry policies to run side by side, "
+                        "COLD:STEPS, e.g. 0:40000,1:40000 (a try again at a K still open: the share of its restarts "
+                        "that start cold, the rest warm; STEPS steps, 0: the default, 4 times the first try's)")
     parser.add_argument("--search-seconds", type=float, default=None, help="budget of each whole search")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="skip the step-time part")
@@ -196,7 +205,7 @@ def main() -> None:
                    for n, p in (spec.split(":") for spec in filter(None, args.gnp.split(",")))]
         warms = tuple(float(w) for w in args.warm.split(","))
         record["instances"] = instance_rows(graphs, args.seeds, args.max_seconds, args.steps, args.at_chi, warms,
-                                            args.search_seconds)
+                                            args.search_seconds, tuple(args.retry.split(",")))
         print(table(record["instances"]))
     if not args.no_speed:
         record["speed"] = speed(args.speed_steps)

@@ -13,7 +13,7 @@ from test_cli_problems import invoke
 from torch import Tensor
 
 from redge_solve.cli import color_cmd
-from redge_solve.problem_defaults import WARM_START
+from redge_solve.problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START
 from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, myciel, queen_graph
 from redge_solve.problems.constraints import ConstraintBatch
 from redge_solve.runs.color_search import compact, dsatur, fewest_colors, largest_clique, warm_start
@@ -89,6 +89,32 @@ def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(
     assert [a.retry for a in tries] == list(range(len(tries))) and seeds == [7 + a.retry for a in tries]
     assert budgeted.budget_spent and budgeted.best_colors == 3
     assert tries[-1].record()["retry"] == len(tries) - 1
+
+
+@pytest.mark.parametrize(("retry_steps", "cold", "length", "warm_rows"),
+                         [(5, 0.0, 5, 32), (5, 1.0, 5, 0), (None, RETRY_COLD, 2 * RETRY_LENGTH, 16)])
+def test_a_try_again_runs_the_retry_steps_with_its_share_of_cold_restarts(monkeypatch, retry_steps, cold, length,
+                                                                           warm_rows):
+    from redge_solve.runs import color_search
+
+    seen: list[tuple[int, int]] = []  # each try: its steps, its warm-started restarts
+    real = color_search._attempt
+
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
+        warm = 0 if offsets is None else int(offsets.flatten(1).any(1).sum())
+        assert offsets is None or not offsets[warm:].any()  # the warm restarts come first, the cold ones last
+        seen.append((config.steps, warm))
+        return real(graph, cliques, k, config, budget, on_step, device, offsets)
+
+    monkeypatch.setattr(color_search, "_attempt", recording)
+    five_cycle = Graph.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)])  # DSATUR 3, no 2-colouring
+    config = replace(COLOR_DEFAULTS, steps=2, seed=7, max_seconds=1.0)
+    assert config.restarts == 32
+    result = fewest_colors(five_cycle, config, retry_steps=retry_steps, retry_cold=cold)
+    assert len(seen) >= 2 and len(result.attempts) == len(seen) + 1
+    assert seen[0] == (2, 32)  # the first try at a K: --steps, every restart warm
+    assert set(seen[1:]) == {(length, warm_rows)}  # a try again: retry_steps (default RETRY_LENGTH × --steps)
+    assert all(a.steps == length for a in result.attempts[2:-1])  # each ran them all (the last may be cut)
 
 
 def test_a_warm_start_drops_one_class_per_restart_smallest_first_and_keeps_the_rest_of_the_partition():
@@ -169,3 +195,24 @@ def test_color_warm_start_option_reaches_the_search(tmp_path, monkeypatch, given
     assert seen == [strength]
     bad = invoke("color", str(path), "--fewest", "--warm-start", "-1")
     assert bad.exit_code == 2 and bad.output.strip() == "error: --warm-start must be >= 0"
+
+
+@pytest.mark.parametrize(("given", "expected"), [((), None), (("--retry-steps", "123"), 123)])
+def test_color_retry_steps_option_reaches_the_search(tmp_path, monkeypatch, given, expected):
+    from redge_solve.runs import color_search
+
+    seen: list[int | None] = []
+    real = color_search.fewest_colors
+
+    def recording(*args, retry_steps, **kwargs):
+        seen.append(retry_steps)
+        return real(*args, retry_steps=retry_steps, **kwargs)
+
+    monkeypatch.setattr(color_search, "fewest_colors", recording)
+    path = tmp_path / "g.col"
+    path.write_text(K4_AND_A_TAIL)
+    done = invoke("color", str(path), "--fewest", "-q", *given)
+    assert done.exit_code == 0, done.output
+    assert seen == [expected]
+    bad = invoke("color", str(path), "--fewest", "--retry-steps", "0")
+    assert bad.exit_code == 2 and "--retry-steps" in bad.output

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..problem_defaults import COLOR_DEFAULTS, WARM_START
+from ..problem_defaults import COLOR_DEFAULTS, RETRY_LENGTH, WARM_START
 from . import options as opt
 from .app import app
 from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
@@ -63,11 +63,16 @@ def color(
                                                         "its chromatic number (the search then stops there). "
                                                         "Without --max-seconds it stops at the first K not "
                                                         "found in --steps; with it, the time left goes to that "
-                                                        "K again, from fresh restarts (the next seed)."),
+                                                        "K again, from fresh restarts (the next seed), "
+                                                        "each try again --retry-steps long."),
     warm: float = typer.Option(WARM_START, "--warm-start", min=0.0,
                                help="The fewest-colours search starts each K from the best colouring so far, one "
                                     "class dropped per restart: the logit offset of each vertex's old colour "
                                     "(0: every K from random logits alone)."),
+    retry_steps: Optional[int] = typer.Option(None, "--retry-steps", min=1, show_default=False,
+                                              help=f"The fewest-colours search with --max-seconds: the steps of "
+                                                   f"each try again at a K still open (default: {RETRY_LENGTH} "
+                                                   f"× --steps; the colourings at the frontier come late)."),
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -86,7 +91,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
         if fewest or graph.chromatic_number is None:
-            search(graph, config, label, json_path, quiet, where, warm)
+            search(graph, config, label, json_path, quiet, where, warm, retry_steps)
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
@@ -123,9 +128,9 @@ def _attempt_line(attempt: Attempt) -> str:
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
-           device: Any = None, warm: float = WARM_START) -> NoReturn:
+           device: Any = None, warm: float = WARM_START, retry_steps: int | None = None) -> NoReturn:
     """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it;
-    ``warm``: the warm start's strength, see ``fewest_colors``),
+    ``warm``: the warm start's strength, ``retry_steps`` the length of a try again, see ``fewest_colors``),
     print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
     found."""
     from ..problems.coloring import verify_coloring
@@ -158,7 +163,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
 
         try:
             result = fewest_colors(graph, config, float("inf"), graph.chromatic_number, on_attempt, on_step,
-                                   device=device, warm=warm)
+                                   device=device, warm=warm, retry_steps=retry_steps)
         except SearchInterrupted as interrupt:
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)

@@ -7,7 +7,9 @@
         a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K';
         a failure stops the search, unless a time budget (``config.max_seconds``) has time left: then K, still
         open, is tried again from fresh restarts (the next seed, ``config.seed + try``) until one succeeds or
-        the budget is spent.
+        the budget is spent; a try again runs ``retry_steps`` steps (default ``RETRY_LENGTH · config.steps``:
+        the colourings at the frontier K come late), a share ``retry_cold`` of its restarts from random logits
+        alone (default: half; the other half warm).
 
 Without a budget the search stops at the first K that fails within ``config.steps``; with one, no time is left
 unused once a K fails (none goes to a K already reached or below the lower bound).
@@ -31,7 +33,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..problem_defaults import WARM_START
+from ..problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START
 from ..problems.coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
 from ..problems.constraints import ConstraintBatch
 from ..solver import Interrupted, Progress, SolverConfig, solve
@@ -179,6 +181,8 @@ def fewest_colors(
     on_step: Callable[[int, Progress], None] | None = None,
     device: torch.device | str | None = None,
     warm: float = WARM_START,
+    retry_steps: int | None = None,
+    retry_cold: float = RETRY_COLD,
 ) -> SearchResult:
     """The fewest colours this search reaches for ``graph`` (see the module docstring).
 
@@ -187,7 +191,10 @@ def fewest_colors(
     gets what is left of it, and none starts once it is spent (the best colouring so far stands); max_seconds: a
     budget of each gradient attempt on top of that (0 or inf: none);
     known_chromatic: a χ known beforehand (stops the search there); warm: the strength of the warm start from
-    the best colouring so far (``warm_start``; 0: every K starts from random logits alone). on_attempt is called
+    the best colouring so far (``warm_start``; 0: every K starts from random logits alone); retry_steps: the
+    steps of each try again at a K still open (None: ``RETRY_LENGTH · config.steps``); retry_cold: the share of
+    the restarts of a try again that start from random logits alone, not warm (the last ones: the warm ones keep
+    the smallest classes to drop). on_attempt is called
     after each attempt, on_step(K, progress) after each solver step; the attempts are solved on ``device``
     (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
@@ -219,8 +226,11 @@ def fewest_colors(
             budget = left if budget is None else min(budget, left)
         k = result.best_colors - 1
         offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
-        attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry), budget, on_step, device,
-                           offsets)
+        if offsets is not None and retry > 0:
+            offsets[config.restarts - round(retry_cold * config.restarts):] = 0  # these restarts start cold
+        steps = config.steps if retry == 0 else retry_steps or RETRY_LENGTH * config.steps
+        attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry, steps=steps), budget,
+                           on_step, device, offsets)
         attempt = replace(attempt, elapsed=time.perf_counter() - start, retry=retry)
         result.attempts.append(attempt)
         if attempt.found:
