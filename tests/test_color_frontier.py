@@ -175,38 +175,18 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
     assert seen and all(offsets is None for _, offsets, _ in seen)
 
 
-@pytest.mark.parametrize(("given", "strength"), [((), WARM_START), (("--warm-start", "0"), 0.0),
-                                               (("--warm-start", "5.5"), 5.5)])
-def test_color_warm_start_option_reaches_the_search(tmp_path, monkeypatch, given, strength):
+@pytest.mark.parametrize(("keyword", "given", "expected"), [
+    ("warm", (), WARM_START), ("warm", ("--warm-start", "0"), 0.0), ("warm", ("--warm-start", "5.5"), 5.5),
+    ("retry_steps", (), None), ("retry_steps", ("--retry-steps", "123"), 123)])
+def test_color_search_options_reach_the_search(tmp_path, monkeypatch, keyword, given, expected):
     from redge_solve.runs import color_search
 
-    seen: list[float] = []
+    seen: list[float | None] = []
     real = color_search.fewest_colors
 
-    def recording(*args, warm, **kwargs):
-        seen.append(warm)
-        return real(*args, warm=warm, **kwargs)
-
-    monkeypatch.setattr(color_search, "fewest_colors", recording)
-    path = tmp_path / "g.col"
-    path.write_text(K4_AND_A_TAIL)
-    done = invoke("color", str(path), "--fewest", "-q", *given)
-    assert done.exit_code == 0, done.output
-    assert seen == [strength]
-    bad = invoke("color", str(path), "--fewest", "--warm-start", "-1")
-    assert bad.exit_code == 2 and bad.output.strip() == "error: --warm-start must be >= 0"
-
-
-@pytest.mark.parametrize(("given", "expected"), [((), None), (("--retry-steps", "123"), 123)])
-def test_color_retry_steps_option_reaches_the_search(tmp_path, monkeypatch, given, expected):
-    from redge_solve.runs import color_search
-
-    seen: list[int | None] = []
-    real = color_search.fewest_colors
-
-    def recording(*args, retry_steps, **kwargs):
-        seen.append(retry_steps)
-        return real(*args, retry_steps=retry_steps, **kwargs)
+    def recording(*args, **kwargs):
+        seen.append(kwargs[keyword])
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(color_search, "fewest_colors", recording)
     path = tmp_path / "g.col"
@@ -214,5 +194,12 @@ def test_color_retry_steps_option_reaches_the_search(tmp_path, monkeypatch, give
     done = invoke("color", str(path), "--fewest", "-q", *given)
     assert done.exit_code == 0, done.output
     assert seen == [expected]
-    bad = invoke("color", str(path), "--fewest", "--retry-steps", "0")
-    assert bad.exit_code == 2 and "--retry-steps" in bad.output
+
+
+@pytest.mark.parametrize(("given", "message"), [(("--warm-start", "-1"), "error: --warm-start must be >= 0"),
+                                                (("--retry-steps", "0"), "error: --retry-steps must be >= 1")])
+def test_bad_search_options_exit_2_in_one_line(tmp_path, given, message):
+    path = tmp_path / "g.col"
+    path.write_text(K4_AND_A_TAIL)
+    bad = invoke("color", str(path), "--fewest", *given)
+    assert bad.exit_code == 2 and bad.output.strip() == message
