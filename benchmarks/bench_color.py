@@ -40,7 +40,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from redge_solve.problem_defaults import RETRY_COLD, WARM_START  # noqa: E402
+from redge_solve.problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START  # noqa: E402
 from redge_solve.problems.coloring import (  # noqa: E402
     COLOR_DEFAULTS,
     Graph,
@@ -177,7 +177,8 @@ def main() -> None:
     parser.add_argument("--warm", default=str(WARM_START), help="warm-start strengths to run side by side, e.g. 3,0")
     parser.add_argument("--retry", default=f"{RETRY_COLD}:0", help="retry policies to run side by side, "
                         "COLD:STEPS, e.g. 0:40000,1:40000 (a try again at a K still open: the share of its restarts "
-                        "that start cold, the rest warm; STEPS steps, 0: the default, 4 times the first try's)")
+                        f"that start cold, the rest warm; STEPS steps, 0: the default, {RETRY_LENGTH} times the first "
+                        "try's)")
     parser.add_argument("--search-seconds", type=float, default=None, help="budget of each whole search")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="skip the step-time part")

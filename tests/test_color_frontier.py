@@ -115,6 +115,8 @@ def test_a_try_again_runs_the_retry_steps_with_its_share_of_cold_restarts(monkey
     assert seen[0] == (2, 32)  # the first try at a K: --steps, every restart warm
     assert set(seen[1:]) == {(length, warm_rows)}  # a try again: retry_steps (default RETRY_LENGTH × --steps)
     assert all(a.steps == length for a in result.attempts[2:-1])  # each ran them all (the last may be cut)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fewest_colors(five_cycle, config, retry_cold=1.5)
 
 
 def test_a_warm_start_drops_one_class_per_restart_smallest_first_and_keeps_the_rest_of_the_partition():

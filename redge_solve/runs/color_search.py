@@ -199,6 +199,8 @@ def fewest_colors(
     (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
     """
+    if not 0 <= retry_cold <= 1:
+        raise ValueError(f"retry_cold is a share of the restarts, between 0 and 1, not {retry_cold}")
     start = time.perf_counter()
     first = dsatur(graph)
     dsatur_k = colors_used(first)
