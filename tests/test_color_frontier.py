@@ -179,7 +179,8 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
 
 @pytest.mark.parametrize(("keyword", "given", "expected"), [
     ("warm", (), WARM_START), ("warm", ("--warm-start", "0"), 0.0), ("warm", ("--warm-start", "5.5"), 5.5),
-    ("retry_steps", (), None), ("retry_steps", ("--retry-steps", "123"), 123)])
+    ("retry_steps", (), None), ("retry_steps", ("--retry-steps", "123"), 123),
+    ("retry_cold", (), RETRY_COLD), ("retry_cold", ("--retry-cold", "1"), 1.0), ("retry_cold", ("--retry-cold", "0.25"), 0.25)])
 def test_color_search_options_reach_the_search(tmp_path, monkeypatch, keyword, given, expected):
     from redge_solve.runs import color_search
 
@@ -199,9 +200,23 @@ def test_color_search_options_reach_the_search(tmp_path, monkeypatch, keyword, g
 
 
 @pytest.mark.parametrize(("given", "message"), [(("--warm-start", "-1"), "error: --warm-start must be >= 0"),
-                                                (("--retry-steps", "0"), "error: --retry-steps must be >= 1")])
+                                                (("--retry-steps", "0"), "error: --retry-steps must be >= 1"),
+                                                (("--retry-cold", "1.5"), "error: --retry-cold must be <= 1"),
+                                                (("--retry-cold", "-0.5"), "error: --retry-cold must be >= 0")])
 def test_bad_search_options_exit_2_in_one_line(tmp_path, given, message):
     path = tmp_path / "g.col"
     path.write_text(K4_AND_A_TAIL)
     bad = invoke("color", str(path), "--fewest", *given)
     assert bad.exit_code == 2 and bad.output.strip() == message
+
+
+def test_each_attempt_is_one_line_however_narrow_the_console(tmp_path, monkeypatch):
+    """A log file or a narrow terminal: rich would wrap a long line ('…, try' / '3)'), splitting what a user
+    greps for; each attempt's line stays whole."""
+    monkeypatch.setattr(color_cmd.console, "width", 24)
+    path = tmp_path / "g.col"
+    path.write_text(K4_AND_A_TAIL)
+    done = invoke("color", str(path), "--fewest")
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.output.splitlines() if line.startswith(("DSATUR", "gradient"))]
+    assert lines and all(line.endswith(")") for line in lines), done.output

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..problem_defaults import COLOR_DEFAULTS, RETRY_LENGTH, WARM_START
+from ..problem_defaults import COLOR_DEFAULTS, RETRY_COLD, RETRY_LENGTH, WARM_START
 from . import options as opt
 from .app import app
 from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
@@ -73,6 +73,10 @@ def color(
                                               help=f"The fewest-colours search with --max-seconds: the steps of "
                                                    f"each try again at a K still open (default: {RETRY_LENGTH} "
                                                    f"× --steps; the colourings at the frontier come late)."),
+    retry_cold: float = typer.Option(RETRY_COLD, "--retry-cold", min=0.0, max=1.0,
+                                     help="The fewest-colours search with --max-seconds: the share of the restarts "
+                                          "of a try again that start from random logits alone (the rest warm, "
+                                          "as the first try at each K)."),
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -91,7 +95,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
         if fewest or graph.chromatic_number is None:
-            search(graph, config, label, json_path, quiet, where, warm, retry_steps)
+            search(graph, config, label, json_path, quiet, where, warm, retry_steps, retry_cold)
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
@@ -128,9 +132,11 @@ def _attempt_line(attempt: Attempt) -> str:
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
-           device: Any = None, warm: float = WARM_START, retry_steps: int | None = None) -> NoReturn:
+           device: Any = None, warm: float = WARM_START, retry_steps: int | None = None,
+           retry_cold: float = RETRY_COLD) -> NoReturn:
     """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it;
-    ``warm``: the warm start's strength, ``retry_steps`` the length of a try again, see ``fewest_colors``),
+    ``warm``: the warm start's strength, ``retry_steps`` the length of a try again and ``retry_cold`` the share of
+    its restarts that start cold, see ``fewest_colors``),
     print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
     found."""
     from ..problems.coloring import verify_coloring
@@ -155,7 +161,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
             if attempt.colors in tasks:
                 bar.remove_task(tasks.pop(attempt.colors))
             if not quiet:
-                out.print(_attempt_line(attempt), highlight=False)
+                out.print(_attempt_line(attempt), highlight=False, soft_wrap=True)  # one line each, also in a log
                 if attempt.found:
                     out.print(f"  colours of vertices 1..{graph.num_vertices}: "
                               f"{' '.join(str(int(c) + 1) for c in attempt.coloring)}", highlight=False,
@@ -163,7 +169,8 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
 
         try:
             result = fewest_colors(graph, config, float("inf"), graph.chromatic_number, on_attempt, on_step,
-                                   device=device, warm=warm, retry_steps=retry_steps)
+                                   device=device, warm=warm, retry_steps=retry_steps,
+                                   retry_cold=retry_cold)
         except SearchInterrupted as interrupt:
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)
