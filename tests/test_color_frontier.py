@@ -180,7 +180,8 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
 @pytest.mark.parametrize(("keyword", "given", "expected"), [
     ("warm", (), WARM_START), ("warm", ("--warm-start", "0"), 0.0), ("warm", ("--warm-start", "5.5"), 5.5),
     ("retry_steps", (), None), ("retry_steps", ("--retry-steps", "123"), 123),
-    ("retry_cold", (), RETRY_COLD), ("retry_cold", ("--retry-cold", "1"), 1.0), ("retry_cold", ("--retry-cold", "0.25"), 0.25)])
+    ("retry_cold", (), RETRY_COLD), ("retry_cold", ("--retry-cold", "1"), 1.0),
+    ("retry_cold", ("--retry-cold", "0.25"), 0.25)])
 def test_color_search_options_reach_the_search(tmp_path, monkeypatch, keyword, given, expected):
     from redge_solve.runs import color_search
 
