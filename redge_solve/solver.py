@@ -51,8 +51,6 @@ class Problem(Protocol):
     def num_categories(self) -> int: ...
     def penalty(self, x: Tensor, weights: Tensor | None = None) -> Tensor: ...  # (S, F, K) -> (S, I), zero exactly
     # on valid one-hot solutions; with weights (the shape of terms(x)[0]), the weighted sum of the terms
-    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]: ...  # the weighted
-    # penalty (as ``penalty``) and the unweighted one (detached), from one evaluation
     def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor: ...  # (S, F, K) -> (S, *W): every penalty
     # term (they sum to the penalty); one_hot: x is one-hot (None: unknown)
     def sum_terms(self, terms: Tensor) -> Tensor: ...  # (*W) -> (I,): the penalty from one assignment's terms
@@ -99,17 +97,26 @@ class PuzzleResults:
 class Progress:
     """One step of ``solve``, for ``on_step``: the ``step`` of ``steps``; ``solved`` of ``total`` puzzles so far and
     ``active`` still to go; the step's ``best_penalty``; ``elapsed`` seconds since the batch under way began at step
-    ``from_step`` (1, or the later step from which a part of a batch goes on, see ``solve``)."""
+    ``from_step`` (1, or the later step from which a part of a batch goes on, see ``solve``).
+
+    ``best_penalty``, the lowest penalty of the step's samples without the breakout weights, is evaluated when it is
+    read (``lowest_penalty``): with weights it costs an evaluation of the penalty of its own (a second sparse product
+    for a graph's edges, a fifth of a colouring step), which a run that never reads it does not pay."""
 
     step: int
     steps: int
     solved: int
     total: int
     active: int
-    best_penalty: float
+    lowest_penalty: Callable[[], float] = field(repr=False)
     elapsed: float
     results: PuzzleResults | None = None  # the run's results so far (finished puzzles are final)
     from_step: int = 1
+
+    @property
+    def best_penalty(self) -> float:
+        """The lowest unweighted penalty of the step's samples (evaluated now, once per step)."""
+        return self.lowest_penalty()
 
 
 class Interrupted(KeyboardInterrupt):
@@ -247,6 +254,7 @@ class _Batch:
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
         self.noise = self._keyed_noise(step)
+        self._samples: Tensor | None = None  # this step's samples, kept by a weighted objective (``unweighted``)
         self.reset()
 
     def _keyed_noise(self, step: int) -> KeyedNoise:
@@ -314,24 +322,38 @@ class _Batch:
     def objective(self) -> tuple[Objective, Expectation]:
         """The penalty of the rows in the batch and its closed-form expectation (the ``exact`` estimator's); the
         instance of each variable is ``problem.var_instance``. With breakout weights both are weighted, and each
-        call of the penalty also keeps the unweighted one of its samples (``unweighted``)."""
+        call of the penalty also keeps its samples (``unweighted``)."""
         problem = self.problem
         expected = problem.expected_penalty
-        self._unweighted = None
+        self._samples = None
         if self.weights is None:
             return problem.penalty, expected
         weights = self.weights
 
         def weighted(x: Tensor) -> Tensor:
-            value, self._unweighted = problem.penalties(x, weights)
-            return value
+            self._samples = x.detach()
+            return problem.penalty(x, weights)
 
         return weighted, lambda probs: expected(probs, weights)
 
-    def unweighted(self, out: Surrogate) -> Tensor:
-        """``f`` of the step's samples without the breakout weights ``(S, A * R)``: what judges them. Every
-        estimator evaluates its objective once, on its samples, so the values kept by that call are theirs."""
-        return out.values if self._unweighted is None else self._unweighted
+    def unweighted(self, out: Surrogate) -> Callable[[], Tensor]:
+        """``f`` of the step's samples without the breakout weights ``(S, A * R)``, as a function that evaluates it
+        at its first call (with weights, one more evaluation of the penalty; without, the values the estimator
+        kept: every estimator evaluates its objective once, on its samples). It holds this step's problem and
+        samples, so it may be called after the batch has shrunk."""
+        if self._samples is None:
+            values = out.values.detach()
+            return lambda: values
+        problem, samples = self.problem, self._samples
+        cache: list[Tensor] = []
+
+        def values() -> Tensor:
+            if not cache:
+                with torch.no_grad():
+                    cache.append(problem.penalty(samples))
+            return cache[0]
+
+        return values
 
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
@@ -363,14 +385,20 @@ class _Verdict:
 
 
 def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int, with_terms: bool = False) -> _Verdict:
-    """Judge a step: which samples (unweighted penalty ``values`` ``(S, A * R)``) and modes of ``logits`` are
-    solutions. The breakout weights never decide it. ``with_terms``: the mode's penalty comes from its terms,
-    which the verdict keeps (one evaluation for the judgement and the weights). No host synchronisation."""
+    """Judge a step: which samples (penalty ``values`` ``(S, A * R)``, as the estimator evaluated them) and modes
+    of ``logits`` are solutions. ``with_terms``: the problem has breakout weights, so the samples' ``values`` are
+    weighted, and the mode's penalty comes from its terms, which the verdict keeps (one evaluation for the
+    judgement and the weights). No host synchronisation.
+
+    The weights never decide it. Every term of a hard sample is a small non-negative integer, exact in floating
+    point, so its unweighted penalty is an integer (a solution: below 0.5), and its weighted one, a sum of those
+    terms times positive weights, is exactly 0 when every term is 0 and at least its smallest non-zero term's
+    weight otherwise: a weighted sample is a solution exactly when its value is 0, whatever the weights."""
     num_active = problem.num_instances // restarts
     mode = one_hot_argmax(logits).unsqueeze(0)
     mode_terms = problem.terms(mode, one_hot=True)[0] if with_terms else None
     mode_penalty = problem.penalty(mode)[0] if mode_terms is None else problem.sum_terms(mode_terms)
-    sample_ok = values < 0.5  # penalties of hard samples are integers
+    sample_ok = values <= 0 if with_terms else values < 0.5
     mode_ok = mode_penalty < 0.5
     return _Verdict(
         mode=mode,
@@ -414,23 +442,27 @@ class _Decision:
     stopping_count: int
     unsolved_count: int
     solved: int  # puzzles of the run solved so far, this step's included
-    best_penalty: float  # the lowest unweighted penalty of this step's samples
 
 
-def _decide(results: PuzzleResults, active: Tensor, verdict: _Verdict, values: Tensor, last_step: bool,
+def _decide(results: PuzzleResults, active: Tensor, verdict: _Verdict, last_step: bool,
             early_stop: bool) -> _Decision:
-    """The step's decision, with ONE host synchronisation: its five counts come to the host in one read."""
+    """The step's decision, with ONE host synchronisation: its four counts come to the host in one read."""
     found = results.found[active]
     newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~found & ~verdict.diverged
     stopping = ((found | newly) & early_stop) | last_step | verdict.diverged
     unsolved = stopping & ~(found | newly) & ~verdict.diverged
-    best = values.amin() if values.numel() else values.new_zeros(())
     newly_count = newly.sum()
-    counts = torch.stack([newly_count, stopping.sum(), unsolved.sum(), results.found.sum() + newly_count])
-    newly_count, stopping_count, unsolved_count, solved, best_penalty = torch.cat(
-        [counts.to(torch.float64), best.view(1).double()]).tolist()
-    return _Decision(newly, stopping, unsolved, int(newly_count), int(stopping_count), int(unsolved_count),
-                     int(solved), best_penalty)
+    newly_count, stopping_count, unsolved_count, solved = torch.stack(
+        [newly_count, stopping.sum(), unsolved.sum(), results.found.sum() + newly_count]).tolist()
+    return _Decision(newly, stopping, unsolved, newly_count, stopping_count, unsolved_count, solved)
+
+
+def _lowest(values: Callable[[], Tensor]) -> Callable[[], float]:
+    """The lowest of a step's sample penalties (``values``, evaluated when called; 0 for an empty batch)."""
+    def lowest() -> float:
+        penalties = values()
+        return float(penalties.amin()) if penalties.numel() else 0.0
+    return lowest
 
 
 def _put(target: Tensor, index: Tensor, where: Tensor, value: Tensor | int | float) -> None:
@@ -440,7 +472,7 @@ def _put(target: Tensor, index: Tensor, where: Tensor, value: Tensor | int | flo
     target[index] = torch.where(mask, value, target[index])
 
 
-def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surrogate, values: Tensor,
+def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surrogate, values: Callable[[], Tensor],
             decision: _Decision, step: int, seconds: float) -> None:
     """Write a judged and decided step into ``results``. Nothing here waits for the device: the branches are taken
     on the decision's counts, and writes go through ``_put``."""
@@ -457,7 +489,7 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
     stopping = decision.stopping
     _put(results.solved_last, active, stopping, verdict.puzzle_sample_ok)
     _put(results.solved_mode, active, stopping, verdict.puzzle_mode_ok)
-    _put(results.penalty, active, stopping, values.mean(0).view(active.shape[0], restarts).mean(1))
+    _put(results.penalty, active, stopping, values().mean(0).view(active.shape[0], restarts).mean(1))
     _put(results.steps_run, active, stopping, step)
     _put(results.seconds, active, stopping, seconds)
     if decision.unsolved_count:  # the best mode is the result of a puzzle that stops unsolved
@@ -504,15 +536,16 @@ def _solve_batch(
         batch.bound_logits()
         with torch.no_grad():
             values = batch.unweighted(out)
-            verdict = _judge(batch.problem, batch.logits, values, batch.restarts, batch.weights is not None)
+            verdict = _judge(batch.problem, batch.logits, out.values.detach(), batch.restarts,
+                             batch.weights is not None)
             batch.raise_weights(verdict.mode, verdict.mode_terms)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
-            decision = _decide(results, batch.active, verdict, values, last_step, config.early_stop)
+            decision = _decide(results, batch.active, verdict, last_step, config.early_stop)
             _record(results, batch, verdict, out, values, decision, step, time.perf_counter() - start)
             if on_step is not None:
                 on_step(Progress(step=step, steps=config.steps, solved=decision.solved, total=problem.num_instances,
                                  active=batch.active.shape[0] - decision.stopping_count,
-                                 best_penalty=decision.best_penalty, elapsed=time.perf_counter() - begun,
+                                 lowest_penalty=_lowest(values), elapsed=time.perf_counter() - begun,
                                  results=results, from_step=part.first_step))
             if last_step or decision.stopping_count == batch.active.shape[0]:
                 break

@@ -266,3 +266,36 @@ def test_latin_formats_and_errors():
                          ("1..x\n", "bad character 'X'"), ("# nothing\n", "no puzzles")]:
         with pytest.raises(ProblemFileError, match=reason):
             parse_latin(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(random_specs(), st.integers(0, 2**31 - 1))
+def test_weighted_penalty_is_zero_exactly_on_valid_assignments_whatever_the_weights(spec, seed):
+    """The solver judges a weighted run's samples by their weighted penalty being 0 (``solver._judge``): positive
+    breakout weights, large or small, must not move a hard assignment's penalty off 0 or onto it."""
+    problem = build(spec)
+    batch_ = ConstraintBatch.from_specs([problem])
+    free = (problem.fixed < 0).nonzero().flatten()
+    gen = torch.Generator().manual_seed(seed)
+    for values in all_assignments(spec["v"], spec["k"]):
+        if not torch.equal(values[problem.fixed >= 0], problem.fixed[problem.fixed >= 0]):
+            continue
+        x = one_hot(values[free], spec["k"]).unsqueeze(0)
+        terms = batch_.terms(x, one_hot=True)[0]
+        weights = torch.exp(torch.empty(terms.shape).uniform_(-7, 7, generator=gen))  # 1e-3 .. 1e3
+        assert (float(batch_.penalty(x, weights)[0, 0]) == 0) == brute_force_valid(spec, values.tolist())
+
+
+def test_weighted_sudoku_penalty_is_zero_exactly_on_solutions():
+    """The same for Sudoku's own penalty: a solution and one digit changed, under weights from 1e-3 to 1e3."""
+    puzzle = read_puzzles(str(ROOT / "puzzles" / "4x4.txt"))[0]
+    batch_ = SudokuBatch.from_grids(puzzle.clues.unsqueeze(0))
+    solution = solve(batch_, SolverConfig(steps=500, seed=0)).solution[0]
+    digits = solution.flatten()[puzzle.clues.flatten() == 0] - 1
+    wrong = digits.clone()
+    wrong[0] = (wrong[0] + 1) % 4
+    x = one_hot(torch.stack([digits, wrong]), 4)
+    for scale in (1e-3, 1.0, 1e3):
+        weights = torch.full(batch_.terms(x[:1])[0].shape, scale)
+        value = batch_.penalty(x, weights)[:, 0]
+        assert float(value[0]) == 0 and float(value[1]) > 0

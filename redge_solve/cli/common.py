@@ -61,12 +61,14 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
     """A transient progress bar on stderr for each group of a ``grouped.solve_grouped`` run (none with ``quiet``):
     yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``, ``steps`` long, or
     ``steps(key)`` when groups differ) and returns its ``on_step``. The bar shows the lowest penalty of a sample
-    so far in the group (a long run that converges shows it falling towards 0) and an upper estimate of the time
+    so far in the group, over the steps it read it at (about ten a second, ``progress.Every``: with breakout weights
+    a read costs an evaluation of the penalty; a long run that converges shows it falling towards 0) and an upper
+    estimate of the time
     left (``progress.time_left_text``), never more than what is left of the run's time ``budget`` (seconds, shared
     by the groups)."""
     import time
 
-    from .progress import time_left_text
+    from .progress import Every, time_left_text
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
@@ -84,11 +86,12 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
             task = bar.add_task(label(key), total=total, solved=0, count=size, penalty="-", rate="-",
                                 left=time_left_text(0, total, 0.0, left))
             shown[:] = [task]
-            best = [math.inf]
+            best, read = [math.inf], Every()
 
             def on_step(p: Any) -> None:
                 rate = (p.step - p.from_step + 1) / p.elapsed if p.elapsed > 0 else 0.0
-                best[0] = min(best[0], p.best_penalty)
+                if not quiet and read():
+                    best[0] = min(best[0], p.best_penalty)
                 bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
                            rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left, p.from_step))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,3 +47,24 @@ def stopped_by_budget(records: list[dict], config: "SolverConfig") -> int:
     if config.max_seconds is None:
         return 0
     return sum(1 for r in records if "error" not in r and not r.get("found") and r.get("steps_run", 0) < config.steps)
+
+
+PENALTY_READS_PER_SECOND = 10
+"""How often a progress bar reads a step's lowest penalty (``Progress.best_penalty``): with breakout weights each read
+evaluates the penalty once more, so a bar reads it about as often as it redraws (rich: 10 times a second), not at
+every step."""
+
+
+class Every:
+    """Called once a step: true at the first call and then at most once every ``seconds`` (for what a bar shows but
+    costs to read)."""
+
+    def __init__(self, seconds: float = 1 / PENALTY_READS_PER_SECOND) -> None:
+        self.seconds, self.last = seconds, None
+
+    def __call__(self) -> bool:
+        now = time.perf_counter()
+        if self.last is not None and now - self.last < self.seconds:
+            return False
+        self.last = now
+        return True

@@ -409,16 +409,6 @@ class ConstraintBatch:
         group_terms = self.group_terms(x) if self.term_instance.numel() else None
         return self._weighted_sum(group_terms, x, weights)
 
-    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``(penalty(x, weights), penalty(x))``, the second detached, sharing the group terms (with weights, the
-        differ pairs' unweighted part is one more sparse product)."""
-        group_terms = self.group_terms(x) if self.term_instance.numel() else None
-        value = self._weighted_sum(group_terms, x, weights)
-        if weights is None:
-            return value, value.detach()
-        with torch.no_grad():
-            return value, self._weighted_sum(group_terms, x, None)
-
     def _weighted_sum(self, group_terms: Tensor | None, x: Tensor, weights: Tensor | None) -> Tensor:
         """``(S, I)``: the ``group_terms`` ``(S, GE + GA + C + U)`` (None when there are none) summed per instance,
         plus the differ pairs' sparse penalty of ``x`` (free rows ``(S, F, K)``), each term weighted by

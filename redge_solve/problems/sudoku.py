@@ -199,12 +199,7 @@ class SudokuBatch:
         Its gradient is written out in ``_Penalty.backward``: ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))``, again one sparse
         product per sample.
         """
-        return _Penalty.apply(x, self, weights, False)
-
-    def penalties(self, x: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """``(penalty(x, weights), penalty(x))``: the weighted penalty (differentiable) and the unweighted one
-        (detached), both ``(S, I)`` from one pass over the unit counts (what the solver judges samples by)."""
-        return _Penalty.apply(x, self, weights, True)
+        return _Penalty.apply(x, self, weights)
 
     def terms(self, x: Tensor, one_hot: bool | None = None) -> Tensor:
         """The penalty's terms ``(c_{u,k} − 1)²`` per puzzle ``(S, I, 3N·N)`` (unit-major); they sum to ``penalty``
@@ -270,28 +265,22 @@ class _Penalty(torch.autograd.Function):
     ``∂f/∂X = 2 Aᵀ (w ⊙ (c − 1))`` (see ``SudokuBatch.penalty``)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None,  # type: ignore[override]
-                plain: bool) -> Tensor | tuple[Tensor, Tensor]:
+    def forward(ctx, x: Tensor, batch: SudokuBatch, weights: Tensor | None) -> Tensor:  # type: ignore[override]
         excess = batch.unit_excess(x)  # (S, I * 3N, N)
         ctx.transpose = batch._incidence[1]
         weighted = excess if weights is None else excess * weights.view(-1, batch.side)
         ctx.save_for_backward(weighted)
-        value = (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
-        if not plain:
-            return value
-        unweighted = value.clone() if weights is None else excess.square().view(*value.shape, -1).sum(-1)
-        ctx.mark_non_differentiable(unweighted)
-        return value, unweighted
+        return (excess * weighted).view(x.shape[0], batch.num_instances, -1).sum(-1)
 
     @staticmethod
-    def backward(ctx, grad: Tensor, *_):  # type: ignore[override]
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
         (weighted,) = ctx.saved_tensors
         count, side = grad.shape[0], weighted.shape[-1]
         scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
         out = scaled.new_empty(count, ctx.transpose.shape[0], side)
         for sample, product in zip(scaled, out, strict=True):
             torch.mm(ctx.transpose, sample.view(-1, side), out=product)
-        return out, None, None, None
+        return out, None, None
 
 
 def grid_from_string(text: str, side: int | None = None) -> Tensor:
