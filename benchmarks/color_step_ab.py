@@ -9,9 +9,10 @@ per-round ratio new/old is what to read. The reference's ``redge_solve`` package
 (``redge_solve_ref``, its imports are relative) into a temporary directory and imported beside this checkout's.
 
 Each side: the colouring defaults (early stop off) on the G(1000, 10⁴) graph of ``bench_color.py --speed-only``
-(networkx ``gnm_random_graph``, seed 0) at K = its DSATUR colours; a run of 5 steps and one of 5 + ``--steps``,
-both timed, their difference per step: the solving loop without the batch's setup. CPU (process) and wall time,
-and each run's final penalty (equal on both sides when the change keeps the results).
+(networkx ``gnm_random_graph``, seed 0), or ``--graph G.col``, at K = its DSATUR colours (or ``--colors K``); a run
+of 5 steps and one of 5 + ``--steps``, both timed, their difference per step: the solving loop without the batch's
+setup. CPU (process) and wall time, and each run's final penalty (equal on both sides when the change keeps the
+results).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def side(package: str, edges: list[tuple[int, int]], k: int):
+def side(package: str, vertices: int, edges: list[tuple[int, int]], k: int):
     """(problem, config, solve) of one code base."""
     coloring = importlib.import_module(f"{package}.problems.coloring")
     constraints = importlib.import_module(f"{package}.problems.constraints")
     solver = importlib.import_module(f"{package}.solver")
-    graph = coloring.Graph.from_edges(1000, edges, "gnm-1000-10000")
+    graph = coloring.Graph.from_edges(vertices, edges, "graph")
     spec = coloring.coloring_spec(graph, k, coloring.maximal_cliques(graph))
     problem = constraints.ConstraintBatch.from_specs([spec])
     return problem, replace(coloring.COLOR_DEFAULTS, early_stop=False), solver.solve
@@ -57,6 +58,9 @@ def main() -> None:
     parser.add_argument("reference", type=pathlib.Path, help="a checkout (or git archive) of the reference commit")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--graph", type=pathlib.Path, help="a DIMACS .col file instead of G(1000, 10⁴), e.g. the "
+                        "dense DSJC250.9 (the dense-block product)")
+    parser.add_argument("--colors", type=int, help="K (default: DSATUR's colours of the graph)")
     args = parser.parse_args()
     import networkx as nx
     import torch
@@ -65,10 +69,17 @@ def main() -> None:
     try:
         shutil.copytree(args.reference / "redge_solve", scratch / "redge_solve_ref")
         sys.path.insert(0, str(scratch))
-        nx_graph = nx.gnm_random_graph(1000, 10_000, seed=0)
-        edges = list(nx_graph.edges())
-        k = len(set(nx.greedy_color(nx_graph, strategy="DSATUR").values()))
-        sides = {"old": side("redge_solve_ref", edges, k), "new": side("redge_solve", edges, k)}
+        if args.graph is None:
+            nx_graph = nx.gnm_random_graph(1000, 10_000, seed=0)
+        else:
+            from redge_solve.problems.coloring import parse_dimacs
+
+            graph = parse_dimacs(args.graph.read_text(), str(args.graph))
+            nx_graph = nx.Graph(graph.edges.tolist())
+            nx_graph.add_nodes_from(range(graph.num_vertices))
+        edges, vertices = list(nx_graph.edges()), nx_graph.number_of_nodes()
+        k = args.colors or len(set(nx.greedy_color(nx_graph, strategy="DSATUR").values()))
+        sides = {"old": side("redge_solve_ref", vertices, edges, k), "new": side("redge_solve", vertices, edges, k)}
         runs: dict[str, list[tuple[float, float, float]]] = {"old": [], "new": []}
         print(f"K = {k}, {args.steps} steps, {torch.get_num_threads()} thread(s), "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
