@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import PUZZLES
 from test_cli_problems import invoke
 from torch import Tensor
 
@@ -221,3 +222,25 @@ def test_each_attempt_is_one_line_however_narrow_the_console(tmp_path, monkeypat
     assert done.exit_code == 0, done.output
     lines = [line for line in done.output.splitlines() if line.startswith(("DSATUR", "gradient"))]
     assert lines and all(line.endswith(")") for line in lines), done.output
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+@pytest.mark.parametrize("how", [["petersen", "--colors", "2"], ["queen6_6", "--fewest"]])
+def test_the_progress_bar_reads_the_penalty_only_when_drawn(monkeypatch, terminal, how):
+    """With breakout weights reading a step's lowest penalty costs an evaluation: a bar that is not drawn (stderr not a
+    terminal, as under CliRunner or in a log) never reads it; a drawn one reads it at its first step and then at most
+    once a period (here never again), not at every step."""
+    from redge_solve import solver
+    from redge_solve.cli import common, progress
+
+    reads = []
+    original = solver.Progress.best_penalty
+    monkeypatch.setattr(solver.Progress, "best_penalty", property(lambda p: reads.append(p.step) or original.fget(p)))
+    monkeypatch.setattr(type(common.err_console), "is_terminal", property(lambda console: terminal))
+    every = progress.Every
+    once = lambda: every(float("inf"))  # noqa: E731
+    monkeypatch.setattr(progress, "Every", once)
+    monkeypatch.setattr(color_cmd, "Every", once)
+    result = invoke("color", str(PUZZLES / "graphs" / f"{how[0]}.col"), *how[1:], "--steps", "100", "--seed", "0")
+    assert result.exit_code == (1 if how[1] == "--colors" else 0), result.output  # 2 colours: Petersen needs 3
+    assert reads == ([1] if terminal else [])

@@ -152,12 +152,13 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
     interrupted = False
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
         tasks: dict[int, Any] = {}
-        read = Every()  # a step's lowest penalty costs an evaluation to read: about ten a second
+        read = Every()  # a step's lowest penalty costs an evaluation to read: once a second, for a drawn bar
+        drawn = not quiet and err_console.is_terminal
 
         def on_step(k: int, progress) -> None:
             if k not in tasks:
                 tasks[k] = bar.add_task(f"{k} colours", total=progress.steps, penalty="-")
-            if not quiet and read():
+            if drawn and read():
                 bar.update(tasks[k], penalty=f"{progress.best_penalty:.0f}")
             bar.update(tasks[k], completed=progress.step)
 

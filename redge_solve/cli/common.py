@@ -61,9 +61,9 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
     """A transient progress bar on stderr for each group of a ``grouped.solve_grouped`` run (none with ``quiet``):
     yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``, ``steps`` long, or
     ``steps(key)`` when groups differ) and returns its ``on_step``. The bar shows the lowest penalty of a sample
-    so far in the group, over the steps it read it at (about ten a second, ``progress.Every``: with breakout weights
-    a read costs an evaluation of the penalty; a long run that converges shows it falling towards 0) and an upper
-    estimate of the time
+    so far in the group, over the steps it read it at (once a second while the bar is drawn, ``progress.Every``: with
+    breakout weights a read costs an evaluation of the penalty; a long run that converges shows it falling towards
+    0) and an upper estimate of the time
     left (``progress.time_left_text``), never more than what is left of the run's time ``budget`` (seconds, shared
     by the groups)."""
     import time
@@ -75,6 +75,7 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
                TextColumn("best penalty so far {task.fields[penalty]}"), TextColumn("{task.fields[rate]} steps/s"),
                TimeElapsedColumn(), TextColumn("{task.fields[left]}"))
     started = time.perf_counter()
+    drawn = not quiet and err_console.is_terminal  # the penalty is read only for a bar that is drawn
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
         shown: list[Any] = []
 
@@ -90,7 +91,7 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
 
             def on_step(p: Any) -> None:
                 rate = (p.step - p.from_step + 1) / p.elapsed if p.elapsed > 0 else 0.0
-                if not quiet and read():
+                if drawn and read():
                     best[0] = min(best[0], p.best_penalty)
                 bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
                            rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left, p.from_step))

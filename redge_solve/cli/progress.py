@@ -49,17 +49,18 @@ def stopped_by_budget(records: list[dict], config: "SolverConfig") -> int:
     return sum(1 for r in records if "error" not in r and not r.get("found") and r.get("steps_run", 0) < config.steps)
 
 
-PENALTY_READS_PER_SECOND = 10
-"""How often a progress bar reads a step's lowest penalty (``Progress.best_penalty``): with breakout weights each read
-evaluates the penalty once more, so a bar reads it about as often as it redraws (rich: 10 times a second), not at
-every step."""
+PENALTY_READ_SECONDS = 1.0
+"""How often a progress bar reads a step's lowest penalty (``Progress.best_penalty``): once a second, and never when
+the bar is not drawn (``--quiet``, or stderr not a terminal). With breakout weights each read evaluates the penalty
+once more: at every step it cost a fifth of a colouring step, and ten reads a second still a few per cent of a
+dense graph's 30 ms steps."""
 
 
 class Every:
     """Called once a step: true at the first call and then at most once every ``seconds`` (for what a bar shows but
     costs to read)."""
 
-    def __init__(self, seconds: float = 1 / PENALTY_READS_PER_SECOND) -> None:
+    def __init__(self, seconds: float = PENALTY_READ_SECONDS) -> None:
         self.seconds, self.last = seconds, None
 
     def __call__(self) -> bool:
