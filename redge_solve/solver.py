@@ -384,9 +384,9 @@ class _Verdict:
     diverged: Tensor  # (A,) some restart's logits are NaN/inf
 
 
-def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int, with_terms: bool = False) -> _Verdict:
+def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int, weighted: bool = False) -> _Verdict:
     """Judge a step: which samples (penalty ``values`` ``(S, A * R)``, as the estimator evaluated them) and modes
-    of ``logits`` are solutions. ``with_terms``: the problem has breakout weights, so the samples' ``values`` are
+    of ``logits`` are solutions. ``weighted``: the problem has breakout weights, so the samples' ``values`` are
     weighted, and the mode's penalty comes from its terms, which the verdict keeps (one evaluation for the
     judgement and the weights). No host synchronisation.
 
@@ -396,9 +396,9 @@ def _judge(problem: Problem, logits: Tensor, values: Tensor, restarts: int, with
     weight otherwise: a weighted sample is a solution exactly when its value is 0, whatever the weights."""
     num_active = problem.num_instances // restarts
     mode = one_hot_argmax(logits).unsqueeze(0)
-    mode_terms = problem.terms(mode, one_hot=True)[0] if with_terms else None
+    mode_terms = problem.terms(mode, one_hot=True)[0] if weighted else None
     mode_penalty = problem.penalty(mode)[0] if mode_terms is None else problem.sum_terms(mode_terms)
-    sample_ok = values <= 0 if with_terms else values < 0.5
+    sample_ok = values <= 0 if weighted else values < 0.5
     mode_ok = mode_penalty < 0.5
     return _Verdict(
         mode=mode,
