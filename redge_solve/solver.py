@@ -55,6 +55,8 @@ class Problem(Protocol):
     # term (they sum to the penalty); one_hot: x is one-hot (None: unknown)
     def sum_terms(self, terms: Tensor) -> Tensor: ...  # (*W) -> (I,): the penalty from one assignment's terms
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor: ...  # weights of the kept instances
+    def raise_weights(self, weights: Tensor, terms: Tensor, step: float) -> None: ...  # weights += step · terms, in
+    # place (and whatever the problem keeps built from them)
     def fill(self, x: Tensor) -> Tensor: ...  # (S, F, K) -> (S, I, *solution shape)
     def repeat(self, times: int) -> "Problem": ...
     def select(self, keep: Tensor) -> "Problem": ...
@@ -317,7 +319,7 @@ class _Batch:
         keeps violating pull harder (dual ascent on the terms' Lagrange multipliers)."""
         if self.weights is not None:
             terms = self.problem.terms(mode, one_hot=True)[0] if mode_terms is None else mode_terms
-            self.weights.add_(terms, alpha=self.config.weight_step)
+            self.problem.raise_weights(self.weights, terms, self.config.weight_step)
 
     def objective(self) -> tuple[Objective, Expectation]:
         """The penalty of the rows in the batch and its closed-form expectation (the ``exact`` estimator's); the

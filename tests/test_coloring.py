@@ -38,7 +38,7 @@ from redge_solve.runs.color_search import (
     dsatur,
     fewest_colors,
 )
-from redge_solve.solver import CONSTRAINT_DEFAULTS
+from redge_solve.solver import CONSTRAINT_DEFAULTS, solve
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 GRAPHS = ROOT / "puzzles" / "graphs"
@@ -122,6 +122,53 @@ def test_dense_blocks_give_the_sparse_products_penalty_and_gradient(specs, resta
         assert ConstraintBatch.from_specs(specs)._dense_blocks is None  # blocks of different sizes: CSR
     ring = coloring_spec(Graph.from_edges(40, [(i, (i + 1) % 40) for i in range(40)]), 3)
     assert ConstraintBatch.from_specs([ring]).repeat(4)._dense_blocks is None  # 5 % of the block set: CSR
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_dense_weighted_blocks_kept_by_the_raises_equal_rebuilt_ones(specs, restarts, seed):
+    """The incremental edge weights of the dense path: after every breakout raise (``raise_weights``: the pairs a
+    raise changed rewritten in place) the kept weighted blocks are, bit for bit, the ones a rebuild from the weights
+    gives (repeated pairs, whose entries carry A_e · w, included), and the blocks are kept, not rebuilt."""
+    import redge_solve.problems.constraints as constraints
+
+    original = constraints.DENSE_DIFFER
+    constraints.DENSE_DIFFER = 0.0
+    try:
+        batch = ConstraintBatch.from_specs([specs[0]]).repeat(restarts)
+        assert batch._dense_blocks is not None
+        gen = torch.Generator().manual_seed(seed)
+        weights = torch.ones(batch.weight_instance.shape[0])
+        kept = batch._weighted_adjacency(weights)
+        for _ in range(4):
+            terms = (torch.rand(weights.shape, generator=gen) < 0.3).float() * torch.randint(1, 3, weights.shape,
+                                                                                              generator=gen)
+            batch.raise_weights(weights, terms, 0.05)
+            assert batch._weighted_adjacency(weights) is kept
+            rebuilt = ConstraintBatch.from_specs([specs[0]]).repeat(restarts)._weighted_adjacency(weights.clone())
+            assert torch.equal(kept, rebuilt)
+        other = weights.clone()  # another weights tensor (a reset, a shrink): built afresh
+        assert batch._weighted_adjacency(other) is not kept
+    finally:
+        constraints.DENSE_DIFFER = original
+
+
+def test_a_dense_colouring_run_is_the_same_with_kept_or_rebuilt_weighted_blocks(monkeypatch):
+    """A run on a dense graph (the dense-block product, breakout weights, restarts growing at fresh starts) gives the
+    same results whether the weighted blocks are kept by the raises or rebuilt at every step."""
+    graph = Graph.from_edges(30, list(nx.gnp_random_graph(30, 0.8, seed=3).edges()))
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, 14)])
+    config = replace(COLOR_DEFAULTS, steps=120, early_stop=False, restarts=4)
+    assert problem.repeat(4)._dense_blocks is not None
+    kept = solve(problem, config)
+
+    def plain_raise(self, weights, terms, step):
+        weights.add_(terms, alpha=step)  # the blocks no longer match the weights' version: rebuilt at the next use
+
+    monkeypatch.setattr(ConstraintBatch, "raise_weights", plain_raise)
+    rebuilt = solve(problem, config)
+    for name in ("solution", "penalty", "first_solved_step", "found", "solved_mode"):
+        assert torch.equal(getattr(kept, name), getattr(rebuilt, name)), name
 
 
 def test_differ_kernel_counts_each_listed_pair_and_survives_select_and_repeat():
@@ -403,7 +450,7 @@ def test_sum_terms_and_the_weighted_adjacency_match_their_plain_definitions(spec
             torch.testing.assert_close(batch.sum_terms(terms), reference)
     weights = 1 + 3 * torch.rand(batch.weight_instance.shape[0], generator=gen, dtype=torch.float64)
     pairs = weights[batch.term_instance.shape[0]:]
-    matrix = batch._weighted_adjacency(pairs)
+    matrix = batch._weighted_adjacency(weights)
     adjacency = batch.adjacency.to_dense()
     u, v, count, _ = batch._differ_pairs
     expected = torch.zeros_like(adjacency)

@@ -420,26 +420,67 @@ class ConstraintBatch:
                                 group_terms if weights is None else group_terms * weights[:generic])
         if self.adjacency is not None:
             plain = self.adjacency if self._dense_blocks is None else self._dense_blocks[0]
-            matrix = plain if weights is None else self._weighted_adjacency(weights[generic:])
+            matrix = plain if weights is None else self._weighted_adjacency(weights)
             out = out + _DifferPenalty.apply(self._rows(x), matrix, self.row_instance, self.num_instances)
         return out
 
     def _weighted_adjacency(self, weights: Tensor) -> Tensor:
-        """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: one per pair):
-        still symmetric, as ``_DifferPenalty`` needs; as dense blocks when the batch has them (``_dense_blocks``).
-        Rebuilt at every call: one gather of the P weights onto the 2P entries (``index_select``, three times as fast
-        on CPU as indexing with ``[]``). Keeping the entries and rewriting only those of the pairs a raise changed was
-        measured no faster (see docs/coloring.md)."""
+        """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: one per term of
+        ``terms``, the pairs' after the group terms'): still symmetric, as ``_DifferPenalty`` needs; as dense blocks
+        when the batch has them (``_dense_blocks``).
+        Sparse: rebuilt at every call, one gather of the P weights onto the 2P entries (``index_select``, three times
+        as fast on CPU as indexing with ``[]``; keeping the entries and rewriting only those of the pairs a raise
+        changed was measured no faster, see docs/coloring.md). Dense: built once for a weights tensor and then kept
+        up to date by ``raise_weights`` (the rebuild, a zero fill and a scatter into the V² entries of every block,
+        cost a fifth of a DSJC250.9 step)."""
+        dense = self._dense_weighted
+        if dense and dense[0] is weights and dense[1] == weights._version:
+            return dense[2]
         matrix = self.adjacency
-        values = weights.index_select(0, self._differ_pairs[3])
+        values = weights[self.term_instance.shape[0]:].index_select(0, self._differ_pairs[3])
         if not self._single_pairs:
             values = matrix.values() * values
         if self._dense_blocks is not None:
             blocks, position = self._dense_blocks
-            return values.new_zeros(blocks.numel()).index_put_((position,), values).view(blocks.shape)
+            built = values.new_zeros(blocks.numel()).index_put_((position,), values).view(blocks.shape)
+            dense[:] = [weights, weights._version, built]
+            return built
         with warnings.catch_warnings():  # "sparse CSR support is in beta state"
             warnings.simplefilter("ignore", UserWarning)
             return torch.sparse_csr_tensor(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape)
+
+    @cached_property
+    def _dense_weighted(self) -> list:
+        """``[weights, its version, the dense weighted blocks built from it]`` once ``_weighted_adjacency`` has built
+        them, kept current by ``raise_weights``; empty before (and for the sparse product, which rebuilds)."""
+        return []
+
+    def raise_weights(self, weights: Tensor, terms: Tensor, step: float) -> None:
+        """The breakout raise ``weights += step · terms`` (``terms``: one assignment's, ``terms(x)[s]``). When dense
+        weighted blocks were built from ``weights`` as they were, the entries of the pairs raised are rewritten in
+        them with their new weights (``A_e · w``, as a rebuild writes them), on CPU: few pairs change in a step, and
+        finding them costs a tenth of the rebuild (on a GPU the search would be a synchronisation; it rebuilds)."""
+        dense = self._dense_weighted
+        current = bool(dense) and dense[0] is weights and dense[1] == weights._version
+        weights.add_(terms, alpha=step)
+        if not current or weights.device.type != "cpu":
+            return
+        generic = self.term_instance.shape[0]
+        changed = terms[generic:].nonzero().squeeze(1)
+        values = weights[generic:].index_select(0, changed)
+        if not self._single_pairs:
+            values = values * self._differ_pairs[2].index_select(0, changed)
+        flat = dense[2].view(-1)
+        for positions in self._pair_positions.index_select(0, changed).T:  # the pair's two entries
+            flat.index_put_((positions,), values)
+        dense[1] = weights._version
+
+    @cached_property
+    def _pair_positions(self) -> Tensor:
+        """``(P, 2)`` the flat positions in the dense blocks of the two entries, (u, v) and (v, u), of each pair."""
+        _, position = self._dense_blocks
+        order = self._differ_pairs[3].long().argsort(stable=True)
+        return position.index_select(0, order).view(-1, 2)
 
     @cached_property
     def _dense_blocks(self) -> tuple[Tensor, Tensor] | None:

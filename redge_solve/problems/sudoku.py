@@ -211,6 +211,10 @@ class SudokuBatch:
         penalty."""
         return terms.sum(-1)
 
+    def raise_weights(self, weights: Tensor, terms: Tensor, step: float) -> None:
+        """The breakout raise ``weights += step · terms`` (``terms``: one assignment's, ``terms(x)[s]``)."""
+        weights.add_(terms, alpha=step)
+
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
         return weights[keep]
