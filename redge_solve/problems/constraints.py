@@ -477,10 +477,12 @@ class ConstraintBatch:
 
     @cached_property
     def _pair_positions(self) -> Tensor:
-        """``(P, 2)`` the flat positions in the dense blocks of the two entries, (u, v) and (v, u), of each pair."""
-        _, position = self._dense_blocks
-        order = self._differ_pairs[3].long().argsort(stable=True)
-        return position.index_select(0, order).view(-1, 2)
+        """``(P, 2)`` the flat positions in the dense blocks of the two entries, (u, v) and (v, u), of each pair (as
+        ``_dense_blocks`` places them: block i = u // n = v // n)."""
+        n = self._dense_blocks[0].shape[-1]
+        u, v = (rows.long() for rows in self._differ_pairs[:2])
+        block = (u // n) * n * n
+        return torch.stack([block + (u % n) * n + v % n, block + (v % n) * n + u % n], 1)
 
     @cached_property
     def _dense_blocks(self) -> tuple[Tensor, Tensor] | None:
