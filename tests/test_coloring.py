@@ -124,6 +124,29 @@ def test_dense_blocks_give_the_sparse_products_penalty_and_gradient(specs, resta
     assert ConstraintBatch.from_specs([ring]).repeat(4)._dense_blocks is None  # 5 % of the block set: CSR
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(0, 3), st.integers(1, 3), st.sampled_from([torch.float32, torch.float64]))
+def test_the_block_diagonal_adjacency_is_the_one_built_from_all_pairs(specs, edgeless_at, times, dtype):
+    """A batch's differ adjacency, put together from its instances' own CSR matrices, is entry for entry (indices,
+    their dtype, values) the one built from all the shifted pairs at once, with repeated instances (restarts) and an
+    instance without pairs anywhere; a spec that built its matrix still pickles."""
+    import pickle
+
+    from redge_solve.problems.constraints import _adjacency
+
+    k = specs[0].num_categories
+    specs = list(specs)
+    specs.insert(min(edgeless_at, len(specs)), ConstraintSpec.build(3, k))
+    batch = ConstraintBatch.from_specs(specs, dtype).repeat(times)
+    starts = itertools.accumulate([s.num_variables for s in batch.specs[:-1]], initial=0)
+    pairs = torch.cat([s.differ + start for s, start in zip(batch.specs, starts, strict=True)])
+    reference = _adjacency(pairs, batch.row_instance.shape[0], dtype)
+    for name in ("crow_indices", "col_indices", "values"):
+        ours, theirs = getattr(batch.adjacency, name)(), getattr(reference, name)()
+        assert ours.dtype == theirs.dtype and torch.equal(ours, theirs), name
+    assert pickle.loads(pickle.dumps(specs[-1])).num_variables == specs[-1].num_variables
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs_with_differ(), st.integers(1, 3), st.integers(0, 2**31 - 1))
 def test_dense_weighted_blocks_kept_by_the_raises_equal_rebuilt_ones(specs, restarts, seed):
