@@ -12,6 +12,7 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import deque
@@ -347,13 +348,11 @@ class _Batch:
             values = out.values.detach()
             return lambda: values
         problem, samples = self.problem, self._samples
-        cache: list[Tensor] = []
 
+        @functools.cache
         def values() -> Tensor:
-            if not cache:
-                with torch.no_grad():
-                    cache.append(problem.penalty(samples))
-            return cache[0]
+            with torch.no_grad():
+                return problem.penalty(samples)
 
         return values
 

@@ -451,9 +451,9 @@ class ConstraintBatch:
         changed was measured no faster, see docs/coloring.md). Dense: built once for a weights tensor and then kept
         up to date by ``raise_weights`` (the rebuild, a zero fill and a scatter into the V² entries of every block,
         cost a fifth of a DSJC250.9 step)."""
-        dense = self._dense_weighted
-        if dense and dense[0] is weights and dense[1] == weights._version:
-            return dense[2]
+        kept = self._kept_blocks(weights)
+        if kept is not None:
+            return kept
         matrix = self.adjacency
         values = weights[self.term_instance.shape[0]:].index_select(0, self._differ_pairs[3])
         if not self._single_pairs:
@@ -461,11 +461,9 @@ class ConstraintBatch:
         if self._dense_blocks is not None:
             blocks, position = self._dense_blocks
             built = values.new_zeros(blocks.numel()).index_put_((position,), values).view(blocks.shape)
-            dense[:] = [weights, weights._version, built]
+            self._dense_weighted[:] = [weights, weights._version, built]
             return built
-        with warnings.catch_warnings():  # "sparse CSR support is in beta state"
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.sparse_csr_tensor(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape)
+        return _csr(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape[0])
 
     @cached_property
     def _dense_weighted(self) -> list:
@@ -473,34 +471,38 @@ class ConstraintBatch:
         them, kept current by ``raise_weights``; empty before (and for the sparse product, which rebuilds)."""
         return []
 
+    def _kept_blocks(self, weights: Tensor) -> Tensor | None:
+        """The dense weighted blocks kept for ``weights`` as they are now (the same tensor, not changed since the
+        blocks were built or last updated), else None."""
+        dense = self._dense_weighted
+        return dense[2] if dense and dense[0] is weights and dense[1] == weights._version else None
+
     def raise_weights(self, weights: Tensor, terms: Tensor, step: float) -> None:
         """The breakout raise ``weights += step · terms`` (``terms``: one assignment's, ``terms(x)[s]``). When dense
         weighted blocks were built from ``weights`` as they were, the entries of the pairs raised are rewritten in
         them with their new weights (``A_e · w``, as a rebuild writes them), on CPU: few pairs change in a step, and
         finding them costs a tenth of the rebuild (on a GPU the search would be a synchronisation; it rebuilds)."""
-        dense = self._dense_weighted
-        current = bool(dense) and dense[0] is weights and dense[1] == weights._version
+        kept = self._kept_blocks(weights)
         weights.add_(terms, alpha=step)
-        if not current or weights.device.type != "cpu":
+        if kept is None or weights.device.type != "cpu":
             return
         generic = self.term_instance.shape[0]
         changed = terms[generic:].nonzero().squeeze(1)
         values = weights[generic:].index_select(0, changed)
         if not self._single_pairs:
             values = values * self._differ_pairs[2].index_select(0, changed)
-        flat = dense[2].view(-1)
+        flat = kept.view(-1)
         for positions in self._pair_positions.index_select(0, changed).T:  # the pair's two entries
             flat.index_put_((positions,), values)
-        dense[1] = weights._version
+        self._dense_weighted[1] = weights._version
 
     @cached_property
     def _pair_positions(self) -> Tensor:
         """``(P, 2)`` the flat positions in the dense blocks of the two entries, (u, v) and (v, u), of each pair (as
-        ``_dense_blocks`` places them: block i = u // n = v // n)."""
+        ``_dense_blocks`` places them)."""
         n = self._dense_blocks[0].shape[-1]
         u, v = (rows.long() for rows in self._differ_pairs[:2])
-        block = (u // n) * n * n
-        return torch.stack([block + (u % n) * n + v % n, block + (v % n) * n + u % n], 1)
+        return torch.stack([_block_position(u, v, n), _block_position(v, u, n)], 1)
 
     @cached_property
     def _dense_blocks(self) -> tuple[Tensor, Tensor] | None:
@@ -517,7 +519,7 @@ class ConstraintBatch:
         if bool((sizes != n).any()) or cells > MAX_DENSE_DIFFER or matrix.values().shape[0] < DENSE_DIFFER * cells:
             return None
         row, col = self._entries
-        position = (row // n) * n * n + (row % n) * n + col % n  # block i = row // n = col // n
+        position = _block_position(row, col, n)
         blocks = matrix.values().new_zeros(cells).index_put_((position,), matrix.values())
         return blocks.view(self.num_instances, n, n), position
 
@@ -632,27 +634,35 @@ def _block_diagonal(specs: tuple[ConstraintSpec, ...], dtype: torch.dtype) -> Te
         else:
             crows.append(torch.full((spec.num_variables,), stored, dtype=torch.long))
         start += spec.num_variables
-    crow, col = torch.cat([*crows, torch.tensor([stored])]), torch.cat(cols)
-    if max(start, stored) < 2**31:  # int32 indices: see ``_adjacency``
-        crow, col = crow.int(), col.int()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta state"
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(crow, col, torch.cat(values), (start, start))
+    return _csr(torch.cat([*crows, torch.tensor([stored])]), torch.cat(cols), torch.cat(values), start)
 
 
 def _adjacency(pairs: Tensor, rows: int, dtype: torch.dtype) -> Tensor:
     """The ``(rows, rows)`` symmetric adjacency of variable pairs as a sparse CSR matrix: entry (u, v) counts the
     pairs {u, v} (a pair listed twice counts twice, as its literal conflicts would). Its indices are int32 when
-    they fit: the CPU's sparse-dense product then takes about two thirds of the time (measured at 10⁴ edges × 32)."""
+    they fit (``_csr``)."""
     both = torch.cat([pairs, pairs.flip(1)]).T
     values = torch.ones(both.shape[1], dtype=dtype)
     with warnings.catch_warnings():  # "sparse CSR support is in beta state"
         warnings.simplefilter("ignore", UserWarning)
         matrix = torch.sparse_coo_tensor(both, values, (rows, rows)).coalesce().to_sparse_csr()
-        if max(rows, matrix.values().shape[0]) >= 2**31:
-            return matrix
-        return torch.sparse_csr_tensor(matrix.crow_indices().int(), matrix.col_indices().int(), matrix.values(),
-                                       matrix.shape)
+    return _csr(matrix.crow_indices(), matrix.col_indices(), matrix.values(), rows)
+
+
+def _csr(crow: Tensor, col: Tensor, values: Tensor, rows: int) -> Tensor:
+    """The ``(rows, rows)`` sparse CSR matrix of these arrays, its indices int32 when they fit: the CPU's sparse-dense
+    product then takes about two thirds of the time (measured at 10⁴ edges × 32); int64 otherwise."""
+    if max(rows, values.shape[0]) < 2**31:
+        crow, col = crow.int(), col.int()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, (rows, rows))
+
+
+def _block_position(row: Tensor, col: Tensor, n: int) -> Tensor:
+    """The flat position of entry (row, col) of a block-diagonal matrix stored as ``(I, n, n)`` dense blocks (block
+    i = row // n = col // n)."""
+    return (row // n) * n * n + (row % n) * n + col % n
 
 
 class _DifferPenalty(torch.autograd.Function):
