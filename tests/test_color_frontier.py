@@ -240,7 +240,6 @@ def test_the_progress_bar_reads_the_penalty_only_when_drawn(monkeypatch, termina
     every = progress.Every
     once = lambda: every(float("inf"))  # noqa: E731
     monkeypatch.setattr(progress, "Every", once)
-    monkeypatch.setattr(color_cmd, "Every", once)
     result = invoke("color", str(PUZZLES / "graphs" / f"{how[0]}.col"), *how[1:], "--steps", "100", "--seed", "0")
     assert result.exit_code == (1 if how[1] == "--colors" else 0), result.output  # 2 colours: Petersen needs 3
     assert reads == ([1] if terminal else [])

@@ -14,9 +14,17 @@ from rich.text import Text
 from ..problem_defaults import COLOR_DEFAULTS, RETRY_COLD, RETRY_LENGTH, WARM_START
 from . import options as opt
 from .app import app
-from .common import ExitCode, console, err_console, fail, read_problem, sigterm_as_interrupt, write_json_lines
+from .common import (
+    ExitCode,
+    console,
+    err_console,
+    fail,
+    penalty_reads,
+    read_problem,
+    sigterm_as_interrupt,
+    write_json_lines,
+)
 from .problem_run import run
-from .progress import Every
 
 if TYPE_CHECKING:  # the library behind the command imports torch: only when it runs, not for its --help
     from ..problems.coloring import Graph
@@ -152,13 +160,12 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
     interrupted = False
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar, sigterm_as_interrupt():
         tasks: dict[int, Any] = {}
-        read = Every()  # a step's lowest penalty costs an evaluation to read: once a second, for a drawn bar
-        drawn = not quiet and err_console.is_terminal
+        read = penalty_reads(quiet)
 
         def on_step(k: int, progress) -> None:
             if k not in tasks:
                 tasks[k] = bar.add_task(f"{k} colours", total=progress.steps, penalty="-")
-            if drawn and read():
+            if read():
                 bar.update(tasks[k], penalty=f"{progress.best_penalty:.0f}")
             bar.update(tasks[k], completed=progress.step)
 

@@ -55,27 +55,35 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def penalty_reads(quiet: bool) -> Callable[[], bool]:
+    """Called once a step by a progress bar: whether to read the step's lowest penalty now. With breakout weights a
+    read costs an evaluation of the penalty, so only a bar that is drawn (not ``quiet``, stderr a terminal) reads it,
+    at its first step and then once a ``progress.PENALTY_READ_SECONDS``."""
+    from .progress import Every
+
+    every, drawn = Every(), not quiet and err_console.is_terminal
+    return lambda: drawn and every()
+
+
 @contextlib.contextmanager
 def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hashable], int], quiet: bool,
                    budget: float | None = None) -> Iterator[Callable[..., Any]]:
     """A transient progress bar on stderr for each group of a ``grouped.solve_grouped`` run (none with ``quiet``):
     yields its ``on_group`` callback, which starts the group's bar (named ``label(key)``, ``steps`` long, or
     ``steps(key)`` when groups differ) and returns its ``on_step``. The bar shows the lowest penalty of a sample
-    so far in the group, over the steps it read it at (once a second while the bar is drawn, ``progress.Every``: with
-    breakout weights a read costs an evaluation of the penalty; a long run that converges shows it falling towards
-    0) and an upper estimate of the time
+    so far in the group, over the steps it read it at (``penalty_reads``; a long run that converges shows it falling
+    towards 0) and an upper estimate of the time
     left (``progress.time_left_text``), never more than what is left of the run's time ``budget`` (seconds, shared
     by the groups)."""
     import time
 
-    from .progress import Every, time_left_text
+    from .progress import time_left_text
 
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("step {task.completed:.0f}/{task.total:.0f}"),
                TextColumn("solved {task.fields[solved]}/{task.fields[count]}"),
                TextColumn("best penalty so far {task.fields[penalty]}"), TextColumn("{task.fields[rate]} steps/s"),
                TimeElapsedColumn(), TextColumn("{task.fields[left]}"))
     started = time.perf_counter()
-    drawn = not quiet and err_console.is_terminal  # the penalty is read only for a bar that is drawn
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as bar:
         shown: list[Any] = []
 
@@ -87,11 +95,11 @@ def group_progress(label: Callable[[Hashable], str], steps: int | Callable[[Hash
             task = bar.add_task(label(key), total=total, solved=0, count=size, penalty="-", rate="-",
                                 left=time_left_text(0, total, 0.0, left))
             shown[:] = [task]
-            best, read = [math.inf], Every()
+            best, read = [math.inf], penalty_reads(quiet)
 
             def on_step(p: Any) -> None:
                 rate = (p.step - p.from_step + 1) / p.elapsed if p.elapsed > 0 else 0.0
-                if drawn and read():
+                if read():
                     best[0] = min(best[0], p.best_penalty)
                 bar.update(task, completed=p.step, solved=p.solved, penalty=f"{best[0]:.0f}",
                            rate=f"{rate:.0f}", left=time_left_text(p.step, p.steps, p.elapsed, left, p.from_step))
