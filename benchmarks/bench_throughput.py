@@ -5,7 +5,8 @@
 
 The other commit is checked out with ``git worktree add --detach`` in a temporary folder (removed at the end), and
 every measurement is a fresh subprocess that imports one of the two checkouts, solves one set as one batch with
-the default settings (``SolverConfig()``, plus ``--max-seconds`` as a wall-clock cap of each solve) and reports its
+the default settings (``SolverConfig()``, plus ``--max-seconds`` as a wall-clock cap of each solve; the allocator
+policy of the command line's start-up, ``redge_solve.allocator``, where the checkout has one) and reports its
 wall-clock seconds and how many puzzles it solved (each solution verified by the rules and the clues). The two codes
 run one after the other on each set, ``--repeats`` times, alternating which goes first, so a change of the load on a
 shared machine hits both alike; the table shows the median puzzles/s of each and their ratio, and the ratio of the
@@ -60,6 +61,12 @@ def sample_sets(graded: int, seventeen: int, extreme: int, seed: int, data: Path
 def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int) -> None:
     """In a subprocess: solve the puzzles of ``puzzle_file`` with the checkout at ``root``; print one JSON line."""
     sys.path.insert(0, root)
+    try:  # what the command line does at start-up, where the checkout has it
+        from redge_solve.allocator import keep_freed_memory
+    except ImportError:
+        pass
+    else:
+        keep_freed_memory()
     import torch
 
     torch.set_num_threads(threads)

@@ -148,9 +148,13 @@ def connect_ray(address: str | None = None, num_cpus: int | None = None) -> Any:
 
 
 def _call(fn: Callable[[T], R], item: T, threads: int, env: dict[str, str]) -> R:
-    """A Ray task: ``fn(item)`` with ``threads`` torch threads and the driver's ``REDGE_SOLVE_*`` variables."""
+    """A Ray task: ``fn(item)`` with ``threads`` torch threads, the driver's ``REDGE_SOLVE_*`` variables and the
+    command line's allocator policy (``allocator.keep_freed_memory``)."""
     import torch
 
+    from .allocator import keep_freed_memory
+
+    keep_freed_memory()
     torch.set_num_threads(threads)
     for key in [k for k in os.environ if k.startswith(ENV_PREFIX) and k not in env]:
         del os.environ[key]  # a worker serves many tasks: drop what an earlier driver state set
