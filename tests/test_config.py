@@ -35,7 +35,7 @@ def test_coerce_params_reads_strings_as_each_parameters_type():
         coerce_params("redge", {"n_steps": "5.5"})
     with pytest.raises(ValueError, match=r"gumbel.tau must be a number, got 'hot'"):
         coerce_params("gumbel", {"tau": "hot"})
-    with pytest.raises(ValueError, match=r"estimator 'st' has no parameter 'tau' \(its parameters: none\)"):
+    with pytest.raises(ValueError, match=r"estimator 'st' has no parameter 'tau' \(its parameters: temperature\)"):
         coerce_params("st", {"tau": "1"})
 
 

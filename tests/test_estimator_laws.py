@@ -508,7 +508,8 @@ def test_reinmax_backward_per_sample_when_a_category_is_never_drawn(tau):
 
 def test_an_estimator_prints_as_its_name_and_parameters():
     assert str(make_estimator("redge")) == "redge(n_steps=3, t_1=0.5)"
-    assert str(make_estimator("gumbel", tau=2)) == "gumbel(tau=2.0)" and str(make_estimator("st")) == "st()"
+    assert str(make_estimator("gumbel", tau=2)) == "gumbel(tau=2.0)"
+    assert str(make_estimator("reinforce")) == "reinforce()" and str(make_estimator("st")) == "st(temperature=1.0)"
 
 
 def test_numbers_of_the_other_kind_are_coerced_to_the_parameter_s_type():

@@ -168,6 +168,32 @@ def test_samples_are_exactly_one_hot(name):
     assert bool((x.sum(-1) == 1).all())
 
 
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_st_samples_from_the_tempered_law_and_backpropagates_through_the_plain_softmax(temperature):
+    """``st`` with a sampling temperature T: the samples' frequencies are softmax(θ / T), not softmax(θ) (10 standard
+    errors apart at these logits), and the gradient of Σ ⟨c, X⟩ is Σ_p c = (diag p − p pᵀ) c with p = softmax(θ)."""
+    logits = torch.tensor([[1.0, 0.0, -1.0, 0.5]], dtype=DT).repeat(3, 1).requires_grad_(True)
+    n = 40_000
+    x = make_estimator("st", temperature=temperature).sample(logits, n, torch.Generator().manual_seed(0))
+    freq = x.detach().mean(0)
+    tempered, plain = (logits.detach() / temperature).softmax(-1), logits.detach().softmax(-1)
+    se = 0.5 / n**0.5
+    assert (freq - tempered).abs().max() < 5 * se
+    assert (tempered - plain).abs().max() > 10 * se  # the test can tell the two laws apart
+    c = torch.tensor([0.3, -1.0, 2.0, 0.7], dtype=DT)
+    (grad,) = torch.autograd.grad((x * c).sum(), logits)
+    p = plain
+    assert torch.allclose(grad, n * (p * c - p * (p * c).sum(-1, keepdim=True)), rtol=1e-9, atol=1e-9)
+
+
+def test_st_at_temperature_one_is_the_plain_estimator_bit_for_bit():
+    logits = torch.randn(6, 9, generator=torch.Generator().manual_seed(3), dtype=DT)
+    plain = make_estimator("st").sample(logits, 4, torch.Generator().manual_seed(1))
+    tempered = make_estimator("st", temperature=1.0).sample(logits, 4, torch.Generator().manual_seed(1))
+    other = make_estimator("st", temperature=0.5).sample(logits, 4, torch.Generator().manual_seed(1))
+    assert torch.equal(plain, tempered) and not torch.equal(plain, other)
+
+
 def redge_law_gap(n_steps: float, t_1: float, n: int) -> float:
     logits = torch.randn(3, K, generator=torch.Generator().manual_seed(0), dtype=DT)
     est = make_estimator("redge", n_steps=n_steps, t_1=t_1)
@@ -321,7 +347,9 @@ def test_redge_max_two_backwards_add_without_double_counting():
     ("redge", dict(n_steps="2.5"), "redge.n_steps must be an integer, got '2.5'"),
     ("redge", dict(t_1="x"), "redge.t_1 must be a number, got 'x'"),
     ("redge", dict(tau=1.0), "estimator 'redge' has no parameter 'tau' (its parameters: n_steps, t_1)"),
-    ("st", dict(n_steps=3), "estimator 'st' has no parameter 'n_steps' (its parameters: none)"),
+    ("reinforce", dict(n_steps=3), "estimator 'reinforce' has no parameter 'n_steps' (its parameters: none)"),
+    ("st", dict(n_steps=3), "estimator 'st' has no parameter 'n_steps' (its parameters: temperature)"),
+    ("st", dict(temperature=0.0), "temperature must be a finite number > 0, got 0.0"),
 ])
 def test_parameter_errors_name_the_parameter_and_its_domain(name, params, message):
     # the one place the estimators' parameter checks are tested (the commands and SolverConfig hand them on)
@@ -385,7 +413,7 @@ def test_registry_defaults_are_the_authors():
     assert parameter_defaults("redge-cov") == {"n_steps": 5, "t_1": 0.5}
     assert parameter_defaults("gumbel") == {"tau": 0.5}
     assert parameter_defaults("reinmax") == {"tau": 1.0}
-    assert parameter_defaults("st") == {} and parameter_defaults("reinforce") == {}
+    assert parameter_defaults("st") == {"temperature": 1.0} and parameter_defaults("reinforce") == {}
     for name in ESTIMATORS:
         assert make_estimator(name).params() == parameter_defaults(name)
     for alias, target in [("redge_cov", "redge-cov"), ("reindge", "redge-max"), ("REDGE", "redge")]:
