@@ -2,6 +2,7 @@
 
     python benchmarks/bench_throughput.py                              # against 41c19a2, the default samples
     python benchmarks/bench_throughput.py --ref main --graded 40 --seventeen 40 --extreme 10 --max-seconds 300
+    python benchmarks/bench_throughput.py --param temperature=0.3        # this checkout with a setting, the other not
 
 The other commit is checked out with ``git worktree add --detach`` in a temporary folder (removed at the end), and
 every measurement is a fresh subprocess that imports one of the two checkouts, solves one set as one batch with
@@ -58,8 +59,10 @@ def sample_sets(graded: int, seventeen: int, extreme: int, seed: int, data: Path
     return {name: puzzles for name, puzzles in sets.items() if puzzles}
 
 
-def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int) -> None:
-    """In a subprocess: solve the puzzles of ``puzzle_file`` with the checkout at ``root``; print one JSON line."""
+def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int,
+           params: dict[str, str] | None = None) -> None:
+    """In a subprocess: solve the puzzles of ``puzzle_file`` with the checkout at ``root`` (with the estimator's
+    ``params`` when given); print one JSON line."""
     sys.path.insert(0, root)
     try:  # what the command line does at start-up, where the checkout has it
         from redge_solve.allocator import keep_freed_memory
@@ -76,6 +79,12 @@ def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int)
     puzzles = [line.strip() for line in Path(puzzle_file).read_text().splitlines() if line.strip()]
     grids = torch.stack([grid_from_string(p) for p in puzzles])
     config = SolverConfig() if max_seconds is None else SolverConfig(max_seconds=max_seconds)
+    if params:
+        from dataclasses import replace
+
+        from redge_solve.estimators import coerce_params
+
+        config = replace(config, params=coerce_params(config.estimator, params))
     start, cpu = time.perf_counter(), time.process_time()
     results = solve(SudokuBatch.from_grids(grids), config)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -84,11 +93,12 @@ def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int)
 
 
 def measure(root: Path, puzzles: list[str], max_seconds: float | None, threads: int,
-            memory_budget: int | None = None) -> dict:
+            memory_budget: int | None = None, params: list[str] | None = None) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write("\n".join(puzzles) + "\n")
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(root), handle.name,
                "--threads", str(threads)] + ([] if max_seconds is None else ["--max-seconds", str(max_seconds)])
+    command += [arg for param in params or [] for arg in ("--param", param)]
     try:
         env = dict(os.environ, **({} if memory_budget is None else {BUDGET_ENV: str(memory_budget)}))
         done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=root, env=env)
@@ -130,7 +140,8 @@ def run(args: argparse.Namespace) -> list[dict]:
                 for repeat in range(args.repeats):
                     order = [("base", base), ("new", ROOT)]
                     for label, root in order if repeat % 2 == 0 else order[::-1]:
-                        runs[label].append(measure(root, puzzles, args.max_seconds, args.threads, budget))
+                        runs[label].append(measure(root, puzzles, args.max_seconds, args.threads, budget,
+                                                   args.param if label == "new" else None))
                         print(f"{name} {label}: {runs[label][-1]}", file=sys.stderr, flush=True)
                 rate = {k: statistics.median(r["solved"] / r["seconds"] for r in v) for k, v in runs.items()}
                 cpu = {k: statistics.median(r["cpu_seconds"] / max(r["solved"], 1) for r in v) for k, v in runs.items()}
@@ -162,9 +173,13 @@ def main() -> None:
                              "sub-batches (as on a smaller machine or a larger file)")
     parser.add_argument("--data", type=Path, default=DATA, help=f"the dev data (default {DATA})")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a parameter of the default estimator for this checkout's runs only (e.g. "
+                             "temperature=0.3: the setting to compare, the reference keeps its defaults)")
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.max_seconds, args.threads)
+        worker(args.worker[0], args.worker[1], args.max_seconds, args.threads,
+               dict(param.split("=", 1) for param in args.param))
         return
     if not args.data.exists():
         sys.exit(f"no dev data at {args.data}; pass --data")
