@@ -13,10 +13,11 @@ shoot-down of the other core each time).
     M_MMAP_MAX       = 0           no block is served by mmap: every block comes from the heap, whatever its size
     M_TRIM_THRESHOLD = 2**31 − 1   the heap's free top is kept, not returned to the system
 
-Measured (``docs/threads.md``): one step of 64 forum-hardest puzzles × 256 restarts, two threads, 195–252 ms
-without it against 99–106 ms with it; 100 forum-hardest puzzles solved as one file, 747 s against 537 s, the same
-results. An earlier policy that only raised the mmap threshold to glibc's largest (32 MiB) missed exactly those
-blocks: above 32 MiB glibc maps every block whatever the threshold.
+Measured (``docs/threads.md``): one step of 64 forum-hardest puzzles × 256 restarts, two threads, 185–252 ms
+without it against 99–119 ms with it; at 8192 rows or fewer no difference beyond the noise, and on whole files of
+40 and 100 forum-hardest puzzles no gain beyond the machine's drift between repeats. An earlier policy that only
+raised the mmap threshold to glibc's largest (32 MiB) missed exactly those blocks: above 32 MiB glibc maps every
+block whatever the threshold.
 
 The cost: the process's resident memory stays at its peak until it exits instead of shrinking between steps, and a
 freed block in the middle of the heap is reused, not returned. Results do not change (where memory comes from is

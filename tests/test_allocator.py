@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from redge_solve.allocator import USER_SETTINGS, keep_freed_memory
+from redge_solve.allocator import USER_SETTINGS, _glibc, keep_freed_memory
 
 ROOT = Path(__file__).resolve().parent.parent
-GLIBC = sys.platform == "linux" and (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-pytestmark = pytest.mark.skipif(not GLIBC, reason="the policy is glibc's mallopt; elsewhere it does nothing")
+pytestmark = pytest.mark.skipif(not _glibc(), reason="the policy is glibc's mallopt; elsewhere it does nothing")
 
 PROBE = """
 import ctypes, json, resource, sys
