@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from bench_hard import add_band_options, overrides_of  # noqa: E402
+from bench_hard import add_band_options, overrides_of, with_overrides  # noqa: E402
 
 from redge_solve.formats import Puzzle, read_puzzles  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, grid_violations, verify_grid  # noqa: E402
@@ -115,7 +115,7 @@ def main() -> None:
     for level in args.deduce.split(","):
         for band in wanted:
             side = samples[band][0].side
-            config = dataclasses.replace(sudoku_defaults(side), **{**overrides, "deduce": level})
+            config = with_overrides(sudoku_defaults(side), {**overrides, "deduce": level})
             row = dict(band=band, deduce=level, **run_band(samples[band], config))
             rows.append(row)
             median = "-" if row["median_step"] is None else f"{row['median_step']:g}"

@@ -11,7 +11,7 @@ solution column: a result is verified against the rules and the clues, which for
 the same), and the hardest collections, one band per source of ``extreme-dev-856.csv`` (``magictour``: magictour
 top1465; ``forum1106``: forum hardest 1106; ``forum1905``: forum hardest 1905 rated 11+; none falls to singles).
 Each band is a seeded random sample of ``--per-band`` puzzles, solved as one batch with the product's default
-settings (``SolverConfig()`` and the ``sudoku`` command's) plus any ``--set NAME=VALUE``, once per
+settings (``DEFAULTS``, the ``sudoku`` command's for 9×9) plus any ``--set NAME=VALUE``, once per
 ``--deduce`` level. Every solution is verified directly (``verify_grid``). Time is wall-clock seconds of the
 batch's ``solve``; puzzles/s = band size / that time. The dev data live outside the repository (in
 ``../shared/data`` beside a checkout); without them the benchmark says so and exits.
@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from redge_solve.config import build_config  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, verify_grid  # noqa: E402
 from redge_solve.solver import DEFAULTS, SolverConfig, solve  # noqa: E402
 
@@ -116,6 +117,13 @@ def overrides_of(items: list[str]) -> dict:
     return overrides
 
 
+def with_overrides(defaults: SolverConfig, overrides: dict) -> SolverConfig:
+    """``defaults`` under ``--set`` values the command line's way (``build_config``): ``params`` go on top of the
+    defaults' own while the estimator stays theirs; another ``estimator`` starts from its own parameters."""
+    rest = dict(overrides)
+    return build_config(defaults, rest.pop("estimator", None), rest.pop("params", None), **rest)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_band_options(parser, 100, "comma-separated band names to run (default: all)",
@@ -139,14 +147,14 @@ def main() -> None:
                for band, rows in bands(args.per_band, args.seed, args.data).items()}
     wanted = [b for b in args.bands.split(",") if b] or list(samples)
     rows = []
-    base = dataclasses.replace(DEFAULTS, **overrides)
+    base = with_overrides(DEFAULTS, overrides)
     shown = {k: v for k, v in dataclasses.asdict(base).items() if k != "deduce"}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; settings (deduce per row): {shown}",
           flush=True)
     print(f"{'band':9s} {'deduce':10s} {'solved':>9s} {'%':>6s} {'med step':>8s} {'max step':>8s} {'s':>7s} "
           f"{'puzzles/s':>9s}", flush=True)
     for level in args.deduce.split(","):
-        config = dataclasses.replace(DEFAULTS, **{**overrides, "deduce": level})
+        config = with_overrides(DEFAULTS, {**overrides, "deduce": level})
         for band in wanted:
             row = dict(band=band, deduce=level, **run_band(samples[band], config, args.progress))
             rows.append(row)

@@ -2,18 +2,18 @@
 
     python benchmarks/bench_throughput.py                              # against 41c19a2, the default samples
     python benchmarks/bench_throughput.py --ref main --graded 40 --seventeen 40 --extreme 10 --max-seconds 300
-    python benchmarks/bench_throughput.py --param temperature=0.3        # this checkout with a setting, the other not
+    python benchmarks/bench_throughput.py --param temperature=1          # this checkout with a setting, the other not
 
 The other commit is checked out with ``git worktree add --detach`` in a temporary folder (removed at the end), and
 every measurement is a fresh subprocess that imports one of the two checkouts, solves one set as one batch with
-the default settings (``SolverConfig()``, plus ``--max-seconds`` as a wall-clock cap of each solve; the allocator
-policy of the command line's start-up, ``redge_solve.allocator``, where the checkout has one) and reports its
-wall-clock seconds and how many puzzles it solved (each solution verified by the rules and the clues). The two codes
-run one after the other on each set, ``--repeats`` times, alternating which goes first, so a change of the load on a
-shared machine hits both alike; the table shows the median puzzles/s of each and their ratio, and the ratio of the
-CPU seconds per solved puzzle (the process's own CPU time: less sensitive to waiting for a core on a loaded
-machine). Solved puzzles per
-second is the figure when a cap stops unsolved puzzles.
+the default settings (the checkout's ``DEFAULTS``, the ``sudoku`` command's for 9×9, plus ``--max-seconds`` as a
+wall-clock cap of each solve; the allocator policy of the command line's start-up, ``redge_solve.allocator``, where
+the checkout has one) and reports its wall-clock seconds and how many puzzles it solved (each solution verified by
+the rules and the clues). The two codes run one after the other on each set, ``--repeats`` times, alternating which
+goes first, so a change of the load on a shared machine hits both alike; the table shows the median puzzles/s of
+each and their ratio, and the ratio of the CPU seconds per solved puzzle (the process's own CPU time: less
+sensitive to waiting for a core on a loaded machine). Solved puzzles per second is the figure when a cap stops
+unsolved puzzles.
 
 Sets, seeded samples of the dev data in ``../shared/data`` beside the checkout (or ``--data``): graded Sudoku-3M puzzles
 (``sudoku3m-dev-graded.csv``), 17-clue puzzles (``sudoku17-dev-500.txt``) and ``--extreme`` puzzles of each source
@@ -73,18 +73,18 @@ def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int,
     import torch
 
     torch.set_num_threads(threads)
+    from dataclasses import replace
+
     from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, verify_grid
-    from redge_solve.solver import SolverConfig, solve
+    from redge_solve.solver import DEFAULTS, solve
 
     puzzles = [line.strip() for line in Path(puzzle_file).read_text().splitlines() if line.strip()]
     grids = torch.stack([grid_from_string(p) for p in puzzles])
-    config = SolverConfig() if max_seconds is None else SolverConfig(max_seconds=max_seconds)
+    config = replace(DEFAULTS, max_seconds=max_seconds)
     if params:
-        from dataclasses import replace
-
         from redge_solve.estimators import coerce_params
 
-        config = replace(config, params=coerce_params(config.estimator, params))
+        config = replace(config, params={**config.params, **coerce_params(config.estimator, params)})
     start, cpu = time.perf_counter(), time.process_time()
     results = solve(SudokuBatch.from_grids(grids), config)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

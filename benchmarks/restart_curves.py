@@ -22,7 +22,6 @@ with no solved copy are counted apart). Counts are deterministic, so a loaded ma
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_big  # noqa: E402
 import torch  # noqa: E402
-from bench_hard import DATA, bands, overrides_of  # noqa: E402
+from bench_hard import DATA, bands, overrides_of, with_overrides  # noqa: E402
 
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string  # noqa: E402
 from redge_solve.settings import SolverConfig, sudoku_defaults  # noqa: E402
@@ -49,8 +48,8 @@ def first_solved_steps(grids: torch.Tensor, copies: int, steps: int, defaults: S
     ``steps + 1`` if it did not."""
     puzzles = len(grids)
     grids = grids.repeat_interleave(copies, 0)
-    config = dataclasses.replace(defaults, **{**overrides, "steps": steps, "restarts": 1, "reset_every": 0,
-                                              "max_restarts": 0, "early_stop": True})
+    config = with_overrides(defaults, {**overrides, "steps": steps, "restarts": 1, "reset_every": 0,
+                                        "max_restarts": 0, "early_stop": True})
     results = solve(SudokuBatch.from_grids(grids), config, puzzle_ids=torch.arange(len(grids)))
     first = torch.where(results.found, results.first_solved_step, torch.full_like(results.first_solved_step,
                                                                                    steps + 1))

@@ -22,7 +22,6 @@ Counts are deterministic (keyed noise); a loaded machine changes only the second
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import math
 import sys
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import torch  # noqa: E402
-from bench_hard import bands, overrides_of  # noqa: E402
+from bench_hard import bands, overrides_of, with_overrides  # noqa: E402
 from restart_curves import add_copy_options  # noqa: E402
 
 import redge_solve.solver as solver  # noqa: E402
@@ -57,8 +56,8 @@ def trajectories(grids: torch.Tensor, copies: int, steps: int, overrides: dict) 
         return decide(results, active, verdict, values, last_step, early_stop)
 
     defaults = sudoku_defaults(math.isqrt(grids.shape[-1]))
-    config = dataclasses.replace(defaults, **{**overrides, "steps": steps, "restarts": 1, "reset_every": 0,
-                                              "max_restarts": 0, "early_stop": True})
+    config = with_overrides(defaults, {**overrides, "steps": steps, "restarts": 1, "reset_every": 0,
+                                        "max_restarts": 0, "early_stop": True})
     solver._decide = recording
     try:
         results = solver.solve(SudokuBatch.from_grids(grids), config, puzzle_ids=torch.arange(count))

@@ -296,7 +296,7 @@ def summarise(runs: Sequence[Run]) -> list[SpecSummary]:
         rows.append(SpecSummary(
             label=spec.label,
             estimator=spec.name,
-            params=spec.param_dict,
+            params=dict(all_runs[0].config.params),  # what ran: the spec's, and the defaults' kept (build_config)
             seeds=[run.seed for run in group],
             puzzles=len(group[0].records) if group else 0,
             stats=stats,

@@ -2,7 +2,8 @@
 
 Every command and library entry point that turns options into solver settings goes through ``build_config``:
 
-    config = defaults  ←  estimator and its parameters (coerced to their types)
+    config = defaults  ←  estimator and its parameters (coerced to their types; the defaults' own parameters
+                          stay under the parameters given only while the estimator and the protocol are the defaults')
                        ←  the protocol's settings (``Protocol.paper``: the paper's Table 2)
                        ←  every value given explicitly (``None`` = not given)
 
@@ -38,6 +39,10 @@ def build_config(defaults: SolverConfig = DEFAULTS, estimator: str | None = None
     """``defaults`` with ``estimator`` (kept when None) and its ``params`` (strings such as ``"5"`` are read as the
     parameter's type), then ``protocol``'s settings, then every field of ``explicit`` that is not None.
 
+    ``params`` go on top of ``defaults.params`` while the estimator is ``defaults.estimator`` and the protocol the
+    default one (Sudoku's ST keeps its sampling temperature under ``-p`` of another parameter or ``-e st``); another
+    estimator, or the paper protocol, starts from the estimator's own parameter defaults.
+
     Raises a one-line ``ValueError`` for an unknown protocol, estimator, parameter or field, or an invalid value or
     combination (``SolverConfig``'s own checks)."""
     try:
@@ -45,10 +50,11 @@ def build_config(defaults: SolverConfig = DEFAULTS, estimator: str | None = None
     except ValueError:
         raise ValueError(f"unknown protocol {protocol!r}; choose from "
                          f"{', '.join(p.value for p in Protocol)}") from None
-    from .estimators import coerce_params  # torch: only when settings are built, not for a command's --help
+    from .estimators import canonical_name, coerce_params  # torch: only when settings are built, not for --help
 
-    name = defaults.estimator if estimator is None else estimator
-    fields = dict(estimator=name, params=coerce_params(name, params or {}), **protocol.settings)
+    name = defaults.estimator if estimator is None else canonical_name(estimator)
+    inherited = defaults.params if name == defaults.estimator and protocol is Protocol.default else {}
+    fields = dict(estimator=name, params=coerce_params(name, {**inherited, **(params or {})}), **protocol.settings)
     given = {key: value for key, value in explicit.items() if value is not None}
     unknown = [key for key in given if not hasattr(defaults, key)]
     if unknown:

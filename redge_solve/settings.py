@@ -27,12 +27,13 @@ class SolverConfig:
     """Settings of one solving run. The defaults are the product's, chosen by measurement (see README)."""
 
     # Sudoku's defaults, measured per difficulty band (benchmarks/bench_hard.py; docs/hard-sudoku.md): the exact
-    # pre-step (candidates + singles), then ST with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
+    # pre-step (candidates + singles), then ST (sampling at temperature 0.3: ``DEFAULTS``, below; the dataclass
+    # keeps the estimator's own parameters) with 2 samples x 8 restarts at lr 0.3, breakout weights 0.01 and a
     # fresh start every 500 steps, the restarts of puzzles still unsolved growing to 256; early stop keeps easy
-    # puzzles cheap, 100000 steps give the hardest time (band 6-8.5: 91 % in 10000 steps, 97 % in 20000, 100 % of
-    # 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still unsolved at 20000 fell at steps 21396,
-    # 22312, 31302 and 46359; of the 7 of 574 whole forum collections unsolved at 50000, 5 fell by step 100000,
-    # a 6th at 101905).
+    # puzzles cheap, 100000 steps give the hardest time (measured at temperature 1: band 6-8.5 91 % in 10000
+    # steps, 97 % in 20000, 100 % of 214 with the growing restarts; the 4 of 80 forum-hardest puzzles still
+    # unsolved at 20000 fell at steps 21396, 22312, 31302 and 46359; of the 7 of 574 whole forum collections
+    # unsolved at 50000, 5 fell by step 100000, a 6th at 101905).
     estimator: str = "st"
     params: Mapping[str, float | int] = field(default_factory=dict)
     steps: int = 100000
@@ -82,8 +83,8 @@ class SolverConfig:
             raise ValueError(f"max_logit must be a finite number >= 0, got {self.max_logit!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
-        if self.estimator == "st" and not self.params:
-            return  # nothing more to check (ST has no parameters, one sample will do), and no torch to import
+        if self.estimator == "st" and dict(self.params) in ({}, SUDOKU_ST_PARAMS):
+            return  # nothing more to check (valid parameters, one sample will do), and no torch to import
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         for name in ("samples", "tail_samples"):
             value = getattr(self, name)
@@ -122,14 +123,22 @@ def samples_with(config: SolverConfig, restarts: int) -> int:
     return max(config.samples, config.tail_samples) if restarts > config.restarts else config.samples
 
 
-DEFAULTS = SolverConfig()
+SUDOKU_ST_PARAMS = {"temperature": 0.3}
+"""The parameters of Sudoku's default estimator, ST: its samples drawn from softmax(θ / 0.3), the backward still
+through softmax(θ). Measured on the 9×9 dev collections (docs/hard-sudoku.md, "A sampling temperature"): one
+restart's chance of a solution per step 1.4–3× that of T = 1 on every hard band but forum1106 (flat there), whole
+files 2–3× faster, every dev collection solved. They go with the estimator: another ``--estimator`` or the paper
+protocol runs with its own parameter defaults (``config.build_config``, ``paper_protocol``)."""
+
+DEFAULTS = SolverConfig(params=SUDOKU_ST_PARAMS)
 """The product's default settings, Sudoku's (read these rather than repeating the tuned numbers); measured on 9×9
-grids, and what every grid up to 9×9 is solved with (``sudoku_defaults``)."""
+grids, and what every grid up to 9×9 is solved with (``sudoku_defaults``). ``SolverConfig()`` is the same but for
+ST's sampling temperature (1 there: the estimator's own default)."""
 
 BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
-    16: replace(DEFAULTS, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2, reset_every=6000,
-                max_restarts=64),
-    25: replace(DEFAULTS, steps=20000, reset_every=3000, max_restarts=64),
+    16: replace(DEFAULTS, params={}, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2,
+                reset_every=6000, max_restarts=64),
+    25: replace(DEFAULTS, params={}, steps=20000, reset_every=3000, max_restarts=64),
 }
 """Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
 (docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run needs
@@ -140,7 +149,8 @@ differ from the first step) that stay bounded (±(3 + ln N): the samples keep ex
 with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
 was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts, double once on
 25×25, to 16 at step 12001, and never on 16×16), and the step budget stays 20000 (9×9's 100000 was measured on 9×9's
-hardest; a big grid's step costs 5–10 times as much). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
+hardest; a big grid's step costs 5–10 times as much). ST samples at temperature 1 (9×9's 0.3 was measured on 9×9:
+on 25×25 with 55 % blanks it solved none either way). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
 
 def sudoku_defaults(side: int) -> SolverConfig:
@@ -162,5 +172,8 @@ starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 
 def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
-    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole)."""
-    return replace(config, **{**PAPER_PROTOCOL, **overrides})
+    """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole). Sudoku's
+    sampling temperature (``DEFAULTS``' estimator parameters) is switched off with the other knobs: the paper's ST
+    samples at T = 1; parameters chosen for any other estimator are kept."""
+    tempered = config.estimator == DEFAULTS.estimator and dict(config.params) == dict(DEFAULTS.params)
+    return replace(config, **{**PAPER_PROTOCOL, **({"params": {}} if tempered else {}), **overrides})

@@ -50,6 +50,27 @@ def test_build_config_layers_defaults_protocol_and_explicit_values():
     assert (chosen.steps, chosen.samples, chosen.seed) == (DEFAULTS.steps, 1, 4)
 
 
+def test_the_defaults_estimator_parameters_go_with_the_estimator_and_the_default_protocol():
+    """Sudoku's ST samples at temperature 0.3: kept under ``-e st`` and under other ``-p`` values, replaced by a
+    ``-p temperature``; another estimator, or the paper protocol, starts from the estimator's own defaults."""
+    from redge_solve.solver import paper_protocol
+
+    assert DEFAULTS.params == {"temperature": 0.3} and str(DEFAULTS.make_estimator()) == "st(temperature=0.3)"
+    assert build_config().params == {"temperature": 0.3}
+    assert build_config(DEFAULTS, "st").params == {"temperature": 0.3}
+    assert build_config(DEFAULTS, "straight-through").params == {"temperature": 0.3}  # an alias is the same one
+    assert build_config(DEFAULTS, params={"temperature": "1"}).params == {"temperature": 1.0}
+    assert build_config(DEFAULTS, "gumbel").params == {}  # gumbel has no temperature: no error either
+    assert build_config(DEFAULTS, "gumbel", {"tau": "0.5"}).params == {"tau": 0.5}
+    assert build_config(DEFAULTS, protocol="paper").params == {}
+    assert build_config(DEFAULTS, protocol="paper", params={"temperature": "0.5"}).params == {"temperature": 0.5}
+    assert build_config(COLOR_DEFAULTS).params == {}  # the other problems' ST samples at temperature 1
+    # the library's paper protocol: Sudoku's temperature off, parameters chosen for another estimator kept
+    assert paper_protocol(DEFAULTS).params == {}
+    assert paper_protocol(SolverConfig(estimator="gumbel", params={"tau": 0.5})).params == {"tau": 0.5}
+    assert paper_protocol(SolverConfig(params={"temperature": 0.5})).params == {"temperature": 0.5}
+
+
 def test_build_config_validates_the_combination_whole():
     with pytest.raises(ValueError, match="reinforce needs at least 2 samples"):
         build_config(DEFAULTS, "reinforce", protocol="paper")  # the paper's single sample
@@ -75,12 +96,17 @@ def captured(monkeypatch):
     return configs
 
 
+PAPER_ST = {**PAPER_PROTOCOL, "params": {}}  # the paper's ST samples at temperature 1, not Sudoku's 0.3
+
+
 @pytest.mark.parametrize("args, expected", [
     ([], {}),
-    (["--protocol", "paper"], PAPER_PROTOCOL),
-    (["--protocol", "PAPER", "--steps", "7"], {**PAPER_PROTOCOL, "steps": 7}),
-    (["--steps", str(DEFAULTS.steps), "--protocol", "paper"], {**PAPER_PROTOCOL, "steps": DEFAULTS.steps}),
-    (["--lr", str(DEFAULTS.lr), "--protocol", "paper", "--no-early-stop"], {**PAPER_PROTOCOL, "lr": DEFAULTS.lr}),
+    (["--protocol", "paper"], PAPER_ST),
+    (["--protocol", "PAPER", "--steps", "7"], {**PAPER_ST, "steps": 7}),
+    (["--steps", str(DEFAULTS.steps), "--protocol", "paper"], {**PAPER_ST, "steps": DEFAULTS.steps}),
+    (["--lr", str(DEFAULTS.lr), "--protocol", "paper", "--no-early-stop"], {**PAPER_ST, "lr": DEFAULTS.lr}),
+    (["-e", "st"], {}),  # naming the default estimator keeps its sampling temperature
+    (["-p", "temperature=1"], {"params": {"temperature": 1.0}}),  # plain ST
     (["--samples", "3", "-e", "redge", "-p", "n_steps=4"], {"samples": 3, "estimator": "redge",
                                                             "params": {"n_steps": 4}}),
 ])
@@ -136,7 +162,7 @@ def test_each_sudoku_size_has_its_defaults_and_9x9_keeps_the_product_ones():
     assert sudoku_defaults(4) is DEFAULTS and sudoku_defaults(9) is DEFAULTS
     assert sudoku_defaults(16) is BIG_GRID_DEFAULTS[16] and sudoku_defaults(25) is BIG_GRID_DEFAULTS[25]
     assert sudoku_defaults(36) is BIG_GRID_DEFAULTS[25]  # beyond the measured sizes: the largest's
-    assert DEFAULTS == SolverConfig()  # 9×9's settings did not move
+    assert DEFAULTS == SolverConfig(params={"temperature": 0.3})  # 9×9's settings: ST sampling at T = 0.3
     for config in BIG_GRID_DEFAULTS.values():
         assert config != DEFAULTS and config.deduce == DEFAULTS.deduce  # the pre-step stays the same
         assert config.steps == 20000 < DEFAULTS.steps and config.max_seconds is None  # 9×9's longer budget: its

@@ -213,16 +213,21 @@ def size_defaults_help() -> str:
     ``BIG_GRID_DEFAULTS``)."""
     from .flags import FLAGS
 
-    def values(config: SolverConfig) -> str:
-        changed = [(f.name, getattr(config, f.name)) for f in fields(SolverConfig)
-                   if getattr(config, f.name) != getattr(DEFAULTS, f.name)]
+    def shown(name: str, value: Any) -> str:
+        if name == "params":
+            return " ".join(f"-p {k}={v:g}" for k, v in value.items()) or f"plain {DEFAULTS.estimator}"
         named = {**FLAGS, "init_std": "random initial logits of std"}  # init_std has no option
-        return ", ".join(f"{named.get(name, name)} {value:g}" if isinstance(value, float)
-                         else f"{named.get(name, name)} {value}" for name, value in changed) or "the same"
+        return f"{named.get(name, name)} {value:g}" if isinstance(value, float) else f"{named.get(name, name)} {value}"
+
+    def values(config: SolverConfig) -> str:
+        return ", ".join(shown(f.name, getattr(config, f.name)) for f in fields(SolverConfig)
+                         if getattr(config, f.name) != getattr(DEFAULTS, f.name)) or "the same"
 
     sizes = "; ".join(f"{side}×{side}: {values(config)}" for side, config in BIG_GRID_DEFAULTS.items())
-    return (f"The defaults shown are those of 4×4 and 9×9 grids. A 16×16 or 25×25 grid picks its own ({sizes}); an "
-            "option given explicitly applies to every size.")
+    return (f"The defaults shown are those of 4×4 and 9×9 grids, where the estimator {DEFAULTS.estimator} draws its "
+            f"samples at {shown('params', DEFAULTS.params)} (another -e, or --protocol paper, runs with that "
+            "estimator's own parameters). A 16×16 or 25×25 grid picks its own "
+            f"({sizes}); an option given explicitly applies to every size.")
 
 
 def explicit_settings(ctx: typer.Context) -> dict[str, Any]:
