@@ -4,7 +4,8 @@
     python benchmarks/check_identical.py compare /tmp/golden.pt    # after it
 
 Records, for every estimator: one surrogate's loss, values and gradient on random logits with keyed noise, and the
-per-puzzle results of a short paper-protocol solve (solutions, penalties, first solved step, curve).
+per-puzzle results of a short paper-protocol solve (solutions, penalties, first solved step, curve); and a short
+solve at Sudoku's own defaults (pre-step, breakout weights, growing restarts, ST sampling at temperature 0.3).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bench_speed import DATA, ESTIMATORS, load_grids  # noqa: E402
 from redge_solve.estimators import make_estimator  # noqa: E402
 from redge_solve.estimators._noise import KeyedNoise, key_tensor  # noqa: E402
 from redge_solve.problems.sudoku import SudokuBatch  # noqa: E402
-from redge_solve.solver import CONSTRAINT_DEFAULTS, solve  # noqa: E402
+from redge_solve.solver import CONSTRAINT_DEFAULTS, DEFAULTS, solve  # noqa: E402
 
 
 def outputs() -> dict:
@@ -48,6 +49,9 @@ def outputs() -> dict:
         out[f"{name}/solve/curve"] = torch.tensor(res.curve)
         res = solve(batch, replace(base, steps=30, samples=2, restarts=2))
         out[f"{name}/solve4/solution"], out[f"{name}/solve4/penalty"] = res.solution, res.penalty
+    res = solve(batch, replace(DEFAULTS, steps=300))
+    for field in ("solution", "penalty", "first_solved_step", "found"):
+        out[f"sudoku-defaults/{field}"] = getattr(res, field)
     return out
 
 
