@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> list[dict]:
         base = checkout(args.ref, Path(tmp) / "base")
         try:
             for name, puzzles in sets.items():
+                if not puzzles:  # e.g. --extreme 0
+                    continue
                 runs: dict[str, list[dict]] = {"base": [], "new": []}
                 for repeat in range(args.repeats):
                     order = [("base", base), ("new", ROOT)]
