@@ -81,10 +81,10 @@ def worker(root: str, puzzle_file: str, max_seconds: float | None, threads: int,
     puzzles = [line.strip() for line in Path(puzzle_file).read_text().splitlines() if line.strip()]
     grids = torch.stack([grid_from_string(p) for p in puzzles])
     config = replace(DEFAULTS, max_seconds=max_seconds)
-    if params:
-        from redge_solve.estimators import coerce_params
+    if params:  # this checkout's runs only, so its one way of building settings
+        from redge_solve.config import build_config
 
-        config = replace(config, params={**config.params, **coerce_params(config.estimator, params)})
+        config = build_config(config, params=params)
     start, cpu = time.perf_counter(), time.process_time()
     results = solve(SudokuBatch.from_grids(grids), config)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -3,9 +3,10 @@
     python benchmarks/step_rows.py --puzzles 16,32,64 --restarts 256 --threads 2
     GLIBC_TUNABLES= python benchmarks/step_rows.py --puzzles 64      # glibc's own allocator (see docs/threads.md)
 
-Each size runs the defaults with fixed restarts (no fresh starts, no growth, no early stop): a 10-step run and a
-60-step run, timed, after a 20-step warm-up; their difference per step is the loop without the batch's setup. The
-process applies the command line's allocator policy (``redge_solve.allocator``) unless glibc's variables are set.
+Each size runs ``SolverConfig()`` (Sudoku's defaults but ST at temperature 1, as when the recorded figures were
+taken) with fixed restarts (no fresh starts, no growth, no early stop): a 10-step run and a 60-step run, timed,
+after a 20-step warm-up; their difference per step is the loop without the batch's setup. The process applies the
+command line's allocator policy (``redge_solve.allocator``) unless glibc's variables are set.
 Puzzles: the first of the forum-hardest sources of ``extreme-dev-856.csv`` in the dev data.
 """
 

@@ -39,6 +39,6 @@ class StraightThrough(Estimator):
     def sample(self, logits: Tensor, num_samples: int | None = None, generator: Generator = None) -> Tensor:
         check_num_samples(num_samples)
         probs = softmax(logits)  # once for the S samples, which share the law
-        law = probs if self.temperature == 1 else softmax(logits / self.temperature)
+        law = probs if self.temperature == 1 else softmax(logits.detach() / self.temperature)  # sampled only: no graph
         hard = sample_one_hot(law, generator, num_samples)
         return straight_through(hard, probs.expand_as(hard))
