@@ -135,9 +135,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         base = checkout(args.ref, Path(tmp) / "base")
         try:
-            for name, puzzles in sets.items():
-                if not puzzles:  # e.g. --extreme 0
-                    continue
+            for name, puzzles in sets.items():  # sample_sets leaves out empty sets (--extreme 0)
                 runs: dict[str, list[dict]] = {"base": [], "new": []}
                 for repeat in range(args.repeats):
                     order = [("base", base), ("new", ROOT)]
