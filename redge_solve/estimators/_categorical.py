@@ -51,14 +51,15 @@ def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int 
     1, as ``sample_index`` clamps), and its first difference is the one-hot of the first 1: two passes instead of
     a search, a zero fill and a scatter (2.0 against 3.7 ms for 2 samples of 28k rows at K = 9). The comparison
     writes floats and the difference goes into a new tensor: no conversion or clone pass (1.5 against 2.7 ms CPU,
-    the same sizes, interleaved on a loaded machine)."""
+    the same sizes, interleaved on a loaded machine). The comparison is written after a column of zeros, so the
+    difference is one pass, with no strided copy of the first column into the result."""
     cdf, threshold = _thresholds(probs, generator, num_samples)
-    reached = torch.ge(cdf, threshold, out=cdf.new_empty(threshold.shape[:-1] + cdf.shape[-1:]))  # as floats
+    categories = cdf.shape[-1]
+    padded = cdf.new_empty(threshold.shape[:-1] + (categories + 1,))  # [0, reached_0, …, reached_{K−1}]
+    reached = torch.ge(cdf, threshold, out=padded[..., 1:])  # as floats
     reached[..., -1] = 1.0
-    one_hot = torch.empty_like(reached)
-    one_hot[..., 0] = reached[..., 0]
-    torch.sub(reached[..., 1:], reached[..., :-1], out=one_hot[..., 1:])
-    return one_hot
+    padded[..., 0] = 0.0
+    return padded[..., 1:] - padded[..., :-1]
 
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:

@@ -58,10 +58,11 @@ def _exp(x: Tensor) -> Tensor:
     the pre-step. Such entries are exactly 0 below −104; the few in [−104, −87) are computed apart."""
     if x.dtype != torch.float32 or x.numel() == 0 or float(x.amin()) >= FAST_EXP_FLOOR:  # False for NaN
         return x.exp()
-    fast = x >= FAST_EXP_FLOOR  # False for NaN, whose exp stays NaN (NaN · 0)
-    # times the mask rather than masked_fill_ (the same bits, +0 included; 0.5 against 2.1 ms for 41k × 9)
+    fast = torch.ge(x, FAST_EXP_FLOOR, out=torch.empty_like(x))  # 1.0 or 0.0 (0 for NaN, whose exp stays NaN · 0)
+    # times the mask rather than masked_fill_ (the same bits, +0 included; 0.5 against 2.1 ms for 41k × 9), a mask
+    # written as floats: a boolean one is converted at every multiplication (a pass over the tensor)
     exp = x.clamp(min=FAST_EXP_FLOOR).exp_().mul_(fast)
-    between = ~fast & (x > ZERO_EXP_CEILING)
+    between = (x < FAST_EXP_FLOOR) & (x > ZERO_EXP_CEILING)
     if bool(between.any()):
         exp[between] = x[between].exp()
     return exp
