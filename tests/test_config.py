@@ -162,9 +162,11 @@ def test_each_sudoku_size_has_its_defaults_and_9x9_keeps_the_product_ones():
     assert sudoku_defaults(4) is DEFAULTS and sudoku_defaults(9) is DEFAULTS
     assert sudoku_defaults(16) is BIG_GRID_DEFAULTS[16] and sudoku_defaults(25) is BIG_GRID_DEFAULTS[25]
     assert sudoku_defaults(36) is BIG_GRID_DEFAULTS[25]  # beyond the measured sizes: the largest's
-    assert DEFAULTS == SolverConfig(params={"temperature": 0.3})  # 9×9's settings: ST sampling at T = 0.3
+    # 9×9's settings: ST sampling at T = 0.3, restarts doubling at every fresh start
+    assert DEFAULTS == SolverConfig(params={"temperature": 0.3}, growth_period=1)
     for config in BIG_GRID_DEFAULTS.values():
         assert config != DEFAULTS and config.deduce == DEFAULTS.deduce  # the pre-step stays the same
+        assert config.growth_period == 4  # measured there before 9×9's period 1, and kept
         assert config.steps == 20000 < DEFAULTS.steps and config.max_seconds is None  # 9×9's longer budget: its
         # hardest puzzles; a big grid's step costs 5-10 times as much
 

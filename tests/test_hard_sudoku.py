@@ -231,6 +231,18 @@ def test_restarts_double_every_fourth_fresh_start_up_to_the_cap():
         SolverConfig(max_restarts=-1)
 
 
+def test_restarts_double_at_every_growth_period_th_fresh_start():
+    every = SolverConfig(restarts=8, reset_every=500, max_restarts=256, growth_period=1)  # 9×9's defaults
+    steps = [1, 500, 501, 1000, 1001, 1501, 2001, 2500, 2501, 100000]
+    assert [restarts_at(every, s) for s in steps] == [8, 8, 16, 16, 32, 64, 128, 128, 256, 256]
+    every_2nd = replace(every, growth_period=2)
+    assert [restarts_at(every_2nd, s) for s in (1000, 1001, 2000, 2001, 3001)] == [8, 16, 16, 32, 64]
+    assert restarts_at(DEFAULTS, 501) == 2 * DEFAULTS.restarts and DEFAULTS.growth_period == 1
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="growth_period"):
+            SolverConfig(growth_period=bad)
+
+
 GROWTH = SolverConfig(steps=100, samples=1, restarts=2, reset_every=10, max_restarts=8, deduce="none",
                       weight_step=0.05, lr=0.5, seed=3)
 

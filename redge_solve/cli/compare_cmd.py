@@ -177,7 +177,8 @@ def _plan(a: SimpleNamespace) -> SimpleNamespace:
     grids = {k: [v.strip() for v in values.split(",") if v.strip()] for k, values in
              parse_assignments(a.grid or [], "--grid").items()}
     plan.overrides = dict(steps=a.steps, samples=a.samples, restarts=a.restarts, lr=a.lr, weight_step=a.weight_step,
-                          reset_every=a.reset_every, max_restarts=a.max_restarts, tail_samples=a.tail_samples,
+                          reset_every=a.reset_every, max_restarts=a.max_restarts, growth_period=a.growth_period,
+                          tail_samples=a.tail_samples,
                           max_logit=a.max_logit,
                           max_seconds=a.max_seconds, deduce=a.deduce and a.deduce.value,
                           early_stop=False if a.no_early_stop else None)

@@ -83,6 +83,8 @@ KNOBS: tuple[tuple[str, Any, Any], ...] = (
                           metavar="N"), None),
     ("max_restarts", _knob("--max-restarts", int, "Growing restarts up to N, 0: off", "max_restarts", min=0,
                            metavar="N"), None),
+    ("growth_period", _knob("--growth-period", int, "Restarts double every N fresh starts", "growth_period", min=1,
+                            metavar="N"), None),
     ("tail_samples", _knob("--tail-samples", int, "Samples of the puzzles left once restarts grow, 0: --samples",
                            "tail_samples", min=0, metavar="S"), None),
     ("max_logit", _knob("--max-logit", float, "Bounded logits, 0: unbounded", "max_logit", min=0.0, metavar="A"),

@@ -24,7 +24,6 @@ from ..settings import (
     BIG_GRID_DEFAULTS,
     DEDUCTION_LEVELS,
     DEFAULTS,
-    RESTART_GROWTH_PERIOD,
     RUN_FIELDS,
     SolverConfig,
     sudoku_defaults,
@@ -123,8 +122,11 @@ ResetEvery = Annotated[int, typer.Option(
     help="Unsolved puzzles start afresh (new logits, new Adam state) every N steps (0: never).")]
 MaxRestarts = Annotated[int, typer.Option(
     "--max-restarts", min=0, metavar="N",
-    help=f"More restarts for puzzles that take long: at every {RESTART_GROWTH_PERIOD}th fresh start the restarts of "
-    "the unsolved puzzles double, up to N (0: always --restarts).")]
+    help="More restarts for puzzles that take long: at every --growth-period-th fresh start the restarts of the "
+    "unsolved puzzles double, up to N (0: always --restarts).")]
+GrowthPeriod = Annotated[int, typer.Option(
+    "--growth-period", min=1, metavar="N",
+    help="The restarts of the unsolved puzzles double at every N-th fresh start (1: at each).")]
 TailSamples = Annotated[int, typer.Option(
     "--tail-samples", min=0, metavar="S",
     help="Samples per step of the puzzles still unsolved once their restarts have grown (at least --samples; "
@@ -278,7 +280,7 @@ SOLVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("estimator", Estimator), ("param", Param), ("steps", Steps), ("samples", Samples), ("restarts", Restarts),
     ("lr", Lr), ("seed", Seed), ("no_early_stop", NoEarlyStop), ("protocol", ProtocolOption), ("deduce", Deduce),
     ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts),
-    ("tail_samples", TailSamples), ("max_logit", MaxLogit),
+    ("growth_period", GrowthPeriod), ("tail_samples", TailSamples), ("max_logit", MaxLogit),
     ("max_seconds", MaxSeconds), ("device", DeviceOption),
 )
 """Every option of a command that solves with one estimator, in the order ``--help`` lists them: the estimator, the

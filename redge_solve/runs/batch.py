@@ -164,10 +164,11 @@ def solver_settings(config: SolverConfig) -> dict[str, Any]:
 
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"init_std": 0.0, "reset_every": 0, "deduce": "none",
                                                 "weight_step": 0.0, "max_restarts": 0, "max_logit": 0.0,
-                                                "tail_samples": 0}
+                                                "tail_samples": 0, "growth_period": 4}
 """The value each ``SolverConfig`` field added after the first settings records stands for in a record without
 it: the solver then ran as with the field switched off (each was added off, its off value keeping results
-bit-identical), so results written before a field existed resume under that value and are refused under another."""
+bit-identical; ``growth_period`` at 4, the period fixed before it was a field), so results written before a field
+existed resume under that value and are refused under another."""
 
 
 def size_name(side: int) -> str:
