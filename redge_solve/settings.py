@@ -56,8 +56,9 @@ class SolverConfig:
     # fresh starts per doubling of the restarts (`max_restarts`): 4 doubles them at steps 2001, 4001, ... with a fresh
     # start every 500 steps; `DEFAULTS` (9×9) double at every fresh start, steps 501, 1001, ... (docs/hard-sudoku.md)
     growth_period: int = 4
-    # samples per restart once the restarts have grown (the puzzles still unsolved at step 2001 on), at least `samples`;
-    # 0: `samples` throughout. Off by default: 4 was measured mixed on the hardest (docs/hard-sudoku.md)
+    # samples per restart once the restarts have grown (the puzzles still unsolved from the first growth step on, 9×9:
+    # step 501), at least `samples`; 0: `samples` throughout. Off by default: 4 was measured mixed on the hardest
+    # (docs/hard-sudoku.md)
     tail_samples: int = 0
     # bounded logits: after each step every variable's logits are centred and clipped to ±(max_logit + ln K), so its
     # probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
