@@ -109,6 +109,7 @@ RUN_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_st
 """The ``SolverConfig`` fields a caller sets one by one, under the same names (the commands' options, ``compare``'s
 overrides); the estimator, its parameters and early stopping are set their own ways."""
 
+
 def restarts_at(config: SolverConfig, step: int) -> int:
     """The restarts of each puzzle still unsolved at ``step`` (1-based): ``restarts`` x 2^⌊k / growth_period⌋ after
     the k-th fresh start, capped at ``max_restarts`` (never below ``restarts``)."""
@@ -134,11 +135,11 @@ protocol runs with its own parameter defaults (``config.build_config``, ``paper_
 
 SUDOKU_GROWTH_PERIOD = 1
 """9×9's restarts double at every fresh start (8 restarts to step 500, 16 from 501, 32 from 1001, … 256 from 2501)
-rather than every 4th (256 from step 10001). Measured on the issue's files, whole files of the dev data against
-the period 4 before, the same process one after the other (docs/hard-sudoku.md, "Restarts that double at every
-fresh start"): graded 143 and 17 clues 200 took 0.8 and 0.65 of the time (the last few puzzles of a file run on
-few rows, where a step costs about the same whatever its rows, and finish in fewer steps), forum1106 and forum1905
-100 about the same, magictour 100 about 1.1 times."""
+rather than every 4th (256 from step 10001). Measured against the period 4 before on the throughput benchmark's
+issue-size samples of the dev data, each period in one process one after the other (docs/hard-sudoku.md, "Restarts
+that double at every fresh start"): graded 143 and 17 clues 200 took 0.8 and 0.65 of the time (the last few puzzles
+of a file run on few rows, where a step costs about the same whatever its rows, and finish in fewer steps),
+forum1106 and forum1905 100 about the same, magictour 100 about 1.1 times."""
 
 DEFAULTS = SolverConfig(params=SUDOKU_ST_PARAMS, growth_period=SUDOKU_GROWTH_PERIOD)
 """The product's default settings, Sudoku's (read these rather than repeating the tuned numbers); measured on 9×9
@@ -158,11 +159,11 @@ restarts: fewer steps in all than every 3000). 16×16 also starts from random lo
 differ from the first step) that stay bounded (±(3 + ln N): the samples keep exploring) with faster breakout weights
 (0.2 per step of a broken term) and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28
 with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
-was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts (9×9's every
-one was measured on 9×9 only), double once on
-25×25, to 16 at step 12001, and never on 16×16), and the step budget stays 20000 (9×9's 100000 was measured on 9×9's
-hardest; a big grid's step costs 5–10 times as much). ST samples at temperature 1 (9×9's 0.3 was measured on 9×9:
-on 25×25 with 55 % blanks it solved none either way). The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
+was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts (9×9's doubling
+at every one was measured on 9×9 only), double once on 25×25, to 16 at step 12001, and never on 16×16), and the
+step budget stays 20000 (9×9's 100000 was measured on 9×9's hardest; a big grid's step costs 5–10 times as much).
+ST samples at temperature 1 (9×9's 0.3 was measured on 9×9: on 25×25 with 55 % blanks it solved none either way).
+The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
 
 def sudoku_defaults(side: int) -> SolverConfig:
