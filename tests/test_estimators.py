@@ -490,6 +490,20 @@ def test_fast_exp_is_exp_bit_for_bit(dtype):
     assert _exp(torch.empty(0, 3, dtype=dtype)).shape == (0, 3)
 
 
+def test_fast_exp_finds_a_lone_entry_between_the_floors():
+    # the float test |x + 95.5| < 8.5 for "some entry in (−104, −87)", checked on every float32 from −128 to −64
+    # (outside, x + 95.5 is at least 31.5 away), and a single such entry in a tensor is computed, not zeroed
+    from redge_solve.estimators._softmax import BETWEEN_HALF_WIDTH, BETWEEN_MIDDLE, _exp
+
+    bits = torch.arange(torch.tensor(-64.0).view(torch.int32).item(), torch.tensor(-128.0).view(torch.int32).item() + 1,
+                        dtype=torch.int32)
+    x = bits.view(torch.float32)
+    assert torch.equal((x - BETWEEN_MIDDLE).abs() < BETWEEN_HALF_WIDTH, (x < -87.0) & (x > -104.0))
+    for lone in (float(torch.nextafter(torch.tensor(-87.0), torch.tensor(-200.0))), -95.5, -103.0):
+        x = torch.tensor([[0.0, -1e4, -87.0], [1.0, -104.0, lone]])
+        assert torch.equal(_exp(x), x.exp()) and float(_exp(x)[1, 2]) > 0
+
+
 def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
     # the point of it: moderate logits do not fall back (a fallback would also be correct, but slow)
     from redge_solve.estimators import _softmax
