@@ -20,16 +20,20 @@ class Adam:
 
     BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
-    def __init__(self, logits: Tensor, lr: float) -> None:
+    def __init__(self, logits: Tensor, lr: float, state: tuple[Tensor, Tensor, Tensor] | None = None) -> None:
+        """Fresh (zero) moments and step count, or ``state``: ``(exp_avg, exp_avg_sq, steps)`` to continue from."""
         self.logits, self.lr = logits, lr
-        self.exp_avg, self.exp_avg_sq = torch.zeros_like(logits), torch.zeros_like(logits)
-        self.steps = torch.zeros((), dtype=torch.float32, device=logits.device)  # as torch keeps it for fusing
+        if state is None:
+            steps = torch.zeros((), dtype=torch.float32, device=logits.device)  # as torch keeps it for fusing
+            state = (torch.zeros_like(logits), torch.zeros_like(logits), steps)
+        self.exp_avg, self.exp_avg_sq, self.steps = state
 
     def select(self, logits: Tensor, keep: Tensor) -> "Adam":
-        """The state of the kept rows (bool ``(F,)``), continuing on ``logits`` (the kept logits)."""
-        kept = Adam(logits, self.lr)
-        kept.exp_avg, kept.exp_avg_sq, kept.steps = self.exp_avg[keep], self.exp_avg_sq[keep], self.steps.clone()
-        return kept
+        """The state of the kept rows (bool ``(F,)``, or their indices: ``index_select``, about 5× faster on CPU than
+        a boolean index), continuing on ``logits`` (the kept logits)."""
+        rows = keep.nonzero().squeeze(1) if keep.dtype == torch.bool else keep
+        return Adam(logits, self.lr, (self.exp_avg.index_select(0, rows), self.exp_avg_sq.index_select(0, rows),
+                                      self.steps.clone()))
 
     @torch.no_grad()
     def step(self, grad: Tensor) -> None:

@@ -359,14 +359,14 @@ class _Batch:
     def shrink(self, keep: Tensor) -> None:
         """Keep only the puzzles where ``keep`` (bool, one per active puzzle) is true."""
         keep_instances = keep.repeat_interleave(self.restarts)
-        keep_vars = self.problem.variable_mask(keep_instances)
-        self.logits = self.logits[keep_vars].detach().requires_grad_(True)
-        self.optimizer = self.optimizer.select(self.logits, keep_vars)
-        self.noise = self.noise.select(keep_vars)
+        rows = self.problem.variable_mask(keep_instances).nonzero().squeeze(1)  # index_select, not boolean indexing
+        self.logits = self.logits.index_select(0, rows).detach().requires_grad_(True)
+        self.optimizer = self.optimizer.select(self.logits, rows)
+        self.noise = self.noise.select(rows)
         if self.weights is not None:
             self.weights = self.problem.select_weights(self.weights, keep_instances)
         if self.allowed is not None:
-            self.allowed = self.allowed[keep_vars]
+            self.allowed = self.allowed.index_select(0, rows)
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 

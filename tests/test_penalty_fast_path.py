@@ -63,3 +63,23 @@ def test_penalty_of_one_hot_assignments_is_an_exact_integer(side):
     value = batch.penalty(x)
     assert torch.equal(value, value.round())
     assert torch.equal(value, dense_counts(grids, batch, x).sub(1).square().sum((2, 3)))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(puzzles(), st.integers(0, 2**16))
+def test_a_selected_batch_slices_the_cached_penalty_as_a_fresh_batch_builds_it(grids, seed):
+    # select() carries the clue counts and both incidence matrices over, renumbered, instead of rebuilding them:
+    # they must be the fresh sub-batch's, index for index (the same products, bit for bit), and select again
+    batch = SudokuBatch.from_grids(grids.repeat_interleave(3, 0), torch.float64)
+    keep = torch.rand(batch.num_instances, generator=torch.Generator().manual_seed(seed)) < 0.6
+    keep[torch.randint(batch.num_instances, (1,), generator=torch.Generator().manual_seed(seed))] = True
+    for _ in range(2):
+        batch._incidence, batch._clue_counts, batch._clue_counts_less_one  # noqa: B018 (fill the caches)
+        kept, fresh = batch.select(keep), SudokuBatch.from_grids(batch.grids[keep], torch.float64)
+        for ours, theirs in zip(kept._incidence, fresh._incidence, strict=True):
+            assert ours.shape == theirs.shape
+            for part in ("crow_indices", "col_indices", "values"):
+                assert torch.equal(getattr(ours, part)(), getattr(theirs, part)()), part
+        assert torch.equal(kept._clue_counts, fresh._clue_counts)
+        assert torch.equal(kept._clue_counts_less_one, fresh._clue_counts_less_one)
+        batch, keep = kept, torch.arange(kept.num_instances) % 2 == 0

@@ -77,8 +77,9 @@ class KeyedNoise:
         self._draw = 0
 
     def select(self, keep: Tensor) -> "KeyedNoise":
-        """The same streams for the kept rows only (bool ``(R,)``), at the same step."""
-        return KeyedNoise(self.keys[keep], self.step)
+        """The same streams for the kept rows only (bool ``(R,)``, or their indices), at the same step."""
+        rows = keep.nonzero().squeeze(1) if keep.dtype == torch.bool else keep
+        return KeyedNoise(self.keys.index_select(0, rows), self.step)
 
     def _row_bits(self, samples: int, rows: int) -> Tensor:
         if rows != self.keys.shape[0]:

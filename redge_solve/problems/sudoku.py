@@ -217,7 +217,7 @@ class SudokuBatch:
 
     def select_weights(self, weights: Tensor, keep: Tensor) -> Tensor:
         """The weights ``(I, 3N·N)`` of the puzzles ``keep`` (bool ``(I,)``), as ``select(keep)`` orders them."""
-        return weights[keep]
+        return weights.index_select(0, keep.nonzero().squeeze(1))
 
     def expected_penalty(self, probs: Tensor, weights: Tensor | None = None) -> Tensor:
         """``E_{X~π}[f(X)]`` per puzzle ``(I,)`` under the mean-field law with probabilities ``probs`` ``(F, N)``:
@@ -255,13 +255,57 @@ class SudokuBatch:
         return SudokuBatch.from_grids(self.grids.repeat_interleave(times, 0), self.dtype, allowed)
 
     def select(self, keep: Tensor) -> "SudokuBatch":
-        """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order."""
-        allowed = None if self.allowed is None else self.allowed[keep]
-        return SudokuBatch.from_grids(self.grids[keep], self.dtype, allowed)
+        """The sub-batch of the instances where ``keep`` (bool ``(I,)``) is true, in order. What this batch has
+        cached for its penalty (the clue counts, the incidence matrices) is sliced for the sub-batch, not rebuilt
+        from its grids, and every slice is an ``index_select`` (about 5× a boolean index on CPU): the solver
+        selects at every step where a puzzle leaves the batch (143 graded puzzles × 8 restarts, two threads: 11.7
+        ms a time with the rebuild and boolean indexing, ~2 ms now; about 1 s of a 10 s file)."""
+        instances = keep.nonzero().squeeze(1)
+        allowed = None if self.allowed is None else self.allowed.index_select(0, instances)
+        kept = SudokuBatch.from_grids(self.grids.index_select(0, instances), self.dtype, allowed)
+        cached, side = self.__dict__, self.side
+        for name in ("_clue_counts", "_clue_counts_less_one"):
+            if name in cached:  # (I * 3N, N): each instance's 3N rows
+                rows = cached[name].view(self.num_instances, 3 * side, side).index_select(0, instances)
+                kept.__dict__[name] = rows.view(-1, side)
+        if "_incidence" in cached:
+            kept.__dict__["_incidence"] = _select_incidence(*cached["_incidence"], instances,
+                                                           self.variable_mask(keep), 3 * side)
+        return kept
 
     def variable_mask(self, keep: Tensor) -> Tensor:
         """Bool ``(F,)``: which free cells belong to kept instances (to slice per-variable state)."""
         return keep[self.var_instance]
+
+
+def _select_incidence(matrix: Tensor, transpose: Tensor, instances: Tensor, keep_variables: Tensor,
+                      units: int) -> tuple[Tensor, Tensor]:
+    """``SudokuBatch._incidence`` of the kept ``instances`` (ascending indices; their free cells are the bool
+    ``keep_variables``) from the whole batch's: the matrices built from the kept grids, entries in the same order,
+    without the sort. ``units``: rows of ``A`` per instance (3N). Every entry of ``A`` lies in its instance's rows
+    and columns, so the kept entries are those of kept variables, renumbered; a kept row of ``Aᵀ`` has its unit
+    columns shifted down by 3N for every instance dropped before its own. Every variable has three entries (its
+    row, column and block), all ones."""
+    with warnings.catch_warnings():  # "sparse CSR support is in beta state"
+        warnings.simplefilter("ignore", UserWarning)
+        variables = matrix.col_indices()
+        index, device = variables.dtype, variables.device
+        renumbered = (keep_variables.cumsum(0) - 1).to(index)
+        kept_entries = keep_variables.index_select(0, variables).nonzero().squeeze(1)
+        kept_variables = renumbered.index_select(0, variables.index_select(0, kept_entries))
+        unit_rows = (instances.unsqueeze(1) * units + torch.arange(units, device=device)).view(-1)
+        row_starts = torch.zeros(unit_rows.shape[0] + 1, dtype=index, device=device)
+        row_starts[1:] = matrix.crow_indices().diff().index_select(0, unit_rows).cumsum(0)
+        ones = matrix.values()[:kept_variables.shape[0]]
+        shape = (unit_rows.shape[0], kept_variables.shape[0] // 3)
+        kept_matrix = torch.sparse_csr_tensor(row_starts, kept_variables, ones, shape)
+        dropped_before = torch.zeros(matrix.shape[0] // units, dtype=index, device=device)
+        dropped_before[instances] = torch.arange(instances.shape[0], dtype=index, device=device) - instances.to(index)
+        unit_columns = transpose.col_indices().view(-1, 3).index_select(0, keep_variables.nonzero().squeeze(1))
+        unit_columns = unit_columns.view(-1) + dropped_before.index_select(0, unit_columns.view(-1) // units) * units
+        starts = torch.arange(0, unit_columns.shape[0] + 1, 3, dtype=index, device=device)
+        kept_transpose = torch.sparse_csr_tensor(starts, unit_columns, ones, shape[::-1])
+    return kept_matrix, kept_transpose
 
 
 class _Penalty(torch.autograd.Function):
