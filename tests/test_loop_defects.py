@@ -91,9 +91,6 @@ def test_float64_diagnostics_follow_the_problem_dtype():
 def test_divergence_is_a_nan_or_infinite_logit_in_any_restart_and_never_a_large_finite_one():
     """``_diverged`` flags a puzzle when any logit of any of its restarts is NaN, +inf or −inf, and not for the
     largest finite logits (whose plain row sum would overflow to inf)."""
-    from redge_solve.problems.sudoku import SudokuBatch
-    from redge_solve.solver import _diverged
-
     grids = torch.zeros(4, 16, dtype=torch.long)
     problem = SudokuBatch.from_grids(grids).repeat(2)  # 4 puzzles x 2 restarts, 16 cells each
     logits = torch.zeros(problem.num_variables, 4)
@@ -102,6 +99,21 @@ def test_divergence_is_a_nan_or_infinite_logit_in_any_restart_and_never_a_large_
     logits[(problem.var_instance == 3).nonzero()[5], 2] = float("nan")  # puzzle 1, restart 1
     logits[(problem.var_instance == 4).nonzero()[0], 0] = float("inf")  # puzzle 2, restart 0
     logits[(problem.var_instance == 7).nonzero()[15], 3] = -float("inf")  # puzzle 3, restart 1
-    assert _diverged(logits, problem, 2).tolist() == [False, True, True, True]
+    assert solver._diverged(logits, problem, 2).tolist() == [False, True, True, True]
     logits[(problem.var_instance == 1).nonzero()[0], 1] = -big
-    assert _diverged(logits, problem, 2).tolist() == [False, True, True, True]
+    assert solver._diverged(logits, problem, 2).tolist() == [False, True, True, True]
+
+
+def test_diverged_marks_exactly_the_puzzles_with_a_nan_or_infinite_logit():
+    # 3 puzzles × 2 restarts of a 4×4 Sudoku: a NaN, a +inf and a −inf logit each mark their puzzle, huge finite
+    # logits (whose row sum would overflow without the 1/(2K) scale) do not
+    grids = torch.zeros(3, 16, dtype=torch.long)
+    problem = SudokuBatch.from_grids(grids).repeat(2)
+    logits = torch.zeros(problem.num_variables, 4)
+    logits[problem.var_instance == 1] = 3e38  # puzzle 0, restart 1: finite
+    for bad, value in ((2, float("nan")), (5, float("inf"))):
+        logits[(problem.var_instance == bad).nonzero()[3], 2] = value
+    assert solver._diverged(logits, problem, 2).tolist() == [False, True, True]
+    logits[(problem.var_instance == 2).nonzero()[0], 0] = -float("inf")
+    logits[(problem.var_instance == 5).nonzero()[3], 2] = 0.0
+    assert solver._diverged(logits, problem, 2).tolist() == [False, True, False]

@@ -51,15 +51,18 @@ def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int 
     1, as ``sample_index`` clamps), and its first difference is the one-hot of the first 1: two passes instead of
     a search, a zero fill and a scatter (2.0 against 3.7 ms for 2 samples of 28k rows at K = 9). The comparison
     writes floats and the difference goes into a new tensor: no conversion or clone pass (1.5 against 2.7 ms CPU,
-    the same sizes, interleaved on a loaded machine). The comparison is written after a column of zeros, so the
-    difference is one pass, with no strided copy of the first column into the result."""
+    the same sizes, interleaved on a loaded machine). The difference is one pass over the whole tensor as one flat
+    vector (an elementwise pass over rows of K = 9 works a vector of 8 and a scalar tail per row), whose first entry
+    of each row, reached_0 − 1 (the previous row's last entry is 1), is then overwritten with reached_0 (a column:
+    1/K of the entries): 1.8 against 2.3 ms for 2 samples of 57k rows, one thread, against the row-by-row
+    difference of a zero-padded layout."""
     cdf, threshold = _thresholds(probs, generator, num_samples)
-    categories = cdf.shape[-1]
-    padded = cdf.new_empty(threshold.shape[:-1] + (categories + 1,))  # [0, reached_0, …, reached_{K−1}]
-    reached = torch.ge(cdf, threshold, out=padded[..., 1:])  # as floats
+    reached = torch.ge(cdf, threshold, out=cdf.new_empty(threshold.shape[:-1] + cdf.shape[-1:]))  # as floats
     reached[..., -1] = 1.0
-    padded[..., 0] = 0.0
-    return padded[..., 1:] - padded[..., :-1]
+    flat, one_hot = reached.view(-1), torch.empty_like(reached)
+    torch.sub(flat[1:], flat[:-1], out=one_hot.view(-1)[1:])
+    one_hot[..., 0] = reached[..., 0]
+    return one_hot
 
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
