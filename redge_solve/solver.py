@@ -600,18 +600,22 @@ def _record_solutions(
     newly: Tensor,
     restarts: int,
 ) -> None:
-    """Store, for each newly solved puzzle, its first valid candidate (samples first, then the mode)."""
-    candidates = problem.fill(torch.cat([samples, verdict.mode]))  # (S+1, I, *shape)
-    ok = torch.cat([verdict.sample_ok, verdict.mode_ok.unsqueeze(0)])  # (S+1, I)
-    num_active, shape = active.shape[0], candidates.shape[2:]
-    candidates = candidates.view(candidates.shape[0], num_active, restarts, *shape)
-    ok = ok.view(ok.shape[0], num_active, restarts)
-    # order candidates per puzzle restart-major, samples before the mode
-    candidates = candidates.transpose(0, 1).transpose(1, 2).reshape(num_active, -1, *shape)
-    ok = ok.permute(1, 2, 0).reshape(num_active, -1)
-    first = ok.int().argmax(1)
-    chosen = candidates[torch.arange(num_active, device=first.device), first]
-    _put(results.solution, active, newly, chosen)
+    """Store, for each newly solved puzzle, its first valid candidate (its restarts in order, each restart's
+    samples before its mode). The choice is made on the verdict's flags, and only the chosen candidate of each
+    instance is filled into a grid: one assignment gathered from the S + 1 candidates per variable (filling every
+    candidate of every row, then choosing, was most of a solving step's record on a large batch)."""
+    candidates = samples.shape[0] + 1  # the samples, then the mode
+    num_active = active.shape[0]
+    ok = torch.cat([verdict.sample_ok, verdict.mode_ok.unsqueeze(0)])  # (S+1, A * R)
+    first = ok.view(candidates, num_active, restarts).permute(1, 2, 0).reshape(num_active, -1).int().argmax(1)
+    instance = torch.arange(num_active, device=first.device) * restarts + first // candidates  # (A,)
+    which = torch.zeros(problem.num_instances, dtype=torch.long, device=first.device)
+    which[instance] = first % candidates  # per instance: its chosen candidate (0 where none is chosen)
+    per_variable = which[problem.var_instance]  # (F,)
+    from_samples = samples.gather(0, per_variable.clamp(max=candidates - 2).view(1, -1, 1).expand_as(samples[:1]))
+    chosen = torch.where((per_variable == candidates - 1).unsqueeze(-1), verdict.mode[0], from_samples[0])
+    grids = problem.fill(chosen.unsqueeze(0))[0]  # (A * R, *shape)
+    _put(results.solution, active, newly, grids[instance])
     _put(results.found, active, newly, True)
 
 
