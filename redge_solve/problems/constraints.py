@@ -356,7 +356,9 @@ class ConstraintBatch:
             one_hot = bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all())
         if one_hot:  # the modes: Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
             labels = rows @ torch.arange(rows.shape[-1], dtype=rows.dtype, device=rows.device)  # exact: one-hot
-            same = torch.stack([(row.index_select(0, u) == row.index_select(0, v)) for row in labels]).to(rows.dtype)
+            same = labels.new_empty(labels.shape[0], u.shape[0])  # the comparison written as floats (1.1 against
+            for row, out in zip(labels, same, strict=True):  # 3.2 ms for 320k pairs through booleans, 2 threads)
+                torch.eq(row.index_select(0, u), row.index_select(0, v), out=out)
         else:
             same = (rows.index_select(1, u) * rows.index_select(1, v)).sum(-1)
         if not self.term_instance.numel():
@@ -398,7 +400,17 @@ class ConstraintBatch:
         out = terms.new_zeros(self.num_instances).index_add_(0, self.term_instance, terms[:generic])
         if self.adjacency is None:
             return out
+        if self._pair_runs_equal:  # the restarts of one graph: a row sum (0.03 against 0.47 ms for 32 × 10⁴ pairs)
+            return out + terms[generic:].view(self.num_instances, -1).sum(1)
         return out + torch.segment_reduce(terms[generic:], "sum", lengths=self._pairs_per_instance, unsafe=True)
+
+    @cached_property
+    def _pair_runs_equal(self) -> bool:
+        """Whether every instance has as many differ pairs (then each instance's run of pair terms is a row). A
+        one-hot assignment's terms are small integers, so their sums are exact in any order: a row sum gives
+        ``segment_reduce``'s bits."""
+        runs = self._pairs_per_instance
+        return bool((runs == runs[0]).all()) if runs.numel() else False
 
     @cached_property
     def _pairs_per_instance(self) -> Tensor:
