@@ -504,25 +504,6 @@ def test_fast_exp_finds_a_lone_entry_between_the_floors():
         assert torch.equal(_exp(x), x.exp()) and float(_exp(x)[1, 2]) > 0
 
 
-def test_the_unique_max_one_hot_is_argmax_s_and_steps_aside_on_ties_and_nan():
-    # the CPU fast path of one_hot_argmax: bit for bit the one-hot of max's index where every row has one maximum
-    # (excluded values at −1e4 included); None with a tie or a NaN anywhere (one_hot_argmax then takes max's first)
-    from redge_solve.estimators._categorical import one_hot_argmax, one_hot_like
-    from redge_solve.estimators._softmax import UNIQUE_MAX_FROM, unique_max_one_hot
-
-    x = torch.randn(UNIQUE_MAX_FROM + 3, 9, generator=torch.Generator().manual_seed(8))
-    x[:, 1:][torch.rand(x.shape[0], 8, generator=torch.Generator().manual_seed(9)) < 0.5] = -1e4
-    hot = unique_max_one_hot(x)
-    assert hot is not None and torch.equal(hot, one_hot_like(x.max(-1).indices, x))
-    assert torch.equal(unique_max_one_hot(x.view(1, -1, 9)), hot.view(1, -1, 9))
-    assert unique_max_one_hot(x[:UNIQUE_MAX_FROM - 1]) is None  # few rows: max and a scatter
-    for row, value in ((5, None), (7, float("nan"))):
-        tied = x.clone()
-        tied[row, 4] = tied[row].max() if value is None else value
-        assert unique_max_one_hot(tied) is None
-        assert torch.equal(one_hot_argmax(tied), one_hot_like(tied.max(-1).indices, tied))
-
-
 def test_fast_softmax_takes_the_fast_path_on_ordinary_logits():
     # the point of it: moderate logits do not fall back (a fallback would also be correct, but slow)
     from redge_solve.estimators import _softmax

@@ -79,33 +79,6 @@ costs 2–3× one that writes floats, and a boolean any() 10× a float min (1.2 
 thread), so this test took half of ``_exp``."""
 
 
-def unique_max_one_hot(x: Tensor) -> Tensor | None:
-    """The one-hot of each row's maximum over the last axis where every row has exactly one (no tie, no NaN), on a
-    CPU batch of at least ``UNIQUE_MAX_FROM`` rows; else None (the caller takes ``max``'s index, the first
-    maximum). Then it equals the one-hot of ``argmax``, bit for bit.
-
-    ``max`` over rows of K = 9 is slow on CPU (8.7 ms for 225k rows, one thread, AVX2), ``amax`` less so (3.8 ms);
-    a comparison of each entry with its row's maximum, broadcast along the row, runs a scalar loop, so the maximum is
-    first spread to ``(F, K)`` by a BLAS outer product with ones (exact: times 1) and compared contiguously. A
-    matrix-vector product counts each row's ones, and ``aminmax`` reads whether every count is 1 (a host read,
-    as the softmax's range check: on CPU it waits for nothing). 5.1 against 8.7 ms at 225k rows (one thread), 1.2
-    against 1.45 ms at 57k rows (two threads)."""
-    rows = x.numel() // x.shape[-1] if x.dim() and x.shape[-1] else 0
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or rows < UNIQUE_MAX_FROM:
-        return None
-    flat = x.reshape(rows, x.shape[-1])
-    ones = flat.new_ones(1, x.shape[-1])
-    spread = flat.amax(-1, keepdim=True) @ ones
-    hot = torch.eq(flat, spread, out=spread)
-    low, high = torch.aminmax(hot @ ones[0])
-    return hot.view(x.shape) if float(low) == 1 and float(high) == 1 else None
-
-
-UNIQUE_MAX_FROM = 4096
-"""Fewer rows than this: ``max`` and a scatter (three calls, against six here, where a step is mostly the cost of
-calls)."""
-
-
 def _row_sums(exp: Tensor) -> Tensor:
     """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)``."""
     ones = torch.ones(exp.shape[-1], 1, dtype=exp.dtype)
