@@ -186,6 +186,36 @@ def test_select_keeps_the_step():
     assert torch.equal(noise.select(keep).uniform((3, 4, 2), DT), ref[:, keep])
 
 
+def test_draws_made_in_blocks_of_steps_equal_draws_made_step_by_step(monkeypatch):
+    # a small batch's one-number-per-row draws come from blocks of several steps (``_row_uniforms``): the same
+    # numbers as step by step, through in-place use of a draw, a second draw in a step, wide draws between, both
+    # dtypes, a select (new streams object) and a jump of the step
+    import redge_solve.estimators._noise as noise_module
+
+    keys = key_tensor(3, torch.arange(12))
+
+    def run() -> list[torch.Tensor]:
+        noise, out = KeyedNoise(keys), []
+        for step in range(1, 41):
+            noise.next_step()
+            if step == 17:
+                noise = noise.select(torch.arange(12) % 3 != 1)
+            if step == 30:
+                noise.step += 5
+            first = noise.uniform((2, noise.keys.shape[0], 1), torch.float32)
+            out.append(first.clone())
+            first.mul_(0.0)  # the caller's to change: later draws must not see it
+            out.append(noise.uniform((noise.keys.shape[0], 1), DT))
+            if step % 7 == 0:
+                out.append(noise.uniform((noise.keys.shape[0], 3), DT))
+        return out
+
+    blocked = run()
+    monkeypatch.setattr(noise_module, "BLOCK_NUMBERS", 0)
+    for got, want in zip(blocked, run(), strict=True):
+        assert got.shape == want.shape and got.dtype == want.dtype and torch.equal(got, want)
+
+
 def test_key_tensor_broadcasts_and_distinguishes_parts():
     k = key_tensor(0, torch.arange(5)[:, None], torch.arange(3)[None, :])
     assert k.shape == (5, 3) and k.dtype == torch.int32

@@ -71,6 +71,7 @@ class KeyedNoise:
         self.keys = keys.to(torch.int32)
         self.step = step
         self._draw = 0
+        self._blocks: dict[tuple[int, int, torch.dtype], tuple[int, Tensor]] = {}  # see ``_row_uniforms``
 
     def next_step(self) -> None:
         self.step += 1
@@ -81,14 +82,41 @@ class KeyedNoise:
         rows = keep.nonzero().squeeze(1) if keep.dtype == torch.bool else keep
         return KeyedNoise(self.keys.index_select(0, rows), self.step)
 
-    def _row_bits(self, samples: int, rows: int) -> Tensor:
+    def _row_bits(self, samples: int, rows: int, steps: int = 1) -> Tensor:
+        """The bits of this draw, one per (sample, row): ``(S, R)``, or ``(steps, S, R)`` for the same draw at
+        this step and the ``steps − 1`` next ones (``steps`` > 1). Counts the draw."""
         if rows != self.keys.shape[0]:
             raise ValueError(f"KeyedNoise has {self.keys.shape[0]} row keys, asked for {rows} rows")
-        draw = _signed(mix(mix(self.step * _GOLDEN) ^ self._draw))
+        draws = [_signed(mix(mix(step * _GOLDEN) ^ self._draw)) for step in range(self.step, self.step + steps)]
         self._draw += 1
-        per_row = _mix_(self.keys ^ draw, torch.empty_like(self.keys))
-        bits = per_row ^ _key_vector(samples, _GOLDEN, per_row.device).unsqueeze(1)  # (S, R)
+        if steps == 1:
+            per_row = _mix_(self.keys ^ draws[0], torch.empty_like(self.keys))
+            bits = per_row ^ _key_vector(samples, _GOLDEN, per_row.device).unsqueeze(1)  # (S, R)
+        else:
+            per_step = torch.tensor(draws, dtype=torch.int32, device=self.keys.device).unsqueeze(1)
+            per_row = _mix_(self.keys ^ per_step, torch.empty(steps, rows, dtype=torch.int32, device=per_step.device))
+            bits = per_row.unsqueeze(1) ^ _key_vector(samples, _GOLDEN, per_row.device).unsqueeze(1)  # (T, S, R)
         return _mix_(bits, torch.empty_like(bits))
+
+    def _row_uniforms(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """``uniform(shape)`` for a draw of one number per (sample, row), ``shape`` ``(S, R, 1)`` or ``(R, 1)``
+        (categorical sampling). Where that is at most ``BLOCK_NUMBERS`` numbers, the draw is made for up to
+        ``BLOCK_STEPS`` steps at once (the same numbers: each is a hash of its own counters) and the next steps
+        take theirs from that block. A small batch's step is mostly the fixed cost of its calls (the hash is 20
+        of them), so its draw costs one copy instead; a large batch draws step by step as before."""
+        samples, rows = (shape[0] if len(shape) == 3 else 1), shape[-2]
+        steps = min(BLOCK_STEPS, BLOCK_NUMBERS // max(samples * rows, 1))
+        if steps <= 1:
+            bits = self._row_bits(samples, rows)
+            return bits_to_uniform((bits if len(shape) == 3 else bits[0]).unsqueeze(-1), dtype)
+        key = (self._draw, samples, dtype)
+        first, block = self._blocks.get(key, (0, None))
+        if block is None or block.shape[2] != rows or not first <= self.step < first + block.shape[0]:
+            first, block = self.step, bits_to_uniform(self._row_bits(samples, rows, steps), dtype)
+            self._blocks[key] = first, block
+        else:
+            self._draw += 1
+        return block[self.step - first].view(shape).clone()  # a tensor of its own (``uniform``)
 
     def uniform(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
         """U(0, 1) with 23 random bits (never exactly 0 or 1, also in float32), shaped ``(S, R, K')`` or ``(R, K')``.
@@ -109,10 +137,10 @@ class KeyedNoise:
         if len(shape) not in (2, 3):
             raise ValueError(f"KeyedNoise fills (S, R, K') or (R, K') tensors, not {tuple(shape)}")
         samples, width = (shape[0] if len(shape) == 3 else 1), shape[-1]
+        if width == 1 and parts == 1:
+            return self._row_uniforms(tuple(shape), dtype)
         rows = self._row_bits(samples, shape[-2])
         rows = (rows if len(shape) == 3 else rows[0]).unsqueeze(-1)  # (S, R, 1) or (R, 1)
-        if width == 1 and parts == 1:
-            return bits_to_uniform(rows, dtype)
         columns = _key_vector(width, _COLUMN_MULTIPLIER, rows.device)
         if parts > 1:
             columns = columns.view(parts, *[1] * (rows.dim() - 1), width // parts)
@@ -135,6 +163,10 @@ def bits_to_uniform(bits: Tensor, dtype: torch.dtype, scratch: Tensor | None = N
     bits.bitwise_right_shift_(9).bitwise_and_(0x7FFFFF)
     return scratch.view(torch.float32).copy_(bits).add_(0.5).mul_(1.0 / 8388608.0)
 
+
+BLOCK_NUMBERS, BLOCK_STEPS = 1 << 18, 32
+"""``KeyedNoise._row_uniforms``: draws of at most this many numbers a step are made for several steps at once (at
+most ``BLOCK_STEPS``, at most ``BLOCK_NUMBERS`` numbers together: 1 MiB of float32)."""
 
 _COLUMN_MULTIPLIER = 0x85EBCA77
 _KEY_VECTORS: dict[tuple[int, int, torch.device], Tensor] = {}
