@@ -488,6 +488,8 @@ def test_fast_exp_is_exp_bit_for_bit(dtype):
     torch.testing.assert_close(_exp(x), x.exp(), rtol=0, atol=0, equal_nan=True)
     assert float(_exp(x)[0, 4]) > 0  # exp(−90) is a subnormal float32, not 0
     assert _exp(torch.empty(0, 3, dtype=dtype)).shape == (0, 3)
+    ordinary = 20 * torch.randn(64, 9, generator=torch.Generator().manual_seed(3), dtype=dtype).clamp(min=-86)
+    assert torch.equal(_exp(ordinary), ordinary.exp())  # nothing below −87: the masked path is plain exp too
 
 
 def test_fast_exp_finds_a_lone_entry_between_the_floors():

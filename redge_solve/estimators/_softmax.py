@@ -56,8 +56,13 @@ def _exp(x: Tensor) -> Tensor:
     (torch 2.13) an entry below about −87 costs 25–70× a normal one (6.5 ms against 0.2 ms for 270k entries at −1e4),
     on an AVX2 one 11–38× (500k entries, one thread: 0.64 ms at −87, 24 ms at −90, 9 ms at −1e4), and the solver's
     excluded values sit at −1e4 (``solver.EXCLUDED_LOGIT``), about half of a Sudoku's logits after
-    the pre-step. Such entries are exactly 0 below −104; the few in [−104, −87) are computed apart."""
-    if x.dtype != torch.float32 or x.numel() == 0 or float(x.amin()) >= FAST_EXP_FLOOR:  # False for NaN
+    the pre-step. Such entries are exactly 0 below −104; the few in [−104, −87) are computed apart.
+
+    There is no test first for whether any entry lies below −87: where none does, the mask is all ones and the
+    clamp changes nothing, so the result is ``x.exp()`` again (the same kernel on the same numbers, times 1). The
+    solver's Sudoku logits always hold excluded values, so the test was one more pass and host read in every call
+    (two a step)."""
+    if x.dtype != torch.float32 or x.numel() == 0:
         return x.exp()
     fast = torch.ge(x, FAST_EXP_FLOOR, out=torch.empty_like(x))  # 1.0 or 0.0 (0 for NaN, whose exp stays NaN · 0)
     # times the mask rather than masked_fill_ (the same bits, +0 included; 0.5 against 2.1 ms for 41k × 9), a mask
@@ -81,8 +86,13 @@ thread), so this test took half of ``_exp``."""
 
 def _row_sums(exp: Tensor) -> Tensor:
     """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)``."""
-    ones = torch.ones(exp.shape[-1], 1, dtype=exp.dtype)
-    return (exp.view(-1, exp.shape[-1]) @ ones).view(*exp.shape[:-1], 1)
+    return (exp.view(-1, exp.shape[-1]) @ _ones(exp.shape[-1], exp.dtype)).view(*exp.shape[:-1], 1)
+
+
+@functools.cache
+def _ones(count: int, dtype: torch.dtype) -> Tensor:
+    """A ``(count, 1)`` column of ones on the CPU, made once (read only)."""
+    return torch.ones(count, 1, dtype=dtype)
 
 
 class _Softmax(torch.autograd.Function):
