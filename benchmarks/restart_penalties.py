@@ -50,10 +50,10 @@ def trajectories(grids: torch.Tensor, copies: int, steps: int, overrides: dict) 
     step = [0]
     decide = solver._decide
 
-    def recording(results, active, verdict, values, last_step, early_stop):
+    def recording(results, active, verdict, last_step, early_stop):
         mode[active, step[0]] = verdict.mode_penalty.float()
         step[0] += 1
-        return decide(results, active, verdict, values, last_step, early_stop)
+        return decide(results, active, verdict, last_step, early_stop)
 
     defaults = sudoku_defaults(math.isqrt(grids.shape[-1]))
     config = with_overrides(defaults, {**overrides, "steps": steps, "restarts": 1, "reset_every": 0,

@@ -443,19 +443,35 @@ class _Decision:
     stopping_count: int
     unsolved_count: int
     solved: int  # puzzles of the run solved so far, this step's included
+    diverged_count: int  # puzzles with a diverged restart (``_Verdict.diverged``)
+    sample_ok_count: int  # puzzles with a valid sample (``_Verdict.puzzle_sample_ok``)
 
 
 def _decide(results: PuzzleResults, active: Tensor, verdict: _Verdict, last_step: bool,
             early_stop: bool) -> _Decision:
-    """The step's decision, with ONE host synchronisation: its four counts come to the host in one read."""
+    """The step's decision, with ONE host synchronisation: its counts come to the host in one read.
+
+    A puzzle that is ``found`` or solved now (and not diverged) stops with early stop; every puzzle stops at the
+    last step, a diverged one at once. So a puzzle stops unsolved only at the last step: before it, a stopping
+    puzzle is found, solved now or diverged (the branches on ``last_step`` and ``early_stop`` are taken here, not
+    as tensor operations: a small batch's step is mostly the fixed cost of its calls)."""
     found = results.found[active]
-    newly = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & ~found & ~verdict.diverged
-    stopping = ((found | newly) & early_stop) | last_step | verdict.diverged
-    unsolved = stopping & ~(found | newly) & ~verdict.diverged
+    live = ~verdict.diverged
+    solved_now = (verdict.puzzle_sample_ok | verdict.puzzle_mode_ok) & live
+    newly = solved_now & ~found
+    found_or_newly = found | solved_now
+    if last_step:
+        stopping = torch.ones_like(found)
+        unsolved = ~found_or_newly & live
+    else:
+        stopping = found_or_newly | verdict.diverged if early_stop else verdict.diverged
+        unsolved = torch.zeros_like(found)
     newly_count = newly.sum()
-    newly_count, stopping_count, unsolved_count, solved = torch.stack(
-        [newly_count, stopping.sum(), unsolved.sum(), results.found.sum() + newly_count]).tolist()
-    return _Decision(newly, stopping, unsolved, newly_count, stopping_count, unsolved_count, solved)
+    counts = [newly_count, stopping.sum(), unsolved.sum() if last_step else newly_count.new_zeros(()),
+              results.found.sum() + newly_count, verdict.diverged.sum(), verdict.puzzle_sample_ok.sum()]
+    newly_count, stopping_count, unsolved_count, solved, diverged_count, sample_ok_count = torch.stack(counts).tolist()
+    return _Decision(newly, stopping, unsolved, newly_count, stopping_count, unsolved_count, solved, diverged_count,
+                     sample_ok_count)
 
 
 def _lowest(values: Callable[[], Tensor]) -> Callable[[], float]:
@@ -480,11 +496,13 @@ def _record(results: PuzzleResults, batch: _Batch, verdict: _Verdict, out: Surro
     active, restarts, diverged = batch.active, batch.restarts, verdict.diverged
     # a diverged puzzle leaves the batch now (a solution found before stays found: with early stop off a solved
     # puzzle runs on and may diverge later)
-    _put(results.diverged_step, active, diverged, step)
+    if decision.diverged_count:
+        _put(results.diverged_step, active, diverged, step)
     if decision.newly_count:
         _record_solutions(results, batch.problem, out.samples, verdict, active, decision.newly, restarts)
         _put(results.first_solved_step, active, decision.newly, step)
-    results.solved_any[active] |= verdict.puzzle_sample_ok
+    if decision.sample_ok_count:
+        results.solved_any[active] |= verdict.puzzle_sample_ok
     if not decision.stopping_count:
         return
     stopping = decision.stopping
