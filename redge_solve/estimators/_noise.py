@@ -103,12 +103,13 @@ class KeyedNoise:
         (categorical sampling). Where that is at most ``BLOCK_NUMBERS`` numbers, the draw is made for up to
         ``BLOCK_STEPS`` steps at once (the same numbers: each is a hash of its own counters) and the next steps
         take theirs from that block. A small batch's step is mostly the fixed cost of its calls (the hash is 20
-        of them), so its draw costs one copy instead; a large batch draws step by step as before."""
+        of them), so its draw costs one copy instead; a large batch draws step by step as before. On CPU only: on a
+        GPU the calls queue without waiting, and a block's step counters (a host list) would be copied to the device
+        from pageable memory, which waits for the device."""
         samples, rows = (shape[0] if len(shape) == 3 else 1), shape[-2]
         steps = min(BLOCK_STEPS, BLOCK_NUMBERS // max(samples * rows, 1))
-        if steps <= 1:
-            bits = self._row_bits(samples, rows)
-            return bits_to_uniform((bits if len(shape) == 3 else bits[0]).unsqueeze(-1), dtype)
+        if steps <= 1 or self.keys.device.type != "cpu":
+            return bits_to_uniform(self._row_bits(samples, rows).view(shape), dtype)
         key = (self._draw, samples, dtype)
         first, block = self._blocks.get(key, (0, None))
         if block is None or block.shape[2] != rows or not first <= self.step < first + block.shape[0]:
@@ -139,8 +140,7 @@ class KeyedNoise:
         samples, width = (shape[0] if len(shape) == 3 else 1), shape[-1]
         if width == 1 and parts == 1:
             return self._row_uniforms(tuple(shape), dtype)
-        rows = self._row_bits(samples, shape[-2])
-        rows = (rows if len(shape) == 3 else rows[0]).unsqueeze(-1)  # (S, R, 1) or (R, 1)
+        rows = self._row_bits(samples, shape[-2]).view(*shape[:-1], 1)  # (S, R, 1) or (R, 1)
         columns = _key_vector(width, _COLUMN_MULTIPLIER, rows.device)
         if parts > 1:
             columns = columns.view(parts, *[1] * (rows.dim() - 1), width // parts)
