@@ -41,7 +41,11 @@ BASE_REF = "41c19a2"
 
 
 def sample_sets(graded: int, seventeen: int, extreme: int, seed: int, data: Path = DATA) -> dict[str, list[str]]:
-    """``{set name: [puzzle, ...]}``, seeded random samples of the dev files in ``data``."""
+    """``{set name: [puzzle, ...]}``, seeded random samples of the dev files in ``data``.
+
+    One stream for all sets, drawn in the order graded, 17 clues, extreme sources: a set's sample depends on the
+    sizes asked of the sets before it (``--graded 0`` draws other extreme puzzles than ``--graded 143``).
+    """
     import random
 
     rng = random.Random(seed)
