@@ -40,7 +40,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from redge_solve.problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START  # noqa: E402
+from redge_solve.problem_defaults import GENERATION_STEPS, RETRY_COLD, RETRY_LENGTH, WARM_START  # noqa: E402
 from redge_solve.problems.coloring import (  # noqa: E402
     COLOR_DEFAULTS,
     Graph,
@@ -64,11 +64,12 @@ it runs from DSATUR down until a number of colours fails within its budget."""
 
 def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_seconds: float, steps: int | None,
                   at_chi: bool, warms: tuple[float, ...] = (WARM_START,), search_seconds: float | None = None,
-                  retries: tuple[str, ...] = (f"{RETRY_COLD}:0",)) -> list[dict]:
+                  retries: tuple[str, ...] = ("xo:0",)) -> list[dict]:
     """One row per (graph, seed, warm-start strength, retry policy); each graph comes with its χ and whether the
-    search is told it. A retry policy ``COLD:STEPS`` (COLD: the share of its restarts that start from random
-    logits, the rest warm; STEPS 0: the default, ``RETRY_LENGTH`` times the first try's) for each try again at a K
-    still open."""
+    search is told it. A retry policy for each try again at a K still open: ``xo:STEPS``, the crossover of the last
+    try's restarts (STEPS 0: the default, ``GENERATION_STEPS``), or ``COLD:STEPS``, fresh restarts (COLD: the share
+    of them that start from random logits, the rest warm; STEPS 0: the default, ``RETRY_LENGTH`` times the first
+    try's)."""
     rows = []
     config = COLOR_DEFAULTS if steps is None else replace(COLOR_DEFAULTS, steps=steps)
     config = replace(config, max_seconds=search_seconds)
@@ -81,8 +82,10 @@ def instance_rows(graphs: list[tuple[Graph, int | None, bool]], seeds: int, max_
             start = time.perf_counter()
             known = chi if told else None
             cold, retry_steps = retry.split(":")
+            crossover = cold == "xo"
             result = fewest_colors(graph, replace(config, seed=seed), max_seconds, known_chromatic=known, warm=warm,
-                                   retry_steps=int(retry_steps) or None, retry_cold=float(cold))
+                                   retry_steps=int(retry_steps) or None,
+                                   retry_cold=RETRY_COLD if crossover else float(cold), crossover=crossover)
             row = {"name": name, "vertices": graph.num_vertices, "edges": int(graph.edges.shape[0]), "chi": chi,
                    "seed": seed, "warm": warm, "retry": retry, "dsatur_colors": dsatur_k,
                    "dsatur_seconds": round(dsatur_seconds, 4),
@@ -175,10 +178,10 @@ def main() -> None:
     parser.add_argument("--gnp", default="", help="also seeded G(n, p) random graphs, e.g. 250:0.5,500:0.1 (seed 1; "
                         "the search is not told anything)")
     parser.add_argument("--warm", default=str(WARM_START), help="warm-start strengths to run side by side, e.g. 3,0")
-    parser.add_argument("--retry", default=f"{RETRY_COLD}:0", help="retry policies to run side by side, "
-                        "COLD:STEPS, e.g. 0:40000,1:40000 (a try again at a K still open: the share of its restarts "
-                        f"that start cold, the rest warm; STEPS steps, 0: the default, {RETRY_LENGTH} times the first "
-                        "try's)")
+    parser.add_argument("--retry", default="xo:0", help="retry policies to run side by side, e.g. xo:0,0.5:0 (a try "
+                        "again at a K still open: xo:STEPS, the crossover of the last try's restarts, STEPS 0: the "
+                        f"default {GENERATION_STEPS}; COLD:STEPS, fresh restarts, the share COLD of them cold, the "
+                        f"rest warm, STEPS 0: {RETRY_LENGTH} times the first try's)")
     parser.add_argument("--search-seconds", type=float, default=None, help="budget of each whole search")
     parser.add_argument("--speed-only", action="store_true")
     parser.add_argument("--no-speed", action="store_true", help="skip the step-time part")

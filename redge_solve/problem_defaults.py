@@ -34,6 +34,15 @@ RETRY_COLD = 0.5
 of 15 seeds and warm ones in 0 of 9, on DSJC250.1 at 8 warm tries in 1 of 3 and cold ones in 0 of 3; half and
 half keeps both (measured: docs/coloring.md, "Longer tries at the frontier K")."""
 
+GENERATION_STEPS = 2000
+"""The fewest-colours search with a time budget and crossover (the default): each try again at a K still open runs
+this many steps, from the last try's restarts recombined (``runs.color_search.next_generation``). Measured:
+docs/coloring.md, "Crossover of the restarts"."""
+
+ELITE = 4
+"""Of the restarts of a try, how many go on into the next from their own best modes; the others start from
+crossovers (``runs.color_search.next_generation``)."""
+
 LATIN_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0)
 """The ``latin`` command's solver settings: the product defaults with random initial logits (measured: docs/problems.md,
 "Why these defaults")."""

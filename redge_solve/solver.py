@@ -94,6 +94,8 @@ class PuzzleResults:
     seconds: Tensor
     diverged_step: Tensor
     curve: list[tuple[int, int]] = field(default_factory=list)  # (step, puzzles solved so far)
+    restart_modes: Tensor | None = None  # (R, F) long: each restart's lowest-penalty mode (``solve(restart_modes=)``)
+    restart_penalties: Tensor | None = None  # (R,): their (unweighted) penalties
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def solve(
     on_step: Callable[[Progress], None] | None = None,
     memory_budget: int | None = None,
     warm_start: Tensor | None = None,
+    restart_modes: bool = False,
 ) -> PuzzleResults:
     """Optimise every puzzle of ``problem`` with ``config``; returns per-puzzle results (see ``PuzzleResults``).
 
@@ -156,6 +159,9 @@ def solve(
     warm_start: offsets ``(W, F, K)`` (F, K: the problem's after its pre-step) added to the initial logits of a
     one-instance problem, restart r getting ``warm_start[r % W]`` at every fresh start: a start near known
     assignments (the fewest-colours search starts K − 1 colours from its K-colouring).
+    restart_modes: for a one-instance problem, keep each restart's mode of lowest (unweighted) penalty over the
+    steps since its last fresh start, returned as ``restart_modes`` (values ``(R, F)``) and ``restart_penalties``
+    (the material of a population move: ``runs.color_search`` recombines them). Four more operations a step.
     A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved in parts sized by
     ``memory.puzzles_per_batch``: consecutive sub-batches sized for the restarts a puzzle starts with, and, where
     growing restarts (``max_restarts``) would take the puzzles still unsolved past the budget, those puzzles go on
@@ -169,6 +175,8 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
+    if restart_modes and count != 1:
+        raise ValueError(f"restart modes are kept for a one-instance problem, not {count} instances")
     if warm_start is not None and (count != 1 or warm_start.shape[1:] != (problem.num_variables,
                                                                         problem.num_categories)):
         raise ValueError(f"a warm start is (W, {problem.num_variables}, {problem.num_categories}) offsets for a "
@@ -201,7 +209,8 @@ def solve(
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[part.positions] = True
             sub = problem if len(part.positions) == count else problem.select(keep)
-            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline, warm_start)
+            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline, warm_start,
+                                restart_modes)
             if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
                 size = capacity(restarts_at(config, rest.first_step))
                 queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
@@ -225,7 +234,7 @@ class _Part:
 def _head(results: PuzzleResults, count: int) -> PuzzleResults:
     """The results of the first ``count`` puzzles."""
     head = PuzzleResults(**{f.name: getattr(results, f.name)[:count] for f in fields(PuzzleResults)
-                            if f.name != "curve"})
+                            if f.name not in ("curve", "restart_modes", "restart_penalties")})
     head.curve = _solved_curve(head)
     return head
 
@@ -251,8 +260,9 @@ class _Batch:
     rows; ``bound_logits()`` clips the logits after a step (``max_logit``)."""
 
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor, active: Tensor | None = None,
-                 restarts: int | None = None, step: int = 0, warm_start: Tensor | None = None) -> None:
-        self.config, self.puzzle_ids, self.warm_start = config, puzzle_ids, warm_start
+                 restarts: int | None = None, step: int = 0, warm_start: Tensor | None = None,
+                 keep_modes: bool = False) -> None:
+        self.config, self.puzzle_ids, self.warm_start, self.keep_modes = config, puzzle_ids, warm_start, keep_modes
         self.restarts = config.restarts if restarts is None else restarts
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
@@ -293,6 +303,20 @@ class _Batch:
             # of two labels, not a product over K values (3 s at every start of DSJC250.9 at K = 80, 32 restarts)
             mode = one_hot_argmax(self.logits).unsqueeze(0)
             self.weights = torch.ones_like(problem.terms(mode, one_hot=True)[0])
+        self.best_penalties = self.best_modes = None
+        if self.keep_modes:  # each row's lowest-penalty mode since this fresh start (``keep_best_modes``)
+            self.best_penalties = self.logits.new_full((problem.num_instances,), math.inf).detach()
+            self.best_modes = self.logits.new_zeros(problem.num_variables).detach()
+
+    def keep_best_modes(self, verdict: "_Verdict") -> None:
+        """Where a row's mode has a lower penalty than any before it since the fresh start, keep it (as values)."""
+        if self.best_modes is None:
+            return
+        lower = verdict.mode_penalty < self.best_penalties
+        torch.minimum(self.best_penalties, verdict.mode_penalty, out=self.best_penalties)
+        values = verdict.mode[0] @ torch.arange(verdict.mode.shape[-1], dtype=verdict.mode.dtype,
+                                                device=verdict.mode.device)  # exact: one-hot
+        self.best_modes = torch.where(lower.index_select(0, self.problem.var_instance), values, self.best_modes)
 
     @torch.no_grad()
     def bound_logits(self) -> None:
@@ -525,6 +549,7 @@ def _solve_batch(
     on_step: Callable[[Progress], None] | None = None,
     deadline: float | None = None,
     warm_start: Tensor | None = None,
+    restart_modes: bool = False,
 ) -> _Part | None:
     """``solve`` for one batch that fits in memory, the puzzles of ``problem`` at ``part.positions`` of ``results``
     (noise ids ``puzzle_ids[part.positions]``), from ``part.first_step``: sample → step → judge → decide → record →
@@ -538,7 +563,7 @@ def _solve_batch(
     start = begun - part.offset  # a puzzle's seconds count what its rows ran before this part too
     estimator = config.make_estimator()
     batch = _Batch(problem, config, puzzle_ids, part.positions, restarts_at(config, part.first_step),
-                   part.first_step - 1, warm_start)
+                   part.first_step - 1, warm_start, restart_modes)
     for step in range(part.first_step, config.steps + 1):
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
@@ -558,6 +583,7 @@ def _solve_batch(
             verdict = _judge(batch.problem, batch.logits, out.values.detach(), batch.restarts,
                              batch.weights is not None)
             batch.raise_weights(verdict.mode, verdict.mode_terms)
+            batch.keep_best_modes(verdict)
             last_step = step == config.steps or (deadline is not None and time.perf_counter() >= deadline)
             decision = _decide(results, batch.active, verdict, last_step, config.early_stop)
             _record(results, batch, verdict, out, values, decision, step, time.perf_counter() - start)
@@ -567,6 +593,9 @@ def _solve_batch(
                                  lowest_penalty=_lowest(values), elapsed=time.perf_counter() - begun,
                                  results=results, from_step=part.first_step))
             if last_step or decision.stopping_count == batch.active.shape[0]:
+                if batch.best_modes is not None:  # one instance: its rows are restart-major
+                    results.restart_modes = batch.best_modes.long().view(batch.restarts, -1)
+                    results.restart_penalties = batch.best_penalties.clone()
                 break
             if decision.stopping_count:
                 batch.shrink(~decision.stopping)

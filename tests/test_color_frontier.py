@@ -10,14 +10,24 @@ from dataclasses import replace
 import pytest
 import torch
 from conftest import PUZZLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_cli_problems import invoke
 from torch import Tensor
 
 from redge_solve.cli import color_cmd
-from redge_solve.problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START
+from redge_solve.problem_defaults import ELITE, GENERATION_STEPS, RETRY_COLD, RETRY_LENGTH, WARM_START
 from redge_solve.problems.coloring import COLOR_DEFAULTS, Graph, coloring_spec, maximal_cliques, myciel, queen_graph
 from redge_solve.problems.constraints import ConstraintBatch
-from redge_solve.runs.color_search import compact, dsatur, fewest_colors, largest_clique, warm_start
+from redge_solve.runs.color_search import (
+    compact,
+    dsatur,
+    fewest_colors,
+    largest_clique,
+    next_generation,
+    partition_crossover,
+    warm_start,
+)
 from redge_solve.solver import solve
 
 K4_AND_A_TAIL = "p edge 5 7\ne 1 2\ne 1 3\ne 1 4\ne 2 3\ne 2 4\ne 3 4\ne 4 5\n"
@@ -74,9 +84,9 @@ def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(
     seeds: list[int] = []
     real = color_search._attempt
 
-    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None, restart_modes=False):
         seeds.append(config.seed)
-        return real(graph, cliques, k, config, budget, on_step, device, offsets)
+        return real(graph, cliques, k, config, budget, on_step, device, offsets, restart_modes)
 
     monkeypatch.setattr(color_search, "_attempt", recording)
     five_cycle = Graph.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)])  # DSATUR 3, no 2-colouring
@@ -94,24 +104,24 @@ def test_a_budget_left_after_a_failed_k_goes_to_that_k_again_with_the_next_seed(
 
 @pytest.mark.parametrize(("retry_steps", "cold", "length", "warm_rows"),
                          [(5, 0.0, 5, 32), (5, 1.0, 5, 0), (None, RETRY_COLD, 2 * RETRY_LENGTH, 16)])
-def test_a_try_again_runs_the_retry_steps_with_its_share_of_cold_restarts(monkeypatch, retry_steps, cold, length,
-                                                                           warm_rows):
+def test_without_crossover_a_try_again_runs_the_retry_steps_with_its_share_of_cold_restarts(
+        monkeypatch, retry_steps, cold, length, warm_rows):
     from redge_solve.runs import color_search
 
     seen: list[tuple[int, int]] = []  # each try: its steps, its warm-started restarts
     real = color_search._attempt
 
-    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None, restart_modes=False):
         warm = 0 if offsets is None else int(offsets.flatten(1).any(1).sum())
         assert offsets is None or not offsets[warm:].any()  # the warm restarts come first, the cold ones last
         seen.append((config.steps, warm))
-        return real(graph, cliques, k, config, budget, on_step, device, offsets)
+        return real(graph, cliques, k, config, budget, on_step, device, offsets, restart_modes)
 
     monkeypatch.setattr(color_search, "_attempt", recording)
     five_cycle = Graph.from_edges(5, [(0, 1), (1, 2), (2, 3), (3, 4), (4, 0)])  # DSATUR 3, no 2-colouring
     config = replace(COLOR_DEFAULTS, steps=2, seed=7, max_seconds=1.0)
     assert config.restarts == 32
-    result = fewest_colors(five_cycle, config, retry_steps=retry_steps, retry_cold=cold)
+    result = fewest_colors(five_cycle, config, retry_steps=retry_steps, retry_cold=cold, crossover=False)
     assert len(seen) >= 2 and len(result.attempts) == len(seen) + 1
     assert seen[0] == (2, 32)  # the first try at a K: --steps, every restart warm
     assert set(seen[1:]) == {(length, warm_rows)}  # a try again: retry_steps (default RETRY_LENGTH × --steps)
@@ -160,8 +170,8 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
     seen: list[tuple[int, Tensor | None, Tensor]] = []
     real = color_search._attempt
 
-    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None):
-        attempt = real(graph, cliques, k, config, budget, on_step, device, offsets)
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None, restart_modes=False):
+        attempt = real(graph, cliques, k, config, budget, on_step, device, offsets, restart_modes)
         seen.append((k, offsets, attempt.coloring))
         return attempt
 
@@ -182,7 +192,8 @@ def test_the_fewest_colours_search_warm_starts_each_k_from_the_best_colouring_so
     ("warm", (), WARM_START), ("warm", ("--warm-start", "0"), 0.0), ("warm", ("--warm-start", "5.5"), 5.5),
     ("retry_steps", (), None), ("retry_steps", ("--retry-steps", "123"), 123),
     ("retry_cold", (), RETRY_COLD), ("retry_cold", ("--retry-cold", "1"), 1.0),
-    ("retry_cold", ("--retry-cold", "0.25"), 0.25)])
+    ("retry_cold", ("--retry-cold", "0.25"), 0.25), ("crossover", (), True),
+    ("crossover", ("--no-crossover",), False)])
 def test_color_search_options_reach_the_search(tmp_path, monkeypatch, keyword, given, expected):
     from redge_solve.runs import color_search
 
@@ -243,3 +254,103 @@ def test_the_progress_bar_reads_the_penalty_only_when_drawn(monkeypatch, termina
     result = invoke("color", str(PUZZLES / "graphs" / f"{how[0]}.col"), *how[1:], "--steps", "100", "--seed", "0")
     assert result.exit_code == (1 if how[1] == "--colors" else 0), result.output  # 2 colours: Petersen needs 3
     assert reads == ([1] if terminal else [])
+
+
+colourings = st.integers(2, 6).flatmap(lambda k: st.tuples(
+    st.just(k), st.lists(st.integers(0, k - 1), min_size=1, max_size=30)).flatmap(
+    lambda kv: st.tuples(st.just(kv[0]), st.just(kv[1]),
+                         st.lists(st.integers(0, kv[0] - 1), min_size=len(kv[1]), max_size=len(kv[1])))))
+
+
+@settings(max_examples=200, deadline=None)
+@given(colourings)
+def test_partition_crossover_takes_the_largest_class_left_of_each_parent_in_turn(case):
+    colors, first, second = case
+    first, second = torch.tensor(first), torch.tensor(second)
+    child = partition_crossover(first, second, colors)
+    assert child.shape == first.shape and int(child.min()) >= -1 and int(child.max()) < colors
+    placed = torch.zeros_like(first, dtype=torch.bool)
+    for color in range(colors):
+        parent = (first, second)[color % 2]  # the first parent's turn, then the second's, ...
+        taken = child == color
+        left = [int(((parent == c) & ~placed).sum()) for c in range(colors)]
+        assert int(taken.sum()) == max(left)  # the largest class left of that parent
+        if taken.any():
+            assert len(torch.unique(parent[taken])) == 1  # a whole class of it (what is left of one)
+            assert torch.equal(taken, (parent == parent[taken][0]) & ~placed)
+        placed |= taken
+    assert torch.equal(placed, child >= 0)
+    same = partition_crossover(first, first, colors)  # one parent twice: its classes, every vertex placed
+    assert bool((same >= 0).all()) and torch.equal(same.unsqueeze(0) == same.unsqueeze(1),
+                                                   first.unsqueeze(0) == first.unsqueeze(1))
+
+
+def test_the_next_generation_keeps_the_elite_and_recombines_tournament_winners():
+    restarts, vertices, colors = 10, 12, 4
+    modes = torch.randint(colors, (restarts, vertices), generator=torch.Generator().manual_seed(1))
+    penalties = torch.tensor([5.0, 1.0, 7.0, 3.0, 3.0, 0.5, 9.0, 2.0, 8.0, 6.0])
+    offsets = next_generation(modes, penalties, colors, elite=3, strength=2.5,
+                              generator=torch.Generator().manual_seed(4))
+    assert offsets.shape == (restarts, vertices, colors)
+    assert bool(((offsets == 0) | (offsets == 2.5)).all()) and int((offsets != 0).sum(-1).max()) <= 1
+    children = torch.where(offsets.any(-1), offsets.argmax(-1), -1)
+    assert torch.equal(children[:3], modes[[5, 1, 7]])  # the three lowest penalties, in order, as they were
+    draws = torch.randint(restarts, (restarts - 3, 2, 2), generator=torch.Generator().manual_seed(4))
+    for child, pair in zip(children[3:], draws, strict=True):
+        a, b = (int(x) if penalties[x] <= penalties[y] else int(y) for x, y in pair)  # the better of each two
+        assert torch.equal(child, partition_crossover(modes[a], modes[b], colors))
+
+
+def test_the_solver_keeps_each_restarts_lowest_penalty_mode(monkeypatch):
+    from redge_solve import solver
+
+    graph = myciel(4)  # χ 5: no 3-colouring, so the run goes on to its last step
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, 3)])
+    seen: list[Tensor] = []
+    judge = solver._judge
+
+    def recording(*args, **kwargs):
+        verdict = judge(*args, **kwargs)
+        seen.append(verdict.mode_penalty.clone())
+        return verdict
+
+    monkeypatch.setattr(solver, "_judge", recording)
+    config = replace(COLOR_DEFAULTS, steps=150, restarts=4, seed=3)
+    results = solve(problem, config, restart_modes=True)
+    assert not bool(results.found[0]) and len(seen) == 150
+    lowest = torch.stack(seen).min(0).values
+    assert torch.equal(results.restart_penalties, lowest)  # each restart's lowest mode penalty over the steps
+    assert results.restart_modes.shape == (4, graph.num_vertices)
+    assert bool((lowest < seen[-1]).any())  # not the final modes: the test tells them apart
+    for mode, penalty in zip(results.restart_modes, results.restart_penalties, strict=True):
+        one_hot = torch.nn.functional.one_hot(mode, 3).float().unsqueeze(0)
+        assert float(problem.penalty(one_hot)[0, 0]) == float(penalty)  # the mode kept is the one with it
+    assert solve(problem, config).restart_modes is None  # only when asked for
+    with pytest.raises(ValueError, match="one-instance"):
+        solve(ConstraintBatch.from_specs([coloring_spec(graph, 3)] * 2), config, restart_modes=True)
+
+
+def test_with_crossover_a_try_again_starts_from_the_last_tries_restarts_recombined(monkeypatch):
+    from redge_solve.runs import color_search
+
+    seen: list[tuple[int, Tensor | None, object]] = []
+    real = color_search._attempt
+
+    def recording(graph, cliques, k, config, budget, on_step, device=None, offsets=None, restart_modes=False):
+        assert restart_modes
+        attempt = real(graph, cliques, k, config, budget, on_step, device, offsets, restart_modes)
+        seen.append((config.steps, offsets, attempt))
+        return attempt
+
+    monkeypatch.setattr(color_search, "_attempt", recording)
+    graph = myciel(4)  # DSATUR 5 = χ: the search tries 4 again and again
+    config = replace(COLOR_DEFAULTS, steps=3, seed=11, max_seconds=1.5)
+    for retry_steps, length in ((4, 4), (None, GENERATION_STEPS)):
+        seen.clear()
+        fewest_colors(graph, config, retry_steps=retry_steps, known_chromatic=None)
+        assert len(seen) >= 2 and seen[0][0] == 3  # the first try at K: --steps, from the warm start
+        for retry, ((steps, offsets, _), (_, _, before)) in enumerate(zip(seen[1:], seen, strict=False), start=1):
+            assert steps == length and before.population is not None
+            expected = next_generation(*before.population, 4, ELITE, WARM_START,
+                                       torch.Generator().manual_seed(config.seed + retry))
+            assert torch.equal(offsets, expected)

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from ..problem_defaults import COLOR_DEFAULTS, RETRY_COLD, RETRY_LENGTH, WARM_START
+from ..problem_defaults import COLOR_DEFAULTS, GENERATION_STEPS, RETRY_COLD, RETRY_LENGTH, WARM_START
 from . import options as opt
 from .app import app
 from .common import (
@@ -72,20 +72,27 @@ def color(
                                                         "its chromatic number (the search then stops there). "
                                                         "Without --max-seconds it stops at the first K not "
                                                         "found in --steps; with it, the time left goes to that "
-                                                        "K again, from fresh restarts (the next seed), "
-                                                        "each try again --retry-steps long."),
+                                                        "K again (the next seed), each try again "
+                                                        "--retry-steps long: with --crossover, from the last "
+                                                        "try's restarts recombined."),
     warm: float = typer.Option(WARM_START, "--warm-start", min=0.0,
                                help="The fewest-colours search starts each K from the best colouring so far, one "
                                     "class dropped per restart: the logit offset of each vertex's old colour "
                                     "(0: every K from random logits alone)."),
     retry_steps: Optional[int] = typer.Option(None, "--retry-steps", min=1, show_default=False,
                                               help=f"The fewest-colours search with --max-seconds: the steps of "
-                                                   f"each try again at a K still open (default: {RETRY_LENGTH} "
-                                                   f"× --steps; the colourings at the frontier come late)."),
+                                                   f"each try again at a K still open (default: "
+                                                   f"{GENERATION_STEPS} with --crossover, else {RETRY_LENGTH} "
+                                                   f"× --steps)."),
     retry_cold: float = typer.Option(RETRY_COLD, "--retry-cold", min=0.0, max=1.0,
-                                     help="The fewest-colours search with --max-seconds: the share of the restarts "
-                                          "of a try again that start from random logits alone (the rest warm, "
-                                          "as the first try at each K)."),
+                                     help="The fewest-colours search with --max-seconds and --no-crossover: the "
+                                          "share of the restarts of a try again that start from random logits "
+                                          "alone (the rest warm, as the first try at each K)."),
+    crossover: bool = typer.Option(True, "--crossover/--no-crossover",
+                                   help="The fewest-colours search with --max-seconds: each try again at a K still "
+                                        "open starts from the last try's restarts, the 4 best as they were and "
+                                        "the others from crossovers of two (their largest colour classes taken "
+                                        "in turn); without it, from fresh restarts, half warm and half cold."),
     json_path: opt.Out = None,
     force: opt.Force = False,
     quiet: opt.Quiet = False,
@@ -104,7 +111,7 @@ K-colouring exists), 2 bad input, 130 interrupted."""
     label = f"{graph.name}: {graph.num_vertices} vertices, {graph.edges.shape[0]} edges"
     if colors is None:
         if fewest or graph.chromatic_number is None:
-            search(graph, config, label, json_path, quiet, where, warm, retry_steps, retry_cold)
+            search(graph, config, label, json_path, quiet, where, warm, retry_steps, retry_cold, crossover)
         colors = graph.chromatic_number
     if colors > MAX_COLORS:
         fail(f"{file}: the stated chromatic number {colors} is above {MAX_COLORS}; give --colors")
@@ -137,15 +144,17 @@ def _attempt_line(attempt: Attempt) -> str:
                 f"({attempt.seconds:.2f} s; {attempt.elapsed:.2f} s from the start{again})")
     why = {"steps": f"in {attempt.steps} steps", "time": f"in the time budget ({attempt.steps} steps)",
            "interrupted": f"before the interrupt ({attempt.steps} steps)"}[attempt.stopped]
-    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s{again})"
+    lowest = "" if attempt.population is None else f"; lowest penalty {float(attempt.population[1].min()):g}"
+    return f"gradient: [red]{_colours(attempt.colors)} not found[/] {why} ({attempt.seconds:.2f} s{again}{lowest})"
 
 
 def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None, quiet: bool,
            device: Any = None, warm: float = WARM_START, retry_steps: int | None = None,
-           retry_cold: float = RETRY_COLD) -> NoReturn:
+           retry_cold: float = RETRY_COLD, crossover: bool = True) -> NoReturn:
     """Run the fewest-colours search on ``device`` with a progress bar (``config.max_seconds`` bounds all of it;
-    ``warm``: the warm start's strength, ``retry_steps`` the length of a try again and ``retry_cold`` the share of
-    its restarts that start cold, see ``fewest_colors``),
+    ``warm``: the warm start's strength, ``retry_steps`` the length of a try again, ``retry_cold`` the share of
+    its restarts that start cold and ``crossover`` whether it recombines the last try's restarts instead, see
+    ``fewest_colors``),
     print each colouring found and the best; exit 0, or 130 on Ctrl-C after printing and saving the best colouring
     found."""
     from ..problems.coloring import verify_coloring
@@ -182,7 +191,7 @@ def search(graph: Graph, config: SolverConfig, label: str, json_path: str | None
         try:
             result = fewest_colors(graph, config, float("inf"), graph.chromatic_number, on_attempt, on_step,
                                    device=device, warm=warm, retry_steps=retry_steps,
-                                   retry_cold=retry_cold)
+                                   retry_cold=retry_cold, crossover=crossover)
         except SearchInterrupted as interrupt:
             result, interrupted = interrupt.result, True
     verified = verify_coloring(graph, result.best_coloring, result.best_colors)

@@ -6,10 +6,13 @@
         each restart warm-started from the best colouring so far with one of its classes dropped (``warm_start``);
         a colouring found (verified edge by edge) that uses K' ≤ K colours makes K_best = K';
         a failure stops the search, unless a time budget (``config.max_seconds``) has time left: then K, still
-        open, is tried again from fresh restarts (the next seed, ``config.seed + try``) until one succeeds or
-        the budget is spent; a try again runs ``retry_steps`` steps (default ``RETRY_LENGTH · config.steps``:
-        the colourings at the frontier K come late), a share ``retry_cold`` of its restarts from random logits
-        alone (default: half; the other half warm).
+        open, is tried again (the next seed, ``config.seed + try``) until one succeeds or the budget is spent.
+        With crossover (the default) each try again is a generation of ``retry_steps`` steps (default
+        ``GENERATION_STEPS``) whose restarts start from the last try's: the ``ELITE`` best from their own best
+        modes, the others from the greedy partition crossover (GPX) of two of them (``next_generation``), a
+        memetic search with the gradient runs as its local search. Without, a try again starts from fresh
+        restarts and runs ``RETRY_LENGTH · config.steps`` (the colourings at the frontier K come late), a share
+        ``retry_cold`` of its restarts from random logits alone (default: half; the other half warm).
 
 Without a budget the search stops at the first K that fails within ``config.steps``; with one, no time is left
 unused once a K fails (none goes to a K already reached or below the lower bound).
@@ -33,7 +36,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..problem_defaults import RETRY_COLD, RETRY_LENGTH, WARM_START
+from ..problem_defaults import ELITE, GENERATION_STEPS, RETRY_COLD, RETRY_LENGTH, WARM_START
 from ..problems.coloring import Graph, coloring_spec, maximal_cliques, to_networkx, verify_coloring
 from ..problems.constraints import ConstraintBatch
 from ..solver import Interrupted, Progress, SolverConfig, solve
@@ -61,13 +64,15 @@ class Attempt:
     coloring: Tensor | None = None  # (V,) long, 0-based colours, when found
     elapsed: float = 0.0
     retry: int = 0  # 0 for the first try at this K; n for the n-th try again (seed config.seed + n)
+    population: tuple[Tensor, Tensor] | None = None  # unsolved: each restart's best mode (R, V) and its penalty (R,)
 
     def record(self) -> dict:
         """JSON-ready fields (without the colouring itself)."""
         return {"colors": self.colors, "method": self.method, "found": self.found, "used": self.used,
                 "steps": self.steps, "first_solved_step": self.first_solved_step,
                 "seconds": round(self.seconds, 4), "elapsed_seconds": round(self.elapsed, 4), "stopped": self.stopped,
-                "retry": self.retry}
+                "retry": self.retry, "lowest_penalty": None if self.population is None else
+                float(self.population[1].min())}
 
 
 @dataclass
@@ -172,6 +177,47 @@ def warm_start(coloring: Tensor, colors: int, restarts: int, strength: float = W
     return offsets.scatter_(2, renumbered.unsqueeze(-1), kept.unsqueeze(-1) * strength)
 
 
+def partition_crossover(first: Tensor, second: Tensor, colors: int) -> Tensor:
+    """The greedy partition crossover (GPX, Galinier & Hao 1999) of two colourings ``(V,)`` with ``colors``
+    classes: for c = 0, 1, …, K − 1, the largest class of the parent whose turn it is (first, second, first, …),
+    counting only the vertices not yet placed, becomes the child's class c, and its vertices are removed from both
+    parents. The child ``(V,)`` has colours 0..K−1 and −1 on the vertices left unplaced. Each class of the child is
+    a subset of a class of a parent, so the child keeps the parents' large independent sets whole."""
+    child = torch.full_like(first, -1)
+    parents = [first.clone(), second.clone()]
+    for color in range(colors):
+        parent = parents[color % 2]
+        sizes = torch.bincount(parent + 1, minlength=colors + 1)[1:]  # placed vertices are −1 there
+        largest = int(sizes.argmax())
+        if sizes[largest] == 0:
+            break
+        taken = parent == largest
+        child[taken] = color
+        for each in parents:
+            each[taken] = -1
+    return child
+
+
+def next_generation(modes: Tensor, penalties: Tensor, colors: int, elite: int = ELITE,
+                    strength: float = WARM_START, generator: torch.Generator | None = None) -> Tensor:
+    """Warm-start offsets ``(R, V, K)`` for the next try at a K, from the last try's restarts: their best modes
+    ``modes`` ``(R, V)`` and those modes' penalties ``(R,)``. The ``elite`` lowest-penalty restarts go on from their
+    own modes; every other restart starts from the ``partition_crossover`` of two parents, each the better of two
+    restarts drawn at random (a binary tournament). A vertex placed gets ``strength`` on its colour, an unplaced one
+    nothing (its random logits alone), as in ``warm_start``."""
+    restarts = modes.shape[0]
+    order = torch.argsort(penalties, stable=True)
+    children = [modes[int(r)] for r in order[:elite]]
+    draws = torch.randint(restarts, (restarts - len(children), 2, 2), generator=generator)
+    for pair in draws:
+        first, second = (int(a) if penalties[a] <= penalties[b] else int(b) for a, b in pair)
+        children.append(partition_crossover(modes[first], modes[second], colors))
+    child = torch.stack(children)
+    placed = child >= 0
+    offsets = torch.zeros(restarts, modes.shape[1], colors)
+    return offsets.scatter_(2, child.clamp(min=0).unsqueeze(-1), placed.unsqueeze(-1) * strength)
+
+
 def fewest_colors(
     graph: Graph,
     config: SolverConfig,
@@ -183,6 +229,7 @@ def fewest_colors(
     warm: float = WARM_START,
     retry_steps: int | None = None,
     retry_cold: float = RETRY_COLD,
+    crossover: bool = True,
 ) -> SearchResult:
     """The fewest colours this search reaches for ``graph`` (see the module docstring).
 
@@ -194,7 +241,9 @@ def fewest_colors(
     the best colouring so far (``warm_start``; 0: every K starts from random logits alone); retry_steps: the
     steps of each try again at a K still open (None: ``RETRY_LENGTH · config.steps``); retry_cold: the share of
     the restarts of a try again that start from random logits alone, not warm (the last ones: the warm ones keep
-    the smallest classes to drop). on_attempt is called
+    the smallest classes to drop); crossover: each try again instead starts from the last try's restarts
+    recombined (``next_generation``) and runs ``retry_steps`` (default ``GENERATION_STEPS``), ``retry_cold``
+    unused. on_attempt is called
     after each attempt, on_step(K, progress) after each solver step; the attempts are solved on ``device``
     (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
@@ -218,6 +267,7 @@ def fewest_colors(
         result.lower_bound = max(result.lower_bound, known_chromatic)
     deadline = None if config.max_seconds is None else start + config.max_seconds
     retry = 0
+    population = None  # the last try's restarts at the K still open (crossover)
     while result.best_colors > result.lower_bound:
         budget = max_seconds if 0 < max_seconds < float("inf") else None
         if deadline is not None:
@@ -227,12 +277,17 @@ def fewest_colors(
                 break
             budget = left if budget is None else min(budget, left)
         k = result.best_colors - 1
-        offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
-        if offsets is not None and retry > 0:
-            offsets[config.restarts - round(retry_cold * config.restarts):] = 0  # these restarts start cold
-        steps = config.steps if retry == 0 else retry_steps or RETRY_LENGTH * config.steps
+        if crossover and population is not None:
+            generator = torch.Generator().manual_seed(config.seed + retry)
+            offsets = next_generation(*population, k, strength=warm or WARM_START, generator=generator)
+            steps = retry_steps or GENERATION_STEPS
+        else:
+            offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
+            if offsets is not None and retry > 0:
+                offsets[config.restarts - round(retry_cold * config.restarts):] = 0  # these restarts start cold
+            steps = config.steps if retry == 0 else retry_steps or RETRY_LENGTH * config.steps
         attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry, steps=steps), budget,
-                           on_step, device, offsets)
+                           on_step, device, offsets, crossover)
         attempt = replace(attempt, elapsed=time.perf_counter() - start, retry=retry)
         result.attempts.append(attempt)
         if attempt.found:
@@ -241,6 +296,7 @@ def fewest_colors(
             on_attempt(attempt)
         if attempt.stopped == "interrupted":
             raise SearchInterrupted(result)
+        population = attempt.population
         if attempt.found:
             retry = 0
         elif deadline is None:
@@ -252,10 +308,11 @@ def fewest_colors(
 
 def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfig, budget: float | None,
              on_step: Callable[[int, Progress], None] | None, device: torch.device | str | None = None,
-             offsets: Tensor | None = None) -> Attempt:
+             offsets: Tensor | None = None, restart_modes: bool = False) -> Attempt:
     """One gradient attempt at ``k`` colours (the K-cliques as exactly-one groups, see ``coloring_spec``), from
     the initial logit ``offsets`` when given (``warm_start``), ended by success, ``config.steps``, ``budget``
-    seconds or Ctrl-C (``stopped``). A colouring counts only if it passes ``verify_coloring``."""
+    seconds or Ctrl-C (``stopped``). A colouring counts only if it passes ``verify_coloring``. ``restart_modes``:
+    an attempt without a colouring keeps its restarts' best modes (``Attempt.population``)."""
     problem = ConstraintBatch.from_specs([coloring_spec(graph, k, cliques)], device=device)
     start = time.perf_counter()
     last: list[Progress | None] = [None]
@@ -268,7 +325,7 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
     stopped = "steps"
     try:
         results = solve(problem, replace(config, early_stop=True, max_seconds=budget), on_step=step,
-                        warm_start=offsets)
+                        warm_start=offsets, restart_modes=restart_modes)
         if not bool(results.found[0]) and int(results.steps_run[0]) < config.steps:
             stopped = "time"  # the solver's wall-clock budget (SolverConfig.max_seconds) ended the run
     except Interrupted as interrupt:
@@ -279,7 +336,10 @@ def _attempt(graph: Graph, cliques: list[list[int]], k: int, config: SolverConfi
     found = results is not None and len(results.found) == 1 and bool(results.found[0])
     coloring = results.solution[0][: graph.num_vertices].clone() if found else None  # type: ignore[union-attr]
     if coloring is None or not verify_coloring(graph, coloring, k):
-        return Attempt(k, "gradient", False, 0, steps, -1, seconds, stopped)
+        population = None
+        if results is not None and results.restart_modes is not None:
+            population = (results.restart_modes[:, : graph.num_vertices], results.restart_penalties)
+        return Attempt(k, "gradient", False, 0, steps, -1, seconds, stopped, population=population)
     coloring = compact(coloring)
     return Attempt(k, "gradient", True, colors_used(coloring), steps, int(results.first_solved_step[0]), seconds,
                    "solved" if stopped != "interrupted" else stopped, coloring)
