@@ -22,17 +22,17 @@ next K (``runs.color_search.warm_start``; 0: every K from random logits alone). 
 starts"."""
 
 RETRY_LENGTH = 4
-"""The fewest-colours search with a time budget: each try again at a K still open runs this many times the steps of
-its first try (40000 at the colouring defaults). The colourings at the frontier K came late: DSJC250.1 at 8 colours
-(its best known) at step 24143 of a 40000-step try, queen11_11 at 12 at steps 24119 and 37468, where tries of
-10000 steps had failed 3 and 16 times (``runs.color_search.fewest_colors``; measured: docs/coloring.md, "Longer
-tries at the frontier K")."""
+"""The fewest-colours search with a time budget and without crossover (``--no-crossover``): each try again at a K
+still open runs this many times the steps of its first try (40000 at the colouring defaults). The colourings at the
+frontier K came late: DSJC250.1 at 8 colours (its best known) at step 24143 of a 40000-step try, queen11_11 at 12
+at steps 24119 and 37468, where tries of 10000 steps had failed 3 and 16 times (``runs.color_search.fewest_colors``;
+measured: docs/coloring.md, "Longer tries at the frontier K")."""
 
 RETRY_COLD = 0.5
-"""The share of the restarts of such a try again that start from random logits alone, not from the colouring before
-(the rest are warm-started as the first try is): at queen11_11's frontier K (12) cold tries found a colouring in 2
-of 15 seeds and warm ones in 0 of 9, on DSJC250.1 at 8 warm tries in 1 of 3 and cold ones in 0 of 3; half and
-half keeps both (measured: docs/coloring.md, "Longer tries at the frontier K")."""
+"""Without crossover, the share of the restarts of such a try again that start from random logits alone, not from
+the colouring before (the rest are warm-started as the first try is): at queen11_11's frontier K (12) cold tries
+found a colouring in 2 of 15 seeds and warm ones in 0 of 9, on DSJC250.1 at 8 warm tries in 1 of 3 and cold ones in
+0 of 3; half and half keeps both (measured: docs/coloring.md, "Longer tries at the frontier K")."""
 
 GENERATION_STEPS = 2000
 """The fewest-colours search with a time budget and crossover (the default): each try again at a K still open runs
