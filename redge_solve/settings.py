@@ -63,6 +63,10 @@ class SolverConfig:
     # bounded logits: after each step every variable's logits are centred and clipped to ±(max_logit + ln K), so its
     # probabilities never saturate (a saturated softmax passes no gradient and the search stalls); 0: unbounded
     max_logit: float = 0.0
+    # restarts recombined: each fresh start after the first starts a puzzle's restarts from the best modes of the
+    # cycle before (the 4 best as they were, the others crossovers of two, their conflicts freed: recombine.py)
+    # instead of fresh logits; Sudoku only. Off by default: measured on 25×25 grids (docs/hard-sudoku.md)
+    recombine: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "samples", "restarts"):
@@ -87,6 +91,8 @@ class SolverConfig:
             raise ValueError(f"tail_samples must be an integer >= 0, got {self.tail_samples!r}")
         if not 0 <= self.max_logit < float("inf"):
             raise ValueError(f"max_logit must be a finite number >= 0, got {self.max_logit!r}")
+        if not isinstance(self.recombine, bool):
+            raise ValueError(f"recombine must be true or false, got {self.recombine!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
         if self.estimator == "st" and dict(self.params) in ({}, SUDOKU_ST_PARAMS):
@@ -105,7 +111,7 @@ class SolverConfig:
 
 
 RUN_FIELDS = ("steps", "samples", "restarts", "lr", "seed", "deduce", "weight_step", "reset_every", "max_restarts",
-              "growth_period", "tail_samples", "max_logit", "max_seconds")
+              "growth_period", "tail_samples", "max_logit", "recombine", "max_seconds")
 """The ``SolverConfig`` fields a caller sets one by one, under the same names (the commands' options, ``compare``'s
 overrides); the estimator, its parameters and early stopping are set their own ways."""
 
@@ -150,18 +156,21 @@ there)."""
 BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
     16: replace(DEFAULTS, params={}, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2,
                 reset_every=6000, max_restarts=64, growth_period=4),
-    25: replace(DEFAULTS, params={}, steps=20000, reset_every=3000, max_restarts=64, growth_period=4),
+    25: replace(DEFAULTS, params={}, steps=20000, restarts=32, reset_every=1000, max_restarts=0, growth_period=4,
+                recombine=True),
 }
 """Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
 (docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run needs
-thousands of steps to settle its conflicts): 25×25 starts afresh every 3000 steps, 16×16 every 6000 (with 32
-restarts: fewer steps in all than every 3000). 16×16 also starts from random logits (std 1: the restarts
-differ from the first step) that stay bounded (±(3 + ln N): the samples keep exploring) with faster breakout weights
-(0.2 per step of a broken term) and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28
-with 16, in half the steps); on 25×25 these did worse in the runs measured. Restarts grow to 64 at most (9×9's 256
-was measured on 9×9 only; within 20000 steps a big grid's restarts, doubling every 4 fresh starts (9×9's doubling
-at every one was measured on 9×9 only), double once on 25×25, to 16 at step 12001, and never on 16×16), and the
-step budget stays 20000 (9×9's 100000 was measured on 9×9's hardest; a big grid's step costs 5–10 times as much).
+thousands of steps to settle its conflicts): 16×16 starts afresh every 6000 steps (with 32 restarts: fewer steps in
+all than every 3000). 25×25 runs 32 restarts in cycles of 1000 steps, each cycle after the first started from the
+last one's best grids recombined (``recombine``: the first 55 %-blank 25×25 puzzles solved; with fresh starts every
+3000 steps none was). 16×16 also starts from random logits (std 1: the restarts differ from the first step) that
+stay bounded (±(3 + ln N): the samples keep exploring) with faster breakout weights (0.2 per step of a broken term)
+and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against 28 with 16, in half the steps); on
+25×25 these did worse in the runs measured. 16×16's restarts grow to 64 at most
+(9×9's 256 was measured on 9×9 only; within 20000 steps they never double, every 4 fresh starts), 25×25's stay 32
+(a growth step would start every restart afresh, losing the population), and the step budget stays 20000 (9×9's
+100000 was measured on 9×9's hardest; a big grid's step costs 5–10 times as much).
 ST samples at temperature 1 (9×9's 0.3 was measured on 9×9: on 25×25 with 55 % blanks it solved none either way).
 The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
@@ -179,7 +188,7 @@ CONSTRAINT_DEFAULTS = SolverConfig(steps=3000, samples=4, restarts=4, lr=0.2, de
 before the hard-Sudoku work; generic constraint batches have no pre-step and no per-instance term weights."""
 
 PAPER_PROTOCOL = dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0, reset_every=0,
-                      deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0)
+                      deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0, recombine=False)
 """The paper's Table 2: 1000 Adam steps, lr 0.05, one sample per step, no restarts, no early stop, logits
 starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 

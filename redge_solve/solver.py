@@ -26,6 +26,7 @@ from .estimators import Expectation, Objective, Surrogate
 from .estimators.noise import KeyedNoise, key_tensor, normal, one_hot_argmax
 from .memory import puzzles_per_batch
 from .optim import Adam
+from .recombine import recombined_offsets
 from .settings import (  # noqa: F401  (the settings, re-exported where they were always imported from)
     CONSTRAINT_DEFAULTS,
     DEFAULTS,
@@ -175,6 +176,8 @@ def solve(
     ids = torch.arange(count, device=device) if puzzle_ids is None else puzzle_ids.long().to(device)
     deadline = None if config.max_seconds is None else time.perf_counter() + config.max_seconds
     problem = problem.deduce(config.deduce)
+    if config.recombine and not hasattr(problem, "violated_variables"):
+        raise ValueError("recombine (recombined restarts) works on Sudoku puzzles only")
     if restart_modes and count != 1:
         raise ValueError(f"restart modes are kept for a one-instance problem, not {count} instances")
     if warm_start is not None and (count != 1 or warm_start.shape[1:] != (problem.num_variables,
@@ -262,7 +265,9 @@ class _Batch:
     def __init__(self, problem: Problem, config: SolverConfig, puzzle_ids: Tensor, active: Tensor | None = None,
                  restarts: int | None = None, step: int = 0, warm_start: Tensor | None = None,
                  keep_modes: bool = False) -> None:
-        self.config, self.puzzle_ids, self.warm_start, self.keep_modes = config, puzzle_ids, warm_start, keep_modes
+        self.config, self.puzzle_ids, self.warm_start = config, puzzle_ids, warm_start
+        self.keep_modes = keep_modes or config.recombine
+        self.best_penalties = self.best_modes = None
         self.restarts = config.restarts if restarts is None else restarts
         self.problem = problem.repeat(self.restarts)
         self.active = torch.arange(problem.num_instances, device=puzzle_ids.device) if active is None else active
@@ -284,6 +289,7 @@ class _Batch:
         self.restarts = restarts
         self.problem = self.problem.select(first_rows).repeat(restarts)  # each active puzzle once, then R times
         self.noise = self._keyed_noise(self.noise.step)
+        self.best_penalties = self.best_modes = None  # laid out for the old restarts: a growth step starts fresh
 
     def reset(self) -> None:
         """Fresh logits (uniform, or keyed Gaussian ones) and a fresh Adam state for every row."""
@@ -294,6 +300,9 @@ class _Batch:
         if self.warm_start is not None:  # one instance: the rows are restart-major, (R · F, K)
             which = torch.arange(self.restarts, device=device) % self.warm_start.shape[0]
             offsets = self.warm_start.to(device, problem.dtype).index_select(0, which).flatten(0, 1)
+        if self.config.recombine and self.best_modes is not None:  # a fresh start after a cycle: recombine.py
+            keys = key_tensor(self.config.seed, self.puzzle_ids[self.active], self.noise.step)
+            offsets = recombined_offsets(problem, self.best_modes.long(), self.best_penalties, self.restarts, keys)
         self.logits = _initial_logits(problem.num_variables, problem.num_categories, self.config.init_std,
                                       self.noise, device, self.allowed, problem.dtype, offsets)
         self.optimizer = Adam(self.logits, self.config.lr)
@@ -391,6 +400,9 @@ class _Batch:
             self.weights = self.problem.select_weights(self.weights, keep_instances)
         if self.allowed is not None:
             self.allowed = self.allowed.index_select(0, rows)
+        if self.best_modes is not None:
+            self.best_modes = self.best_modes.index_select(0, rows)
+            self.best_penalties = self.best_penalties.index_select(0, keep_instances.nonzero().squeeze(1))
         self.problem = self.problem.select(keep_instances)
         self.active = self.active[keep]
 
@@ -593,7 +605,7 @@ def _solve_batch(
                                  lowest_penalty=_lowest(values), elapsed=time.perf_counter() - begun,
                                  results=results, from_step=part.first_step))
             if last_step or decision.stopping_count == batch.active.shape[0]:
-                if batch.best_modes is not None:  # one instance: its rows are restart-major
+                if restart_modes and batch.best_modes is not None:  # one instance: its rows are restart-major
                     results.restart_modes = batch.best_modes.long().view(batch.restarts, -1)
                     results.restart_penalties = batch.best_penalties.clone()
                 break

@@ -75,7 +75,8 @@ def test_resume_refuses_settings_that_differ_for_any_size(tmp_path, seen):
     assert set(seen) == {4, 9}
 
     line = one_line_error(run_cli(*base, "--resume", "--restarts", "32"), "--resume needs the same ones")
-    assert "restarts 32 (was 8) for 4×4, 9×9, 25×25" in line and "16×16" not in line  # 16×16 has 32 already
+    assert "restarts 32 (was 8) for 4×4, 9×9;" in line and "16×16" not in line  # 16×16 and 25×25 have 32 already
+    assert "25×25" not in line
     line = one_line_error(run_cli(*base, "--resume", "--lr", "0.1"), "lr 0.1 (was 0.3)")
     assert "lr 0.1 (was 0.3) for" not in line  # the same change for every size is said once
     line = one_line_error(run_cli(*base, "--resume", "--steps", "6"), "steps 6 (was 100000) for 4×4, 9×9")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from redge_solve.cli import app
 from redge_solve.cli.lazy import COMMANDS
-from redge_solve.cli.options import DEVICE_HELP, MAX_SECONDS_HELP
+from redge_solve.cli.options import DEVICE_HELP, MAX_SECONDS_HELP, SUDOKU_ONLY
 from redge_solve.settings import RUN_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,7 @@ def test_every_command_speaks_the_same_vocabulary(path):
     if path[0] not in SOLVING:
         return
     flags = [f"--{name.replace('_', '-')}" + ("s" if name == "seed" and path[0] in SEVERAL else "")
-             for name in RUN_FIELDS if name != "deduce" or path[0] in SUDOKU]
+             for name in RUN_FIELDS if name not in SUDOKU_ONLY or path[0] in SUDOKU]
     for flag in (*flags, "--protocol", "--no-early-stop"):
         assert flag in opts, (path, flag)
     assert opts["--max-seconds"].help == MAX_SECONDS_HELP and opts["--max-seconds"].default is None

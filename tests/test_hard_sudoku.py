@@ -154,11 +154,12 @@ def test_puzzles_solved_by_deduction_alone_finish_at_the_first_step():
 
 def test_the_paper_protocol_switches_every_new_knob_off():
     assert PAPER_PROTOCOL == dict(steps=1000, samples=1, restarts=1, lr=0.05, early_stop=False, init_std=0.0,
-                                  reset_every=0, deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0)
+                                  reset_every=0, deduce="none", weight_step=0.0, max_restarts=0, max_logit=0.0,
+                                  recombine=False)
     config = paper_protocol(SolverConfig(deduce="singles", restarts=8, init_std=1.0, weight_step=0.1,
-                                         max_restarts=64, max_logit=5.0))
+                                         max_restarts=64, max_logit=5.0, recombine=True))
     assert (config.deduce, config.restarts, config.init_std, config.reset_every) == ("none", 1, 0.0, 0)
-    assert config.weight_step == 0 and config.max_restarts == 0 and config.max_logit == 0
+    assert config.weight_step == 0 and config.max_restarts == 0 and config.max_logit == 0 and not config.recombine
 
 
 def test_the_time_budget_stops_unsolved_puzzles(monkeypatch):

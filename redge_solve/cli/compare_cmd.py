@@ -179,7 +179,7 @@ def _plan(a: SimpleNamespace) -> SimpleNamespace:
     plan.overrides = dict(steps=a.steps, samples=a.samples, restarts=a.restarts, lr=a.lr, weight_step=a.weight_step,
                           reset_every=a.reset_every, max_restarts=a.max_restarts, growth_period=a.growth_period,
                           tail_samples=a.tail_samples,
-                          max_logit=a.max_logit,
+                          max_logit=a.max_logit, recombine=a.recombine,
                           max_seconds=a.max_seconds, deduce=a.deduce and a.deduce.value,
                           early_stop=False if a.no_early_stop else None)
     try:
@@ -244,6 +244,8 @@ def _load(a: SimpleNamespace, plan: SimpleNamespace) -> tuple:
         fail(str(exc))
     if a.deduce is not None and data.kind != "sudoku":
         fail(f"--deduce is Sudoku's pre-step; {a.source} is not Sudoku: drop it")
+    if a.recombine and data.kind != "sudoku":
+        fail(f"--recombine recombines Sudoku grids; {a.source} is not Sudoku: drop it")
     return data, base, parts
 
 

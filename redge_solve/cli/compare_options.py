@@ -89,6 +89,10 @@ KNOBS: tuple[tuple[str, Any, Any], ...] = (
                            "tail_samples", min=0, metavar="S"), None),
     ("max_logit", _knob("--max-logit", float, "Bounded logits, 0: unbounded", "max_logit", min=0.0, metavar="A"),
      None),
+    ("recombine", Annotated[Optional[bool], typer.Option(
+        "--recombine/--no-recombine", show_default=False,
+        help=f"Recombined restarts at each fresh start (Sudoku only; see `sudoku --help`) "
+             f"{opt.per_source_default('recombine')}.")], None),
     ("no_early_stop", opt.NoEarlyStop, False),
     ("max_seconds", opt.MaxSeconds, None),
     ("device", opt.DeviceOption, "auto"),

@@ -135,6 +135,11 @@ MaxLogit = Annotated[float, typer.Option(
     "--max-logit", min=0.0, metavar="A",
     help="Bounded logits: after each step every variable's logits are centred and clipped to ±(A + ln K), so the "
     "probabilities never saturate (0: unbounded).")]
+Recombine = Annotated[bool, typer.Option(
+    "--recombine/--no-recombine",
+    help="Recombined restarts: each fresh start after the first starts a puzzle's restarts from the best grids of "
+    "the cycle before (the 4 best as they were, the others crossovers of two with their conflicting cells left "
+    "free) instead of fresh logits.")]
 MAX_SECONDS_HELP = ("Time budget in seconds for the whole command (> 0): when it is spent, what is still unsolved "
                     "stops, unsolved (default: no limit).")
 """``--max-seconds``' help, the same sentence in every command (a test checks it)."""
@@ -171,6 +176,8 @@ def per_source_default(name: str) -> str:
     from ..settings import PAPER_PROTOCOL
 
     def shown(value: Any) -> str:
+        if isinstance(value, bool):
+            return "on" if value else "off"
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     values = [getattr(d, name) for d in (DEFAULTS, QUEENS_DEFAULTS, COLOR_DEFAULTS)]
@@ -219,6 +226,8 @@ def size_defaults_help() -> str:
         if name == "params":
             return " ".join(f"-p {k}={v:g}" for k, v in value.items()) or f"plain {DEFAULTS.estimator}"
         named = {**FLAGS, "init_std": "random initial logits of std"}  # init_std has no option
+        if isinstance(value, bool):
+            return named.get(name, name).replace("--", "--" if value else "--no-", 1)
         return f"{named.get(name, name)} {value:g}" if isinstance(value, float) else f"{named.get(name, name)} {value}"
 
     def values(config: SolverConfig) -> str:
@@ -281,10 +290,14 @@ SOLVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("lr", Lr), ("seed", Seed), ("no_early_stop", NoEarlyStop), ("protocol", ProtocolOption), ("deduce", Deduce),
     ("weight_step", WeightStep), ("reset_every", ResetEvery), ("max_restarts", MaxRestarts),
     ("growth_period", GrowthPeriod), ("tail_samples", TailSamples), ("max_logit", MaxLogit),
-    ("max_seconds", MaxSeconds), ("device", DeviceOption),
+    ("recombine", Recombine), ("max_seconds", MaxSeconds), ("device", DeviceOption),
 )
 """Every option of a command that solves with one estimator, in the order ``--help`` lists them: the estimator, the
 ``SolverConfig`` knobs, the protocol, the time budget and the device (docs/cli.md)."""
+
+
+SUDOKU_ONLY = ("deduce", "recombine")
+"""The options of ``SOLVER_OPTIONS`` that only the Sudoku commands have (their problems' pre-step and conflicts)."""
 
 
 def _option_default(name: str, defaults: SolverConfig) -> Any:
@@ -307,7 +320,7 @@ def solver_options(defaults: SolverConfig, deduce: bool = False) -> Any:
     its own options. The command does not receive them as arguments: ``solver_config(ctx, defaults)`` reads them
     from the context, ``ctx.params["device"]`` the device."""
     return with_options([(name, alias, _option_default(name, defaults)) for name, alias in SOLVER_OPTIONS
-                         if deduce or name != "deduce"])
+                         if deduce or name not in SUDOKU_ONLY])
 
 
 def with_options(added: list[tuple[str, Any, Any]] | tuple[tuple[str, Any, Any], ...]) -> Any:

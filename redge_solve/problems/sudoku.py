@@ -241,6 +241,14 @@ class SudokuBatch:
         excess = (self.unit_counts(x) - 1).clamp(min=0).sum(-1)
         return excess.view(x.shape[0], self.num_instances, 3 * self.side).sum(-1)
 
+    def violated_variables(self, values: Tensor) -> Tensor:
+        """Bool ``(F,)``: the free cells of a row, column or block that holds a digit twice, under the assignment
+        ``values`` ``(F,)`` (digit indices; −1: a cell left blank, counted in no unit). ``Aᵀ`` of the units with a
+        count above 1 (``recombine``)."""
+        x = torch.nn.functional.one_hot(values.clamp(min=0), self.side).to(self.dtype) * (values >= 0).unsqueeze(-1)
+        twice = (self.unit_counts(x.unsqueeze(0))[0] > 1).any(-1)  # (I * 3N,)
+        return (self._incidence[1] @ twice.to(self.dtype).unsqueeze(1)).squeeze(1) > 0
+
     def fill(self, x: Tensor) -> Tensor:
         """Complete grids ``(S, I, N²)``: the clues with the free cells set to ``argmax x + 1``."""
         grids = self.grids.expand(x.shape[0], -1, -1).clone()

@@ -164,7 +164,7 @@ def solver_settings(config: SolverConfig) -> dict[str, Any]:
 
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"init_std": 0.0, "reset_every": 0, "deduce": "none",
                                                 "weight_step": 0.0, "max_restarts": 0, "max_logit": 0.0,
-                                                "tail_samples": 0, "growth_period": 4}
+                                                "tail_samples": 0, "growth_period": 4, "recombine": False}
 """The value each ``SolverConfig`` field added after the first settings records stands for in a record without
 it: the solver then ran as with the field switched off (each was added off, its off value keeping results
 bit-identical; ``growth_period`` at 4, the period fixed before it was a field), so results written before a field
