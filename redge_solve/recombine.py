@@ -23,6 +23,8 @@ keeping their labels; the colouring search (``runs.color_search``) recombines it
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -44,8 +46,9 @@ def tournament_parents(penalties: Tensor, keys: Tensor) -> Tensor:
     every other restart's parents are each the better of two restarts drawn by the key (ties: the first drawn)."""
     puzzles, restarts = penalties.shape
     order = torch.argsort(penalties, dim=1, stable=True)
-    draws = key_tensor(keys.view(-1, 1, 1, 1), torch.arange(restarts).view(1, -1, 1, 1),
-                       torch.arange(2).view(1, 1, -1, 1), torch.arange(2).view(1, 1, 1, -1))
+    count = functools.partial(torch.arange, device=penalties.device)
+    draws = key_tensor(keys.to(penalties.device).view(-1, 1, 1, 1), count(restarts).view(1, -1, 1, 1),
+                       count(2).view(1, 1, -1, 1), count(2).view(1, 1, 1, -1))
     drawn = (draws.long() & 0xFFFFFFFF) % restarts  # (P, R, 2 parents, 2 drawn)
     drawn_penalty = penalties.gather(1, drawn.view(puzzles, -1)).view(drawn.shape)
     parents = torch.where(drawn_penalty[..., 0] <= drawn_penalty[..., 1], drawn[..., 0], drawn[..., 1])
