@@ -24,11 +24,15 @@ keeping their labels; the colouring search (``runs.color_search``) recombines it
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from .estimators.noise import key_tensor
+
+if TYPE_CHECKING:
+    from .problems.sudoku import SudokuBatch
 
 ELITE = 4
 """The restarts of each puzzle that go on from their own best modes (the colouring search's elite, too)."""
@@ -79,7 +83,7 @@ def label_crossover(first: Tensor, second: Tensor, row: Tensor, rows: int, categ
     return child
 
 
-def recombined_offsets(problem, modes: Tensor, penalties: Tensor, restarts: int, keys: Tensor) -> Tensor:
+def recombined_offsets(problem: "SudokuBatch", modes: Tensor, penalties: Tensor, restarts: int, keys: Tensor) -> Tensor:
     """Initial logit offsets ``(F, K)`` for every row of ``problem`` (P puzzles × ``restarts`` rows, instance
     p·R + r, each instance's variables contiguous and laid out alike) from the rows' best ``modes`` (values
     ``(F,)``) and their ``penalties`` ``(P·R,)``: see the module docstring. ``keys``: one int32 key per puzzle."""
