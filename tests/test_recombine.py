@@ -157,7 +157,8 @@ def test_the_option_is_on_the_sudoku_commands_only_and_refused_on_graphs():
     assert "--recombine" in runner.invoke(app, ["sudoku", "--help"], terminal_width=200).output
     color = runner.invoke(app, ["color", str(PUZZLES / "graphs" / "myciel4.col"), "--recombine"])
     assert color.exit_code == 2 and "No such option" in color.output
-    graph = runner.invoke(app, ["compare", str(PUZZLES / "graphs" / "myciel4.col"), "-e", "st", "--seeds", "1",
-                                "--steps", "3", "--recombine", "-q"])
-    lines = [line for line in graph.output.splitlines() if line.strip()]
-    assert graph.exit_code == 2 and len(lines) == 1 and "--recombine recombines Sudoku grids" in lines[0], graph.output
+    for flag in ("--recombine", "--no-recombine"):  # refused either way, as --deduce is
+        graph = runner.invoke(app, ["compare", str(PUZZLES / "graphs" / "myciel4.col"), "-e", "st", "--seeds", "1",
+                                    "--steps", "3", flag, "-q"])
+        lines = [line for line in graph.output.splitlines() if line.strip()]
+        assert graph.exit_code == 2 and len(lines) == 1 and "is not Sudoku: drop it" in lines[0], graph.output

@@ -244,8 +244,8 @@ def _load(a: SimpleNamespace, plan: SimpleNamespace) -> tuple:
         fail(str(exc))
     if a.deduce is not None and data.kind != "sudoku":
         fail(f"--deduce is Sudoku's pre-step; {a.source} is not Sudoku: drop it")
-    if a.recombine and data.kind != "sudoku":
-        fail(f"--recombine recombines Sudoku grids; {a.source} is not Sudoku: drop it")
+    if a.recombine is not None and data.kind != "sudoku":
+        fail(f"--recombine/--no-recombine is about Sudoku grids; {a.source} is not Sudoku: drop it")
     return data, base, parts
 
 
