@@ -159,7 +159,8 @@ def solve(
     puzzle_ids: a stable id per puzzle (e.g. its row in a dataset) for the noise keys; defaults to 0..B-1.
     warm_start: offsets ``(W, F, K)`` (F, K: the problem's after its pre-step) added to the initial logits of a
     one-instance problem, restart r getting ``warm_start[r % W]`` at every fresh start: a start near known
-    assignments (the fewest-colours search starts K − 1 colours from its K-colouring).
+    assignments (the fewest-colours search starts K − 1 colours from its K-colouring). With ``config.recombine``
+    only the first start is warm: a later one starts from the recombined restarts instead (``recombine.py``).
     restart_modes: for a one-instance problem, keep each restart's mode of lowest (unweighted) penalty over the
     steps since its last fresh start, returned as ``restart_modes`` (values ``(R, F)``) and ``restart_penalties``
     (the material of a population move: ``runs.color_search`` recombines them). Four more operations a step.
