@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from .problems.sudoku import SudokuBatch
 
 ELITE = 4
-"""The restarts of each puzzle that go on from their own best modes (the colouring search's elite, too)."""
+"""The restarts of each puzzle that go on from their own best modes. Measured on 25×25 Sudoku (1 and 8 did worse,
+benchmarks/README.md, "Recombined restarts screened further"), apart from the colouring search's elite
+(``problem_defaults.ELITE``, also 4): tuning one does not move the other."""
 
 STRENGTH = 1.0
 """The logit offset of a placed variable's value. 2 let the population settle on one mode it did not leave (the
