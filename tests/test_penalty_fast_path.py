@@ -83,3 +83,22 @@ def test_a_selected_batch_slices_the_cached_penalty_as_a_fresh_batch_builds_it(g
         assert torch.equal(kept._clue_counts, fresh._clue_counts)
         assert torch.equal(kept._clue_counts_less_one, fresh._clue_counts_less_one)
         batch, keep = kept, torch.arange(kept.num_instances) % 2 == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_sparse_product_into_ignores_what_out_held(dtype):
+    """The penalties write their sparse products into fresh (uninitialised) tensors: whatever those held, NaN
+    included, must not reach the product, which is torch.mm's to the bit."""
+    import warnings
+
+    from redge_solve.problems._sparse import sparse_product_into
+
+    generator = torch.Generator().manual_seed(0)
+    dense_matrix = torch.randn(7, 5, generator=generator, dtype=dtype) * (torch.rand(7, 5, generator=generator) < 0.4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta state"
+        matrix = dense_matrix.to_sparse_csr()
+    dense = torch.randn(5, 3, generator=generator, dtype=dtype)
+    out = torch.full((7, 3), float("nan"), dtype=dtype)
+    assert sparse_product_into(matrix, dense, out) is out
+    assert torch.equal(out, torch.mm(matrix, dense))

@@ -54,6 +54,8 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from ._sparse import sparse_product_into
+
 
 def pad_groups(groups: list[list[int]] | Tensor) -> Tensor:
     """Groups of flat literals of varying length as ``(G, L)`` long, padded with −1."""
@@ -691,7 +693,7 @@ class _DifferPenalty(torch.autograd.Function):
                 torch.bmm(matrix, sample.contiguous().view(matrix.shape[0], -1, sample.shape[-1]),
                           out=product.view(matrix.shape[0], -1, sample.shape[-1]))
             else:
-                torch.mm(matrix, sample.contiguous(), out=product)
+                sparse_product_into(matrix, sample.contiguous(), product)
         per_row = ((rows * neighbours) @ rows.new_ones(rows.shape[-1])).mul_(0.5)
         ctx.save_for_backward(neighbours, row_instance)
         out = per_row.new_zeros(rows.shape[0], num_instances)

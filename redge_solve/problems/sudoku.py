@@ -22,6 +22,7 @@ from torch import Tensor
 
 from ..settings import DEDUCTION_LEVELS
 from ..symbols import BLANKS, SYMBOLS
+from ._sparse import sparse_product_into
 
 SIZES = {4: 2, 9: 3, 16: 4, 25: 5}
 """side N -> block size n."""
@@ -336,7 +337,7 @@ class _Penalty(torch.autograd.Function):
         scaled = weighted.view(count, grad.shape[1], -1, side) * (2 * grad).view(count, -1, 1, 1)
         out = scaled.new_empty(count, ctx.transpose.shape[0], side)
         for sample, product in zip(scaled, out, strict=True):
-            torch.mm(ctx.transpose, sample.view(-1, side), out=product)
+            sparse_product_into(ctx.transpose, sample.view(-1, side), product)
         return out, None, None
 
 
