@@ -134,18 +134,25 @@ def test_recombine_is_sudokus_and_a_boolean():
 
 
 def test_recombined_restarts_change_the_run_and_not_what_the_batch_holds():
-    hard = [line.strip() for line in (PUZZLES / "hard.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-    grids = torch.stack([grid_from_string(p) for p in hard[:2]])
+    """An easy puzzle leaves the batch before the first recombination (step 41), so the two hard ones recombine
+    from kept modes sliced at that shrink; each puzzle's result is what it gets alone. Asserted without naming
+    which hard puzzle is solved when: that differs between processors (their kernels round differently)."""
+    def puzzles(name: str) -> list[str]:
+        return [line.strip() for line in (PUZZLES / name).read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+
+    grids = torch.stack([grid_from_string(p) for p in puzzles("easy.txt")[:1] + puzzles("hard.txt")[:2]])
     config = replace(DEFAULTS, restarts=8, max_restarts=0, reset_every=40, steps=450, recombine=True)
     both = solve(SudokuBatch.from_grids(grids), config)
-    assert both.found.tolist() == [True, False] and int(both.first_solved_step[0]) > 2 * 40  # after recombining
-    for i in range(2):  # the second ran on after the first left the batch, with the kept modes sliced
+    assert bool(both.found[0]) and int(both.first_solved_step[0]) <= 40  # left before any recombination
+    left = torch.where(both.found[1:], both.first_solved_step[1:], config.steps)
+    assert int(left.max()) > 2 * 40  # a hard puzzle ran through recombinations after the easy one left
+    for i in range(3):
         alone = solve(SudokuBatch.from_grids(grids[i:i + 1]), config, puzzle_ids=torch.tensor([i]))
         for name in ("found", "first_solved_step", "solution", "penalty"):
             assert torch.equal(getattr(alone, name)[0], getattr(both, name)[i]), (i, name)
-    plain = solve(SudokuBatch.from_grids(grids[:1]), replace(config, recombine=False))
-    assert int(plain.first_solved_step[0]) != int(both.first_solved_step[0])
+    plain = solve(SudokuBatch.from_grids(grids), replace(config, recombine=False))
+    assert not torch.equal(plain.solution[1:], both.solution[1:])  # the hard ones' runs changed
 
 
 def test_the_option_is_on_the_sudoku_commands_only_and_refused_on_graphs():
