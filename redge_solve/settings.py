@@ -95,7 +95,7 @@ class SolverConfig:
             raise ValueError(f"recombine must be true or false, got {self.recombine!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
-        if self.estimator == "st" and dict(self.params) in ({}, SUDOKU_ST_PARAMS):
+        if self.estimator == "st" and dict(self.params) in ({}, SUDOKU_ST_PARAMS, SUDOKU_25_ST_PARAMS):
             return  # nothing more to check (valid parameters, one sample will do), and no torch to import
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         for name in ("samples", "tail_samples"):
@@ -139,6 +139,10 @@ restart's chance of a solution per step 1.4–3× that of T = 1 on every hard ba
 files 2–3× faster, every dev collection solved. They go with the estimator: another ``--estimator`` or the paper
 protocol runs with its own parameter defaults (``config.build_config``, ``paper_protocol``)."""
 
+SUDOKU_25_ST_PARAMS = {"temperature": 0.4}
+"""25×25's ST: samples drawn from softmax(θ / 0.4) (``BIG_GRID_DEFAULTS``; docs/hard-sudoku.md, "A sampling temperature
+for 25×25")."""
+
 SUDOKU_GROWTH_PERIOD = 1
 """9×9's restarts double at every fresh start (8 restarts to step 500, 16 from 501, 32 from 1001, … 256 from 2501)
 rather than every 4th (256 from step 10001). Measured against the period 4 before on the throughput benchmark's
@@ -156,8 +160,8 @@ there)."""
 BIG_GRID_DEFAULTS: Mapping[int, SolverConfig] = {
     16: replace(DEFAULTS, params={}, steps=20000, restarts=32, init_std=1.0, max_logit=3.0, weight_step=0.2,
                 reset_every=6000, max_restarts=64, growth_period=4),
-    25: replace(DEFAULTS, params={}, steps=20000, restarts=32, reset_every=1000, max_restarts=0, growth_period=4,
-                recombine=True),
+    25: replace(DEFAULTS, params=SUDOKU_25_ST_PARAMS, steps=20000, restarts=32, reset_every=1000, max_restarts=0,
+                growth_period=4, recombine=True),
 }
 """Sudoku's defaults for the big grids, by side N, measured on 16×16 and 25×25 puzzles with 50–70 % of the cells blank
 (docs/hard-sudoku.md, "Big grids"). 9×9's fresh start every 500 steps cuts a big grid's search short (a run needs
@@ -171,8 +175,10 @@ and 32 restarts from the first step (all 30 dev puzzles with 65 % blanks against
 (9×9's 256 was measured on 9×9 only; within 20000 steps they never double, every 4 fresh starts), 25×25's stay 32
 (a growth step would start every restart afresh, losing the population), and the step budget stays 20000 (9×9's
 100000 was measured on 9×9's hardest; a big grid's step costs 5–10 times as much).
-ST samples at temperature 1 (9×9's 0.3 was measured on 9×9: on 25×25 with 55 % blanks it solved none either way).
-The rest is 9×9's: the pre-step, ST with 2 samples, lr 0.3."""
+16×16's ST samples at temperature 1, 25×25's at 0.4 (with the recombined cycles, on one machine: 15 of 25 puzzles with
+55 % blanks against 4 of 25 at temperature 1 and 11 at 0.5, the 15 dev puzzles and 10 fresh ones, and 15 of 15 with
+50 % blanks; docs/hard-sudoku.md, "A sampling temperature for 25×25"); 9×9's 0.3 was measured on 9×9. The rest is
+9×9's: the pre-step, ST with 2 samples, lr 0.3."""
 
 
 def sudoku_defaults(side: int) -> SolverConfig:

@@ -90,7 +90,8 @@ def test_the_helps_defaults_are_the_libraries():
     assert " ".join(size_defaults_help().split()) in batch and "--resume needs the settings of every size" in batch
     for side, config in BIG_GRID_DEFAULTS.items():
         assert f"{side}×{side}: " in flat and f"--reset-every {config.reset_every}" in size_defaults_help()
-        assert f"{side}×{side}: plain st," in size_defaults_help()  # the big grids sample at temperature 1
+    assert "16×16: plain st," in size_defaults_help()  # 16×16 samples at temperature 1, 25×25 at 0.4
+    assert "25×25: -p temperature=0.4," in size_defaults_help()
     assert "the estimator st draws its samples at -p temperature=0.3" in flat  # 9×9's, and what turns it off
 
 
