@@ -201,7 +201,8 @@ starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
     """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole). Sudoku's
-    sampling temperature (``DEFAULTS``' estimator parameters) is switched off with the other knobs: the paper's ST
-    samples at T = 1; parameters chosen for any other estimator are kept."""
-    tempered = config.estimator == DEFAULTS.estimator and dict(config.params) == dict(DEFAULTS.params)
+    sampling temperature (``DEFAULTS``' estimator parameters, or 25×25's ``SUDOKU_25_ST_PARAMS``) is switched off with
+    the other knobs: the paper's ST samples at T = 1; parameters chosen for any other estimator are kept."""
+    tempered = config.estimator == DEFAULTS.estimator and dict(config.params) in (dict(DEFAULTS.params),
+                                                                                 SUDOKU_25_ST_PARAMS)
     return replace(config, **{**PAPER_PROTOCOL, **({"params": {}} if tempered else {}), **overrides})

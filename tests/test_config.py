@@ -53,6 +53,7 @@ def test_build_config_layers_defaults_protocol_and_explicit_values():
 def test_the_defaults_estimator_parameters_go_with_the_estimator_and_the_default_protocol():
     """Sudoku's ST samples at temperature 0.3: kept under ``-e st`` and under other ``-p`` values, replaced by a
     ``-p temperature``; another estimator, or the paper protocol, starts from the estimator's own defaults."""
+    from redge_solve.settings import sudoku_defaults
     from redge_solve.solver import paper_protocol
 
     assert DEFAULTS.params == {"temperature": 0.3} and str(DEFAULTS.make_estimator()) == "st(temperature=0.3)"
@@ -69,6 +70,7 @@ def test_the_defaults_estimator_parameters_go_with_the_estimator_and_the_default
     assert paper_protocol(DEFAULTS).params == {}
     assert paper_protocol(SolverConfig(estimator="gumbel", params={"tau": 0.5})).params == {"tau": 0.5}
     assert paper_protocol(SolverConfig(params={"temperature": 0.5})).params == {"temperature": 0.5}
+    assert paper_protocol(sudoku_defaults(25)).params == {}  # 25×25's temperature is Sudoku's too
 
 
 def test_build_config_validates_the_combination_whole():
