@@ -95,7 +95,7 @@ class SolverConfig:
             raise ValueError(f"recombine must be true or false, got {self.recombine!r}")
         if self.max_seconds is not None and not 0 < self.max_seconds < float("inf"):
             raise ValueError(f"max_seconds must be a finite number > 0, got {self.max_seconds!r}")
-        if self.estimator == "st" and dict(self.params) in ({}, SUDOKU_ST_PARAMS, SUDOKU_25_ST_PARAMS):
+        if self.estimator == "st" and (not self.params or dict(self.params) in SUDOKU_ST_PARAM_SETS):
             return  # nothing more to check (valid parameters, one sample will do), and no torch to import
         estimator = self.make_estimator()  # validate the estimator name and parameters before any work
         for name in ("samples", "tail_samples"):
@@ -142,6 +142,10 @@ protocol runs with its own parameter defaults (``config.build_config``, ``paper_
 SUDOKU_25_ST_PARAMS = {"temperature": 0.4}
 """25×25's ST: samples drawn from softmax(θ / 0.4) (``BIG_GRID_DEFAULTS``; docs/hard-sudoku.md, "A sampling temperature
 for 25×25")."""
+
+SUDOKU_ST_PARAM_SETS = (SUDOKU_ST_PARAMS, SUDOKU_25_ST_PARAMS)
+"""Sudoku's own ST parameters, by grid size: valid without importing torch (``SolverConfig``), and switched off by
+the paper protocol (``paper_protocol``), whose ST samples at T = 1."""
 
 SUDOKU_GROWTH_PERIOD = 1
 """9×9's restarts double at every fresh start (8 restarts to step 500, 16 from 501, 32 from 1001, … 256 from 2501)
@@ -201,8 +205,7 @@ starting at zero (every extra knob of ``SolverConfig`` switched off)."""
 
 def paper_protocol(config: SolverConfig, **overrides) -> SolverConfig:
     """``config`` under the paper's protocol, then ``overrides`` (one step: a combination is validated whole). Sudoku's
-    sampling temperature (``DEFAULTS``' estimator parameters, or 25×25's ``SUDOKU_25_ST_PARAMS``) is switched off with
-    the other knobs: the paper's ST samples at T = 1; parameters chosen for any other estimator are kept."""
-    tempered = config.estimator == DEFAULTS.estimator and dict(config.params) in (dict(DEFAULTS.params),
-                                                                                 SUDOKU_25_ST_PARAMS)
+    sampling temperature (any of ``SUDOKU_ST_PARAM_SETS``, the grid sizes' defaults) is switched off with the other
+    knobs: the paper's ST samples at T = 1; parameters chosen for any other estimator are kept."""
+    tempered = config.estimator == DEFAULTS.estimator and dict(config.params) in SUDOKU_ST_PARAM_SETS
     return replace(config, **{**PAPER_PROTOCOL, **({"params": {}} if tempered else {}), **overrides})
