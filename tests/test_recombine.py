@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from redge_solve.formats import read_puzzles
 from redge_solve.problems.sudoku import SudokuBatch, grid_from_string, units_of_cells
 from redge_solve.recombine import ELITE, STRENGTH, label_crossover, recombined_offsets, tournament_parents
 from redge_solve.settings import DEFAULTS, SolverConfig, sudoku_defaults
@@ -137,11 +138,8 @@ def test_recombined_restarts_change_the_run_and_not_what_the_batch_holds():
     """An easy puzzle leaves the batch before the first recombination (step 41), so the two hard ones recombine
     from kept modes sliced at that shrink; each puzzle's result is what it gets alone. Asserted without naming
     which hard puzzle is solved when: that differs between processors (their kernels round differently)."""
-    def puzzles(name: str) -> list[str]:
-        return [line.strip() for line in (PUZZLES / name).read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-
-    grids = torch.stack([grid_from_string(p) for p in puzzles("easy.txt")[:1] + puzzles("hard.txt")[:2]])
+    easy, hard = (read_puzzles(str(PUZZLES / name)) for name in ("easy.txt", "hard.txt"))
+    grids = torch.stack([puzzle.clues for puzzle in easy[:1] + hard[:2]])
     config = replace(DEFAULTS, restarts=8, max_restarts=0, reset_every=40, steps=450, recombine=True)
     both = solve(SudokuBatch.from_grids(grids), config)
     assert bool(both.found[0]) and int(both.first_solved_step[0]) <= 40  # left before any recombination
