@@ -3,6 +3,7 @@
     python benchmarks/bench_throughput.py                              # against 41c19a2, the default samples
     python benchmarks/bench_throughput.py --ref main --graded 40 --seventeen 40 --extreme 10 --max-seconds 300
     python benchmarks/bench_throughput.py --param temperature=1          # this checkout with a setting, the other not
+    python benchmarks/bench_throughput.py --graded 0 --seventeen 0 --extreme 100 --only magictour_top1465
 
 The other commit is checked out with ``git worktree add --detach`` in a temporary folder (removed at the end), and
 every measurement is a fresh subprocess that imports one of the two checkouts, solves one set as one batch with
@@ -129,6 +130,11 @@ def table(rows: list[dict], ref: str) -> str:
 
 def run(args: argparse.Namespace) -> list[dict]:
     sets = sample_sets(args.graded, args.seventeen, args.extreme, args.seed, args.data)
+    if args.only:  # after drawing: the same samples as a run of every set
+        unknown = set(args.only) - set(sets)
+        if unknown:
+            raise SystemExit(f"--only: no set {', '.join(sorted(unknown))} (sets: {', '.join(sets)})")
+        sets = {name: puzzles for name, puzzles in sets.items() if name in args.only}
     budget = None
     if args.sub_batch is not None:  # in this process only: the workers import their own checkout
         sys.path.insert(0, str(ROOT))
@@ -167,6 +173,9 @@ def main() -> None:
     parser.add_argument("--graded", type=int, default=40)
     parser.add_argument("--seventeen", type=int, default=40)
     parser.add_argument("--extreme", type=int, default=10, help="puzzles per source of extreme-dev-856.csv")
+    parser.add_argument("--only", type=lambda text: text.split(","), default=None, metavar="SET,...",
+                        help="run only these sets (e.g. forum_hardest_1905_11,magictour_top1465), drawn as in "
+                             "a run of every set")
     parser.add_argument("--max-seconds", type=float, default=None, help="wall-clock cap of each solve")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of each subprocess")
