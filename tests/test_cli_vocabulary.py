@@ -180,7 +180,8 @@ def test_batch_max_seconds_bounds_the_whole_run(tmp_path):
                     "--deduce", "none", "--chunk-size", "2", "-o", str(target), "-q")
     assert result.exit_code == 1, result.output
     # Only the first chunk can start before the deadline (none does if the budget is spent before it is drawn:
-    # the rows are left for a resume); a budget given to each chunk would write all ten rows.
+    # the rows are left for a resume); a run that went on drawing chunks after it, each with a budget of its own,
+    # would write all ten rows.
     records = [json.loads(line) for line in target.read_text().splitlines()] if target.exists() else []
     assert len(records) <= 2, records
     assert all(not r.get("found") and r.get("steps_run", 0) < int(NEVER) for r in records), records
