@@ -14,7 +14,9 @@ that.
 
 The available memory is the device's: free RAM on the CPU (``MemAvailable``), free GPU memory on CUDA
 (``torch.cuda.mem_get_info``). ``budget`` is the one memory policy: the solver's sub-batches
-(``puzzles_per_batch``) and ``batch``'s chunks (``batch.default_chunk_size``) are both sized from it.
+(``puzzles_per_batch``) and ``batch``'s chunks (``batch.default_chunk_size``) are both sized from it. Speed, not
+memory, sets one more bound: on the CPU, puzzles whose restarts have grown go on in parts of about a core's cache
+(``parts_in_cache``).
 """
 
 from __future__ import annotations
@@ -88,3 +90,19 @@ def puzzles_per_batch(variables: Sequence[int], categories: int, *, restarts: in
         return 1
     per_puzzle = bytes_per_puzzle(max(variables), categories, restarts=restarts, samples=samples, calls=calls)
     return max(1, memory // max(1, per_puzzle))
+
+
+CACHE_LOGITS = 4 * 256 * 60 * 9
+"""The most logits (restarts × free variables × categories) a part runs with at once on the CPU once its restarts
+have grown: four 9×9 puzzles of 60 free cells at 256 restarts, tensors of about 2 MiB, a core's L2 cache on the
+machines measured. A step's cost per row grows with the rows, as its passes outgrow the cache: at 256 restarts of
+forum-hardest puzzles, two threads, 6.9 µs a row-step for 4 puzzles against 9.1 µs for 48 (benchmarks/README.md,
+"Cache-sized parts")."""
+
+
+def parts_in_cache(variables: Sequence[int], categories: int, *, restarts: int) -> int:
+    """How many puzzles of ``variables`` free variables each (the largest sets the size of all) keep a part's logits
+    within ``CACHE_LOGITS`` at ``restarts`` restarts; at least 1."""
+    if not len(variables):
+        return 1
+    return max(1, CACHE_LOGITS // max(1, restarts * max(variables) * categories))

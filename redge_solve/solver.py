@@ -24,7 +24,7 @@ from torch import Tensor
 
 from .estimators import Expectation, Objective, Surrogate
 from .estimators.noise import KeyedNoise, key_tensor, normal, one_hot_argmax
-from .memory import puzzles_per_batch
+from .memory import parts_in_cache, puzzles_per_batch
 from .optim import Adam
 from .recombine import recombined_offsets
 from .settings import (  # noqa: F401  (the settings, re-exported where they were always imported from)
@@ -166,10 +166,11 @@ def solve(
     (the material of a population move: ``runs.color_search`` recombines them). Four more operations a step.
     A batch larger than ``memory_budget`` bytes (default: ``memory.budget()``) allows is solved in parts sized by
     ``memory.puzzles_per_batch``: consecutive sub-batches sized for the restarts a puzzle starts with, and, where
-    growing restarts (``max_restarts``) would take the puzzles still unsolved past the budget, those puzzles go on
-    from that step in parts sized for their new restarts (a growth step is a fresh start, so nothing but the step
-    count carries over). Keyed noise makes the results the same as in one batch. Ctrl-C raises ``Interrupted``
-    carrying the results of the puzzles reached so far.
+    growing restarts (``max_restarts``) would take the puzzles still unsolved past the budget, or on the CPU past
+    about a core's cache (``memory.parts_in_cache``: a step's cost per row grows once its tensors outgrow it), those
+    puzzles go on from that step in parts sized for their new restarts (a growth step is a fresh start, so nothing
+    but the step count carries over). Keyed noise makes the results the same as in one batch. Ctrl-C raises
+    ``Interrupted`` carrying the results of the puzzles reached so far.
     """
     if problem.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"the solver runs float32 or float64 problems, not {problem.dtype}")
@@ -194,6 +195,14 @@ def solve(
                                  samples=samples_with(config, restarts),
                                  calls=calls, memory=memory_budget, device=device)
 
+    def grown_capacity(restarts: int) -> int:
+        """Puzzles per part once their restarts have grown: ``capacity``, and on the CPU at most what keeps a part's
+        tensors about the size of a core's cache (``memory.parts_in_cache``)."""
+        fits = capacity(restarts)
+        if device.type != "cpu":
+            return fits
+        return min(fits, parts_in_cache(variables, problem.num_categories, restarts=restarts))
+
     results = _new_results(problem)
     size = capacity(config.restarts)
     queue = deque(_Part(torch.arange(first, min(first + size, count), device=device))
@@ -213,10 +222,10 @@ def solve(
             keep = torch.zeros(count, dtype=torch.bool, device=device)
             keep[part.positions] = True
             sub = problem if len(part.positions) == count else problem.select(keep)
-            rest = _solve_batch(sub, config, ids, part, results, capacity, step, deadline, warm_start,
+            rest = _solve_batch(sub, config, ids, part, results, grown_capacity, step, deadline, warm_start,
                                 restart_modes)
             if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
-                size = capacity(restarts_at(config, rest.first_step))
+                size = grown_capacity(restarts_at(config, rest.first_step))
                 queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
                                            for first in range(0, len(rest.positions), size)]))
     except KeyboardInterrupt:

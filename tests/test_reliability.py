@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from redge_solve import memory
 from redge_solve.cli import app
 from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
 from redge_solve.problems.sudoku import SudokuBatch
@@ -613,6 +614,26 @@ def test_puzzles_whose_restarts_outgrow_the_budget_go_on_in_smaller_parts_with_t
     assert goes_back_to_41  # a part went on from the growth step after another had run past it
     assert all(starts[i] == 41 for i in goes_back_to_41) and starts[0] == 1
     assert all(solved <= 7 for _, solved, _ in steps) and steps[-1][1] == int(whole.found.sum())
+
+
+def test_grown_restarts_go_on_in_cache_sized_parts_with_the_same_results(monkeypatch):
+    # on the CPU, puzzles whose restarts have grown go on in parts of at most memory.CACHE_LOGITS logits (here room
+    # for one puzzle at 4 restarts), while the first part holds every puzzle the memory budget allows
+    grids = puzzles_4(7, blanks=10, seed=3)
+    config = SolverConfig(steps=100, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
+                          deduce="none", weight_step=0.0)
+    problem = SudokuBatch.from_grids(grids)
+    whole = solve(problem, config)
+    monkeypatch.setattr(memory, "CACHE_LOGITS", 4 * 10 * 4)
+    assert memory.parts_in_cache([10] * 7, 4, restarts=4) == 1 and memory.parts_in_cache([10], 4, restarts=8) == 1
+    steps: list[tuple[int, int]] = []
+    parts = solve(problem, config, on_step=lambda p: steps.append((p.step, p.active)))
+    for name, value in _without_timing(whole).items():
+        assert _same(getattr(parts, name), value), name
+    assert steps[0] == (1, 7)  # the first part is not cut to the cache
+    going_on = [i for i in range(1, len(steps)) if steps[i][0] == 41 and steps[i - 1][0] > 41]
+    unsolved_at_41 = int(((whole.first_solved_step > 40) | ~whole.found).sum())
+    assert unsolved_at_41 >= 2 and len(going_on) == unsolved_at_41 - 1  # one part per puzzle, each from step 41
 
 
 def test_interrupted_split_solve_carries_the_finished_puzzles():
