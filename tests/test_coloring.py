@@ -92,6 +92,26 @@ def test_differ_kernel_equals_the_generic_penalty_and_its_gradient(specs, sample
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(2, 4), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_restarts_gradient_broadcast_per_instance_equals_the_gather_per_row(specs, restarts, samples, seed):
+    """The restarts of one instance (every instance n rows) take the differ kernel's backward as a broadcast of each
+    instance's incoming gradient; it gives the per-row gather's gradient bit for bit, under a different gradient per
+    instance and sample."""
+    batch = ConstraintBatch.from_specs([specs[0]], torch.float64).repeat(restarts)
+    assert batch._rows_each == specs[0].num_variables
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(samples, batch.num_variables, batch.num_categories, generator=gen, dtype=torch.float64)
+    weights = torch.randn(samples, batch.num_instances, generator=gen, dtype=torch.float64)
+    grads = []
+    for rows_each in (batch._rows_each, 0):  # the broadcast, then the gather
+        batch.__dict__["_rows_each"] = rows_each
+        point = x.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad((batch.penalty(point) * weights).sum(), point)
+        grads.append(grad)
+    assert torch.equal(grads[0], grads[1])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs_with_differ(), st.integers(1, 3), st.integers(1, 3), st.integers(0, 2**31 - 1))
 def test_dense_blocks_give_the_sparse_products_penalty_and_gradient(specs, restarts, samples, seed):
     """Restarts of one instance with its adjacency as dense ``(I, n, n)`` blocks (forced here: ``DENSE_DIFFER`` 0)
