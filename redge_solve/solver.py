@@ -13,6 +13,7 @@ keyed by (seed, puzzle id, restart, variable), so a puzzle's trajectory does not
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from collections import deque
@@ -213,9 +214,33 @@ def solve(
         if on_step is not None:
             on_step(replace(progress, total=count, active=progress.active + waiting))
 
+    def lineage() -> list[_Part]:
+        """The queued parts that went on from a fresh start of the sub-batch under way (before the next sub-batch)."""
+        return list(itertools.takewhile(lambda queued: queued.first_step > 1, queue))
+
+    def pause(step_now: int, puzzles: int, restarts: int) -> bool:
+        """Whether a part down to half a cache-sized part waits at this fresh start for queued puzzles to join it:
+        on the CPU, when one of them goes on from this step or an earlier one (nothing carries over a fresh start
+        but the step, unless restarts are recombined)."""
+        return (device.type == "cpu" and not config.recombine and 2 * puzzles <= grown_capacity(restarts)
+                and any(queued.first_step <= step_now for queued in lineage()))
+
+    def go_on(rest: _Part) -> None:
+        """Queue ``rest`` behind the parts of its sub-batch that go on from its step or an earlier one."""
+        queue.insert(sum(queued.first_step <= rest.first_step for queued in lineage()), rest)
+
     try:
         while queue:
             part = queue.popleft()
+            if part.first_step > 1:  # with the parts queued at the same fresh start, cut to size again
+                while queue and queue[0].first_step == part.first_step:
+                    other = queue.popleft()
+                    part = _Part(torch.cat([part.positions, other.positions]).sort().values, part.first_step,
+                                 max(part.offset, other.offset))
+                size = grown_capacity(restarts_at(config, part.first_step))
+                for first in reversed(range(size, len(part.positions), size)):
+                    queue.appendleft(replace(part, positions=part.positions[first:first + size]))
+                part = replace(part, positions=part.positions[:size])
             if len(part.positions):
                 reached = max(reached, int(part.positions[-1]) + 1)
             waiting = sum(len(queued.positions) for queued in queue)
@@ -223,11 +248,9 @@ def solve(
             keep[part.positions] = True
             sub = problem if len(part.positions) == count else problem.select(keep)
             rest = _solve_batch(sub, config, ids, part, results, grown_capacity, step, deadline, warm_start,
-                                restart_modes)
-            if rest is not None:  # past the budget at its next restarts: the rest goes on in parts, next
-                size = grown_capacity(restarts_at(config, rest.first_step))
-                queue.extendleft(reversed([replace(rest, positions=rest.positions[first:first + size])
-                                           for first in range(0, len(rest.positions), size)]))
+                                restart_modes, pause)
+            if rest is not None:  # past the budget at its next restarts, or paused: it goes on (in parts) later
+                go_on(rest)
     except KeyboardInterrupt:
         raise Interrupted(_head(results, reached)) from None
     results.curve = _solved_curve(results)
@@ -572,15 +595,17 @@ def _solve_batch(
     deadline: float | None = None,
     warm_start: Tensor | None = None,
     restart_modes: bool = False,
+    pause: Callable[[int, int, int], bool] | None = None,
 ) -> _Part | None:
     """``solve`` for one batch that fits in memory, the puzzles of ``problem`` at ``part.positions`` of ``results``
     (noise ids ``puzzle_ids[part.positions]``), from ``part.first_step``: sample → step → judge → decide → record →
     report → shrink, writing into ``results``. At ``deadline`` (a ``time.perf_counter()`` value) the step under way
     becomes the last one. At a step where the restarts grow and the puzzles still unsolved would need more than
     ``capacity(restarts)`` puzzles' room, it stops there and returns them (a ``_Part`` from that step) for the
-    caller to go on with in smaller parts; else None. One host synchronisation per step (``_decide``), plus a few on
-    the steps where puzzles leave the batch (``shrink``) and at fresh starts; ``on_step`` gets numbers already on the
-    host."""
+    caller to go on with in smaller parts; else None. At any later fresh start where ``pause(step, puzzles,
+    restarts)`` says so it also stops and returns them, to go on with other puzzles at that step. One host
+    synchronisation per step (``_decide``), plus a few on the steps where puzzles leave the batch (``shrink``) and
+    at fresh starts; ``on_step`` gets numbers already on the host."""
     begun = time.perf_counter()
     start = begun - part.offset  # a puzzle's seconds count what its rows ran before this part too
     estimator = config.make_estimator()
@@ -590,7 +615,8 @@ def _solve_batch(
         batch.noise.next_step()
         if config.reset_every and step > 1 and (step - 1) % config.reset_every == 0:
             restarts = restarts_at(config, step)
-            if restarts > batch.restarts and batch.active.shape[0] > capacity(restarts):
+            if restarts > batch.restarts and batch.active.shape[0] > capacity(restarts) or (
+                    pause is not None and step > part.first_step and pause(step, batch.active.shape[0], restarts)):
                 return _Part(batch.active, step, time.perf_counter() - start)  # fresh from this step
             batch.grow(restarts)
             batch.reset()

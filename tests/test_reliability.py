@@ -24,12 +24,13 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from redge_solve import memory
+from redge_solve import solver as solver_module
 from redge_solve.cli import app
 from redge_solve.memory import BUDGET_ENV, bytes_per_puzzle, puzzles_per_batch
 from redge_solve.problems.sudoku import SudokuBatch
 from redge_solve.runs.batch import settings_path
 from redge_solve.runs.records import sudoku_records
-from redge_solve.solver import Interrupted, SolverConfig, _head, solve
+from redge_solve.solver import Interrupted, SolverConfig, _head, restarts_at, solve
 
 TINY = ["--steps", "5", "--samples", "1", "--restarts", "1"]
 SOLUTION_4 = "1234341221434321"
@@ -634,6 +635,33 @@ def test_grown_restarts_go_on_in_cache_sized_parts_with_the_same_results(monkeyp
     going_on = [i for i in range(1, len(steps)) if steps[i][0] == 41 and steps[i - 1][0] > 41]
     unsolved_at_41 = int(((whole.first_solved_step > 40) | ~whole.found).sum())
     assert unsolved_at_41 >= 2 and len(going_on) == unsolved_at_41 - 1  # one part per puzzle, each from step 41
+
+
+def test_parts_down_to_half_wait_at_a_fresh_start_and_go_on_together_with_the_same_results(monkeypatch):
+    # room for 4 puzzles at 4 restarts and 2 at 8 (a fresh start every 10 steps; growth at 41 and 81): a part down
+    # to half of that waits at its next fresh start for the queued parts of its sub-batch to reach that step, and
+    # they go on together, cut to size again
+    grids = puzzles_4(12, blanks=10, seed=1)
+    config = SolverConfig(steps=200, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
+                          deduce="none", weight_step=0.0)
+    problem = SudokuBatch.from_grids(grids)
+    whole = solve(problem, config)
+    monkeypatch.setattr(memory, "CACHE_LOGITS", 2 * 8 * 10 * 4)
+    runs: list[tuple[int, int]] = []
+    run_part = solver_module._solve_batch
+
+    def recorded(sub, config, ids, part, *args, **kwargs):
+        runs.append((part.first_step, len(part.positions)))
+        return run_part(sub, config, ids, part, *args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "_solve_batch", recorded)
+    parts = solve(problem, config)
+    for name, value in _without_timing(whole).items():
+        assert _same(getattr(parts, name), value), name
+    room = {step: memory.parts_in_cache([10], 4, restarts=restarts_at(config, step)) for step, _ in runs}
+    assert all(size <= room[step] for step, size in runs[1:])
+    joined = [(step, size) for step, size in runs if step not in (1, 41, 81) and 2 * size > room[step]]
+    assert joined  # puzzles that waited at a fresh start went on together, more than either part had alone
 
 
 def test_interrupted_split_solve_carries_the_finished_puzzles():
