@@ -617,14 +617,19 @@ def test_puzzles_whose_restarts_outgrow_the_budget_go_on_in_smaller_parts_with_t
     assert all(solved <= 7 for _, solved, _ in steps) and steps[-1][1] == int(whole.found.sum())
 
 
+def _growing_restarts(count: int, seed: int, steps: int):
+    """``count`` 4×4 puzzles with 10 blanks whose restarts grow 2 → 4 at step 41 → 8 at step 81 (a fresh start every
+    10 steps): the problem, the settings and their results in one batch."""
+    config = SolverConfig(steps=steps, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
+                          deduce="none", weight_step=0.0)
+    problem = SudokuBatch.from_grids(puzzles_4(count, blanks=10, seed=seed))
+    return problem, config, solve(problem, config)
+
+
 def test_grown_restarts_go_on_in_cache_sized_parts_with_the_same_results(monkeypatch):
     # on the CPU, puzzles whose restarts have grown go on in parts of at most memory.CACHE_LOGITS logits (here room
     # for one puzzle at 4 restarts), while the first part holds every puzzle the memory budget allows
-    grids = puzzles_4(7, blanks=10, seed=3)
-    config = SolverConfig(steps=100, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
-                          deduce="none", weight_step=0.0)
-    problem = SudokuBatch.from_grids(grids)
-    whole = solve(problem, config)
+    problem, config, whole = _growing_restarts(7, seed=3, steps=100)
     monkeypatch.setattr(memory, "CACHE_LOGITS", 4 * 10 * 4)
     assert memory.parts_in_cache([10] * 7, 4, restarts=4) == 1 and memory.parts_in_cache([10], 4, restarts=8) == 1
     steps: list[tuple[int, int]] = []
@@ -641,11 +646,7 @@ def test_parts_down_to_half_wait_at_a_fresh_start_and_go_on_together_with_the_sa
     # room for 4 puzzles at 4 restarts and 2 at 8 (a fresh start every 10 steps; growth at 41 and 81): a part down
     # to half of that waits at its next fresh start for the queued parts of its sub-batch to reach that step, and
     # they go on together, cut to size again
-    grids = puzzles_4(12, blanks=10, seed=1)
-    config = SolverConfig(steps=200, samples=2, restarts=2, max_restarts=8, reset_every=10, lr=0.5, seed=5,
-                          deduce="none", weight_step=0.0)
-    problem = SudokuBatch.from_grids(grids)
-    whole = solve(problem, config)
+    problem, config, whole = _growing_restarts(12, seed=1, steps=200)
     monkeypatch.setattr(memory, "CACHE_LOGITS", 2 * 8 * 10 * 4)
     runs: list[tuple[int, int]] = []
     run_part = solver_module._solve_batch
