@@ -96,8 +96,8 @@ CACHE_LOGITS = 4 * 256 * 60 * 9
 """The most logits (restarts × free variables × categories) a part runs with at once on the CPU once its restarts
 have grown: four 9×9 puzzles of 60 free cells at 256 restarts, tensors of about 2 MiB, a core's L2 cache on the
 machines measured. A step's cost per row grows with the rows, as its passes outgrow the cache: at 256 restarts of
-forum-hardest puzzles, two threads, 6.9 µs a row-step for 4 puzzles against 9.1 µs for 48 (benchmarks/README.md,
-"Cache-sized parts")."""
+forum-hardest puzzles, two threads, 5.9 µs a row-step for 4 puzzles against 7.7 µs for 48 (``step_rows.py``;
+benchmarks/README.md, "Cache-sized parts")."""
 
 
 def parts_in_cache(variables: Sequence[int], categories: int, *, restarts: int) -> int:

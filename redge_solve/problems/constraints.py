@@ -534,10 +534,9 @@ class ConstraintBatch:
         matrix = self.adjacency
         if matrix is None:
             return None
-        sizes = torch.bincount(self.row_instance, minlength=self.num_instances)
-        n = int(sizes[0])
+        n = self._rows_each
         cells = self.num_instances * n * n
-        if bool((sizes != n).any()) or cells > MAX_DENSE_DIFFER or matrix.values().shape[0] < DENSE_DIFFER * cells:
+        if not n or cells > MAX_DENSE_DIFFER or matrix.values().shape[0] < DENSE_DIFFER * cells:
             return None
         row, col = self._entries
         position = _block_position(row, col, n)
