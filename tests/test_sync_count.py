@@ -2,8 +2,8 @@
 that would force a host synchronisation on a GPU (``item``, ``bool``/``int``/``float`` of a tensor, ``tolist``,
 ``nonzero`` and boolean-mask indexing) while ``solve`` runs.
 
-The CPU-only fast path of the softmax (``estimators/_softmax.py``, taken only for CPU tensors) reads two numbers
-on the host; on a GPU that branch never runs, so its calls are not counted."""
+The CPU-only fast paths of the softmax and of the mode's one-hot (``estimators/_softmax.py``, taken only for CPU
+tensors) read numbers on the host; on a GPU those branches never run, so their calls are not counted."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._noise import Generator, uniform
-from ._softmax import softmax
+from ._softmax import softmax, unique_max_one_hot
 
 
 def _thresholds(probs: Tensor, generator: Generator, num_samples: int | None) -> tuple[Tensor, Tensor]:
@@ -39,9 +39,11 @@ def one_hot_argmax(x: Tensor) -> Tensor:
     """One-hot of ``x.argmax(-1)`` (the first maximum on ties; a NaN row marks its first NaN), with the shape and
     dtype of ``x``. Two passes and no host synchronisation (the solver takes the mode every step). The index is
     ``max``'s, which returns the first maximum as ``argmax`` does (both documented) and on CPU takes half the time
-    at K = 9 (1.4 against 2.6 ms for 41k rows)."""
+    at K = 9 (1.4 against 2.6 ms for 41k rows). On a large CPU batch whose rows each have one maximum it is
+    ``_softmax.unique_max_one_hot`` (the same numbers, faster)."""
     x = x.detach()
-    return one_hot_like(x.max(-1).indices, x)
+    hot = unique_max_one_hot(x)
+    return one_hot_like(x.max(-1).indices, x) if hot is None else hot
 
 
 def sample_one_hot(probs: Tensor, generator: Generator = None, num_samples: int | None = None) -> Tensor:
