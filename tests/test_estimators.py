@@ -440,6 +440,19 @@ def test_one_hot_argmax_is_one_hot_of_the_first_maximum(rows):
             assert torch.equal(one_hot_argmax(x.unsqueeze(0)), expected.unsqueeze(0))
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from([-2.5, -0.0, 0.0, 1e-30, 3.0, 1e38, float("inf"), float("nan")]), min_size=1,
+                max_size=12), st.integers(1, 10), st.sampled_from([torch.float32, torch.float64]))
+def test_a_column_spread_along_rows_is_the_column_repeated(values, width, dtype):
+    # the sampler's thresholds and the mode's maxima are compared with contiguous copies made by an outer product
+    column = torch.tensor(values, dtype=dtype).view(-1, 1)
+    spread = _softmax.spread_along_rows(column, width)
+    assert spread.is_contiguous() and spread.shape == (len(values), width)
+    assert torch.equal(spread.nan_to_num(7.0), column.expand(-1, width).nan_to_num(7.0))
+    batched = _softmax.spread_along_rows(column.view(1, -1, 1), width)
+    assert torch.equal(batched.nan_to_num(7.0), spread.view(1, -1, width).nan_to_num(7.0))
+
+
 def test_the_mode_s_fast_path_on_a_large_batch_with_ties_is_argmax_s_one_hot():
     # the sizes where the solver takes the CPU fast path: rows tied at their maximum (colouring's are, often) keep
     # their first maximum, excluded values at −1e4 are never the maximum, and a NaN or infinite maximum anywhere

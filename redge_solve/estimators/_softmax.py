@@ -109,7 +109,7 @@ def unique_max_one_hot(x: Tensor) -> Tensor | None:
     rows, k = entries // x.shape[-1], x.shape[-1]
     flat = x.view(rows, k)
     top = flat.amax(-1, keepdim=True)
-    spread = top @ _ones(k, x.dtype).view(1, k)
+    spread = spread_along_rows(top, k)
     hot = torch.eq(flat, spread, out=spread)
     marks = float(hot.sum() + top.sum() * 0)
     if marks != rows:
@@ -124,6 +124,15 @@ def unique_max_one_hot(x: Tensor) -> Tensor | None:
 UNIQUE_MAX_FROM = 16384
 """Fewer entries than this: ``max`` and a scatter (three calls, against six here, where a step is mostly the cost of
 calls)."""
+
+
+def spread_along_rows(column: Tensor, width: int) -> Tensor:
+    """``column`` ``(..., 1)`` repeated along a new last axis of ``width`` as a contiguous ``(..., width)`` tensor of
+    its own: a BLAS outer product with ones (exact: times 1; +0 for −0), so that an elementwise operation with it
+    runs contiguously. On CPU an operand broadcast along rows of K = 8 or 9 makes torch run a scalar loop per row:
+    a comparison of 2 × 60k rows × 9 with one threshold per row took 0.38 ms broadcast, 0.23 spread first (two
+    threads)."""
+    return (column.reshape(-1, 1) @ _ones(width, column.dtype).view(1, width)).view(*column.shape[:-1], width)
 
 
 def _row_sums(exp: Tensor) -> Tensor:
