@@ -363,9 +363,10 @@ class ConstraintBatch:
                 torch.eq(row.index_select(0, u), row.index_select(0, v), out=out)
         else:
             same = (rows.index_select(1, u) * rows.index_select(1, v)).sum(-1)
+        pair_terms = same if self._single_pairs else same * count  # a graph's edges are listed once: times 1
         if not self.term_instance.numel():
-            return same * count
-        return torch.cat([self.group_terms(x), same * count], 1)
+            return pair_terms
+        return torch.cat([self.group_terms(x), pair_terms], 1)
 
     @cached_property
     def _entries(self) -> tuple[Tensor, Tensor]:
