@@ -1,5 +1,5 @@
-"""Softmax over the last axis, faster on CPU for a few categories (and, beside it, the one-hot of each row's unique
-maximum: ``unique_max_one_hot``).
+"""Softmax over the last axis, faster on CPU for a few categories (and, beside it, the one-hot of each row's first
+maximum: ``first_max_one_hot``).
 
 torch's CPU kernel for the last axis works row by row: with K = 9 (Sudoku) a row is one vector of 8 and a scalar
 tail, plus two horizontal reductions, 1.3 ms for 57k rows. Without the per-row max shift,
@@ -85,9 +85,9 @@ costs 2–3× one that writes floats, and a boolean any() 10× a float min (1.2 
 thread), so this test took half of ``_exp``."""
 
 
-def unique_max_one_hot(x: Tensor) -> Tensor | None:
+def first_max_one_hot(x: Tensor) -> Tensor | None:
     """The one-hot of each row's first maximum over the last axis (``argmax``'s, bit for bit) on a CPU batch of
-    ``UNIQUE_MAX_FROM`` to 2²⁴ entries without a NaN or infinite maximum; else None (the caller takes ``max``'s
+    ``FIRST_MAX_FROM`` to 2²⁴ entries without a NaN or infinite maximum; else None (the caller takes ``max``'s
     first index for the whole batch).
 
     ``max`` with its indices over rows of K = 9 is a slow reduction on CPU (0.70 ms for 60k rows, two threads),
@@ -104,7 +104,7 @@ def unique_max_one_hot(x: Tensor) -> Tensor | None:
     A version reverted on 2026-12-03 (dbe898e) counted each row's marks at every call and gave up on any tie."""
     entries = x.numel()
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not (
-            UNIQUE_MAX_FROM <= entries <= 1 << 24) or not x.is_contiguous():
+            FIRST_MAX_FROM <= entries <= 1 << 24) or not x.is_contiguous():
         return None
     rows, k = entries // x.shape[-1], x.shape[-1]
     flat = x.view(rows, k)
@@ -121,7 +121,7 @@ def unique_max_one_hot(x: Tensor) -> Tensor | None:
     return hot.view(x.shape)
 
 
-UNIQUE_MAX_FROM = 32768
+FIRST_MAX_FROM = 32768
 """Fewer entries than this: ``max`` and a scatter (three calls against six or more, where a step is mostly the cost of
 calls: 32 against 46 µs at 2000 rows × 9, two threads; even at 4000 × 9)."""
 
