@@ -17,6 +17,7 @@ from conftest import exact_grad, quadratic, quadratic_terms
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import redge_solve.estimators._categorical as _categorical
 import redge_solve.estimators._softmax as _softmax
 from redge_solve.estimators import ESTIMATORS, GENERAL_ESTIMATORS, canonical_name, make_estimator, parameter_defaults
 from redge_solve.estimators.compat import SAMPLERS
@@ -434,8 +435,8 @@ def test_one_hot_argmax_is_one_hot_of_the_first_maximum(rows):
 
     x = torch.tensor(rows)  # e.g. a NaN row (no mark) beside a tied row (two marks): found by this test
     expected = F.one_hot(x.argmax(-1), x.shape[-1]).to(x.dtype)
-    for fast_from in (_softmax.FIRST_MAX_FROM, 1):  # as it is, and with the CPU fast path taken at any size
-        with mock.patch.object(_softmax, "FIRST_MAX_FROM", fast_from):
+    for fast_from in (_categorical.FIRST_MAX_FROM, 1):  # as it is, and with the CPU fast path taken at any size
+        with mock.patch.object(_categorical, "FIRST_MAX_FROM", fast_from):
             assert torch.equal(one_hot_argmax(x), expected)
             assert torch.equal(one_hot_argmax(x.unsqueeze(0)), expected.unsqueeze(0))
 
@@ -463,16 +464,16 @@ def test_the_mode_s_fast_path_on_a_large_batch_with_ties_is_argmax_s_one_hot():
     x = torch.randint(0, 4, (4000, 9), generator=generator).float()  # many ties
     x[torch.rand(4000, 9, generator=generator) < 0.4] = -1e4
     x[7] = -1e4  # a row of one value only
-    assert x.numel() >= _softmax.FIRST_MAX_FROM
+    assert x.numel() >= _categorical.FIRST_MAX_FROM
     unique = torch.randn(4000, 9, generator=generator)
     for case in (x, unique, torch.where(torch.rand(4000, 1, generator=generator) < 0.5, x, unique)):
-        assert _softmax.first_max_one_hot(case) is not None
+        assert _categorical._first_max_one_hot(case) is not None
         assert torch.equal(one_hot_argmax(case), F.one_hot(case.argmax(-1), 9).float())
     for value in (float("nan"), float("inf"), float("-inf")):
         odd = unique.clone()
         odd[11] = value  # a whole row: NaN (no mark), or every entry tied at ±inf
         odd[12, :2] = odd[12].max() + 1  # a tied row: with the NaN row, as many marks as rows
-        assert _softmax.first_max_one_hot(odd) is None
+        assert _categorical._first_max_one_hot(odd) is None
         assert torch.equal(one_hot_argmax(odd), F.one_hot(odd.argmax(-1), 9).float())
 
 

@@ -2,8 +2,9 @@
 that would force a host synchronisation on a GPU (``item``, ``bool``/``int``/``float`` of a tensor, ``tolist``,
 ``nonzero`` and boolean-mask indexing) while ``solve`` runs.
 
-The CPU-only fast paths of the softmax and of the mode's one-hot (``estimators/_softmax.py``, taken only for CPU
-tensors) read numbers on the host; on a GPU those branches never run, so their calls are not counted."""
+The CPU-only fast paths of the softmax (``estimators/_softmax.py``) and of the mode's one-hot
+(``_categorical._first_max_one_hot``), taken only for CPU tensors, read numbers on the host; on a GPU those branches
+never run, so their calls are not counted."""
 
 from __future__ import annotations
 
@@ -40,8 +41,10 @@ class SyncCounter:
         counter = self
 
         def wrapped(*args, **kwargs):
-            caller = sys._getframe(1).f_code.co_filename
-            if "redge_solve" in caller and not caller.endswith("_softmax.py") and counts(*args):
+            code = sys._getframe(1).f_code
+            caller = code.co_filename
+            cpu_fast_path = caller.endswith("_softmax.py") or code.co_name == "_first_max_one_hot"
+            if "redge_solve" in caller and not cpu_fast_path and counts(*args):
                 counter.count += 1
             return original(*args, **kwargs)
 

@@ -1,5 +1,4 @@
-"""Softmax over the last axis, faster on CPU for a few categories (and, beside it, the one-hot of each row's first
-maximum: ``first_max_one_hot``).
+"""Softmax over the last axis, faster on CPU for a few categories.
 
 torch's CPU kernel for the last axis works row by row: with K = 9 (Sudoku) a row is one vector of 8 and a scalar
 tail, plus two horizontal reductions, 1.3 ms for 57k rows. Without the per-row max shift,
@@ -83,47 +82,6 @@ min NaN, and then the exact boolean test runs (a diverged batch: rare). One floa
 boolean comparisons, an and and a boolean any(): on an AVX2 CPU (torch 2.13) a comparison that writes booleans
 costs 2–3× one that writes floats, and a boolean any() 10× a float min (1.2 against 6.3 ms for 2M entries, one
 thread), so this test took half of ``_exp``."""
-
-
-def first_max_one_hot(x: Tensor) -> Tensor | None:
-    """The one-hot of each row's first maximum over the last axis (``argmax``'s, bit for bit) on a CPU batch of
-    ``FIRST_MAX_FROM`` to 2²⁴ entries without a NaN or infinite maximum; else None (the caller takes ``max``'s
-    first index for the whole batch).
-
-    ``max`` with its indices over rows of K = 9 is a slow reduction on CPU (0.70 ms for 60k rows, two threads),
-    ``amax`` a quarter of it; a comparison with each row's maximum broadcast along the row runs a scalar loop, so
-    the maximum is first spread to ``(N, K)`` by a BLAS outer product with ones (exact: times 1) and compared
-    contiguously, written as floats. Every row has at least one entry equal to its maximum unless the maximum is
-    NaN, so the marks number exactly N when each row has one: their sum (integers below 2²⁴, exact in float32),
-    plus 0 × the maxima's sum (NaN when a maximum is NaN or infinite), read once on the host (on CPU it waits for
-    nothing). More marks than rows: the rows with two or more (a per-row count, a matrix-vector product) take
-    ``max``'s first index, row by row. Sudoku's modes have ties on the first step after a fresh start (1 % of a
-    forum-hardest run's steps), colouring's on about 500 of 32000 rows most steps. Two threads: 0.37 against 0.70
-    ms at 60k rows × 9 without ties; in the solver 0.49 against 0.82 ms a step at 4 forum-hardest puzzles × 256
-    restarts, 0.41 against 0.58 ms on a colouring of G(1000, 10⁴) at K = 8 (32 restarts, with its ties).
-    A version reverted on 2026-12-03 (dbe898e) counted each row's marks at every call and gave up on any tie."""
-    entries = x.numel()
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not (
-            FIRST_MAX_FROM <= entries <= 1 << 24) or not x.is_contiguous():
-        return None
-    rows, k = entries // x.shape[-1], x.shape[-1]
-    flat = x.view(rows, k)
-    top = flat.amax(-1, keepdim=True)
-    spread = spread_along_rows(top, k)
-    hot = torch.eq(flat, spread, out=spread)
-    marks = float(hot.sum() + top.sum() * 0)
-    if marks != rows:
-        if not math.isfinite(marks):  # a NaN or infinite maximum somewhere
-            return None
-        tied = ((hot @ _ones(k, x.dtype)).view(-1) > 1).nonzero().squeeze(1)  # rows with more than one mark
-        ties = flat.index_select(0, tied)
-        hot.index_copy_(0, tied, torch.zeros_like(ties).scatter_(-1, ties.max(-1).indices.unsqueeze(-1), 1.0))
-    return hot.view(x.shape)
-
-
-FIRST_MAX_FROM = 32768
-"""Fewer entries than this: ``max`` and a scatter (three calls against six or more, where a step is mostly the cost of
-calls: 32 against 46 µs at 2000 rows × 9, two threads; even at 4000 × 9)."""
 
 
 def spread_along_rows(column: Tensor, width: int) -> Tensor:
