@@ -657,11 +657,20 @@ def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
     sum (+inf − inf is NaN), and finite terms of at most half the largest float each cannot overflow. One matrix-vector
     product (BLAS) instead of a per-element test and a row reduction over K = 9 (2.5 ms a step at 41k rows). Times 0
     that sum is 0 for a finite row and NaN otherwise, and an instance's sum of those is NaN exactly when one of its
-    rows is: a float pass instead of a boolean test, its negation and a conversion (the solver runs this every step)."""
+    rows is: a float pass instead of a boolean test, its negation and a conversion (the solver runs this every step).
+    On CPU the sum of all of them is read first (it waits for nothing there): 0 means no puzzle diverged, without
+    the sum per instance (an ``index_add`` over every row) and its test (0.12 ms of a 7 ms forum-hardest step)."""
     weights = logits.new_full((logits.shape[-1],), 0.5 / logits.shape[-1])
     zero_or_nan = (logits.detach() @ weights).mul_(0.0)
+    if _finite_on_cpu(zero_or_nan):
+        return torch.zeros(problem.num_instances // restarts, dtype=torch.bool)
     per_instance = zero_or_nan.new_zeros(problem.num_instances).index_add_(0, problem.var_instance, zero_or_nan)
     return per_instance.isnan().view(-1, restarts).any(1)
+
+
+def _finite_on_cpu(zero_or_nan: Tensor) -> bool:
+    """Whether ``zero_or_nan`` (``_diverged``'s) is on the CPU and holds no NaN: its sum, read on the host."""
+    return zero_or_nan.device.type == "cpu" and float(zero_or_nan.sum()) == 0
 
 
 EXCLUDED_LOGIT = -1e4

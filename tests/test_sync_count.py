@@ -2,9 +2,9 @@
 that would force a host synchronisation on a GPU (``item``, ``bool``/``int``/``float`` of a tensor, ``tolist``,
 ``nonzero`` and boolean-mask indexing) while ``solve`` runs.
 
-The CPU-only fast paths of the softmax (``estimators/_softmax.py``) and of the mode's one-hot
-(``_categorical._first_max_one_hot``), taken only for CPU tensors, read numbers on the host; on a GPU those branches
-never run, so their calls are not counted."""
+The CPU-only fast paths of the softmax (``estimators/_softmax.py``), of the mode's one-hot
+(``_categorical._first_max_one_hot``) and of the divergence test (``solver._finite_on_cpu``), taken only for CPU
+tensors, read numbers on the host; on a GPU those branches never run, so their calls are not counted."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from redge_solve.problems.sudoku import grid_from_string
 from redge_solve.solver import SolverConfig, solve
 
 HARD = "000000010400000000020000000000050407008000300001090000300400200050100000000806000"
+CPU_FAST_PATHS = ("_first_max_one_hot", "_finite_on_cpu")
 SETUP_ALLOWANCE = 40  # syncs outside the steps: the pre-step, batch sizing, results, fresh starts (about 20-30)
 
 
@@ -43,7 +44,7 @@ class SyncCounter:
         def wrapped(*args, **kwargs):
             code = sys._getframe(1).f_code
             caller = code.co_filename
-            cpu_fast_path = caller.endswith("_softmax.py") or code.co_name == "_first_max_one_hot"
+            cpu_fast_path = caller.endswith("_softmax.py") or code.co_name in CPU_FAST_PATHS
             if "redge_solve" in caller and not cpu_fast_path and counts(*args):
                 counter.count += 1
             return original(*args, **kwargs)

@@ -68,7 +68,8 @@ def _exp(x: Tensor) -> Tensor:
     # times the mask rather than masked_fill_ (the same bits, +0 included; 0.5 against 2.1 ms for 41k × 9), a mask
     # written as floats: a boolean one is converted at every multiplication (a pass over the tensor)
     exp = x.clamp(min=FAST_EXP_FLOOR).exp_().mul_(fast)
-    if not float((x - BETWEEN_MIDDLE).abs_().amin()) >= BETWEEN_HALF_WIDTH:  # an entry in (−104, −87), or a NaN
+    # the mask is spent: the test below is written into its memory, warm in the cache (0.47 against 0.52 ms a call)
+    if not float(torch.sub(x, BETWEEN_MIDDLE, out=fast).abs_().amin()) >= BETWEEN_HALF_WIDTH:  # in (−104, −87), NaN
         between = (x < FAST_EXP_FLOOR) & (x > ZERO_EXP_CEILING)
         exp[between] = x[between].exp()
     return exp
@@ -154,7 +155,8 @@ def _column_vjp(grad: Tensor, out: Tensor) -> Tensor:
     total = product[..., 0].clone()
     for k in range(1, product.shape[-1]):
         total += product[..., k]
-    return out * (grad - total.unsqueeze(-1))
+    spread = spread_along_rows(total.unsqueeze(-1), out.shape[-1])  # then subtracted contiguously, in place
+    return torch.sub(grad, spread, out=spread).mul_(out)
 
 
 def _public_vjp(grad: Tensor, out: Tensor) -> Tensor:
