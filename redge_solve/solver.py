@@ -659,7 +659,8 @@ def _diverged(logits: Tensor, problem: Problem, restarts: int) -> Tensor:
     that sum is 0 for a finite row and NaN otherwise, and an instance's sum of those is NaN exactly when one of its
     rows is: a float pass instead of a boolean test, its negation and a conversion (the solver runs this every step).
     On CPU the sum of all of them is read first (it waits for nothing there): 0 means no puzzle diverged, without
-    the sum per instance (an ``index_add`` over every row) and its test (0.12 ms of a 7 ms forum-hardest step)."""
+    the sum per instance (an ``index_add`` over every row) and its test: 0.18 against 0.40 ms a step at 4 forum-hardest
+    puzzles × 256 restarts, two threads."""
     weights = logits.new_full((logits.shape[-1],), 0.5 / logits.shape[-1])
     zero_or_nan = (logits.detach() @ weights).mul_(0.0)
     if _finite_on_cpu(zero_or_nan):
