@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._noise import Generator, uniform
-from ._softmax import _row_sums, softmax, spread_along_rows
+from ._softmax import row_sums, softmax, spread_along_rows
 
 
 def _thresholds(probs: Tensor, generator: Generator, num_samples: int | None) -> tuple[Tensor, Tensor]:
@@ -78,7 +78,7 @@ def _first_max_one_hot(x: Tensor) -> Tensor | None:
     if marks != rows:
         if not math.isfinite(marks):  # a NaN or infinite maximum somewhere
             return None
-        tied = (_row_sums(hot).view(-1) > 1).nonzero().squeeze(1)  # rows with more than one mark
+        tied = (row_sums(hot).view(-1) > 1).nonzero().squeeze(1)  # rows with more than one mark
         ties = flat.index_select(0, tied)
         hot.index_copy_(0, tied, one_hot_like(ties.max(-1).indices, ties))
     return hot.view(x.shape)

@@ -34,14 +34,14 @@ def _values(x: Tensor) -> Tensor:
     if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or x.numel() == 0:
         return x.softmax(-1)
     exp = _exp(x)
-    sums = _row_sums(exp)
+    sums = row_sums(exp)
     low, high = torch.aminmax(sums)
     if SUM_RANGE[0] <= float(low) and float(high) <= SUM_RANGE[1]:  # False for NaN
         return exp.div_(sums)
     top = float(x.max())
     if math.isfinite(top):
         exp = _exp(x - top)
-        sums = _row_sums(exp)
+        sums = row_sums(exp)
         if float(sums.min()) >= SUM_RANGE[0]:
             return exp.div_(sums)
     return x.softmax(-1)
@@ -94,8 +94,9 @@ def spread_along_rows(column: Tensor, width: int) -> Tensor:
     return (column.reshape(-1, 1) @ _ones(width, column.dtype).view(1, width)).view(*column.shape[:-1], width)
 
 
-def _row_sums(exp: Tensor) -> Tensor:
-    """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)``."""
+def row_sums(exp: Tensor) -> Tensor:
+    """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)`` (CPU tensors: the ones live there;
+    also the sampler's count of tied maxima, ``_categorical``)."""
     return (exp.view(-1, exp.shape[-1]) @ _ones(exp.shape[-1], exp.dtype)).view(*exp.shape[:-1], 1)
 
 
