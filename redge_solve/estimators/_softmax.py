@@ -95,8 +95,8 @@ def spread_along_rows(column: Tensor, width: int) -> Tensor:
 
 
 def row_sums(exp: Tensor) -> Tensor:
-    """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)`` (CPU tensors: the ones live there;
-    also the sampler's count of tied maxima, ``_categorical``)."""
+    """Σ_k over the last axis as a matrix-vector product (BLAS), ``(..., 1)``, for CPU tensors (the ones live there).
+    Also counts the tied maxima of the mode's rows (``_categorical._first_max_one_hot``)."""
     return (exp.view(-1, exp.shape[-1]) @ _ones(exp.shape[-1], exp.dtype)).view(*exp.shape[:-1], 1)
 
 
