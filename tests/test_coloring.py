@@ -16,6 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli_problems import invoke
+from torch import Tensor
 
 from redge_solve import solver
 from redge_solve.problems.coloring import (
@@ -167,42 +168,104 @@ def test_the_block_diagonal_adjacency_is_the_one_built_from_all_pairs(specs, edg
     assert pickle.loads(pickle.dumps(specs[-1])).num_variables == specs[-1].num_variables
 
 
+def _random_one_hot(batch: ConstraintBatch, gen: torch.Generator, before: Tensor | None = None,
+                    share: float = 1.0) -> Tensor:
+    """A one-hot ``(1, F, K)`` of ``batch``'s free rows: random values, or ``before`` with a random ``share`` of
+    its rows moved on by one random shift (so that pairs whose two rows both move stay alike)."""
+    k = batch.num_categories
+    values = torch.randint(0, k, (batch.num_variables,), generator=gen)
+    if before is not None:
+        keep = torch.rand(batch.num_variables, generator=gen) >= share
+        old = before[0].argmax(-1)
+        values = torch.where(keep, old, (old + int(torch.randint(1, k + 1, (), generator=gen))) % k)
+    return torch.nn.functional.one_hot(values, k).to(batch.dtype).unsqueeze(0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs_with_differ(), st.integers(1, 3), st.lists(st.sampled_from([0.0, 0.05, 0.3, 1.0]), min_size=1,
+                                                       max_size=6), st.booleans(), st.integers(0, 2**31 - 1))
+def test_the_tracked_mode_pair_terms_equal_the_full_comparison(specs, restarts, shares, always_tracked, seed):
+    """A one-hot assignment's terms, tracked from step to step (``PairTerms``: only the pairs of the rows whose
+    value changed are compared again, unless a large share changed), are bit for bit the terms of the plain
+    product formula after every change, few rows or many (repeated pairs, fixed rows and group terms included),
+    and the pairs a raise finds through the tracker are exactly the non-zero pair terms, until the terms are
+    changed in place. ``always_tracked``: the small batches here change a large share at once, so the tracking is
+    also forced for every share."""
+    import redge_solve.problems._pair_terms as pair_terms
+
+    original = pair_terms.FULL_FROM
+    pair_terms.FULL_FROM = 1.0 if always_tracked else original
+    try:
+        batch = ConstraintBatch.from_specs(specs).repeat(restarts)
+        gen = torch.Generator().manual_seed(seed)
+        generic = batch.term_instance.shape[0]
+        x = _random_one_hot(batch, gen)
+        for share in shares:
+            x = _random_one_hot(batch, gen, x, share)
+            tracked = batch.terms(x, one_hot=True)
+            assert torch.equal(tracked, batch.terms(x, one_hot=False))
+            assert torch.equal(batch._tracked_alike(tracked[0]).sort().values,
+                               tracked[0, generic:].nonzero().squeeze(1))
+        assert batch._tracked_alike(tracked[0].clone()) is None  # other terms, or these changed by the caller:
+        tracked[0, generic:] = 1.0  # no longer what the tracker saw
+        assert batch._tracked_alike(tracked[0]) is None
+    finally:
+        pair_terms.FULL_FROM = original
+
+
+@pytest.mark.parametrize("dense", [True, False])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(specs_with_differ(), st.integers(1, 3), st.integers(0, 2**31 - 1))
-def test_dense_weighted_blocks_kept_by_the_raises_equal_rebuilt_ones(specs, restarts, seed):
-    """The incremental edge weights of the dense path: after every breakout raise (``raise_weights``: the pairs a
-    raise changed rewritten in place) the kept weighted blocks are, bit for bit, the ones a rebuild from the weights
-    gives (repeated pairs, whose entries carry A_e · w, included), and the blocks are kept, not rebuilt."""
+@given(specs=specs_with_differ(), restarts=st.integers(1, 3), seed=st.integers(0, 2**31 - 1))
+def test_weighted_adjacency_kept_by_the_raises_equals_a_rebuilt_one(dense, specs, restarts, seed):
+    """The incremental edge weights (dense blocks and the sparse product's CSR values): after every breakout raise
+    (``raise_weights``: the pairs a raise changed rewritten in place, found by the mode's tracked terms or by a
+    search) the weights are, bit for bit, those of a plain ``weights += step · terms``, and the kept weighted
+    adjacency is the one a rebuild from them gives (repeated pairs, whose entries carry A_e · w, included); it is
+    kept, not rebuilt."""
     import redge_solve.problems.constraints as constraints
 
     original = constraints.DENSE_DIFFER
-    constraints.DENSE_DIFFER = 0.0
+    constraints.DENSE_DIFFER = 0.0 if dense else 2.0
     try:
         batch = ConstraintBatch.from_specs([specs[0]]).repeat(restarts)
-        assert batch._dense_blocks is not None
+        assert (batch._dense_blocks is not None) == dense
         gen = torch.Generator().manual_seed(seed)
         weights = torch.ones(batch.weight_instance.shape[0])
+        plain = weights.clone()
         kept = batch._weighted_adjacency(weights)
-        for _ in range(4):
-            terms = (torch.rand(weights.shape, generator=gen) < 0.3).float() * torch.randint(1, 3, weights.shape,
-                                                                                              generator=gen)
+        x = _random_one_hot(batch, gen)
+        for round_ in range(6):
+            if round_ % 2:  # the solver's raise: the mode's terms, tracked
+                x = _random_one_hot(batch, gen, x, 0.3)
+                terms = batch.terms(x, one_hot=True)[0]
+            else:
+                terms = (torch.rand(weights.shape, generator=gen) < 0.3).float() * torch.randint(
+                    1, 3, weights.shape, generator=gen)
             batch.raise_weights(weights, terms, 0.05)
+            plain.add_(terms, alpha=0.05)
+            assert torch.equal(weights, plain)
             assert batch._weighted_adjacency(weights) is kept
             rebuilt = ConstraintBatch.from_specs([specs[0]]).repeat(restarts)._weighted_adjacency(weights.clone())
-            assert torch.equal(kept, rebuilt)
+            if dense:
+                assert torch.equal(kept, rebuilt)
+            else:
+                assert torch.equal(kept.values(), rebuilt.values())
+                assert torch.equal(kept.col_indices(), rebuilt.col_indices())
         other = weights.clone()  # another weights tensor (a reset, a shrink): built afresh
         assert batch._weighted_adjacency(other) is not kept
     finally:
         constraints.DENSE_DIFFER = original
 
 
-def test_a_dense_colouring_run_is_the_same_with_kept_or_rebuilt_weighted_blocks(monkeypatch):
-    """A run on a dense graph (the dense-block product, breakout weights, restarts growing at fresh starts) gives the
-    same results whether the weighted blocks are kept by the raises or rebuilt at every step."""
-    graph = Graph.from_edges(30, list(nx.gnp_random_graph(30, 0.8, seed=3).edges()))
-    problem = ConstraintBatch.from_specs([coloring_spec(graph, 14)])
+@pytest.mark.parametrize("density, colours", [(0.8, 14), (0.2, 5)])
+def test_a_colouring_run_is_the_same_with_kept_or_rebuilt_weighted_adjacency(monkeypatch, density, colours):
+    """A run (the dense-block product on the dense graph, the sparse one on the other; breakout weights, restarts
+    growing at fresh starts) gives the same results whether the weighted adjacency is kept by the raises or
+    rebuilt at every step."""
+    graph = Graph.from_edges(30, list(nx.gnp_random_graph(30, density, seed=3).edges()))
+    problem = ConstraintBatch.from_specs([coloring_spec(graph, colours)])
     config = replace(COLOR_DEFAULTS, steps=120, early_stop=False, restarts=4)
-    assert problem.repeat(4)._dense_blocks is not None
+    assert (problem.repeat(4)._dense_blocks is not None) == (density > 0.5)
     kept = solve(problem, config)
 
     def plain_raise(self, weights, terms, step):

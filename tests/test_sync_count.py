@@ -3,8 +3,10 @@ that would force a host synchronisation on a GPU (``item``, ``bool``/``int``/``f
 ``nonzero`` and boolean-mask indexing) while ``solve`` runs.
 
 The CPU-only fast paths of the softmax (``estimators/_softmax.py``), of the mode's one-hot
-(``_categorical._first_max_one_hot``) and of the divergence test (``solver._finite_on_cpu``), taken only for CPU
-tensors, read numbers on the host; on a GPU those branches never run, so their calls are not counted."""
+(``_categorical._first_max_one_hot``), of the divergence test (``solver._finite_on_cpu``), of the mode's pair terms
+tracked from step to step (``problems/_pair_terms.py``) and of the kept weighted adjacency's update
+(``ConstraintBatch.raise_weights``, which on a GPU only adds), taken only for CPU tensors, read numbers on the host;
+on a GPU those branches never run, so their calls are not counted."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from redge_solve.problems.sudoku import grid_from_string
 from redge_solve.solver import SolverConfig, solve
 
 HARD = "000000010400000000020000000000050407008000300001090000300400200050100000000806000"
-CPU_FAST_PATHS = ("_first_max_one_hot", "_finite_on_cpu")
+CPU_FAST_PATHS = ("_first_max_one_hot", "_finite_on_cpu", "raise_weights")
 SETUP_ALLOWANCE = 40  # syncs outside the steps: the pre-step, batch sizing, results, fresh starts (about 20-30)
 
 
@@ -44,7 +46,7 @@ class SyncCounter:
         def wrapped(*args, **kwargs):
             code = sys._getframe(1).f_code
             caller = code.co_filename
-            cpu_fast_path = caller.endswith("_softmax.py") or code.co_name in CPU_FAST_PATHS
+            cpu_fast_path = caller.endswith(("_softmax.py", "_pair_terms.py")) or code.co_name in CPU_FAST_PATHS
             if "redge_solve" in caller and not cpu_fast_path and counts(*args):
                 counter.count += 1
             return original(*args, **kwargs)

@@ -54,6 +54,7 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+from ._pair_terms import PairTerms
 from ._sparse import sparse_product_into
 
 
@@ -349,14 +350,20 @@ class ConstraintBatch:
         """Every penalty term ``(S, T)``, the layout of the breakout weights: the ``group_terms``, then one term per
         distinct differ pair {u, v}, ``m_uv Σ_c X[u,c] X[v,c]`` (m_uv: how often the pair is listed). They sum to
         ``penalty``. ``one_hot``: whether ``x`` is one-hot (the solver's modes are); None: looked up (which waits
-        for the device)."""
+        for the device). One one-hot assignment on the CPU (the solver's mode, every step) is compared with the
+        last one: only the pairs of its rows that changed are compared again (``PairTerms``, the same numbers)."""
         if self.adjacency is None:
             return self.group_terms(x)
         rows = self._rows(x)
         u, v, count, _ = self._differ_pairs
         if one_hot is None:
             one_hot = bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all())
-        if one_hot:  # the modes: Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
+        tracked = one_hot and rows.shape[0] == 1 and rows.device.type == "cpu"
+        if tracked:  # the solver's mode, step after step: the pairs of the rows that changed (``PairTerms``)
+            labels = rows[0] @ torch.arange(rows.shape[-1], dtype=rows.dtype, device=rows.device)  # exact: one-hot
+            self._pair_terms.update(labels)
+            same = self._pair_terms.same.unsqueeze(0).clone()  # the caller's own: the tracker's changes later
+        elif one_hot:  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
             labels = rows @ torch.arange(rows.shape[-1], dtype=rows.dtype, device=rows.device)  # exact: one-hot
             same = labels.new_empty(labels.shape[0], u.shape[0])  # the comparison written as floats (1.1 against
             for row, out in zip(labels, same, strict=True):  # 3.2 ms for 320k pairs through booleans, 2 threads)
@@ -364,9 +371,31 @@ class ConstraintBatch:
         else:
             same = (rows.index_select(1, u) * rows.index_select(1, v)).sum(-1)
         pair_terms = same if self._single_pairs else same * count  # a graph's edges are listed once: times 1
-        if not self.term_instance.numel():
-            return pair_terms
-        return torch.cat([self.group_terms(x), pair_terms], 1)
+        out = pair_terms if not self.term_instance.numel() else torch.cat([self.group_terms(x), pair_terms], 1)
+        if tracked:
+            self._tracked_terms[:] = [out, out._version]
+        return out
+
+    @cached_property
+    def _pair_terms(self) -> PairTerms:
+        """The mode's pair terms kept from step to step (CPU; see ``terms``)."""
+        u, v, _, entry_pair = self._differ_pairs
+        return PairTerms(u, v, self.adjacency.crow_indices(), entry_pair)
+
+    @cached_property
+    def _tracked_terms(self) -> list:
+        """``[terms, their version]``: the last ``terms`` of a one-hot assignment that ``_pair_terms`` tracked,
+        whose non-zero pair terms are then its ``alike`` list (``_tracked_alike``); empty when there are none."""
+        return []
+
+    def _tracked_alike(self, terms: Tensor) -> Tensor | None:
+        """The pairs whose term in ``terms`` (``(T,)``, one assignment's) is non-zero, long ``(M,)``, when ``terms``
+        are (a view of) the last ones ``_pair_terms`` tracked, unchanged since: its ``alike`` list; else None."""
+        tracked = self._tracked_terms
+        if tracked and terms.data_ptr() == tracked[0].data_ptr() and terms.shape[-1] == tracked[0].shape[-1] \
+                and tracked[0]._version == tracked[1]:
+            return self._pair_terms.alike
+        return None
 
     @cached_property
     def _entries(self) -> tuple[Tensor, Tensor]:
@@ -461,13 +490,13 @@ class ConstraintBatch:
     def _weighted_adjacency(self, weights: Tensor) -> Tensor:
         """The differ adjacency with both entries of each pair multiplied by its weight (``weights``: one per term of
         ``terms``, the pairs' after the group terms'): still symmetric, as ``_DifferPenalty`` needs; as dense blocks
-        when the batch has them (``_dense_blocks``).
-        Sparse: rebuilt at every call, one gather of the P weights onto the 2P entries (``index_select``, three times
-        as fast on CPU as indexing with ``[]``; keeping the entries and rewriting only those of the pairs a raise
-        changed was measured no faster, see docs/coloring.md). Dense: built once for a weights tensor and then kept
-        up to date by ``raise_weights`` (the rebuild, a zero fill and a scatter into the V² entries of every block,
-        cost a fifth of a DSJC250.9 step)."""
-        kept = self._kept_blocks(weights)
+        when the batch has them (``_dense_blocks``), else a CSR matrix of the adjacency's pattern. Built once for a
+        weights tensor (sparse: one gather of the P weights onto the 2P entries; dense: a zero fill and a scatter into
+        the V² entries of every block) and then kept up to date by ``raise_weights``, which rewrites the entries of
+        the pairs a raise changed: the dense rebuild cost a fifth of a DSJC250.9 step, the sparse one (the gather)
+        about a twentieth of a G(1000, 10⁴) step once the raise finds its pairs without a search (see
+        ``raise_weights``)."""
+        kept = self._kept_adjacency(weights)
         if kept is not None:
             return kept
         matrix = self.adjacency
@@ -477,9 +506,10 @@ class ConstraintBatch:
         if self._dense_blocks is not None:
             blocks, position = self._dense_blocks
             built = values.new_zeros(blocks.numel()).index_put_((position,), values).view(blocks.shape)
-            self._dense_weighted[:] = [weights, weights._version, built]
-            return built
-        return _csr(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape[0])
+        else:
+            built = _csr(matrix.crow_indices(), matrix.col_indices(), values, matrix.shape[0])
+        self._kept_weighted[:] = [weights, weights._version, built]
+        return built
 
     @cached_property
     def _rows_each(self) -> int:
@@ -488,40 +518,51 @@ class ConstraintBatch:
         return int(sizes[0]) if sizes.numel() and bool((sizes == sizes[0]).all()) else 0
 
     @cached_property
-    def _dense_weighted(self) -> list:
-        """``[weights, its version, the dense weighted blocks built from it]`` once ``_weighted_adjacency`` has built
-        them, kept current by ``raise_weights``; empty before (and for the sparse product, which rebuilds)."""
+    def _kept_weighted(self) -> list:
+        """``[weights, its version, the weighted adjacency built from it]`` once ``_weighted_adjacency`` has built
+        it, kept current by ``raise_weights``; empty before."""
         return []
 
-    def _kept_blocks(self, weights: Tensor) -> Tensor | None:
-        """The dense weighted blocks kept for ``weights`` as they are now (the same tensor, not changed since the
-        blocks were built or last updated), else None."""
-        dense = self._dense_weighted
-        return dense[2] if dense and dense[0] is weights and dense[1] == weights._version else None
+    def _kept_adjacency(self, weights: Tensor) -> Tensor | None:
+        """The weighted adjacency kept for ``weights`` as they are now (the same tensor, not changed since it was
+        built or last updated), else None."""
+        kept = self._kept_weighted
+        return kept[2] if kept and kept[0] is weights and kept[1] == weights._version else None
 
     def raise_weights(self, weights: Tensor, terms: Tensor, step: float) -> None:
-        """The breakout raise ``weights += step · terms`` (``terms``: one assignment's, ``terms(x)[s]``). When dense
-        weighted blocks were built from ``weights`` as they were, the entries of the pairs raised are rewritten in
-        them with their new weights (``A_e · w``, as a rebuild writes them), on CPU: few pairs change in a step, and
-        finding them costs a tenth of the rebuild (on a GPU the search would be a synchronisation; it rebuilds)."""
-        kept = self._kept_blocks(weights)
-        weights.add_(terms, alpha=step)
+        """The breakout raise ``weights += step · terms`` (``terms``: one assignment's, ``terms(x)[s]``). When the
+        weighted adjacency was built from ``weights`` as they were, the entries of the pairs raised are rewritten in
+        it with their new weights (``A_e · w``, as a rebuild writes them), on CPU (on a GPU finding the pairs would
+        be a synchronisation; it rebuilds). The pairs raised are the mode's monochromatic ones, which the tracked
+        terms list (``_tracked_alike``), and with them only those weights are rewritten (w + step: a graph's pair
+        terms are 0 or 1); other terms are searched (``nonzero``)."""
+        kept = self._kept_adjacency(weights)
         if kept is None or weights.device.type != "cpu":
+            weights.add_(terms, alpha=step)
             return
         generic = self.term_instance.shape[0]
-        changed = terms[generic:].nonzero().squeeze(1)
+        changed = self._tracked_alike(terms)
+        if changed is not None and self._single_pairs:  # the mode's pair terms are 0 or 1: w + step or w itself,
+            weights[:generic].add_(terms[:generic], alpha=step)  # the numbers of the pass over all of them
+            pair_weights = weights[generic:]
+            pair_weights.index_copy_(0, changed, pair_weights.index_select(0, changed).add_(step))
+        else:
+            weights.add_(terms, alpha=step)
+            changed = terms[generic:].nonzero().squeeze(1) if changed is None else changed
         values = weights[generic:].index_select(0, changed)
         if not self._single_pairs:
             values = values * self._differ_pairs[2].index_select(0, changed)
-        flat = kept.view(-1)
+        flat = kept.view(-1) if kept.layout == torch.strided else kept.values()
         for positions in self._pair_positions.index_select(0, changed).T:  # the pair's two entries
             flat.index_put_((positions,), values)
-        self._dense_weighted[1] = weights._version
+        self._kept_weighted[1] = weights._version
 
     @cached_property
     def _pair_positions(self) -> Tensor:
-        """``(P, 2)`` the flat positions in the dense blocks of the two entries, (u, v) and (v, u), of each pair (as
-        ``_dense_blocks`` places them)."""
+        """``(P, 2)`` where the two entries, (u, v) and (v, u), of each pair are stored in the weighted adjacency:
+        their flat positions in the dense blocks (as ``_dense_blocks`` places them), or their CSR entries."""
+        if self._dense_blocks is None:  # each pair has two entries, (u, v) in row u before (v, u) in row v
+            return torch.sort(self._differ_pairs[3].long(), stable=True).indices.view(-1, 2)
         n = self._dense_blocks[0].shape[-1]
         u, v = (rows.long() for rows in self._differ_pairs[:2])
         return torch.stack([_block_position(u, v, n), _block_position(v, u, n)], 1)
