@@ -359,15 +359,15 @@ class ConstraintBatch:
         if one_hot is None:
             one_hot = bool(((rows == 0) | (rows == 1)).all()) and bool((rows.sum(-1) == 1).all())
         tracked = one_hot and rows.shape[0] == 1 and rows.device.type == "cpu"
-        if tracked:  # the solver's mode, step after step: the pairs of the rows that changed (``PairTerms``)
-            labels = rows[0] @ torch.arange(rows.shape[-1], dtype=rows.dtype, device=rows.device)  # exact: one-hot
-            self._pair_terms.update(labels)
-            same = self._pair_terms.same.unsqueeze(0).clone()  # the caller's own: the tracker's changes later
-        elif one_hot:  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
+        if one_hot:  # Σ_c X[u,c] X[v,c] is whether u and v have the same value, without K products
             labels = rows @ torch.arange(rows.shape[-1], dtype=rows.dtype, device=rows.device)  # exact: one-hot
-            same = labels.new_empty(labels.shape[0], u.shape[0])  # the comparison written as floats (1.1 against
-            for row, out in zip(labels, same, strict=True):  # 3.2 ms for 320k pairs through booleans, 2 threads)
-                torch.eq(row.index_select(0, u), row.index_select(0, v), out=out)
+            if tracked:  # the solver's mode, step after step: the pairs of the rows that changed (``PairTerms``)
+                self._pair_terms.update(labels[0])
+                same = self._pair_terms.same.unsqueeze(0).clone()  # the caller's own: the tracker's changes later
+            else:
+                same = labels.new_empty(labels.shape[0], u.shape[0])  # the comparison written as floats (1.1
+                for row, out in zip(labels, same, strict=True):  # against 3.2 ms for 320k pairs through booleans)
+                    torch.eq(row.index_select(0, u), row.index_select(0, v), out=out)
         else:
             same = (rows.index_select(1, u) * rows.index_select(1, v)).sum(-1)
         pair_terms = same if self._single_pairs else same * count  # a graph's edges are listed once: times 1
