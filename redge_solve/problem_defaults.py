@@ -8,13 +8,13 @@ from dataclasses import replace
 
 from .settings import CONSTRAINT_DEFAULTS
 
-COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, init_std=1.0, max_logit=3.0, weight_step=0.05, restarts=32, samples=2,
-                         reset_every=0, steps=10000)
-"""The ``color`` command's solver settings: ST at lr 0.2 from random initial logits (std 1), with bounded logits
+COLOR_DEFAULTS = replace(CONSTRAINT_DEFAULTS, lr=0.5, init_std=1.0, max_logit=3.0, weight_step=0.05, restarts=32,
+                         samples=2, reset_every=0, steps=10000)
+"""The ``color`` command's solver settings: ST at lr 0.5 from random initial logits (std 1), with bounded logits
 (centred, clipped to ±(3 + ln K)) and breakout weights on the edges and clique groups (0.05 per step of a term the
 mode breaks), 32 restarts × 2 samples, no fresh starts, 10000 steps (early stop ends a run at its first colouring).
 
-What was measured to choose them: docs/coloring.md."""
+What was measured to choose them: docs/coloring.md (lr 0.5, 0.2 until 2026-12-05: "A larger learning rate")."""
 
 WARM_START = 3.0
 """The fewest-colours search's warm start: the logit offset each vertex's colour in the colouring before gets at the

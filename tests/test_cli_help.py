@@ -72,7 +72,7 @@ def test_the_helps_defaults_are_the_libraries():
     assert LATIN_DEFAULTS == QUEENS_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(
         **{**vars(CONSTRAINT_DEFAULTS), "init_std": 1.0, "lr": 0.2})
     assert COLOR_DEFAULTS == CONSTRAINT_DEFAULTS.__class__(**{
-        **vars(CONSTRAINT_DEFAULTS), "init_std": 1.0, "max_logit": 3.0, "weight_step": 0.05, "restarts": 32,
+        **vars(CONSTRAINT_DEFAULTS), "lr": 0.5, "init_std": 1.0, "max_logit": 3.0, "weight_step": 0.05, "restarts": 32,
         "samples": 2, "reset_every": 0, "steps": 10000})
     color = " ".join(re.sub(r"[│╭╮╰╯─]", " ", help_text("color")).split())
     for flag in ("--max-logit", "--weight-step", "--reset-every"):
