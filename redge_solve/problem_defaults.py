@@ -36,8 +36,9 @@ found a colouring in 2 of 15 seeds and warm ones in 0 of 9, on DSJC250.1 at 8 wa
 
 GENERATION_STEPS = 2000
 """The fewest-colours search with a time budget and crossover (the default): each try again at a K still open runs
-this many steps, from the last try's restarts recombined (``runs.color_search.next_generation``). Measured:
-docs/coloring.md, "Crossover of the restarts"."""
+this many steps, from the last try's restarts recombined (``runs.color_search.next_generation``), and the first try
+at each K, from the warm start, as many (at most ``steps``). Measured: docs/coloring.md, "Crossover of the restarts"
+and "A first try as long as a generation"."""
 
 ELITE = 4
 """Of the restarts of a try, how many go on into the next from their own best modes; the others start from

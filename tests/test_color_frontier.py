@@ -330,6 +330,25 @@ def test_the_solver_keeps_each_restarts_lowest_penalty_mode(monkeypatch):
         solve(ConstraintBatch.from_specs([coloring_spec(graph, 3)] * 2), config, restart_modes=True)
 
 
+@pytest.mark.parametrize(("budget", "retry_steps", "first"), [(1.0, 2, 2), (1.0, None, 5), (None, 2, 5)])
+def test_with_crossover_and_a_budget_the_first_try_at_a_k_is_no_longer_than_a_generation(
+        monkeypatch, budget, retry_steps, first):
+    from redge_solve.runs import color_search
+
+    steps: list[int] = []
+    real = color_search._attempt
+
+    def recording(graph, cliques, k, config, *args, **kwargs):
+        steps.append(config.steps)
+        return real(graph, cliques, k, config, *args, **kwargs)
+
+    monkeypatch.setattr(color_search, "_attempt", recording)
+    config = replace(COLOR_DEFAULTS, steps=5, seed=11, max_seconds=budget)  # --steps 5 above a generation of 2
+    fewest_colors(myciel(4), config, retry_steps=retry_steps, known_chromatic=None)  # DSATUR 5 = χ: 4 stays open
+    assert steps[0] == first  # with a budget min(--steps, --retry-steps); without one the search's only try: --steps
+    assert set(steps[1:]) <= {retry_steps or GENERATION_STEPS}
+
+
 def test_with_crossover_a_try_again_starts_from_the_last_tries_restarts_recombined(monkeypatch):
     from redge_solve.runs import color_search
 

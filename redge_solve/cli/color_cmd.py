@@ -74,7 +74,8 @@ def color(
                                                         "found in --steps; with it, the time left goes to that "
                                                         "K again (the next seed), each try again "
                                                         "--retry-steps long: with --crossover, from the last "
-                                                        "try's restarts recombined."),
+                                                        "try's restarts recombined (and the first try at each "
+                                                        "K as long)."),
     warm: float = typer.Option(WARM_START, "--warm-start", min=0.0,
                                help="The fewest-colours search starts each K from the best colouring so far, one "
                                     "class dropped per restart: the logit offset of each vertex's old colour "
@@ -83,7 +84,8 @@ def color(
                                               help=f"The fewest-colours search with --max-seconds: the steps of "
                                                    f"each try again at a K still open (default: "
                                                    f"{GENERATION_STEPS} with --crossover, else {RETRY_LENGTH} "
-                                                   f"× --steps)."),
+                                                   f"× --steps); with --crossover the first try at each K "
+                                                   f"runs as many (at most --steps)."),
     retry_cold: float = typer.Option(RETRY_COLD, "--retry-cold", min=0.0, max=1.0,
                                      help="The fewest-colours search with --max-seconds and --no-crossover: the "
                                           "share of the restarts of a try again that start from random logits "

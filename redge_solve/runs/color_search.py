@@ -10,9 +10,12 @@
         With crossover (the default) each try again is a generation of ``retry_steps`` steps (default
         ``GENERATION_STEPS``) whose restarts start from the last try's: the ``ELITE`` best from their own best
         modes, the others from the greedy partition crossover (GPX) of two of them (``next_generation``), a
-        memetic search with the gradient runs as its local search. Without, a try again starts from fresh
-        restarts and runs ``RETRY_LENGTH · config.steps`` (the colourings at the frontier K come late), a share
-        ``retry_cold`` of its restarts from random logits alone (default: half; the other half warm).
+        memetic search with the gradient runs as its local search; the first try at each K, from the warm
+        start, is then as long (at most ``config.steps``): at the frontier a long first try mostly stalls one to
+        four edges off, where the generations after it go on (docs/coloring.md, "A first try as long as a
+        generation"). Without, a try again starts from fresh restarts and runs ``RETRY_LENGTH · config.steps``
+        (the colourings at the frontier K come late), a share ``retry_cold`` of its restarts from random logits
+        alone (default: half; the other half warm).
 
 Without a budget the search stops at the first K that fails within ``config.steps``; with one, no time is left
 unused once a K fails (none goes to a K already reached or below the lower bound).
@@ -243,9 +246,9 @@ def fewest_colors(
     the restarts of a try again that start from random logits alone, not warm (the last ones: the warm ones keep
     the smallest classes to drop); crossover: each try again instead starts from the last try's restarts
     recombined (``next_generation``) and runs ``retry_steps`` (default ``GENERATION_STEPS``), ``retry_cold``
-    unused. on_attempt is called
-    after each attempt, on_step(K, progress) after each solver step; the attempts are solved on ``device``
-    (default: the CPU).
+    unused, and with a time budget the first try at each K runs as many (at most ``config.steps``). on_attempt
+    is called after each attempt, on_step(K, progress) after each solver step; the attempts are solved on
+    ``device`` (default: the CPU).
     Raises ``SearchInterrupted`` on Ctrl-C with the result so far.
     """
     if not 0 <= retry_cold <= 1:
@@ -285,7 +288,12 @@ def fewest_colors(
             offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
             if offsets is not None and retry > 0:
                 offsets[config.restarts - round(retry_cold * config.restarts):] = 0  # these restarts start cold
-            steps = config.steps if retry == 0 else retry_steps or RETRY_LENGTH * config.steps
+            if retry > 0:
+                steps = retry_steps or RETRY_LENGTH * config.steps
+            elif crossover and deadline is not None:  # the first try at K is a generation too (a failure goes on)
+                steps = min(config.steps, retry_steps or GENERATION_STEPS)
+            else:  # the search ends at the first K that fails: its one try runs the whole step budget
+                steps = config.steps
         attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry, steps=steps), budget,
                            on_step, device, offsets, crossover)
         attempt = replace(attempt, elapsed=time.perf_counter() - start, retry=retry)
