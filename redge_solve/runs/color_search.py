@@ -271,6 +271,7 @@ def fewest_colors(
     deadline = None if config.max_seconds is None else start + config.max_seconds
     retry = 0
     population = None  # the last try's restarts at the K still open (crossover)
+    generation = retry_steps or GENERATION_STEPS  # with crossover, the steps of a try again (and of a first try)
     while result.best_colors > result.lower_bound:
         budget = max_seconds if 0 < max_seconds < float("inf") else None
         if deadline is not None:
@@ -283,7 +284,7 @@ def fewest_colors(
         if crossover and population is not None:
             generator = torch.Generator().manual_seed(config.seed + retry)
             offsets = next_generation(*population, k, strength=warm or WARM_START, generator=generator)
-            steps = retry_steps or GENERATION_STEPS
+            steps = generation
         else:
             offsets = warm_start(compact(result.best_coloring), k, config.restarts, warm) if warm > 0 else None
             if offsets is not None and retry > 0:
@@ -291,7 +292,7 @@ def fewest_colors(
             if retry > 0:
                 steps = retry_steps or RETRY_LENGTH * config.steps
             elif crossover and deadline is not None:  # the first try at K is a generation too (a failure goes on)
-                steps = min(config.steps, retry_steps or GENERATION_STEPS)
+                steps = min(config.steps, generation)
             else:  # the search ends at the first K that fails: its one try runs the whole step budget
                 steps = config.steps
         attempt = _attempt(graph, cliques, k, replace(config, seed=config.seed + retry, steps=steps), budget,
